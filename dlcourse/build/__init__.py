@@ -1,0 +1,110 @@
+"""``dlcourse build``: a lesson's master notebook becomes its student release, solution and autograder.
+
+The steps, in order, for each lesson:
+
+1. ``assign``      run Otter Assign on a copy of ``assignments/<id>/``, without running
+                   the tests (the master's training cells must not run at build time);
+2. ``normalize``   make Otter's notebooks byte-for-byte reproducible;
+3. ``release``     ``student_template/<id>/``: stub notebook, public tests, support files;
+4. ``solution``    ``solutions/<id>/<id>-solution.ipynb``;
+5. ``autograder``  ``autograder/<id>/<id>-autograder.zip``, laid out as Gradescope expects.
+
+Everything written is a pure function of the repository, so ``check`` can rebuild into a
+scratch folder and report any committed file that drifted from its source.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..course import Course
+from ..lesson import Lesson
+from .assign import run_otter_assign
+from .autograder import write_autograder_zip
+from .notebooks import normalize_notebook
+
+STUDENT_README = """\
+# {title}
+
+Open `{notebook}` in Jupyter (JupyterLab, Notebook or Colab) from this folder: the
+notebook reads `lesson.yaml` and the checks in `tests/` from here.
+
+1. Install the course toolkit once: `pip install dlcourse` (or the address your course gives).
+2. Work through the notebook. After each question, its `grader.check(...)` cell tests your
+   answer; more tests run when your submission is graded.
+3. Run the training cell: it saves `{weights}`, the weights your network learned.
+4. Run the last cell. It writes a zip file with the notebook and `{weights}`: submit that zip.
+"""
+
+
+def build(course: Course, lesson_ids: list[str] | None = None, out: Path | None = None) -> list[Path]:
+    """Build the given lessons (default: all) into ``out`` (default: the course itself)."""
+    out = out or course.root
+    written: list[Path] = []
+    for lesson in course.lessons(lesson_ids):
+        written += build_lesson(course, lesson, out)
+    return written
+
+
+def build_lesson(course: Course, lesson: Lesson, out: Path) -> list[Path]:
+    with tempfile.TemporaryDirectory(prefix=f"dlcourse-build-{lesson.id}-") as scratch:
+        dist = run_otter_assign(lesson, Path(scratch))
+        for notebook in dist.glob("*/*.ipynb"):
+            normalize_notebook(notebook)
+        student = _release(lesson, dist / "student", out / "student_template" / lesson.id)
+        solution = _solution(lesson, dist / "autograder", out / "solutions" / lesson.id)
+        autograder = out / "autograder" / lesson.id
+        _replace_dir(autograder)
+        zip_path = write_autograder_zip(lesson, dist, autograder / f"{lesson.id}-autograder.zip")
+    return [student, solution, zip_path]
+
+
+def check(course: Course, lesson_ids: list[str] | None = None) -> list[str]:
+    """Committed generated files that differ from a fresh build, as repository-relative paths."""
+    ids = lesson_ids or course.lesson_ids()
+    with tempfile.TemporaryDirectory(prefix="dlcourse-build-check-") as scratch:
+        fresh = Path(scratch)
+        build(course, ids, fresh)
+        drifted = []
+        for lesson_id in ids:
+            for rel in (f"student_template/{lesson_id}", f"autograder/{lesson_id}",
+                        f"solutions/{lesson_id}/{lesson_id}-solution.ipynb"):
+                drifted += _differences(course.root / rel, fresh / rel, rel)
+    return drifted
+
+
+def _release(lesson: Lesson, student_dist: Path, target: Path) -> Path:
+    _replace_dir(target)
+    shutil.copytree(student_dist, target, dirs_exist_ok=True)
+    (target / "README.md").write_text(STUDENT_README.format(
+        title=lesson.title, notebook=lesson.notebook, weights=lesson.weights))
+    return target
+
+
+def _solution(lesson: Lesson, autograder_dist: Path, target_dir: Path) -> Path:
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / f"{lesson.id}-solution.ipynb"
+    shutil.copyfile(autograder_dist / lesson.notebook, target)
+    return target
+
+
+def _replace_dir(path: Path) -> None:
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+
+
+def _differences(committed: Path, fresh: Path, rel: str) -> list[str]:
+    if fresh.is_file() or committed.is_file():
+        same = committed.is_file() and fresh.is_file() and filecmp.cmp(committed, fresh, shallow=False)
+        return [] if same else [rel]
+    if not committed.is_dir():
+        return [rel]
+    names = {p.relative_to(committed) for p in committed.rglob("*") if p.is_file()}
+    names |= {p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()}
+    return [f"{rel}/{n}" for n in sorted(names)
+            if not ((committed / n).is_file() and (fresh / n).is_file()
+                    and filecmp.cmp(committed / n, fresh / n, shallow=False))]

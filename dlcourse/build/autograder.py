@@ -1,0 +1,72 @@
+"""Step 5 of the build: the autograder zip an instructor uploads to Gradescope as it is.
+
+Layout (Gradescope unpacks it into ``/autograder/source``)::
+
+    setup.sh             builds the image once: Python, CPU-only torch, pinned packages, dataset
+    run_autograder       grades one submission: ``python -m dlcourse.grading.gradescope``
+    requirements.txt     the pinned grading environment
+    otter_config.json    Otter's settings from the master notebook
+    tests/               every test, hidden ones included
+    files/               support files copied next to the submission (lesson.yaml)
+    dlcourse-src/        this toolkit, installed with --no-deps
+
+Entries are sorted and carry a fixed timestamp, so the same sources give the same bytes.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import dlcourse
+
+from ..lesson import Lesson
+from .assign import assignment_config
+
+TEMPLATES = Path(__file__).parent / "templates"
+PACKAGE_DIR = Path(dlcourse.__file__).parent
+GRADESCOPE_DATA_DIR = "/opt/dlcourse-data"
+TORCH_REQUIREMENTS = "torch==2.14.1 torchvision==0.29.1"
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def write_autograder_zip(lesson: Lesson, dist: Path, zip_path: Path) -> Path:
+    ag = dist / "autograder"
+    student = dist / "student"
+    values = {
+        "lesson_id": lesson.id,
+        "python_version": str(assignment_config(lesson.directory / lesson.notebook).get("python_version", "3.11")),
+        "torch_requirements": TORCH_REQUIREMENTS,
+        "data_dir": GRADESCOPE_DATA_DIR,
+        "dataset": lesson.dataset,
+        "version": dlcourse.__version__,
+    }
+    entries: dict[str, tuple[bytes, int]] = {
+        "setup.sh": (_template("setup.sh", values), 0o755),
+        "run_autograder": (_template("run_autograder", values), 0o755),
+        "requirements.txt": ((TEMPLATES / "requirements.txt").read_bytes(), 0o644),
+        "otter_config.json": ((ag / "otter_config.json").read_bytes(), 0o644),
+        "dlcourse-src/pyproject.toml": (_template("pyproject.toml", values), 0o644),
+    }
+    for test in sorted((ag / "tests").glob("*.py")):
+        entries[f"tests/{test.name}"] = (test.read_bytes(), 0o644)
+    for support in sorted(student.iterdir()):
+        if support.is_file() and support.suffix != ".ipynb":
+            entries[f"files/{support.name}"] = (support.read_bytes(), 0o644)
+    for source in sorted(PACKAGE_DIR.rglob("*.py")):
+        rel = source.relative_to(PACKAGE_DIR.parent).as_posix()
+        entries[f"dlcourse-src/{rel}"] = (source.read_bytes(), 0o644)
+
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name in sorted(entries):
+            data, mode = entries[name]
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.external_attr = (0o100000 | mode) << 16  # a regular file with these permissions
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+    return zip_path
+
+
+def _template(name: str, values: dict[str, str]) -> bytes:
+    return (TEMPLATES / name).read_text().format(**values).encode()

@@ -1,0 +1,22 @@
+"""Checks that lesson tests call: architecture against the lesson's spec, weights, accuracy.
+
+Names load on first use, so a test that needs only the architecture check does not pay
+for the rest.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "ArchSpec": "architecture", "ArchitectureMismatch": "architecture",
+    "architecture_problem": "architecture", "check_architecture": "architecture",
+    "check_output_shape": "architecture", "output_problem": "architecture",
+    "WeightsProblem": "weights", "read_weights": "weights", "state_dict_problem": "weights",
+    "check_accuracy": "accuracy", "load_submitted_weights": "accuracy",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

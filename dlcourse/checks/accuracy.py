@@ -1,0 +1,55 @@
+"""Accuracy measured by the test itself, from the submitted weights, on the full test set.
+
+A printed number proves nothing: the check loads the weights file into the student's
+network and evaluates the lesson's whole test split in eval mode, without gradients.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from ..lesson import Lesson, current_lesson
+from ..training import evaluate
+from .weights import WeightsProblem, read_weights, state_dict_problem
+
+
+def load_submitted_weights(model: Any, lesson: Lesson | None = None) -> nn.Module:
+    """Load the lesson's weights file (beside the notebook) into ``model``; return it.
+
+    Raises an AssertionError that names the problem: no model, a missing or unreadable file,
+    weights of another network than the lesson's, or weights that do not fit ``model``.
+    """
+    lesson = lesson or current_lesson()
+    if not isinstance(model, nn.Module):
+        raise AssertionError("define `model` first (run the cell that builds your network).")
+    state = read_weights(Path(lesson.weights))
+    if lesson.architecture is not None:
+        problem = state_dict_problem(state, lesson.architecture)
+        if problem:
+            raise WeightsProblem(f"{lesson.weights} does not hold the network this lesson asks for: {problem}")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        detail = str(error).strip().splitlines()[-1].strip()
+        raise WeightsProblem(f"the weights in {lesson.weights} do not fit your `model`: {detail}") from None
+    return model
+
+
+def check_accuracy(model: Any, prepare: Callable[[torch.Tensor], torch.Tensor] | None,
+                   lesson: Lesson | None = None) -> float:
+    """Assert that the submitted weights reach the lesson's accuracy target; return the accuracy."""
+    lesson = lesson or current_lesson()
+    if not callable(prepare):
+        raise AssertionError("define `prepare` first (run the cell that defines it).")
+    model = load_submitted_weights(model, lesson)
+    test_set = lesson.test_set()
+    accuracy = evaluate(model, test_set, prepare=prepare).accuracy
+    target = lesson.accuracy_threshold
+    assert accuracy >= target, (
+        f"your network classifies {accuracy:.2%} of the {len(test_set):,} test images correctly; "
+        f"the target is {target:.0%}.")
+    return accuracy

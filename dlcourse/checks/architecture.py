@@ -1,0 +1,262 @@
+"""Compare a student's network with a lesson's stated architecture, in the student's terms.
+
+A lesson states its network once (``architecture`` in lesson.yaml)::
+
+    input: [1, 28, 28]
+    layers: [Flatten, {Linear: 512}, ReLU, {Linear: 256}, ReLU, {Linear: 10}]
+
+From that the check builds the expected network, runs both networks on a small batch while
+recording every layer call, and reports the first difference, e.g. "layer 4 (Linear) should
+map 512 features to 256; yours maps 512 to 128". Messages speak only of what the lesson
+text states (layer kinds and sizes), never of hidden expected values such as parameter counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {"ReLU", "ELU", "LeakyReLU", "GELU", "Sigmoid", "Tanh", "SiLU"}
+
+# The constructor argument a bare number stands for, e.g. {Linear: 512} or {Dropout: 0.3}.
+SHORTHAND = {"Linear": "out_features", "Conv2d": "out_channels", "MaxPool2d": "kernel_size",
+             "AvgPool2d": "kernel_size", "Dropout": "p", "Dropout2d": "p"}
+# The constructor argument that the previous layer's output decides.
+INFERRED_INPUT = {"Linear": ("in_features", lambda shape: shape[-1]),
+                  "Conv2d": ("in_channels", lambda shape: shape[1]),
+                  "BatchNorm2d": ("num_features", lambda shape: shape[1]),
+                  "BatchNorm1d": ("num_features", lambda shape: shape[1])}
+# Attributes worth naming when two layers of the same kind differ in a way shapes don't show.
+SETTINGS = {"Conv2d": ("kernel_size", "stride", "padding"), "MaxPool2d": ("kernel_size", "stride"),
+            "AvgPool2d": ("kernel_size", "stride"), "Dropout": ("p",), "Dropout2d": ("p",)}
+
+
+class ArchitectureMismatch(AssertionError):
+    """The student's network differs from the lesson's; the message says where and how."""
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    kind: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, entry: str | dict) -> LayerSpec:
+        if isinstance(entry, str):
+            return cls(entry)
+        if not (isinstance(entry, dict) and len(entry) == 1):
+            raise ValueError(f"a layer is a name or a one-key mapping, not {entry!r}")
+        (kind, args), = entry.items()
+        if isinstance(args, dict):
+            return cls(kind, dict(args))
+        if kind not in SHORTHAND:
+            raise ValueError(f"{kind} needs its arguments spelled out as a mapping")
+        return cls(kind, {SHORTHAND[kind]: args})
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    input_shape: tuple[int, ...]
+    layers: tuple[LayerSpec, ...]
+
+    @classmethod
+    def from_config(cls, config: dict) -> ArchSpec:
+        return cls(tuple(config["input"]), tuple(LayerSpec.parse(e) for e in config["layers"]))
+
+    def build(self) -> nn.Sequential:
+        """The lesson's network as an ``nn.Sequential``, freshly initialised."""
+        modules, x = [], torch.zeros(2, *self.input_shape)
+        for layer in self.layers:
+            args = dict(layer.args)
+            if layer.kind in INFERRED_INPUT:
+                name, from_shape = INFERRED_INPUT[layer.kind]
+                args[name] = from_shape(x.shape)
+            module = getattr(nn, layer.kind)(**args)
+            module.eval()
+            with torch.no_grad():
+                x = module(x)
+            modules.append(module)
+        return nn.Sequential(*modules)
+
+
+@dataclass
+class LayerCall:
+    """One call of a leaf module during a forward pass."""
+
+    module: nn.Module
+    in_shape: tuple[int, ...] | None = None
+    out_shape: tuple[int, ...] | None = None
+
+    @property
+    def kind(self) -> str:
+        return type(self.module).__name__
+
+    def describe(self) -> str:
+        m = self.module
+        if isinstance(m, nn.Linear):
+            return f"Linear {m.in_features}->{m.out_features}"
+        if isinstance(m, nn.Conv2d):
+            return f"Conv2d {m.in_channels}->{m.out_channels}"
+        return self.kind
+
+
+@dataclass
+class Trace:
+    calls: list[LayerCall]
+    output_shape: tuple[int, ...] | None = None
+    error: Exception | None = None  # raised by the last call, if the forward pass failed
+
+
+def trace(model: nn.Module, input_shape: tuple[int, ...], batch_size: int = 2) -> Trace:
+    """Run ``model`` on zeros and record each leaf-module call in order, in eval mode."""
+    calls: list[LayerCall] = []
+
+    def before(module, args):
+        first = args[0] if args else None
+        calls.append(LayerCall(module, tuple(first.shape) if torch.is_tensor(first) else None))
+
+    def after(module, args, output):
+        if torch.is_tensor(output):
+            calls[-1].out_shape = tuple(output.shape)
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    handles = [h for m in leaves for h in (m.register_forward_pre_hook(before),
+                                             m.register_forward_hook(after))]
+    was_training = model.training
+    model.eval()
+    result = Trace(calls)
+    try:
+        with torch.no_grad():
+            output = model(torch.zeros(batch_size, *input_shape))
+        result.output_shape = tuple(output.shape) if torch.is_tensor(output) else None
+    except Exception as exc:  # a student's network may fail in any way; report, don't crash
+        result.error = exc
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return result
+
+
+def architecture_problem(model: Any, spec: ArchSpec, *, params: bool = False) -> str | None:
+    """The first way ``model`` differs from ``spec``, as a sentence; None if it matches.
+
+    With ``params=True`` every layer must also hold as many parameters as the lesson's.
+    """
+    if not isinstance(model, nn.Module):
+        return f"`model` should be a torch.nn.Module, not {type(model).__name__}; run the cell that builds it."
+    expected = trace(spec.build(), spec.input_shape).calls
+    got = trace(model, spec.input_shape)
+    # Layers that ran to completion are compared first: a wrong early layer is the real
+    # cause of a later layer's failure, and the student should hear about it first.
+    completed = got.calls[:-1] if got.error is not None else got.calls
+    for number, (want, have) in enumerate(zip(expected, completed), start=1):
+        problem = _layer_problem(number, want, have, expected, params)
+        if problem:
+            return problem
+    if got.error is not None:
+        return _forward_failure(got, spec.input_shape)
+    if len(got.calls) > len(expected):
+        extra = got.calls[len(expected)]
+        hint = (" nn.CrossEntropyLoss expects raw scores, so leave the softmax out."
+                if extra.kind in {"Softmax", "LogSoftmax"} else "")
+        return f"your network has an extra layer {len(expected) + 1} ({extra.describe()}) after the last one the lesson asks for.{hint}"
+    if len(got.calls) < len(expected):
+        missing = expected[len(got.calls)]
+        return f"your network stops after layer {len(got.calls)}; layer {len(got.calls) + 1} should be {missing.describe()}."
+    return None
+
+
+def check_architecture(model: Any, spec: ArchSpec, *, params: bool = False) -> None:
+    """Raise :class:`ArchitectureMismatch` naming the first difference from ``spec``."""
+    problem = architecture_problem(model, spec, params=params)
+    if problem:
+        raise ArchitectureMismatch(problem)
+
+
+def output_problem(model: Any, input_shape: tuple[int, ...], classes: int) -> str | None:
+    """Whether ``model`` turns a batch of images into one score per class, as a sentence."""
+    if not isinstance(model, nn.Module):
+        return f"`model` should be a torch.nn.Module, not {type(model).__name__}; run the cell that builds it."
+    got = trace(model, input_shape, batch_size=3)
+    if got.error is not None:
+        return _forward_failure(got, input_shape)
+    shape = got.output_shape
+    if shape != (3, classes):
+        return (f"for a batch of 3 images your network outputs shape {shape}; it should output "
+                f"(3, {classes}): one score per class for each image.")
+    return None
+
+
+def check_output_shape(model: Any, input_shape: tuple[int, ...], classes: int) -> None:
+    """Raise :class:`ArchitectureMismatch` unless ``model`` maps images to ``classes`` scores."""
+    problem = output_problem(model, input_shape, classes)
+    if problem:
+        raise ArchitectureMismatch(problem)
+
+
+def _forward_failure(got: Trace, input_shape: tuple[int, ...]) -> str:
+    batch = f"a batch of shape {_no_batch((1, *input_shape))}"
+    if not got.calls:
+        return f"your network fails on {batch}: {_first_line(got.error)}"
+    number, call = len(got.calls), got.calls[-1]
+    shape = call.in_shape
+    if isinstance(call.module, nn.Linear) and shape is not None:
+        if len(shape) > 2:
+            return (f"layer {number} (Linear) received images of shape {_no_batch(shape)}: flatten them to "
+                    f"(N, {call.module.in_features}) with nn.Flatten() before the first Linear layer.")
+        return (f"layer {number} (Linear) expects {call.module.in_features} input features but receives "
+                f"{shape[-1]}: check the sizes of consecutive layers.")
+    if isinstance(call.module, nn.Conv2d) and shape is not None and len(shape) == 4:
+        return (f"layer {number} (Conv2d) expects {call.module.in_channels} input channels but receives "
+                f"{shape[1]}: check the channels of consecutive layers.")
+    return f"layer {number} ({call.kind}) fails on input of shape {shape}: {_first_line(got.error)}"
+
+
+def _layer_problem(number: int, want: LayerCall, have: LayerCall, expected: list[LayerCall],
+                   params: bool) -> str | None:
+    if want.kind != have.kind:
+        if want.kind in ACTIVATIONS and have.kind not in ACTIVATIONS:
+            after = f" after layer {number - 1} ({expected[number - 2].describe()})" if number > 1 else ""
+            return (f"layer {number} should be a {want.kind} activation{after}; yours is "
+                    f"{have.describe()}. Is an activation missing?")
+        return f"layer {number} should be {want.describe()}; yours is {have.describe()}."
+    if want.out_shape != have.out_shape:
+        return _shape_problem(number, want, have)
+    for name in SETTINGS.get(want.kind, ()):
+        wanted, actual = getattr(want.module, name), getattr(have.module, name)
+        if wanted != actual:
+            return f"layer {number} ({want.kind}) should use {name}={wanted}; yours uses {name}={actual}."
+    if params and _count(want.module) != _count(have.module):
+        if hasattr(want.module, "bias") and (want.module.bias is None) != (have.module.bias is None):
+            state = "has no bias" if have.module.bias is None else "has a bias"
+            return f"layer {number} ({want.kind}) {state}, unlike the lesson's network."
+        return f"layer {number} ({want.kind}) does not have the number of parameters the lesson's network has."
+    return None
+
+
+def _shape_problem(number: int, want: LayerCall, have: LayerCall) -> str:
+    if want.kind == "Linear":
+        return (f"layer {number} (Linear) should map {want.module.in_features} features to "
+                f"{want.module.out_features}; yours maps {have.module.in_features} to {have.module.out_features}.")
+    if want.kind == "Conv2d" and len(want.out_shape) == 4 and len(have.out_shape) == 4:
+        (_, c, h, w), (_, c2, h2, w2) = want.out_shape, have.out_shape
+        hint = " Check kernel_size and padding." if (h, w) != (h2, w2) else ""
+        return f"layer {number} (Conv2d) should output {c} channels of {h}x{w}; yours outputs {c2} of {h2}x{w2}.{hint}"
+    return f"layer {number} ({want.kind}) should output shape {_no_batch(want.out_shape)}; yours outputs {_no_batch(have.out_shape)}."
+
+
+def _no_batch(shape: tuple[int, ...] | None) -> str:
+    return "(N, " + ", ".join(map(str, shape[1:])) + ")" if shape else "nothing"
+
+
+def _count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _first_line(error: BaseException | None) -> str:
+    text = str(error).strip().splitlines() if error else []
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__

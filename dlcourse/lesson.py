@@ -1,0 +1,111 @@
+"""A lesson's settings, read from its ``lesson.yaml``.
+
+The file sits beside the master notebook in ``assignments/<id>/`` and travels with the
+student notebook and the autograder, so tests everywhere read the same settings. It is
+public: it holds only what the lesson text tells students (dataset, weights file name,
+accuracy target, the network to build), never an answer.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import yaml
+
+from .checks.architecture import ArchSpec
+from .data import CIFAR10, MNIST, ImageDataset
+
+LESSON_FILE = "lesson.yaml"
+DATASETS: dict[str, type[ImageDataset]] = {"mnist": MNIST, "cifar10": CIFAR10}
+
+
+@dataclass(frozen=True)
+class Lesson:
+    id: str
+    title: str
+    directory: Path
+    notebook: str
+    dataset: str
+    weights: str | None = None
+    accuracy_threshold: float | None = None
+    grading_timeout: int = 600
+    architecture: ArchSpec | None = None
+    # How the clean room turns stored uint8 images into network input (see reference_prepare).
+    prepare: dict = field(default_factory=dict)
+    # Question names the clean room re-verifies from the submitted weights alone.
+    verified_questions: dict[str, str] = field(default_factory=dict)
+    support_files: tuple[str, ...] = ()
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Lesson:
+        path = Path(path)
+        if path.is_dir():
+            path = path / LESSON_FILE
+        config = yaml.safe_load(path.read_text())
+        architecture = config.get("architecture")
+        return cls(
+            id=config["id"], title=config["title"], directory=path.parent.resolve(),
+            notebook=config.get("notebook", f"{config['id']}.ipynb"),
+            dataset=config["dataset"], weights=config.get("weights"),
+            accuracy_threshold=config.get("accuracy_threshold"),
+            grading_timeout=int(config.get("grading_timeout", 600)),
+            architecture=ArchSpec.from_config(architecture) if architecture else None,
+            prepare=dict(config.get("prepare", {})),
+            verified_questions=dict(config.get("verified_questions", {})),
+            support_files=tuple(config.get("support_files", ())),
+        )
+
+    @property
+    def weights_path(self) -> Path | None:
+        return self.directory / self.weights if self.weights else None
+
+    def test_set(self, root: str | os.PathLike | None = None) -> ImageDataset:
+        return DATASETS[self.dataset](root, train=False)
+
+    def train_set(self, root: str | os.PathLike | None = None) -> ImageDataset:
+        return DATASETS[self.dataset](root, train=True)
+
+    def reference_prepare(self, root: str | os.PathLike | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The lesson's own input pipeline: scale to [0, 1], then optionally standardise.
+
+        ``prepare: {standardize: train}`` standardises each channel with statistics of the
+        training set, computed here so that no expected value needs to be written down.
+        """
+        mean = std = None
+        if self.prepare.get("standardize") == "train":
+            mean, std = channel_stats(self.train_set(root).images)
+
+        def prepare(images: torch.Tensor) -> torch.Tensor:
+            x = images.float() / 255
+            if mean is not None:
+                x = (x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+            return x
+
+        return prepare
+
+
+def channel_stats(images: torch.Tensor, chunk: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std of uint8 images scaled to [0, 1], computed chunk by chunk."""
+    total = torch.zeros(images.shape[1], dtype=torch.float64)
+    squares = torch.zeros_like(total)
+    for part in images.split(chunk):
+        x = part.to(torch.float64) / 255
+        total += x.sum(dim=(0, 2, 3))
+        squares += (x * x).sum(dim=(0, 2, 3))
+    count = images.shape[0] * images.shape[2] * images.shape[3]
+    mean = total / count
+    std = (squares / count - mean**2).sqrt()
+    return mean.float(), std.float()
+
+
+def current_lesson(start: str | os.PathLike = ".") -> Lesson:
+    """The lesson whose ``lesson.yaml`` sits in ``start`` (the notebook's folder)."""
+    path = Path(start) / LESSON_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{LESSON_FILE} is not in {Path(start).resolve()}: open the notebook from the lesson folder")
+    return Lesson.load(path)
