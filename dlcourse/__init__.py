@@ -13,7 +13,7 @@ _EXPORTS = {
     "MNIST": "data", "CIFAR10": "data", "ImageDataset": "data", "data_dir": "data",
     "DataNotFoundError": "data",
     "fit": "training", "evaluate": "training", "predict": "training", "History": "training",
-    "summary": "summary",
+    "summary": "model_summary",
     "plot_history": "plots", "show_predictions": "plots",
     "seed_everything": "seeding",
 }

@@ -70,7 +70,7 @@ def _build(args) -> int:
 
 def _data(args) -> int:
     from .data import DataNotFoundError, data_dir
-    from .lesson import DATASETS
+    from .lesson import DATASETS, dataset_class
 
     unknown = set(args.datasets) - set(DATASETS)
     if unknown:
@@ -80,7 +80,7 @@ def _data(args) -> int:
         try:
             for name in args.datasets:
                 for train in (True, False):
-                    dataset = DATASETS[name](train=train)
+                    dataset = dataset_class(name)(train=train)
                 print(f"{name}: ready ({len(dataset):,} test images)")
         except DataNotFoundError as error:
             raise KnownProblem(error) from None

@@ -205,3 +205,17 @@ def _cifar_class_names(folder: Path) -> list[str]:
     with open(meta, "rb") as f:
         names = pickle.load(f, encoding="bytes").get(b"label_names")
     return [n.decode() for n in names] if names else list(CIFAR10_CLASSES)
+
+
+def channel_stats(images: torch.Tensor, chunk: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std of uint8 images scaled to [0, 1], computed chunk by chunk."""
+    total = torch.zeros(images.shape[1], dtype=torch.float64)
+    squares = torch.zeros_like(total)
+    for part in images.split(chunk):
+        x = part.to(torch.float64) / 255
+        total += x.sum(dim=(0, 2, 3))
+        squares += (x * x).sum(dim=(0, 2, 3))
+    count = images.shape[0] * images.shape[2] * images.shape[3]
+    mean = total / count
+    std = (squares / count - mean**2).sqrt()
+    return mean.float(), std.float()

@@ -11,16 +11,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import torch
 import yaml
 
-from .checks.architecture import ArchSpec
-from .data import CIFAR10, MNIST, ImageDataset
+from .spec import ArchSpec
+
+if TYPE_CHECKING:  # torch is imported only where tensors are made: graders stay light
+    import torch
+
+    from .data import ImageDataset
 
 LESSON_FILE = "lesson.yaml"
-DATASETS: dict[str, type[ImageDataset]] = {"mnist": MNIST, "cifar10": CIFAR10}
+DATASETS = {"mnist": "MNIST", "cifar10": "CIFAR10"}  # lesson.yaml name -> dlcourse.data class
 
 
 @dataclass(frozen=True)
@@ -64,10 +67,10 @@ class Lesson:
         return self.directory / self.weights if self.weights else None
 
     def test_set(self, root: str | os.PathLike | None = None) -> ImageDataset:
-        return DATASETS[self.dataset](root, train=False)
+        return dataset_class(self.dataset)(root, train=False)
 
     def train_set(self, root: str | os.PathLike | None = None) -> ImageDataset:
-        return DATASETS[self.dataset](root, train=True)
+        return dataset_class(self.dataset)(root, train=True)
 
     def reference_prepare(self, root: str | os.PathLike | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
         """The lesson's own input pipeline: scale to [0, 1], then optionally standardise.
@@ -75,6 +78,8 @@ class Lesson:
         ``prepare: {standardize: train}`` standardises each channel with statistics of the
         training set, computed here so that no expected value needs to be written down.
         """
+        from .data import channel_stats
+
         mean = std = None
         if self.prepare.get("standardize") == "train":
             mean, std = channel_stats(self.train_set(root).images)
@@ -88,18 +93,10 @@ class Lesson:
         return prepare
 
 
-def channel_stats(images: torch.Tensor, chunk: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and std of uint8 images scaled to [0, 1], computed chunk by chunk."""
-    total = torch.zeros(images.shape[1], dtype=torch.float64)
-    squares = torch.zeros_like(total)
-    for part in images.split(chunk):
-        x = part.to(torch.float64) / 255
-        total += x.sum(dim=(0, 2, 3))
-        squares += (x * x).sum(dim=(0, 2, 3))
-    count = images.shape[0] * images.shape[2] * images.shape[3]
-    mean = total / count
-    std = (squares / count - mean**2).sqrt()
-    return mean.float(), std.float()
+def dataset_class(name: str) -> type[ImageDataset]:
+    from . import data
+
+    return getattr(data, DATASETS[name])
 
 
 def current_lesson(start: str | os.PathLike = ".") -> Lesson:

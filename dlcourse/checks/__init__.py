@@ -7,7 +7,7 @@ for the rest.
 import importlib
 
 _EXPORTS = {
-    "ArchSpec": "architecture", "ArchitectureMismatch": "architecture",
+    "ArchitectureMismatch": "architecture",
     "architecture_problem": "architecture", "check_architecture": "architecture",
     "check_output_shape": "architecture", "output_problem": "architecture",
     "WeightsProblem": "weights", "read_weights": "weights", "state_dict_problem": "weights",

@@ -13,22 +13,15 @@ text states (layer kinds and sizes), never of hidden expected values such as par
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-ACTIVATIONS = {"ReLU", "ELU", "LeakyReLU", "GELU", "Sigmoid", "Tanh", "SiLU"}
+from ..spec import ArchSpec
 
-# The constructor argument a bare number stands for, e.g. {Linear: 512} or {Dropout: 0.3}.
-SHORTHAND = {"Linear": "out_features", "Conv2d": "out_channels", "MaxPool2d": "kernel_size",
-             "AvgPool2d": "kernel_size", "Dropout": "p", "Dropout2d": "p"}
-# The constructor argument that the previous layer's output decides.
-INFERRED_INPUT = {"Linear": ("in_features", lambda shape: shape[-1]),
-                  "Conv2d": ("in_channels", lambda shape: shape[1]),
-                  "BatchNorm2d": ("num_features", lambda shape: shape[1]),
-                  "BatchNorm1d": ("num_features", lambda shape: shape[1])}
+ACTIVATIONS = {"ReLU", "ELU", "LeakyReLU", "GELU", "Sigmoid", "Tanh", "SiLU"}
 # Attributes worth naming when two layers of the same kind differ in a way shapes don't show.
 SETTINGS = {"Conv2d": ("kernel_size", "stride", "padding"), "MaxPool2d": ("kernel_size", "stride"),
             "AvgPool2d": ("kernel_size", "stride"), "Dropout": ("p",), "Dropout2d": ("p",)}
@@ -36,50 +29,6 @@ SETTINGS = {"Conv2d": ("kernel_size", "stride", "padding"), "MaxPool2d": ("kerne
 
 class ArchitectureMismatch(AssertionError):
     """The student's network differs from the lesson's; the message says where and how."""
-
-
-@dataclass(frozen=True)
-class LayerSpec:
-    kind: str
-    args: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def parse(cls, entry: str | dict) -> LayerSpec:
-        if isinstance(entry, str):
-            return cls(entry)
-        if not (isinstance(entry, dict) and len(entry) == 1):
-            raise ValueError(f"a layer is a name or a one-key mapping, not {entry!r}")
-        (kind, args), = entry.items()
-        if isinstance(args, dict):
-            return cls(kind, dict(args))
-        if kind not in SHORTHAND:
-            raise ValueError(f"{kind} needs its arguments spelled out as a mapping")
-        return cls(kind, {SHORTHAND[kind]: args})
-
-
-@dataclass(frozen=True)
-class ArchSpec:
-    input_shape: tuple[int, ...]
-    layers: tuple[LayerSpec, ...]
-
-    @classmethod
-    def from_config(cls, config: dict) -> ArchSpec:
-        return cls(tuple(config["input"]), tuple(LayerSpec.parse(e) for e in config["layers"]))
-
-    def build(self) -> nn.Sequential:
-        """The lesson's network as an ``nn.Sequential``, freshly initialised."""
-        modules, x = [], torch.zeros(2, *self.input_shape)
-        for layer in self.layers:
-            args = dict(layer.args)
-            if layer.kind in INFERRED_INPUT:
-                name, from_shape = INFERRED_INPUT[layer.kind]
-                args[name] = from_shape(x.shape)
-            module = getattr(nn, layer.kind)(**args)
-            module.eval()
-            with torch.no_grad():
-                x = module(x)
-            modules.append(module)
-        return nn.Sequential(*modules)
 
 
 @dataclass

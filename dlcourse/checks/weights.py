@@ -7,12 +7,13 @@ when unpickled is refused instead of executed.
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .architecture import ArchSpec
+from ..spec import ArchSpec
 
 MAX_WEIGHTS_MB = 200  # the largest network in the course needs ~5 MB
 
@@ -22,7 +23,7 @@ class WeightsProblem(AssertionError):
 
 
 class UnsafeWeights(WeightsProblem):
-    """The file is a pickle that would run code or build arbitrary objects when loaded."""
+    """The file is a pickle that asks to import something other than torch when loaded."""
 
 
 def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
@@ -38,9 +39,7 @@ def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        raise UnsafeWeights(
-            f"{path.name} is not a plain state_dict and was not loaded (it would run code or build "
-            f"other objects: {_first_line(error)}); save it with torch.save(model.state_dict(), ...).") from None
+        raise _refusal(path.name, str(error)) from None
     except Exception as error:
         raise WeightsProblem(f"{path.name} could not be read ({_first_line(error)}); is it corrupt?") from None
     if not (isinstance(state, dict) and state and all(torch.is_tensor(v) for v in state.values())):
@@ -76,6 +75,19 @@ def spec_model_with(state: dict[str, torch.Tensor], spec: ArchSpec) -> nn.Module
         state = dict(zip(names, state.values()))
     model.load_state_dict(state)
     return model
+
+
+def _refusal(name: str, message: str) -> WeightsProblem:
+    """Explain why torch.load's safe mode refused a file; only a non-torch import is unsafe."""
+    wanted = re.search(r"GLOBAL ([\w.]+)", message)
+    if wanted and wanted.group(1).startswith("torch."):
+        return WeightsProblem(
+            f"{name} holds a whole model object ({wanted.group(1)}), not its state_dict: "
+            f"save it with torch.save(model.state_dict(), \"{name}\").")
+    if wanted:
+        return UnsafeWeights(f"{name} asks to import {wanted.group(1)} when loaded, which could run code; "
+                             f"it was not loaded.")
+    return WeightsProblem(f"{name} is not a file written by torch.save, so it was not loaded.")
 
 
 def _first_line(error: BaseException) -> str:

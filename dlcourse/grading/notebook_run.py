@@ -1,0 +1,210 @@
+"""Run a submitted notebook through Otter's grading and report what its tests claim.
+
+This module is the *untrusted* half of grading: it executes student code (in a Jupyter
+kernel) and is therefore started inside the sandbox by :func:`run_notebook`. Its report is
+a claim, checked later by the clean room and the tamper scan, never taken on trust.
+
+It differs from ``otter run`` in three ways that matter for trust and robustness:
+
+- the notebook always runs on the ``python3`` kernel, whatever kernelspec it was saved with;
+- the tests reach the disk only after the student's last cell has run, so no student code
+  can read the hidden tests while it executes;
+- Otter's own ``grader.check`` and ``grader.export`` cells are dropped (every test runs once,
+  at the end, on the notebook's final state).
+
+Layout it works in (the Gradescope one)::
+
+    AG_DIR/source/       the unpacked autograder zip (tests/, files/, otter_config.json)
+    AG_DIR/submission/   the notebook and its files
+    AG_DIR/results/      notebook_run.json and executed.ipynb are written here
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .sandbox import Limits, Outcome, run_limited
+
+REPORT = "notebook_run.json"
+EXECUTED = "executed.ipynb"
+PROGRESS = "running_cell.txt"  # the cell being executed, for saying where a timeout struck
+OTTER_CALL = re.compile(r"grader\.(check|check_all|export)\(.*\)")
+# Exceptions whose text is written for the student; others keep their type name in the message.
+STUDENT_FACING = {"AssertionError", "ArchitectureMismatch", "WeightsProblem", "UnsafeWeights"}
+
+
+@dataclass
+class TestOutcome:
+    name: str
+    hidden: bool
+    points: float
+    passed: bool
+    message: str
+
+
+@dataclass
+class QuestionOutcome:
+    score: float
+    possible: float
+    tests: list[TestOutcome] = field(default_factory=list)
+
+
+@dataclass
+class NotebookRun:
+    """What the sandboxed run reported, plus how the sandbox saw it end."""
+
+    questions: dict[str, QuestionOutcome]
+    cell_errors: list[str]
+    kernel_error: str | None
+    sandbox: Outcome
+    executed_notebook: Path | None
+    running_cell: str | None = None  # source of the cell last started (where a timeout struck)
+
+    @property
+    def completed(self) -> bool:
+        return self.kernel_error is None and not self.sandbox.timed_out and not self.sandbox.out_of_memory
+
+
+def run_notebook(ag_dir: Path, limits: Limits, env: dict[str, str]) -> NotebookRun:
+    """Run the worker below in the sandbox and read back its report."""
+    results = ag_dir / "results"
+    results.mkdir(exist_ok=True)
+    home = ag_dir / "home"  # kernel connection files, IPython's profile, caches: all in here
+    home.mkdir(exist_ok=True)
+    env = {**env, "HOME": str(home), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+           "IPYTHONDIR": str(home / "ipython"), "MPLCONFIGDIR": str(home / "matplotlib"),
+           "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+    outcome = run_limited([sys.executable, "-m", __name__, str(ag_dir)], cwd=ag_dir, env=env,
+                          limits=limits, writable=(home, ag_dir / "submission", results))
+    report = _read_report(results / REPORT)
+    executed = results / EXECUTED
+    progress = results / PROGRESS
+    return NotebookRun(
+        running_cell=progress.read_text() if progress.is_file() else None,
+        questions={name: QuestionOutcome(q["score"], q["possible"], [TestOutcome(**t) for t in q["tests"]])
+                   for name, q in report.get("questions", {}).items()},
+        cell_errors=report.get("cell_errors", []),
+        kernel_error=report.get("kernel_error") if report else _no_report(outcome),
+        sandbox=outcome,
+        executed_notebook=executed if executed.is_file() else None,
+    )
+
+
+def _read_report(path: Path) -> dict:
+    try:
+        report = json.loads(path.read_text())
+        return report if isinstance(report, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _no_report(outcome: Outcome) -> str:
+    tail = outcome.output.strip().splitlines()[-1:] if outcome.output.strip() else []
+    return "the grading run ended without a report" + (f": {tail[0]}" if tail else "")
+
+
+# ---------------------------------------------------------------- inside the sandbox
+
+
+def main(ag_dir: Path) -> None:
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+    from otter.execute.logging import start_server
+    from otter.execute.preprocessor import GradingPreprocessor
+    from traitlets.config import Config
+
+    source, submission, results = ag_dir / "source", ag_dir / "submission", ag_dir / "results"
+    for support in (source / "files").glob("*"):  # the autograder's copies win over the student's
+        shutil.copy(support, submission / support.name)
+    shutil.rmtree(submission / "tests", ignore_errors=True)
+    notebook_path = next(submission.glob("*.ipynb"))
+    nb = nbformat.read(notebook_path, as_version=4)
+    nb.cells = [c for c in nb.cells if not _is_otter_cell(c)]
+    tests = sorted(f"tests/{t.name}" for t in (source / "tests").glob("*.py"))
+    pickle_path = results / "otter_results.pkl"
+
+    config = Config()
+    (host, port), stop_server = start_server()
+    config.GradingPreprocessor.update(
+        cwd=str(submission), test_dir="./tests", tests_glob=tests, results_path=str(pickle_path),
+        logging_server_host=host, logging_server_port=port, force_python3_kernel=True,
+        seed=None, seed_variable=None)  # traitlets would default these to 0 and "", which seeds every cell
+    nb, _ = GradingPreprocessor(config=config).preprocess(nb)
+
+    report: dict = {}
+    client = NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=None,
+                            resources={"metadata": {"path": str(submission)}})
+    try:
+        with client.setup_kernel():
+            for index, cell in enumerate(nb.cells[:-1]):
+                (results / PROGRESS).write_text(cell.source)
+                client.execute_cell(cell, index)
+            shutil.copytree(source / "tests", submission / "tests")  # only now: see docstring
+            (results / PROGRESS).write_text("# the lesson's tests, run on your notebook's final state")
+            client.execute_cell(nb.cells[-1], len(nb.cells) - 1)
+    except DeadKernelError as error:
+        report["kernel_error"] = f"the notebook's kernel died ({error})"
+    finally:
+        stop_server()
+        shutil.rmtree(submission / "tests", ignore_errors=True)
+    (results / PROGRESS).unlink(missing_ok=True)
+    nbformat.write(nb, results / EXECUTED)
+    report["cell_errors"] = _cell_errors(nb)
+    if "kernel_error" not in report:
+        report["questions"] = _questions(pickle_path)
+    (results / REPORT).write_text(json.dumps(report, indent=1))
+
+
+def _is_otter_cell(cell) -> bool:
+    """A cell of nothing but ``grader.check(...)``/``grader.export(...)`` calls (and comments)."""
+    lines = [line.strip() for line in cell.source.splitlines()
+             if line.strip() and not line.strip().startswith("#")]
+    return cell.cell_type == "code" and bool(lines) and all(OTTER_CALL.fullmatch(line) for line in lines)
+
+
+def _questions(pickle_path: Path) -> dict:
+    import pickle
+
+    with open(pickle_path, "rb") as f:
+        results = pickle.load(f)  # written by the kernel: as untrusted as the rest of this run
+    return {
+        name: {"score": float(tf.score), "possible": float(tf.possible), "tests": [
+            {"name": r.test_case.name, "hidden": bool(r.test_case.hidden), "points": float(r.test_case.points),
+             "passed": bool(r.passed), "message": _failure(r)} for r in tf.test_case_results]}
+        for name, tf in results.results.items()
+    }
+
+
+def _failure(result) -> str:
+    """The assertion text of a failed test, without Otter's framing."""
+    if result.passed:
+        return ""
+    lines = (result.message or "").strip().splitlines()
+    last = lines[-1] if lines else "failed"
+    kind, _, text = last.partition(": ")
+    message = text if kind in STUDENT_FACING and text else last
+    extra = result.test_case.failure_message
+    return f"{message} ({extra})" if extra else message
+
+
+def _cell_errors(nb: nbformat.NotebookNode) -> list[str]:
+    errors = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                first_line = cell.source.strip().splitlines()[0][:60] if cell.source.strip() else ""
+                errors.append(f'cell "{first_line}" raised {output.ename}: {output.evalue.splitlines()[0] if output.evalue else ""}'.rstrip(": "))
+    return errors
+
+
+if __name__ == "__main__":
+    os.umask(0o077)
+    main(Path(sys.argv[1]))

@@ -1,0 +1,130 @@
+"""The outcome of grading one submission: per-question scores, a status and a one-line reason.
+
+Statuses, most serious first (a row carries the first that applies):
+
+    invalid-notebook   not a readable notebook or zip: nothing ran
+    wrong-assignment   a notebook of another lesson: nothing ran
+    timeout            the run passed its wall-clock limit and was stopped
+    out-of-memory      the run passed its memory limit and was stopped
+    flagged            scores an instructor should look at: tampering evidence, or a notebook
+                       score that the clean-room check refutes
+    missing-weights    the weights file the lesson needs was not submitted
+    error              the notebook ran, but a cell raised an error (graded on what ran)
+    ok                 graded normally
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+STATUSES = ("invalid-notebook", "wrong-assignment", "timeout", "out-of-memory", "flagged",
+            "missing-weights", "error", "ok")
+
+
+@dataclass
+class TestResult:
+    name: str
+    hidden: bool
+    points: float
+    passed: bool
+    message: str = ""
+
+
+@dataclass
+class QuestionResult:
+    name: str
+    score: float
+    possible: float
+    tests: list[TestResult] = field(default_factory=list)
+    verification: str = ""  # what the clean room said about this question, if it checks it
+
+    def part(self, hidden: bool) -> tuple[float, float, list[TestResult]]:
+        """Score, possible and tests of the public (or hidden) part of this question."""
+        tests = [t for t in self.tests if t.hidden == hidden]
+        possible = sum(t.points for t in tests)
+        score = min(possible, sum(t.points for t in tests if t.passed))
+        if self.score < sum(t.points for t in self.tests if t.passed):  # lowered by the clean room
+            score = 0.0
+        return score, possible, tests
+
+
+@dataclass
+class GradeResult:
+    submission: str
+    lesson: str
+    status: str
+    reason: str
+    questions: dict[str, QuestionResult]
+    accuracy: float | None = None          # measured by the clean room from the weights
+    flags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+    enforced: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return sum(q.score for q in self.questions.values())
+
+    @property
+    def possible(self) -> float:
+        return sum(q.possible for q in self.questions.values())
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.update(score=self.score, possible=self.possible)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> GradeResult:
+        data = {k: v for k, v in data.items() if k not in ("score", "possible")}
+        data["questions"] = {
+            name: QuestionResult(**{**q, "tests": [TestResult(**t) for t in q["tests"]]})
+            for name, q in data["questions"].items()}
+        return cls(**data)
+
+    def write(self, path: Path) -> None:
+        """Write atomically: a reader never sees half a file, even if the writer is killed."""
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1))
+        tmp.replace(path)
+
+    @classmethod
+    def read(cls, path: Path) -> GradeResult:
+        return cls.from_dict(json.loads(path.read_text()))
+
+    def to_gradescope(self) -> dict:
+        """Gradescope's results.json: public parts visible at once, hidden parts once published.
+
+        Only test names, pass/fail and the tests' own messages reach students; flags and
+        instructor notes stay in the (hidden) stdout.
+        """
+        tests = []
+        for question in self.questions.values():
+            for hidden in (False, True):
+                score, possible, cases = question.part(hidden)
+                if not cases:
+                    continue
+                lines = [f"{'passed' if t.passed else 'failed'}: {t.name}" + ("" if t.passed else f" - {t.message}")
+                         for t in cases]
+                if question.score < question.possible and question.verification and hidden:
+                    lines.append(question.verification)
+                tests.append({
+                    "name": f"{question.name} ({'hidden' if hidden else 'public'} tests)",
+                    "score": score, "max_score": possible,
+                    "status": "passed" if score == possible else "failed",
+                    "visibility": "after_published" if hidden else "visible",
+                    "output": "\n".join(lines),
+                })
+        # No top-level score: Gradescope then totals the tests, honouring their visibility.
+        return {"output": self.student_summary(), "tests": tests,
+                "stdout_visibility": "hidden", "execution_time": round(self.seconds)}
+
+    def student_summary(self) -> str:
+        if self.status == "ok":
+            return "Graded. Public test results are below; hidden tests count once grades are published."
+        if self.status == "flagged":
+            return "Graded; your instructor will review this submission before grades are published."
+        return f"{self.status}: {self.reason}"

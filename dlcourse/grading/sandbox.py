@@ -1,0 +1,323 @@
+"""Run an untrusted command under limits, and always clean up after it.
+
+Each command runs in its own session (process group) and, where the machine allows it:
+
+- its own memory and process-count cgroup (cgroup v1 or v2), so a memory bomb or a fork
+  loop is stopped by the kernel and counted;
+- its own network namespace with only loopback up (Jupyter's kernel talks to its client
+  over loopback), so student code cannot reach the network;
+- an unprivileged user (``nobody``) when started as root, so student code can write only
+  to the folders it is given (and world-writable ones such as /tmp).
+
+Where cgroups are unavailable, memory is watched by polling instead (a fast enough bomb can
+outrun a poll; the OOM killer is then the backstop). A wall-clock timeout always applies,
+and on any exit every process the command started is killed, the kernel's included: Jupyter
+starts kernels in a session of their own, out of reach of a process-group kill.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+POLL_SECONDS = 0.1
+NOBODY = 65534
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout: float                    # wall-clock seconds
+    memory_mb: int | None = 2048      # resident memory of the whole process tree
+    max_processes: int | None = 128   # processes and threads of the whole tree
+    max_output_bytes: int = 200_000   # stdout+stderr kept; the rest is counted, not stored
+    threads: int = 1                  # BLAS/OpenMP threads the command may use
+    isolate_network: bool = True
+    drop_privileges: bool = True      # run as nobody when started as root (see can_drop_privileges)
+
+
+@dataclass
+class Outcome:
+    returncode: int | None
+    seconds: float
+    timed_out: bool = False
+    out_of_memory: bool = False
+    output: str = ""
+    output_bytes: int = 0
+    peak_rss_mb: float = 0.0
+    enforced: list[str] = field(default_factory=list)  # which limits the OS enforced
+
+    @property
+    def output_truncated(self) -> bool:
+        return self.output_bytes > len(self.output.encode(errors="replace"))
+
+
+def run_limited(command: list[str], *, cwd: Path, env: dict[str, str], limits: Limits,
+                writable: tuple[Path, ...] = (), interrupted: threading.Event | None = None) -> Outcome:
+    """Run ``command`` under ``limits``; returns once it and everything it started are gone.
+
+    ``writable`` are the folders the command may write to when it runs as ``nobody``.
+    """
+    env = {**env, **thread_env(limits.threads)}
+    cgroups = _Cgroups.create(limits)
+    prefix, enforced = [], list(cgroups.enforced) if cgroups else []
+    if limits.drop_privileges and can_drop_privileges():
+        for folder in writable:
+            _give_to_nobody(folder)
+        prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+        enforced.append("unprivileged user")
+    if cgroups:
+        # The shell joins the cgroups, then exec's the command, which keeps its pid.
+        joins = "; ".join(f"echo $$ > {p}" for p in cgroups.procs_files)
+        prefix = ["sh", "-c", f'{joins}; exec "$@"', "sh", *prefix]
+    if limits.isolate_network and network_namespace_supported():
+        prefix = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *prefix]
+        enforced.append("network namespace")
+
+    start = time.monotonic()
+    process = subprocess.Popen(prefix + command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    reader = _CappedReader(process.stdout, limits.max_output_bytes)
+    outcome = Outcome(returncode=None, seconds=0.0, enforced=enforced)
+    seen: dict[int, psutil.Process] = {}
+    try:
+        while process.poll() is None:
+            elapsed = time.monotonic() - start
+            rss = _tree_rss_mb(process.pid, seen)
+            outcome.peak_rss_mb = max(outcome.peak_rss_mb, rss)
+            if elapsed > limits.timeout:
+                outcome.timed_out = True
+                break
+            if limits.memory_mb and not cgroups and rss > limits.memory_mb:
+                outcome.out_of_memory = True
+                break
+            if interrupted is not None and interrupted.is_set():
+                break
+            time.sleep(POLL_SECONDS)
+    finally:
+        _kill_everything(process, seen, cgroups)
+        reader.join()
+        outcome.returncode = process.returncode
+        outcome.seconds = time.monotonic() - start
+        outcome.output, outcome.output_bytes = reader.text(), reader.total
+        if cgroups:
+            outcome.out_of_memory |= cgroups.oom_killed()
+            cgroups.remove()
+    return outcome
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """Environment that caps the BLAS/OpenMP thread pools, so parallel runs don't oversubscribe."""
+    n = str(max(1, threads))
+    return {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n}
+
+
+@functools.lru_cache(maxsize=1)
+def network_namespace_supported() -> bool:
+    """Whether ``unshare --net`` with loopback up works here (root, or CAP_SYS_ADMIN)."""
+    if not (shutil.which("unshare") and shutil.which("ip")):
+        return False
+    try:
+        probe = subprocess.run(["unshare", "--net", "--", "ip", "link", "set", "lo", "up"],
+                               capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return probe.returncode == 0
+
+
+def can_drop_privileges() -> bool:
+    return os.geteuid() == 0 and shutil.which("setpriv") is not None
+
+
+def readable_by_everyone(path: Path) -> bool:
+    """Whether an unprivileged user can reach ``path`` (every parent searchable, it readable)."""
+    path = path.resolve()
+    try:
+        if not path.stat().st_mode & 0o004:
+            return False
+        return all(parent.stat().st_mode & 0o001 for parent in path.parents)
+    except OSError:
+        return False
+
+
+def _give_to_nobody(folder: Path) -> None:
+    """Hand ``folder`` to nobody (its parents must already be searchable by everyone)."""
+    for path in (folder, *folder.rglob("*")):
+        os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
+
+
+def _tree_rss_mb(pid: int, seen: dict[int, psutil.Process]) -> float:
+    """Resident memory of ``pid`` and its descendants; remembers every process seen."""
+    try:
+        root = psutil.Process(pid)
+        family = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0
+    for proc in family:
+        seen.setdefault(proc.pid, proc)
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 2**20
+
+
+def _kill_everything(process: subprocess.Popen, seen: dict[int, psutil.Process],
+                     cgroups: _Cgroups | None) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for proc in seen.values():  # kernels and anything else that left the process group
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    if cgroups:
+        cgroups.kill_all()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+class _CappedReader(threading.Thread):
+    """Drain a pipe, keeping only the first ``cap`` bytes (a flood of output can't fill memory)."""
+
+    def __init__(self, pipe, cap: int) -> None:
+        super().__init__(daemon=True)
+        self.pipe, self.cap, self.total = pipe, cap, 0
+        self.kept = bytearray()
+        self.start()
+
+    def run(self) -> None:
+        for chunk in iter(lambda: self.pipe.read1(65536), b""):
+            self.total += len(chunk)
+            room = self.cap - len(self.kept)
+            if room > 0:
+                self.kept += chunk[:room]
+        self.pipe.close()
+
+    def text(self) -> str:
+        return self.kept.decode(errors="replace")
+
+
+@dataclass
+class _Cgroups:
+    """A memory and a pids cgroup made for one command (v1: two hierarchies; v2: one group)."""
+
+    dirs: list[Path]
+    version: int
+    enforced: tuple[str, ...]
+
+    @property
+    def procs_files(self) -> list[Path]:
+        return [d / "cgroup.procs" for d in self.dirs]
+
+    @classmethod
+    def create(cls, limits: Limits) -> _Cgroups | None:
+        name = f"dlcourse-{uuid.uuid4().hex[:12]}"
+        try:
+            if (CGROUP_ROOT / "cgroup.controllers").is_file():
+                return cls._create_v2(name, limits)
+            return cls._create_v1(name, limits)
+        except OSError:
+            return None
+
+    @classmethod
+    def _create_v1(cls, name: str, limits: Limits) -> _Cgroups | None:
+        memory, pids = CGROUP_ROOT / "memory" / name, CGROUP_ROOT / "pids" / name
+        if not (memory.parent.is_dir() and pids.parent.is_dir() and os.access(memory.parent, os.W_OK)):
+            return None
+        memory.mkdir()
+        group = cls([memory], 1, ("cgroup memory",))
+        try:
+            if limits.memory_mb:
+                (memory / "memory.limit_in_bytes").write_text(str(limits.memory_mb * 2**20))
+                swap = memory / "memory.memsw.limit_in_bytes"
+                if swap.exists():  # no escaping the limit into swap
+                    swap.write_text(str(limits.memory_mb * 2**20))
+            pids.mkdir()
+            group.dirs.append(pids)
+            group.enforced += ("cgroup pids",)
+            if limits.max_processes:
+                (pids / "pids.max").write_text(str(limits.max_processes))
+        except OSError:
+            group.remove()
+            return None
+        return group
+
+    @classmethod
+    def _create_v2(cls, name: str, limits: Limits) -> _Cgroups | None:
+        controllers = (CGROUP_ROOT / "cgroup.subtree_control").read_text().split()
+        if not {"memory", "pids"} <= set(controllers) or not os.access(CGROUP_ROOT, os.W_OK):
+            return None
+        group_dir = CGROUP_ROOT / name
+        group_dir.mkdir()
+        group = cls([group_dir], 2, ("cgroup memory", "cgroup pids"))
+        try:
+            if limits.memory_mb:
+                (group_dir / "memory.max").write_text(str(limits.memory_mb * 2**20))
+                (group_dir / "memory.swap.max").write_text("0")
+            if limits.max_processes:
+                (group_dir / "pids.max").write_text(str(limits.max_processes))
+        except OSError:
+            group.remove()
+            return None
+        return group
+
+    def pids(self) -> set[int]:
+        found = set()
+        for procs in self.procs_files:
+            try:
+                found |= {int(line) for line in procs.read_text().split()}
+            except OSError:
+                pass
+        return found
+
+    def kill_all(self) -> None:
+        for _ in range(50):
+            remaining = self.pids()
+            if not remaining:
+                return
+            for pid in remaining:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel's OOM killer ended a process of this group (hitting the limit
+        alone is not enough: page cache is reclaimed at the limit without killing anyone)."""
+        name = "memory.oom_control" if self.version == 1 else "memory.events"
+        try:
+            for line in (self.dirs[0] / name).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value) > 0
+        except (OSError, ValueError):
+            pass
+        return False
+
+    def remove(self) -> None:
+        for d in self.dirs:
+            for _ in range(20):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:  # still busy for a moment after its last process died
+                    time.sleep(0.05)
