@@ -20,6 +20,28 @@ def main(argv: list[str] | None = None) -> int:
                        help="build into a scratch folder and list committed files that drifted")
     build.set_defaults(run=_build)
 
+    grade = commands.add_parser("grade", help="grade a submission, a folder of them, or a Gradescope export")
+    grade.add_argument("input", type=Path, help="a notebook, a zip, a folder, or a Gradescope export folder")
+    which = grade.add_mutually_exclusive_group(required=True)
+    which.add_argument("--lesson", help="lesson id (uses the course's autograder/<id>/ zip)")
+    which.add_argument("--autograder", type=Path, help="an autograder zip to grade with")
+    grade.add_argument("--out", type=Path, default=None, help="output folder (default: grades/<lesson>)")
+    grade.add_argument("--workers", type=int, default=None, help="parallel submissions (default: CPU count)")
+    grade.add_argument("--timeout", type=float, default=None, help="seconds per submission (default: the lesson's)")
+    grade.add_argument("--memory", type=int, default=2048, help="MB per submission (default: 2048)")
+    grade.add_argument("--force", action="store_true", help="regrade submissions graded before")
+    grade.set_defaults(run=_grade)
+
+    train = commands.add_parser("train", help="train a lesson's reference weights (runs its solution notebook)")
+    train.add_argument("lessons", nargs="+")
+    train.set_defaults(run=_train)
+
+    demo = commands.add_parser("demo", help="build, then grade prepared submissions of every lesson (offline)")
+    demo.add_argument("lessons", nargs="*", help="lesson ids (default: all)")
+    demo.add_argument("--out", type=Path, default=Path("demo-output"))
+    demo.add_argument("--workers", type=int, default=None)
+    demo.set_defaults(run=_demo)
+
     data = commands.add_parser("data", help="datasets: fetch them, or show where they are read from")
     data.add_argument("action", choices=["fetch", "where"])
     data.add_argument("datasets", nargs="*", default=["mnist", "cifar10"])
@@ -65,6 +87,81 @@ def _build(args) -> int:
         print(f"built in {time.perf_counter() - start:.1f} s")
     except CourseNotFound as error:
         raise KnownProblem(error) from None
+    return 0
+
+
+def _grade(args) -> int:
+    from .grading.batch import grade_batch
+
+    if args.autograder:
+        autograder, name = args.autograder, args.autograder.stem.removesuffix("-autograder")
+    else:
+        course = _course(args)
+        _check_lessons(course, [args.lesson])
+        autograder, name = course.autograder_zip(args.lesson), args.lesson
+    if not autograder.is_file():
+        raise KnownProblem(f"{autograder} does not exist: run `dlcourse build` first")
+    if not args.input.exists():
+        raise KnownProblem(f"{args.input} does not exist")
+    out = args.out or Path("grades") / name
+    summary = grade_batch(autograder, args.input, out, workers=args.workers, timeout=args.timeout,
+                          memory_mb=args.memory, force=args.force)
+    results = list(summary.results.values())
+    if args.input.is_file() and results:
+        _print_result(results[0])
+    else:
+        counts = {}
+        for result in results:
+            counts[result.status] = counts.get(result.status, 0) + 1
+        print(f"{len(results)} graded ({summary.reused} reused from an earlier run); "
+              + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+        if summary.discovery and summary.discovery.skipped:
+            print(f"{len(summary.discovery.skipped)} file(s) skipped (not submissions): see submissions.csv")
+    print(f"gradebook: {out / 'gradebook.csv'}   report: {out / 'report.md'}")
+    return 0
+
+
+def _print_result(result) -> None:
+    print(f"{result.submission}: {result.status}  {result.score:g}/{result.possible:g}"
+          + (f"  ({result.reason})" if result.reason else ""))
+    for question in result.questions.values():
+        print(f"  {question.name:<16} {question.score:>5g}/{question.possible:<4g} {question.verification}")
+        for test in question.tests:
+            if not test.passed:
+                print(f"      {'hidden' if test.hidden else 'public'} test failed: {test.message}")
+    if result.accuracy is not None:
+        print(f"  test accuracy measured from the weights: {result.accuracy:.2%}")
+    for flag in result.flags:
+        print(f"  flag: {flag}")
+
+
+def _check_lessons(course, lesson_ids: list[str]) -> None:
+    unknown = [i for i in lesson_ids if i not in course.lesson_ids()]
+    if unknown:
+        raise KnownProblem(f"no lesson '{unknown[0]}' (lessons: {', '.join(course.lesson_ids())})")
+
+
+def _train(args) -> int:
+    from .reference import save_reference, train_reference
+
+    course = _course(args)
+    _check_lessons(course, args.lessons)
+    for lesson_id in args.lessons:
+        lesson = course.lesson(lesson_id)
+        print(f"training {lesson_id} (its solution notebook, training cell included)...")
+        run = train_reference(course, lesson)
+        for path in save_reference(course, lesson, run):
+            print(f"wrote {path.relative_to(course.root)}")
+        print(f"trained in {run.seconds:.0f} s")
+    return 0
+
+
+def _demo(args) -> int:
+    from .demo import run_demo
+
+    course = _course(args)
+    _check_lessons(course, args.lessons)
+    run_demo(course, args.out, workers=args.workers, lessons=args.lessons or None)
     return 0
 
 

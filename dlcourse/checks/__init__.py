@@ -10,6 +10,7 @@ _EXPORTS = {
     "ArchitectureMismatch": "architecture",
     "architecture_problem": "architecture", "check_architecture": "architecture",
     "check_output_shape": "architecture", "output_problem": "architecture",
+    "check_parameter_layers": "architecture", "parameter_layers_problem": "architecture",
     "WeightsProblem": "weights", "read_weights": "weights", "state_dict_problem": "weights",
     "check_accuracy": "accuracy", "load_submitted_weights": "accuracy",
 }

@@ -90,11 +90,8 @@ def trace(model: nn.Module, input_shape: tuple[int, ...], batch_size: int = 2) -
     return result
 
 
-def architecture_problem(model: Any, spec: ArchSpec, *, params: bool = False) -> str | None:
-    """The first way ``model`` differs from ``spec``, as a sentence; None if it matches.
-
-    With ``params=True`` every layer must also hold as many parameters as the lesson's.
-    """
+def architecture_problem(model: Any, spec: ArchSpec) -> str | None:
+    """The first way ``model`` differs from ``spec``, as a sentence; None if it matches."""
     if not isinstance(model, nn.Module):
         return f"`model` should be a torch.nn.Module, not {type(model).__name__}; run the cell that builds it."
     expected = trace(spec.build(), spec.input_shape).calls
@@ -103,7 +100,7 @@ def architecture_problem(model: Any, spec: ArchSpec, *, params: bool = False) ->
     # cause of a later layer's failure, and the student should hear about it first.
     completed = got.calls[:-1] if got.error is not None else got.calls
     for number, (want, have) in enumerate(zip(expected, completed), start=1):
-        problem = _layer_problem(number, want, have, expected, params)
+        problem = _layer_problem(number, want, have, expected)
         if problem:
             return problem
     if got.error is not None:
@@ -119,11 +116,61 @@ def architecture_problem(model: Any, spec: ArchSpec, *, params: bool = False) ->
     return None
 
 
-def check_architecture(model: Any, spec: ArchSpec, *, params: bool = False) -> None:
+def check_architecture(model: Any, spec: ArchSpec) -> None:
     """Raise :class:`ArchitectureMismatch` naming the first difference from ``spec``."""
-    problem = architecture_problem(model, spec, params=params)
+    problem = architecture_problem(model, spec)
     if problem:
         raise ArchitectureMismatch(problem)
+
+
+def parameter_layers_problem(model: Any, spec: ArchSpec) -> str | None:
+    """Compare only the layers that hold parameters, in order, without running ``model``.
+
+    A network that cannot run (say, it never flattens its input) still gets its layer sizes
+    checked, so one early mistake does not hide everything else that is right.
+    """
+    if not isinstance(model, nn.Module):
+        return f"`model` should be a torch.nn.Module, not {type(model).__name__}; run the cell that builds it."
+    expected, got = _parameter_layers(spec.build()), _parameter_layers(model)
+    for number, (want, have) in enumerate(zip(expected, got), start=1):
+        where = f"the {_ordinal(number)} layer with parameters"
+        if type(want) is type(have) and getattr(want, "bias", None) is not None and getattr(have, "bias", None) is None:
+            return f"{where} ({_describe(have)}) has no bias, unlike the lesson's network."
+        if type(want) is not type(have) or _sizes(want) != _sizes(have):
+            return f"{where} should be {_describe(want)}; yours is {_describe(have)}."
+    if len(got) != len(expected):
+        return f"your network has {len(got)} layers with parameters; the lesson's has {len(expected)}."
+    return None
+
+
+def check_parameter_layers(model: Any, spec: ArchSpec) -> None:
+    """Raise :class:`ArchitectureMismatch` unless the parameter-holding layers match ``spec``."""
+    problem = parameter_layers_problem(model, spec)
+    if problem:
+        raise ArchitectureMismatch(problem)
+
+
+def _parameter_layers(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if not list(m.children()) and list(m.parameters(recurse=False))]
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def _sizes(module: nn.Module) -> tuple:
+    return tuple(tuple(p.shape) for p in module.parameters(recurse=False))
+
+
+def _describe(module: nn.Module) -> str:
+    if isinstance(module, nn.Linear):
+        return f"Linear {module.in_features}->{module.out_features}"
+    if isinstance(module, nn.Conv2d):
+        kh, kw = module.kernel_size
+        return f"Conv2d {module.in_channels}->{module.out_channels} with {kh}x{kw} kernels"
+    if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        return f"{type(module).__name__} of {module.num_features} features"
+    return type(module).__name__
 
 
 def output_problem(model: Any, input_shape: tuple[int, ...], classes: int) -> str | None:
@@ -165,8 +212,7 @@ def _forward_failure(got: Trace, input_shape: tuple[int, ...]) -> str:
     return f"layer {number} ({call.kind}) fails on input of shape {shape}: {_first_line(got.error)}"
 
 
-def _layer_problem(number: int, want: LayerCall, have: LayerCall, expected: list[LayerCall],
-                   params: bool) -> str | None:
+def _layer_problem(number: int, want: LayerCall, have: LayerCall, expected: list[LayerCall]) -> str | None:
     if want.kind != have.kind:
         if want.kind in ACTIVATIONS and have.kind not in ACTIVATIONS:
             after = f" after layer {number - 1} ({expected[number - 2].describe()})" if number > 1 else ""
@@ -179,11 +225,6 @@ def _layer_problem(number: int, want: LayerCall, have: LayerCall, expected: list
         wanted, actual = getattr(want.module, name), getattr(have.module, name)
         if wanted != actual:
             return f"layer {number} ({want.kind}) should use {name}={wanted}; yours uses {name}={actual}."
-    if params and _count(want.module) != _count(have.module):
-        if hasattr(want.module, "bias") and (want.module.bias is None) != (have.module.bias is None):
-            state = "has no bias" if have.module.bias is None else "has a bias"
-            return f"layer {number} ({want.kind}) {state}, unlike the lesson's network."
-        return f"layer {number} ({want.kind}) does not have the number of parameters the lesson's network has."
     return None
 
 
@@ -200,10 +241,6 @@ def _shape_problem(number: int, want: LayerCall, have: LayerCall) -> str:
 
 def _no_batch(shape: tuple[int, ...] | None) -> str:
     return "(N, " + ", ".join(map(str, shape[1:])) + ")" if shape else "nothing"
-
-
-def _count(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 def _first_line(error: BaseException | None) -> str:

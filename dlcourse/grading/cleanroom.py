@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -59,11 +60,12 @@ def verify(lesson: Lesson, weights: Path) -> Verdict:
     return verdict
 
 
-def run_cleanroom(lesson_dir: Path, weights: Path, workdir: Path, limits: Limits, env: dict[str, str]) -> Verdict:
+def run_cleanroom(lesson_dir: Path, weights: Path, workdir: Path, limits: Limits, env: dict[str, str],
+                  stop: threading.Event | None = None) -> Verdict:
     """Run :func:`verify` in a sandboxed process and read its verdict."""
     out = workdir / VERDICT
     outcome = run_limited([sys.executable, "-m", __name__, str(lesson_dir / LESSON_FILE), str(weights), str(out)],
-                          cwd=workdir, env=env, limits=limits)
+                          cwd=workdir, env=env, limits=limits, writable=(workdir,), stop=stop)
     try:
         return Verdict(**json.loads(out.read_text()))
     except (OSError, ValueError, TypeError):

@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,7 +74,8 @@ class NotebookRun:
         return self.kernel_error is None and not self.sandbox.timed_out and not self.sandbox.out_of_memory
 
 
-def run_notebook(ag_dir: Path, limits: Limits, env: dict[str, str]) -> NotebookRun:
+def run_notebook(ag_dir: Path, limits: Limits, env: dict[str, str],
+                 stop: threading.Event | None = None) -> NotebookRun:
     """Run the worker below in the sandbox and read back its report."""
     results = ag_dir / "results"
     results.mkdir(exist_ok=True)
@@ -83,7 +85,7 @@ def run_notebook(ag_dir: Path, limits: Limits, env: dict[str, str]) -> NotebookR
            "IPYTHONDIR": str(home / "ipython"), "MPLCONFIGDIR": str(home / "matplotlib"),
            "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
     outcome = run_limited([sys.executable, "-m", __name__, str(ag_dir)], cwd=ag_dir, env=env,
-                          limits=limits, writable=(home, ag_dir / "submission", results))
+                          limits=limits, writable=(home, ag_dir / "submission", results), stop=stop)
     report = _read_report(results / REPORT)
     executed = results / EXECUTED
     progress = results / PROGRESS

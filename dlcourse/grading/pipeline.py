@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 import zipfile
 from dataclasses import dataclass
@@ -34,12 +35,17 @@ from .tamper import scan_notebook
 CLEANROOM_TIMEOUT = 180
 
 
+class GradingInterrupted(Exception):
+    """Grading was stopped on request; nothing was recorded for this submission."""
+
+
 @dataclass(frozen=True)
 class GradingOptions:
     timeout: float | None = None          # seconds for the notebook run; default: the lesson's
     memory_mb: int = 2048                 # for the whole notebook run (kernel included)
     threads: int = 1                      # BLAS/OpenMP threads per run
     keep_notebook: Path | None = None     # where to save the executed notebook, if anywhere
+    stop: threading.Event | None = None   # set it to stop a run early (GradingInterrupted)
 
 
 def grade_submission(autograder: Path, submission: Path, options: GradingOptions = GradingOptions()) -> GradeResult:
@@ -62,13 +68,15 @@ def grade_submission(autograder: Path, submission: Path, options: GradingOptions
         env = _grading_env()
         limits = Limits(timeout=options.timeout or lesson.grading_timeout, memory_mb=options.memory_mb,
                         threads=options.threads, drop_privileges=_safe_to_drop_privileges())
-        run = run_notebook(ag, limits, env)
+        run = run_notebook(ag, limits, env, stop=options.stop)
         verdict = None
-        if lesson.verified_questions and run.completed:
+        if lesson.verified_questions and run.completed and not run.sandbox.interrupted:
             cleanroom_limits = Limits(timeout=CLEANROOM_TIMEOUT, memory_mb=options.memory_mb,
                                       threads=options.threads, drop_privileges=limits.drop_privileges)
             verdict = run_cleanroom(source / "files", ag / "submission" / lesson.weights,
-                                    ag / "results", cleanroom_limits, env)
+                                    ag / "results", cleanroom_limits, env, stop=options.stop)
+        if options.stop is not None and options.stop.is_set():
+            raise GradingInterrupted(submission.name)
         result = combine(submission, lesson, points, sub.files, run, verdict, evidence)
         if options.keep_notebook and run.executed_notebook:
             options.keep_notebook.parent.mkdir(parents=True, exist_ok=True)

@@ -52,6 +52,7 @@ class Outcome:
     seconds: float
     timed_out: bool = False
     out_of_memory: bool = False
+    interrupted: bool = False          # stopped because the caller asked (Ctrl-C in a batch)
     output: str = ""
     output_bytes: int = 0
     peak_rss_mb: float = 0.0
@@ -63,10 +64,11 @@ class Outcome:
 
 
 def run_limited(command: list[str], *, cwd: Path, env: dict[str, str], limits: Limits,
-                writable: tuple[Path, ...] = (), interrupted: threading.Event | None = None) -> Outcome:
+                writable: tuple[Path, ...] = (), stop: threading.Event | None = None) -> Outcome:
     """Run ``command`` under ``limits``; returns once it and everything it started are gone.
 
-    ``writable`` are the folders the command may write to when it runs as ``nobody``.
+    ``writable`` are the folders the command may write to when it runs as ``nobody``;
+    setting ``stop`` ends the command early (``Outcome.interrupted``).
     """
     env = {**env, **thread_env(limits.threads)}
     cgroups = _Cgroups.create(limits)
@@ -101,7 +103,8 @@ def run_limited(command: list[str], *, cwd: Path, env: dict[str, str], limits: L
             if limits.memory_mb and not cgroups and rss > limits.memory_mb:
                 outcome.out_of_memory = True
                 break
-            if interrupted is not None and interrupted.is_set():
+            if stop is not None and stop.is_set():
+                outcome.interrupted = True
                 break
             time.sleep(POLL_SECONDS)
     finally:

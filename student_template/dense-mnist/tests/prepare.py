@@ -9,6 +9,7 @@ points = 2
 def test_prepare_output(prepare, test_set):
     import torch
     assert callable(prepare), 'define the function `prepare` first (run its cell)'
+    assert test_set is not None, '`test_set` is not defined: run the data cell above without errors'
     images = test_set.images[:8]
     x = prepare(images)
     assert torch.is_tensor(x), 'prepare should return a tensor'

@@ -1,0 +1,57 @@
+"""Execute the course's own notebooks (solutions, prepared submissions) in a real kernel.
+
+These notebooks are trusted: they come from the repository, not from students, so they
+run directly, without the grading sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+
+IGNORE_TAG = "otter_ignore"
+
+
+class NotebookFailed(RuntimeError):
+    pass
+
+
+def execute_notebook(nb: nbformat.NotebookNode, folder: Path, *, skip_ignored: bool = False,
+                     allow_errors: bool = False, timeout: int | None = None,
+                     env: dict[str, str] | None = None) -> nbformat.NotebookNode:
+    """Run every cell of ``nb`` with ``folder`` as the working directory.
+
+    ``skip_ignored`` drops the cells tagged ``otter_ignore`` first (training, plots), as
+    grading does. Unless ``allow_errors``, the first cell error raises NotebookFailed.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.from_dict(nb)  # a copy: the caller's notebook stays as it was
+    if skip_ignored:
+        nb.cells = [c for c in nb.cells if IGNORE_TAG not in c.metadata.get("tags", [])]
+    saved = {k: os.environ.get(k) for k in (env or {})}
+    os.environ.update(env or {})  # the kernel inherits this process's environment
+    try:
+        NotebookClient(nb, kernel_name="python3", timeout=timeout, allow_errors=allow_errors,
+                       resources={"metadata": {"path": str(folder)}}).execute()
+    except CellExecutionError as error:
+        raise NotebookFailed(str(error).strip().splitlines()[-1]) from None
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return nb
+
+
+def lesson_folder(lesson, folder: Path) -> Path:
+    """Make ``folder`` a place the lesson's notebook can run in (it reads lesson.yaml there)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("lesson.yaml", *lesson.support_files):
+        shutil.copy(lesson.directory / name, folder / name)
+    return folder

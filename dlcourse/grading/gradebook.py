@@ -1,0 +1,150 @@
+"""Turn graded submissions into what an instructor reads and imports.
+
+- ``gradebook.csv``: one row per student, the columns an LMS import expects (identity,
+  total, percent, one column per question) plus status, reason and ``test_accuracy`` (the
+  accuracy the clean room measured from the weights);
+- ``submissions.csv``: one row per input file, skipped files included, so nothing is lost;
+- ``report.md`` with ``scores.png``: statuses, per-question pass rates, the score histogram,
+  the most common failure messages and the submissions to look at by hand.
+
+A student with several submissions is graded on the latest (by Gradescope's time, else the
+file's); the others stay in submissions.csv.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections import Counter
+from pathlib import Path
+
+from .inputs import Discovery, Entry
+from .result import STATUSES, GradeResult
+
+PENDING = "pending"  # found, not graded yet (the run was interrupted)
+
+
+def write_gradebook(out: Path, found: Discovery, results: dict[str, GradeResult]) -> None:
+    questions = _question_names(results.values())
+    student_rows = []
+    for key, entry, others in _latest_per_student(found.entries):
+        result = results.get(entry.key)
+        student = next(s for s in entry.students if s.key == key)
+        row = {"student": key, "name": student.name, "email": student.email, "sid": student.sid,
+               "submission": entry.label, "submitted_at": entry.submitted_at}
+        row.update(_score_columns(result, questions))
+        row["other_submissions"] = "; ".join(o.label for o in others)
+        student_rows.append(row)
+    _write_csv(out / "gradebook.csv", student_rows,
+               ["student", "name", "email", "sid", "submission", "submitted_at", "status", "score", "possible",
+                "percent", *questions, "test_accuracy", "reason", "other_submissions"])
+
+    submission_rows = []
+    for entry in found.entries:
+        row = {"submission": entry.label, "students": "; ".join(s.key for s in entry.students)}
+        row.update(_score_columns(results.get(entry.key), questions))
+        row["flags"] = " | ".join(results[entry.key].flags) if entry.key in results else ""
+        submission_rows.append(row)
+    for name in found.skipped:
+        submission_rows.append({"submission": name, "status": "skipped",
+                                "reason": "not a submission (a notebook, a zip or a folder with a notebook)"})
+    _write_csv(out / "submissions.csv", submission_rows,
+               ["submission", "students", "status", "score", "possible", "percent", *questions, "test_accuracy",
+                "reason", "flags"])
+
+
+def write_report(out: Path, found: Discovery, results: dict[str, GradeResult]) -> None:
+    graded = [results[e.key] for e in found.entries if e.key in results]
+    lines = [f"# Grading report: {graded[0].lesson if graded else 'no submissions'}", "",
+             f"{len(found.entries)} submissions found, {len(graded)} graded, {len(found.skipped)} other files skipped.", ""]
+    counts = Counter(r.status for r in graded)
+    lines += ["## Statuses", "", "| status | submissions |", "|---|---|"]
+    lines += [f"| {status} | {counts[status]} |" for status in STATUSES if counts[status]]
+    if len(graded) < len(found.entries):
+        lines.append(f"| {PENDING} | {len(found.entries) - len(graded)} |")
+    if graded:
+        totals = [r.score for r in graded]
+        possible = max(r.possible for r in graded) or 1
+        lines += ["", "## Scores", "",
+                  f"Mean {statistics.mean(totals):.1f}, median {statistics.median(totals):.1f}, "
+                  f"min {min(totals):g}, max {max(totals):g} (of {possible:g}).", "", "![score histogram](scores.png)", ""]
+        _histogram(out / "scores.png", totals, possible)
+        lines += ["## Questions", "", "| question | mean score | full marks |", "|---|---|---|"]
+        for name in _question_names(graded):
+            scored = [r.questions[name] for r in graded if name in r.questions]
+            mean = statistics.mean(q.score for q in scored)
+            full = sum(q.score == q.possible for q in scored) / len(scored)
+            lines.append(f"| {name} | {mean:.2f} / {scored[0].possible:g} | {full:.0%} |")
+        failures = Counter(message for r in graded for message in
+                           {f"{q.name}: {t.message}" for q in r.questions.values() for t in q.tests
+                            if not t.passed and t.message})  # each message once per submission
+        lines += ["", "## Most common failure messages", ""]
+        lines += [f"- {count} submission(s): {message}" for message, count in failures.most_common(10)] or ["- none"]
+        attention = [r for r in graded if r.status not in ("ok", "error", "missing-weights")]
+        lines += ["", "## Submissions to look at", ""]
+        lines += [f"- `{r.submission}`: **{r.status}**: {r.reason}" for r in attention] or ["- none"]
+    if found.skipped:
+        lines += ["", "## Skipped files", ""] + [f"- `{name}`" for name in found.skipped]
+    _atomic_write(out / "report.md", "\n".join(lines) + "\n")
+
+
+def _score_columns(result: GradeResult | None, questions: list[str]) -> dict:
+    if result is None:
+        return {"status": PENDING}
+    row = {"status": result.status, "score": f"{result.score:g}", "possible": f"{result.possible:g}",
+           "percent": f"{100 * result.score / result.possible:.1f}" if result.possible else "",
+           "test_accuracy": f"{result.accuracy:.4f}" if result.accuracy is not None else "", "reason": result.reason}
+    row.update({name: f"{result.questions[name].score:g}" for name in questions if name in result.questions})
+    return row
+
+
+def _latest_per_student(entries: list[Entry]) -> list[tuple[str, Entry, list[Entry]]]:
+    """(student key, the submission that counts, the student's other submissions)."""
+    by_student: dict[str, list[Entry]] = {}
+    for entry in entries:
+        for student in entry.students:
+            by_student.setdefault(student.key, []).append(entry)
+    chosen = []
+    for key in sorted(by_student):
+        ordered = sorted(by_student[key], key=lambda e: (e.submitted_at, e.label))
+        chosen.append((key, ordered[-1], ordered[:-1]))
+    return chosen
+
+
+def _question_names(results) -> list[str]:
+    names: dict[str, None] = {}
+    for result in results:
+        names.update(dict.fromkeys(result.questions))
+    return list(names)
+
+
+def _histogram(path: Path, totals: list[float], possible: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.hist(totals, bins=min(20, max(5, int(possible) + 1)), range=(0, possible), color="#4477aa", edgecolor="white")
+    ax.set_xlabel("score")
+    ax.set_ylabel("submissions")
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    _atomic_write(path, buffer.getvalue())
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

@@ -1,0 +1,115 @@
+"""Find the submissions in what an instructor points the grader at.
+
+INPUT may be one submission (a notebook or a zip), a folder of them (loose files, or one
+subfolder per student), or a Gradescope "Export Submissions" download, whose
+``submission_metadata.yml`` maps each ``submission_<id>`` folder to its students.
+Every file is accounted for: what is not a submission is listed as skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .submission import is_submission_file
+
+GRADESCOPE_METADATA = "submission_metadata.yml"
+IGNORED_NAMES = {".DS_Store", "Thumbs.db", GRADESCOPE_METADATA}
+
+
+@dataclass(frozen=True)
+class Student:
+    key: str                 # what the gradebook groups by: sid, email, or the file's stem
+    name: str = ""
+    email: str = ""
+    sid: str = ""
+
+
+@dataclass
+class Entry:
+    """One submission to grade."""
+
+    path: Path
+    label: str                                  # its path relative to INPUT
+    students: list[Student] = field(default_factory=list)
+    submitted_at: str = ""                      # from Gradescope metadata, else the file's mtime
+
+    @property
+    def key(self) -> str:
+        """A file-name-safe id, stable across runs, for its results and notebook."""
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", self.label).strip("_") or "submission"
+
+
+
+@dataclass
+class Discovery:
+    entries: list[Entry]
+    skipped: list[str]          # files that are not submissions, relative to INPUT
+
+
+def discover(target: Path) -> Discovery:
+    target = target.resolve()
+    if target.is_file():
+        return Discovery([_loose_entry(target, target.parent)], [])
+    if (target / GRADESCOPE_METADATA).is_file():
+        return _gradescope_export(target)
+    entries, skipped = [], []
+    for path in sorted(target.iterdir()):
+        if path.name in IGNORED_NAMES:
+            continue
+        if path.is_dir():
+            if any(p.suffix == ".ipynb" for p in path.iterdir()):
+                entries.append(Entry(path, path.name, [Student(path.name)], _mtime(path)))
+            else:
+                skipped += [p.relative_to(target).as_posix() for p in path.rglob("*") if p.is_file()]
+        elif is_submission_file(path):
+            entries.append(_loose_entry(path, target))
+        else:
+            skipped.append(path.name)
+    return Discovery(entries, skipped)
+
+
+def content_hash(path: Path) -> str:
+    """SHA-256 of a file, or of a folder's file names and contents."""
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        if file != path:
+            digest.update(file.relative_to(path).as_posix().encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def _loose_entry(path: Path, root: Path) -> Entry:
+    return Entry(path, path.relative_to(root).as_posix(), [Student(path.stem)], _mtime(path))
+
+
+def _gradescope_export(target: Path) -> Discovery:
+    """Gradescope's export: ``submission_<id>/`` folders plus metadata naming their submitters."""
+    metadata = yaml.safe_load((target / GRADESCOPE_METADATA).read_text()) or {}
+    entries, skipped, known = [], [], set()
+    for folder_name, info in sorted(metadata.items()):
+        folder = target / folder_name
+        known.add(folder_name)
+        info = info or {}
+        students = [Student(key=str(s.get(":sid") or s.get(":email") or s.get(":name") or folder_name),
+                            name=str(s.get(":name", "")), email=str(s.get(":email", "")), sid=str(s.get(":sid", "")))
+                    for s in info.get(":submitters", [])]
+        if folder.is_dir():
+            entries.append(Entry(folder, folder_name, students or [Student(folder_name)],
+                                 str(info.get(":created_at", ""))))
+    for path in sorted(target.iterdir()):
+        if path.name not in known and path.name not in IGNORED_NAMES:
+            skipped += [p.relative_to(target).as_posix() for p in ([path] if path.is_file() else path.rglob("*"))
+                        if p.is_file()]
+    return Discovery(entries, skipped)
+
+
+def _mtime(path: Path) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,68 @@
+"""Train a lesson's reference solution by running its solution notebook, training cell included.
+
+The solution notebook is executed in a fresh folder with the lesson's files and *all* its
+tests (hidden ones too); a ``grader.check`` cell that reports a failure stops the run, so no
+reference is ever saved that fails its own lesson. The seed can be changed (``SEED = 0`` in
+the setup cell) for calibration runs.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from .course import Course
+from .execute import NotebookFailed, execute_notebook, lesson_folder
+from .lesson import Lesson
+from .sample_submissions import apply_edits
+
+SEED_LINE = "SEED = 0"
+
+
+@dataclass
+class TrainingRun:
+    notebook: nbformat.NotebookNode   # executed, with its outputs
+    weights: bytes
+    seconds: float
+
+
+def train_reference(course: Course, lesson: Lesson, seed: int | None = None,
+                    edits: list[tuple[str, str]] = ()) -> TrainingRun:
+    notebook = nbformat.read(course.solution_notebook(lesson.id), as_version=4)
+    if seed is not None:
+        edits = [(SEED_LINE, f"SEED = {seed}"), *edits]
+    notebook = apply_edits(notebook, list(edits))
+    with tempfile.TemporaryDirectory(prefix=f"dlcourse-train-{lesson.id}-") as scratch:
+        folder = lesson_folder(lesson, Path(scratch))
+        nbformat.write(notebook, folder / lesson.notebook)
+        with zipfile.ZipFile(course.autograder_zip(lesson.id)) as archive:
+            archive.extractall(folder, [n for n in archive.namelist() if n.startswith("tests/")])
+        start = time.perf_counter()
+        executed = execute_notebook(notebook, folder)
+        seconds = time.perf_counter() - start
+        weights = (folder / lesson.weights).read_bytes()
+    _require_passing_checks(executed)
+    return TrainingRun(executed, weights, seconds)
+
+
+def _require_passing_checks(notebook: nbformat.NotebookNode) -> None:
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and cell.source.startswith("grader.check("):
+            shown = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+            if "All test cases passed" not in shown:
+                raise NotebookFailed(f"the reference fails {cell.source}: {shown.strip()[:300]}")
+
+
+def save_reference(course: Course, lesson: Lesson, run: TrainingRun) -> list[Path]:
+    """Store the weights and the executed notebook in ``solutions/<id>/``."""
+    folder = course.solution_dir(lesson.id)
+    weights = course.reference_weights(lesson)
+    weights.write_bytes(run.weights)
+    executed = folder / f"{lesson.id}-solution-executed.ipynb"
+    nbformat.write(run.notebook, executed)
+    return [weights, executed]

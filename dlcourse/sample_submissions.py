@@ -1,0 +1,114 @@
+"""Submissions made from a lesson's own material, for ``dlcourse demo`` and the test suite.
+
+- the reference: the solution notebook with the reference weights;
+- the untouched stub: the student notebook exactly as released, without weights;
+- typical mistakes: ``assignments/<id>/mistakes.yaml`` lists them, each a few text edits of
+  the solution notebook plus what grading must make of it::
+
+      - name: wrong-width
+        description: the second hidden layer has 128 neurons instead of 256
+        edits:
+          - {find: "nn.Linear(512, 256),", replace: "nn.Linear(512, 128),"}
+        weights: untrained        # reference | untrained (run the edited notebook, save) | none
+        demo: true                # shown by `dlcourse demo`
+        expect:
+          status: ok
+          lose: {model: "should map 512 features to 256"}   # question -> phrase in its message
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import yaml
+
+from .course import Course
+from .execute import execute_notebook, lesson_folder
+from .lesson import Lesson
+
+MISTAKES_FILE = "mistakes.yaml"
+
+
+@dataclass(frozen=True)
+class Mistake:
+    name: str
+    description: str
+    edits: list[tuple[str, str]]
+    weights: str = "untrained"
+    demo: bool = False
+    expect: dict = field(default_factory=dict)
+
+
+def load_mistakes(lesson: Lesson) -> list[Mistake]:
+    path = lesson.directory / MISTAKES_FILE
+    if not path.is_file():
+        return []
+    entries = yaml.safe_load(path.read_text()) or []
+    return [Mistake(name=e["name"], description=e["description"],
+                    edits=[(edit["find"], edit["replace"]) for edit in e.get("edits", [])],
+                    weights=e.get("weights", "untrained"), demo=bool(e.get("demo", False)),
+                    expect=e.get("expect", {})) for e in entries]
+
+
+def reference_submission(course: Course, lesson: Lesson, folder: Path) -> Path:
+    notebook = nbformat.read(course.solution_notebook(lesson.id), as_version=4)
+    weights = course.reference_weights(lesson).read_bytes()
+    return _zip(folder / "reference.zip", lesson, notebook, weights)
+
+
+def stub_submission(course: Course, lesson: Lesson, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "untouched-stub.ipynb"
+    shutil.copyfile(course.student_dir(lesson.id) / lesson.notebook, target)
+    return target
+
+
+def mistake_submission(course: Course, lesson: Lesson, mistake: Mistake, folder: Path) -> Path:
+    notebook = apply_edits(nbformat.read(course.solution_notebook(lesson.id), as_version=4), mistake.edits)
+    if mistake.weights == "none":
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{mistake.name}.ipynb"
+        nbformat.write(notebook, target)
+        return target
+    if mistake.weights == "reference":
+        weights = course.reference_weights(lesson).read_bytes()
+    else:
+        weights = untrained_weights(lesson, notebook)
+    return _zip(folder / f"{mistake.name}.zip", lesson, notebook, weights)
+
+
+def apply_edits(notebook: nbformat.NotebookNode, edits: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    """Replace each ``find`` text, which must occur exactly once among the code cells."""
+    notebook = nbformat.from_dict(notebook)
+    for find, replace in edits:
+        cells = [c for c in notebook.cells if c.cell_type == "code" and find in c.source]
+        count = sum(c.source.count(find) for c in cells)
+        if count != 1:
+            raise ValueError(f"the edit {find!r} matches {count} places in the solution, not 1")
+        cells[0].source = cells[0].source.replace(find, replace)
+    return notebook
+
+
+def untrained_weights(lesson: Lesson, notebook: nbformat.NotebookNode) -> bytes:
+    """What a student who never ran the training cell would save: their network, initialised."""
+    notebook = nbformat.from_dict(notebook)
+    notebook.cells.append(nbformat.v4.new_code_cell(f'torch.save(model.state_dict(), "{lesson.weights}")'))
+    with tempfile.TemporaryDirectory(prefix="dlcourse-untrained-") as scratch:
+        folder = lesson_folder(lesson, Path(scratch))
+        nbformat.write(notebook, folder / lesson.notebook)
+        execute_notebook(notebook, folder, skip_ignored=True, allow_errors=True)
+        return (folder / lesson.weights).read_bytes()
+
+
+def _zip(target: Path, lesson: Lesson, notebook: nbformat.NotebookNode, weights: bytes) -> Path:
+    """A submission shaped like ``grader.export()``'s zip: the notebook and the weights."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(lesson.notebook, nbformat.writes(notebook))
+        archive.writestr(lesson.weights, weights)
+    return target
