@@ -29,6 +29,7 @@ class Verdict:
     unsafe_weights: bool = False         # a pickle that asks to import code other than torch's
     fits_lesson: bool = False            # every tensor has the shape the lesson's network needs
     accuracy: float | None = None
+    test_images: int = 0
     meets_threshold: bool = False
     error: str | None = None             # the clean room itself failed (timeout, memory)
 
@@ -55,7 +56,9 @@ def verify(lesson: Lesson, weights: Path) -> Verdict:
         return verdict
     verdict.fits_lesson = True
     model = spec_model_with(state, lesson.architecture)
-    verdict.accuracy = evaluate(model, lesson.test_set(), prepare=lesson.reference_prepare()).accuracy
+    test_set = lesson.test_set()
+    verdict.test_images = len(test_set)
+    verdict.accuracy = evaluate(model, test_set, prepare=lesson.reference_prepare()).accuracy
     verdict.meets_threshold = verdict.accuracy >= lesson.accuracy_threshold
     return verdict
 

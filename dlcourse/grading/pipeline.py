@@ -133,8 +133,8 @@ def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdi
     accuracy = questions.get(lesson.verified_questions.get("accuracy", ""))
     if accuracy:
         if verdict.accuracy is not None:
-            accuracy.verification = (f"the clean room measured {verdict.accuracy:.2%} on the full test set "
-                                     f"(target {lesson.accuracy_threshold:.0%})")
+            accuracy.verification = (f"the clean room measured {verdict.accuracy:.2%} on {verdict.test_images:,} "
+                                     f"test images (target {lesson.accuracy_threshold:.0%})")
         else:
             accuracy.verification = f"the clean room found: {verdict.weights_problem}"
         if accuracy.score > 0 and not verdict.meets_threshold:

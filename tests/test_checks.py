@@ -1,0 +1,147 @@
+"""Spec-driven architecture checks and weights checks: each mistake named in the student's terms."""
+
+import os
+import pickle
+
+import pytest
+import torch
+from torch import nn
+
+from dlcourse.checks import (architecture_problem, check_accuracy, output_problem, parameter_layers_problem,
+                             read_weights, state_dict_problem)
+from dlcourse.checks.weights import UnsafeWeights, WeightsProblem
+from dlcourse.data import SAMPLE_DIR
+from dlcourse.lesson import Lesson
+from dlcourse.spec import ArchSpec
+
+DENSE = ArchSpec.from_config({"input": [1, 28, 28],
+                              "layers": ["Flatten", {"Linear": 512}, "ReLU", {"Linear": 256}, "ReLU", {"Linear": 10}]})
+CNN = ArchSpec.from_config({"input": [1, 28, 28], "layers": [
+    {"Conv2d": {"out_channels": 32, "kernel_size": 3}}, "ReLU", {"MaxPool2d": 2},
+    {"Conv2d": {"out_channels": 64, "kernel_size": 3}}, "ReLU", {"Dropout": 0.3},
+    "Flatten", {"Linear": 10}]})
+
+
+def dense(*layers):
+    return nn.Sequential(*layers)
+
+
+def right_dense():
+    return dense(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+def test_the_spec_builds_the_network_it_describes():
+    model = DENSE.build()
+    assert [type(m).__name__ for m in model] == ["Flatten", "Linear", "ReLU", "Linear", "ReLU", "Linear"]
+    assert sum(p.numel() for p in model.parameters()) == 784 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10
+    assert architecture_problem(model, DENSE) is None
+
+
+def test_a_network_written_as_its_own_class_passes_too():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.flat, self.a, self.b, self.c = nn.Flatten(), nn.Linear(784, 512), nn.Linear(512, 256), nn.Linear(256, 10)
+            self.relu = nn.ReLU()
+
+        def forward(self, x):
+            return self.c(self.relu(self.b(self.relu(self.a(self.flat(x))))))
+
+    assert architecture_problem(Net(), DENSE) is None
+
+
+@pytest.mark.parametrize("model, expected", [
+    (dense(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 128), nn.ReLU(), nn.Linear(128, 10)),
+     "layer 4 (Linear) should map 512 features to 256; yours maps 512 to 128."),
+    (dense(nn.Flatten(), nn.Linear(784, 512), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10)),
+     "layer 3 should be a ReLU activation after layer 2 (Linear 784->512); yours is Linear 512->256. Is an activation missing?"),
+    (dense(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10)),
+     "flatten them to (N, 784) with nn.Flatten() before the first Linear layer"),
+    (dense(*right_dense(), nn.Softmax(dim=1)), "nn.CrossEntropyLoss expects raw scores"),
+    (dense(nn.Flatten(), nn.Linear(784, 512), nn.Sigmoid(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10)),
+     "layer 3 should be ReLU; yours is Sigmoid."),
+    (dense(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 10)),
+     "layer 4 (Linear) should map 512 features to 256; yours maps 512 to 10."),
+    (None, "`model` should be a torch.nn.Module, not NoneType"),
+])
+def test_dense_mistakes_are_named(model, expected):
+    assert expected in architecture_problem(model, DENSE)
+
+
+@pytest.mark.parametrize("model, expected", [
+    (dense(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
+           nn.Dropout(0.3), nn.Flatten(), nn.Linear(64 * 11 * 11, 10)),
+     "layer 1 (Conv2d) should output 32 channels of 26x26; yours outputs 32 of 28x28. Check kernel_size and padding."),
+    (dense(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
+           nn.Dropout(0.5), nn.Flatten(), nn.Linear(64 * 11 * 11, 10)),
+     "layer 6 (Dropout) should use p=0.3; yours uses p=0.5."),
+    (dense(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
+           nn.Dropout(0.3), nn.Flatten(), nn.Linear(64 * 12 * 12, 10)),
+     "layer 8 (Linear) expects 9216 input features but receives 7744"),
+])
+def test_cnn_mistakes_are_named(model, expected):
+    assert expected in architecture_problem(model, CNN)
+
+
+def test_output_shape_check_names_a_wrong_class_count():
+    model = dense(nn.Flatten(), nn.Linear(784, 5))
+    assert "it should output (3, 10)" in output_problem(model, (1, 28, 28), classes=10)
+    assert output_problem(right_dense(), (1, 28, 28), classes=10) is None
+
+
+def test_parameter_layers_are_checked_even_when_the_network_cannot_run():
+    unflattened = dense(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+    assert parameter_layers_problem(unflattened, DENSE) is None
+    no_bias = dense(nn.Flatten(), nn.Linear(784, 512, bias=False), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+    assert "has no bias" in parameter_layers_problem(no_bias, DENSE)
+
+
+def test_state_dict_matched_by_name_or_by_order():
+    assert state_dict_problem(right_dense().state_dict(), DENSE) is None
+    renamed = {f"layer{i}.{k}": v for i, (k, v) in enumerate(right_dense().state_dict().items())}
+    assert state_dict_problem(renamed, DENSE) is None
+    narrow = dense(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 128), nn.ReLU(), nn.Linear(128, 10))
+    assert "has shape (128, 512) where the lesson's network needs (256, 512)" in state_dict_problem(narrow.state_dict(), DENSE)
+
+
+def test_weights_missing_whole_model_corrupt_and_crafted(tmp_path):
+    with pytest.raises(WeightsProblem, match="dense.pt is missing"):
+        read_weights(tmp_path / "dense.pt")
+    torch.save(right_dense(), tmp_path / "whole.pt")
+    with pytest.raises(WeightsProblem, match="holds a whole model object"):
+        read_weights(tmp_path / "whole.pt")
+    (tmp_path / "corrupt.pt").write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(WeightsProblem):
+        read_weights(tmp_path / "corrupt.pt")
+
+    sentinel = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {sentinel}",))
+
+    torch.save({"weight": Payload()}, tmp_path / "crafted.pt")
+    with pytest.raises(UnsafeWeights, match="asks to import posix.system"):
+        read_weights(tmp_path / "crafted.pt")
+    assert not sentinel.exists()  # refused, never executed
+
+
+def test_accuracy_check_loads_weights_and_names_the_target(tmp_path, monkeypatch, course):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DLCOURSE_DATA", str(SAMPLE_DIR))
+    lesson = course.lesson("dense-mnist")
+    model = right_dense()
+    with pytest.raises(AssertionError, match="dense_mnist.pt is missing"):
+        check_accuracy(model, lambda x: x.float() / 255, lesson)
+    torch.save(model.state_dict(), tmp_path / "dense_mnist.pt")
+    with pytest.raises(AssertionError, match=r"correctly; the target is 97%"):
+        check_accuracy(model, lambda x: x.float() / 255, lesson)  # untrained: about 10%
+    with pytest.raises(AssertionError, match="define `prepare` first"):
+        check_accuracy(model, None, lesson)
+
+
+def test_lesson_settings_read_from_lesson_yaml(course):
+    lesson = Lesson.load(course.assignments / "dense-mnist")
+    assert lesson.weights == "dense_mnist.pt" and lesson.accuracy_threshold == 0.97
+    assert lesson.verified_questions == {"architecture": "model", "accuracy": "accuracy"}
+    assert lesson.architecture == DENSE

@@ -1,0 +1,50 @@
+"""The `dlcourse` command as instructors use it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from dlcourse.data import SAMPLE_DIR
+from dlcourse.sample_submissions import reference_submission
+from tests.conftest import ROOT
+
+
+def dlcourse(*args, env=None, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "dlcourse", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=600)
+
+
+def test_unknown_lesson_is_one_line_not_a_traceback():
+    done = dlcourse("grade", "--lesson", "no-such-lesson", "x.ipynb")
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "no lesson 'no-such-lesson'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_outside_a_course_is_one_line(tmp_path):
+    done = dlcourse("build", cwd=tmp_path, env={"DLCOURSE_COURSE": ""})
+    assert done.returncode == 2 and "no course" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_build_check_passes_on_a_clean_tree():
+    done = dlcourse("build", "--check")
+    assert done.returncode == 0, done.stdout
+    assert "generated files match their sources" in done.stdout
+
+
+@pytest.mark.slow
+def test_grade_one_submission_prints_a_table_and_writes_results(course, tmp_path):
+    submission = reference_submission(course, course.lesson("dense-mnist"), tmp_path / "in")
+    out = tmp_path / "out"
+    done = dlcourse("grade", "--lesson", "dense-mnist", str(submission), "--out", str(out),
+                    env={"DLCOURSE_DATA": str(SAMPLE_DIR)})
+    assert done.returncode == 0, done.stderr
+    assert "reference.zip: ok  14/14" in done.stdout
+    for question in ("prepare", "flatten", "model", "parameters", "accuracy"):
+        assert question in done.stdout
+    record = json.loads((out / "results" / "reference.zip.json").read_text())
+    assert record["result"]["score"] == 14 and record["result"]["status"] == "ok"
+    assert (out / "gradebook.csv").is_file() and (out / "report.md").is_file()
