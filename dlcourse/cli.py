@@ -166,8 +166,9 @@ def _demo(args) -> int:
 
 
 def _data(args) -> int:
-    from .data import DataNotFoundError, data_dir
+    from .data import DataNotFoundError
     from .lesson import DATASETS, dataset_class
+    from .settings import data_dir
 
     unknown = set(args.datasets) - set(DATASETS)
     if unknown:

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .lesson import LESSON_FILE, Lesson
-
-COURSE_ENV = "DLCOURSE_COURSE"
+from .settings import COURSE_ENV
 
 
 class CourseNotFound(RuntimeError):

@@ -25,8 +25,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-DATA_ENV = "DLCOURSE_DATA"
-SAMPLE_DIR = Path(__file__).parent / "sample_data"
+from .settings import DATA_ENV, SAMPLE_DIR, data_dir  # noqa: F401  (re-exported for students)
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck"]
@@ -38,16 +37,6 @@ class DataNotFoundError(RuntimeError):
     def _render_traceback_(self) -> list[str]:
         # IPython calls this instead of printing a traceback: students see one clear line.
         return [f"{type(self).__name__}: {self}"]
-
-
-def data_dir() -> Path:
-    """The directory datasets are read from: ``$DLCOURSE_DATA`` or a per-user cache."""
-    configured = os.environ.get(DATA_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("dlcourse"))
 
 
 class ImageDataset(torch.utils.data.Dataset):

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from .build import build
 from .course import Course
-from .data import DATA_ENV, SAMPLE_DIR, DataNotFoundError, data_dir
+from .data import DataNotFoundError
+from .settings import DATA_ENV, SAMPLE_DIR, data_dir
 from .grading.batch import grade_batch
 from .lesson import Lesson, dataset_class
 from .sample_submissions import load_mistakes, mistake_submission, reference_submission, stub_submission

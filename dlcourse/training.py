@@ -56,6 +56,8 @@ def batches(data: Data, batch_size: int, *, shuffle: bool = False,
             x = torch.stack([transform(image) for image in x])
         if prepare is not None:
             x = prepare(x)
+        if x.dim() == 4:  # convolutions run ~20% faster on CPU in this layout
+            x = x.contiguous(memory_format=torch.channels_last)
         yield x, labels[index]
 
 
@@ -70,6 +72,7 @@ def fit(model: nn.Module, train_data: Data, *, optimizer: torch.optim.Optimizer,
 
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     device = _device_of(model)
+    model.to(memory_format=torch.channels_last)  # matches the batches; the state_dict is unchanged
     history = History()
     n_batches = -(-len(_labels(train_data)) // batch_size)
     for epoch in range(1, epochs + 1):

@@ -2,10 +2,16 @@
 
 A printed number proves nothing: the check loads the weights file into the student's
 network and evaluates the lesson's whole test split in eval mode, without gradients.
+
+When a submission is graded (``DLCOURSE_GRADING=1``, set by the grader), the kernel only
+checks that the weights load into the student's network: the clean room then measures the
+accuracy once, from the weights, in a process no student code runs in. One evaluation
+instead of two keeps grading within a CPU budget, and leaves nothing for tampering to fake.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -14,6 +20,8 @@ from torch import nn
 
 from ..lesson import Lesson, current_lesson
 from ..training import evaluate
+from ..settings import GRADING_ENV
+from .messages import shortfall
 from .weights import WeightsProblem, read_weights, state_dict_problem
 
 
@@ -40,16 +48,19 @@ def load_submitted_weights(model: Any, lesson: Lesson | None = None) -> nn.Modul
 
 
 def check_accuracy(model: Any, prepare: Callable[[torch.Tensor], torch.Tensor] | None,
-                   lesson: Lesson | None = None) -> float:
-    """Assert that the submitted weights reach the lesson's accuracy target; return the accuracy."""
+                   lesson: Lesson | None = None) -> float | None:
+    """Assert that the submitted weights reach the lesson's accuracy target; return the accuracy.
+
+    While grading, only check that the weights load (see the module docstring); return None.
+    """
     lesson = lesson or current_lesson()
     if not callable(prepare):
         raise AssertionError("define `prepare` first (run the cell that defines it).")
     model = load_submitted_weights(model, lesson)
+    if os.environ.get(GRADING_ENV) == "1":
+        return None
     test_set = lesson.test_set()
     accuracy = evaluate(model, test_set, prepare=prepare).accuracy
     target = lesson.accuracy_threshold
-    assert accuracy >= target, (
-        f"your network classifies {accuracy:.2%} of the {len(test_set):,} test images correctly; "
-        f"the target is {target:.0%}.")
+    assert accuracy >= target, shortfall(accuracy, len(test_set), target)
     return accuracy

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import nbformat
 
+from ..settings import GRADING_ENV
 from .sandbox import Limits, Outcome, run_limited
 
 REPORT = "notebook_run.json"
@@ -81,7 +82,7 @@ def run_notebook(ag_dir: Path, limits: Limits, env: dict[str, str],
     results.mkdir(exist_ok=True)
     home = ag_dir / "home"  # kernel connection files, IPython's profile, caches: all in here
     home.mkdir(exist_ok=True)
-    env = {**env, "HOME": str(home), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+    env = {**env, GRADING_ENV: "1", "HOME": str(home), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
            "IPYTHONDIR": str(home / "ipython"), "MPLCONFIGDIR": str(home / "matplotlib"),
            "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
     outcome = run_limited([sys.executable, "-m", __name__, str(ag_dir)], cwd=ag_dir, env=env,

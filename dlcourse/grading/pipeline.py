@@ -23,7 +23,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data import DATA_ENV, data_dir
+from ..checks.messages import shortfall
+from ..settings import DATA_ENV, data_dir
 from ..lesson import LESSON_FILE, Lesson
 from .cleanroom import Verdict, run_cleanroom
 from .notebook_run import NotebookRun, run_notebook
@@ -109,11 +110,14 @@ def combine(submission: Path, lesson: Lesson, points: dict[str, float], files: d
 def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdict, notes: list[str]) -> list[str]:
     """Hold the notebook run's scores against the clean room's verdict; return flags.
 
-    The clean room can refute two claims: full marks for the architecture question (the
-    weights must be of the lesson's network) and any marks for the accuracy question (the
-    weights must reach the target). A refuted score drops to 0 and flags the submission.
+    Architecture: full marks claim the lesson's network, so weights of another shape
+    refute them (score 0, flagged). Accuracy: while grading, the notebook only checks that
+    the weights load; the clean room's measurement decides the question.
     """
     if verdict.error:
+        for name in lesson.verified_questions.values():
+            if name in questions:
+                questions[name].score = 0.0
         return [verdict.error]
     flags = []
     if verdict.unsafe_weights:
@@ -132,14 +136,17 @@ def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdi
                 architecture.score = 0.0
     accuracy = questions.get(lesson.verified_questions.get("accuracy", ""))
     if accuracy:
-        if verdict.accuracy is not None:
-            accuracy.verification = (f"the clean room measured {verdict.accuracy:.2%} on {verdict.test_images:,} "
-                                     f"test images (target {lesson.accuracy_threshold:.0%})")
+        if verdict.accuracy is None:
+            accuracy.verification = f"not measured: {verdict.weights_problem}"
         else:
-            accuracy.verification = f"the clean room found: {verdict.weights_problem}"
-        if accuracy.score > 0 and not verdict.meets_threshold:
-            flags.append(f"{accuracy.name}: the notebook run passed it, but {accuracy.verification}")
+            accuracy.verification = (f"measured from the weights: {verdict.accuracy:.2%} of {verdict.test_images:,} "
+                                     f"test images (target {lesson.accuracy_threshold:.0%})")
+        if not verdict.meets_threshold and accuracy.score > 0:
+            message = (shortfall(verdict.accuracy, verdict.test_images, lesson.accuracy_threshold)
+                       if verdict.accuracy is not None else verdict.weights_problem)
             accuracy.score = 0.0
+            for test in accuracy.tests:
+                test.passed, test.message = False, message
     return flags
 
 

@@ -1,0 +1,27 @@
+"""The environment variables and places the toolkit reads. Importing this costs nothing:
+the grader's own process uses it without loading torch.
+
+    DLCOURSE_DATA      the data directory (default: a per-user cache folder)
+    DLCOURSE_GRADING   "1" inside a grading run, where the clean room measures accuracy
+    DLCOURSE_COURSE    the course folder, when commands run outside it
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATA_ENV = "DLCOURSE_DATA"
+GRADING_ENV = "DLCOURSE_GRADING"
+COURSE_ENV = "DLCOURSE_COURSE"
+SAMPLE_DIR = Path(__file__).parent / "sample_data"
+
+
+def data_dir() -> Path:
+    """The directory datasets are read from: ``$DLCOURSE_DATA`` or a per-user cache."""
+    configured = os.environ.get(DATA_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("dlcourse"))
