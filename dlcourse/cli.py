@@ -36,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("lessons", nargs="+")
     train.set_defaults(run=_train)
 
+    calibrate = commands.add_parser("calibrate", help="train recipes with several seeds (and wrong variants) "
+                                                      "and write solutions/CALIBRATION.md")
+    calibrate.add_argument("lessons", nargs="+")
+    calibrate.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    calibrate.add_argument("--no-wrong", action="store_true", help="only the correct recipe's seeds")
+    calibrate.set_defaults(run=_calibrate)
+
     demo = commands.add_parser("demo", help="build, then grade prepared submissions of every lesson (offline)")
     demo.add_argument("lessons", nargs="*", help="lesson ids (default: all)")
     demo.add_argument("--out", type=Path, default=Path("demo-output"))
@@ -53,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     except KnownProblem as problem:
         print(f"dlcourse: {problem}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("dlcourse: interrupted; what was finished is saved, and the same command resumes",
+              file=sys.stderr)
+        return 130
 
 
 class KnownProblem(Exception):
@@ -153,6 +164,17 @@ def _train(args) -> int:
         for path in save_reference(course, lesson, run):
             print(f"wrote {path.relative_to(course.root)}")
         print(f"trained in {run.seconds:.0f} s")
+    return 0
+
+
+def _calibrate(args) -> int:
+    from .calibration import calibrate, render
+
+    course = _course(args)
+    _check_lessons(course, args.lessons)
+    for lesson_id in args.lessons:
+        calibrate(course, course.lesson(lesson_id), args.seeds, wrong=not args.no_wrong)
+    print(f"wrote {render(course).relative_to(course.root)}")
     return 0
 
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,3 +68,15 @@ class Course:
 
     def reference_weights(self, lesson: Lesson) -> Path:
         return self.solution_dir(lesson.id) / lesson.weights
+
+    def student_workspace(self, lesson: Lesson, folder: Path) -> Path:
+        """Make ``folder`` like a student's: the release's support files (lesson.yaml...)
+        and, for a lesson with a baseline, the baseline's reference weights."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in self.student_dir(lesson.id).iterdir():
+            if path.is_file() and path.suffix not in (".ipynb", ".md"):
+                shutil.copy(path, folder / path.name)
+        if lesson.baseline:
+            baseline = self.lesson(lesson.baseline)
+            shutil.copy(self.reference_weights(baseline), folder / baseline.weights)
+        return folder

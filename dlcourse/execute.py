@@ -7,7 +7,6 @@ run directly, without the grading sandbox.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -47,11 +46,3 @@ def execute_notebook(nb: nbformat.NotebookNode, folder: Path, *, skip_ignored: b
             else:
                 os.environ[key] = value
     return nb
-
-
-def lesson_folder(lesson, folder: Path) -> Path:
-    """Make ``folder`` a place the lesson's notebook can run in (it reads lesson.yaml there)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in ("lesson.yaml", *lesson.support_files):
-        shutil.copy(lesson.directory / name, folder / name)
-    return folder

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # torch is imported only where tensors are made: graders stay
     from .data import ImageDataset
 
 LESSON_FILE = "lesson.yaml"
+BASELINE_FILE = "baseline.yaml"  # the baseline lesson's settings, copied beside lesson.yaml by the build
 DATASETS = {"mnist": "MNIST", "cifar10": "CIFAR10"}  # lesson.yaml name -> dlcourse.data class
 
 
@@ -41,7 +42,9 @@ class Lesson:
     prepare: dict = field(default_factory=dict)
     # Question names the clean room re-verifies from the submitted weights alone.
     verified_questions: dict[str, str] = field(default_factory=dict)
-    support_files: tuple[str, ...] = ()
+    # A lesson whose trained network is submitted too, to compare with (its id).
+    baseline: str | None = None
+    gap_images: int = 2000  # images of each split that train-test accuracy gaps are measured on
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Lesson:
@@ -59,12 +62,21 @@ class Lesson:
             architecture=ArchSpec.from_config(architecture) if architecture else None,
             prepare=dict(config.get("prepare", {})),
             verified_questions=dict(config.get("verified_questions", {})),
-            support_files=tuple(config.get("support_files", ())),
+            baseline=config.get("baseline"), gap_images=int(config.get("gap_images", 2000)),
         )
 
+    def baseline_lesson(self) -> Lesson | None:
+        """The baseline lesson's settings: beside this file in a release, else in the course."""
+        if not self.baseline:
+            return None
+        copied = self.directory / BASELINE_FILE
+        return Lesson.load(copied if copied.is_file() else self.directory.parent / self.baseline / LESSON_FILE)
+
     @property
-    def weights_path(self) -> Path | None:
-        return self.directory / self.weights if self.weights else None
+    def submitted_files(self) -> list[str]:
+        """The weights files a submission must hold: this lesson's and its baseline's."""
+        baseline = self.baseline_lesson()
+        return [name for name in (self.weights, baseline.weights if baseline else None) if name]
 
     def test_set(self, root: str | os.PathLike | None = None) -> ImageDataset:
         return dataset_class(self.dataset)(root, train=False)
@@ -72,17 +84,19 @@ class Lesson:
     def train_set(self, root: str | os.PathLike | None = None) -> ImageDataset:
         return dataset_class(self.dataset)(root, train=True)
 
-    def reference_prepare(self, root: str | os.PathLike | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    def reference_prepare(self, train_images: torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
         """The lesson's own input pipeline: scale to [0, 1], then optionally standardise.
 
         ``prepare: {standardize: train}`` standardises each channel with statistics of the
-        training set, computed here so that no expected value needs to be written down.
+        training set (``train_images`` if given, else loaded), computed here so that no
+        expected value needs to be written down.
         """
         from .data import channel_stats
 
         mean = std = None
         if self.prepare.get("standardize") == "train":
-            mean, std = channel_stats(self.train_set(root).images)
+            images = train_images if train_images is not None else self.train_set().images
+            mean, std = channel_stats(images)
 
         def prepare(images: torch.Tensor) -> torch.Tensor:
             x = images.float() / 255

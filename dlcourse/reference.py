@@ -3,11 +3,13 @@
 The solution notebook is executed in a fresh folder with the lesson's files and *all* its
 tests (hidden ones too); a ``grader.check`` cell that reports a failure stops the run, so no
 reference is ever saved that fails its own lesson. The seed can be changed (``SEED = 0`` in
-the setup cell) for calibration runs.
+the setup cell) for calibration runs. Cells tagged ``challenge`` (optional extras for
+students) are not part of the reference and do not run.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 import zipfile
@@ -17,11 +19,18 @@ from pathlib import Path
 import nbformat
 
 from .course import Course
-from .execute import NotebookFailed, execute_notebook, lesson_folder
+from .execute import NotebookFailed, execute_notebook
 from .lesson import Lesson
 from .sample_submissions import apply_edits
 
 SEED_LINE = "SEED = 0"
+CHALLENGE_TAG = "challenge"
+# Appended to the run: what the training did, for the caller (not kept in the saved notebook).
+RECORD_HISTORY = """\
+import json as _json
+_json.dump({"seconds": history.seconds, "accuracy": history.accuracy, "val_accuracy": history.val_accuracy,
+            "test_accuracy": evaluate(model, test_set, prepare=prepare).accuracy}, open("history.json", "w"))
+"""
 
 
 @dataclass
@@ -29,16 +38,23 @@ class TrainingRun:
     notebook: nbformat.NotebookNode   # executed, with its outputs
     weights: bytes
     seconds: float
+    history: dict                     # per-epoch seconds and accuracies, and the test accuracy
 
 
 def train_reference(course: Course, lesson: Lesson, seed: int | None = None,
-                    edits: list[tuple[str, str]] = ()) -> TrainingRun:
+                    edits: list[tuple[str, str]] = (), require_passing: bool = True) -> TrainingRun:
+    """Run the solution notebook (with ``edits``; the seed is one) and collect what it trained.
+
+    ``require_passing=False`` keeps going when a check fails: for deliberately wrong runs.
+    """
     notebook = nbformat.read(course.solution_notebook(lesson.id), as_version=4)
     if seed is not None:
         edits = [(SEED_LINE, f"SEED = {seed}"), *edits]
     notebook = apply_edits(notebook, list(edits))
+    notebook.cells = [c for c in notebook.cells if CHALLENGE_TAG not in c.metadata.get("tags", [])]
+    notebook.cells.append(nbformat.v4.new_code_cell(RECORD_HISTORY))
     with tempfile.TemporaryDirectory(prefix=f"dlcourse-train-{lesson.id}-") as scratch:
-        folder = lesson_folder(lesson, Path(scratch))
+        folder = course.student_workspace(lesson, Path(scratch))
         nbformat.write(notebook, folder / lesson.notebook)
         with zipfile.ZipFile(course.autograder_zip(lesson.id)) as archive:
             archive.extractall(folder, [n for n in archive.namelist() if n.startswith("tests/")])
@@ -46,8 +62,11 @@ def train_reference(course: Course, lesson: Lesson, seed: int | None = None,
         executed = execute_notebook(notebook, folder)
         seconds = time.perf_counter() - start
         weights = (folder / lesson.weights).read_bytes()
-    _require_passing_checks(executed)
-    return TrainingRun(executed, weights, seconds)
+        history = json.loads((folder / "history.json").read_text())
+    executed.cells.pop()  # the history cell was ours, not the lesson's
+    if require_passing:
+        _require_passing_checks(executed)
+    return TrainingRun(executed, weights, seconds, history)
 
 
 def _require_passing_checks(notebook: nbformat.NotebookNode) -> None:

@@ -28,7 +28,7 @@ import nbformat
 import yaml
 
 from .course import Course
-from .execute import execute_notebook, lesson_folder
+from .execute import execute_notebook
 from .lesson import Lesson
 
 MISTAKES_FILE = "mistakes.yaml"
@@ -58,7 +58,15 @@ def load_mistakes(lesson: Lesson) -> list[Mistake]:
 def reference_submission(course: Course, lesson: Lesson, folder: Path) -> Path:
     notebook = nbformat.read(course.solution_notebook(lesson.id), as_version=4)
     weights = course.reference_weights(lesson).read_bytes()
-    return _zip(folder / "reference.zip", lesson, notebook, weights)
+    return _zip(folder / "reference.zip", lesson, notebook, {lesson.weights: weights, **baseline_files(course, lesson)})
+
+
+def baseline_files(course: Course, lesson: Lesson) -> dict[str, bytes]:
+    """The baseline lesson's reference weights, which a lesson with a baseline submits too."""
+    if not lesson.baseline:
+        return {}
+    baseline = course.lesson(lesson.baseline)
+    return {baseline.weights: course.reference_weights(baseline).read_bytes()}
 
 
 def stub_submission(course: Course, lesson: Lesson, folder: Path) -> Path:
@@ -78,8 +86,9 @@ def mistake_submission(course: Course, lesson: Lesson, mistake: Mistake, folder:
     if mistake.weights == "reference":
         weights = course.reference_weights(lesson).read_bytes()
     else:
-        weights = untrained_weights(lesson, notebook)
-    return _zip(folder / f"{mistake.name}.zip", lesson, notebook, weights)
+        weights = untrained_weights(course, lesson, notebook)
+    files = {lesson.weights: weights, **baseline_files(course, lesson)}
+    return _zip(folder / f"{mistake.name}.zip", lesson, notebook, files)
 
 
 def apply_edits(notebook: nbformat.NotebookNode, edits: list[tuple[str, str]]) -> nbformat.NotebookNode:
@@ -94,21 +103,22 @@ def apply_edits(notebook: nbformat.NotebookNode, edits: list[tuple[str, str]]) -
     return notebook
 
 
-def untrained_weights(lesson: Lesson, notebook: nbformat.NotebookNode) -> bytes:
+def untrained_weights(course: Course, lesson: Lesson, notebook: nbformat.NotebookNode) -> bytes:
     """What a student who never ran the training cell would save: their network, initialised."""
     notebook = nbformat.from_dict(notebook)
     notebook.cells.append(nbformat.v4.new_code_cell(f'torch.save(model.state_dict(), "{lesson.weights}")'))
     with tempfile.TemporaryDirectory(prefix="dlcourse-untrained-") as scratch:
-        folder = lesson_folder(lesson, Path(scratch))
+        folder = course.student_workspace(lesson, Path(scratch))
         nbformat.write(notebook, folder / lesson.notebook)
         execute_notebook(notebook, folder, skip_ignored=True, allow_errors=True)
         return (folder / lesson.weights).read_bytes()
 
 
-def _zip(target: Path, lesson: Lesson, notebook: nbformat.NotebookNode, weights: bytes) -> Path:
+def _zip(target: Path, lesson: Lesson, notebook: nbformat.NotebookNode, files: dict[str, bytes]) -> Path:
     """A submission shaped like ``grader.export()``'s zip: the notebook and the weights."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(lesson.notebook, nbformat.writes(notebook))
-        archive.writestr(lesson.weights, weights)
+        for name, data in files.items():
+            archive.writestr(name, data)
     return target

@@ -35,9 +35,11 @@ notebook reads `lesson.yaml` and the checks in `tests/` from here.
 1. Install the course toolkit once: `pip install dlcourse` (or the address your course gives).
 2. Work through the notebook. After each question, its `grader.check(...)` cell tests your
    answer; more tests run when your submission is graded.
-3. Run the training cell: it saves `{weights}`, the weights your network learned.
-4. Run the last cell. It writes a zip file with the notebook and `{weights}`: submit that zip.
+3. Run the training cell: it saves `{weights}`, the weights your network learned.{baseline}
+4. Run the last cell. It writes a zip file with the notebook and {submitted}: submit that zip.
 """
+BASELINE_NOTE = """
+   Copy `{weights}`, the weights you trained in lesson {lesson}, into this folder too."""
 
 
 def build(course: Course, lesson_ids: list[str] | None = None, out: Path | None = None) -> list[Path]:
@@ -79,8 +81,11 @@ def check(course: Course, lesson_ids: list[str] | None = None) -> list[str]:
 def _release(lesson: Lesson, student_dist: Path, target: Path) -> Path:
     _replace_dir(target)
     shutil.copytree(student_dist, target, dirs_exist_ok=True)
+    baseline = lesson.baseline_lesson()
     (target / "README.md").write_text(STUDENT_README.format(
-        title=lesson.title, notebook=lesson.notebook, weights=lesson.weights))
+        title=lesson.title, notebook=lesson.notebook, weights=lesson.weights,
+        baseline=BASELINE_NOTE.format(weights=baseline.weights, lesson=baseline.id) if baseline else "",
+        submitted=" and ".join(f"`{name}`" for name in lesson.submitted_files)))
     return target
 
 

@@ -11,19 +11,22 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from ..lesson import Lesson
+from ..lesson import BASELINE_FILE, LESSON_FILE, Lesson
 
 
 def run_otter_assign(lesson: Lesson, scratch: Path) -> Path:
     """Run Otter Assign on ``lesson``'s master; return its output folder (``student/``, ``autograder/``).
 
     The master is copied first, with an empty placeholder for each file students produce
-    (Otter insists that ``student_files`` exist when it assigns).
+    (Otter insists that ``student_files`` exist when it assigns), and with the baseline
+    lesson's settings as ``baseline.yaml`` when the lesson compares against one.
     """
     from otter.assign import main as otter_assign
 
     source = scratch / "source"
     shutil.copytree(lesson.directory, source)
+    if lesson.baseline:
+        shutil.copyfile(lesson.directory.parent / lesson.baseline / LESSON_FILE, source / BASELINE_FILE)
     for name in assignment_config(source / lesson.notebook).get("student_files", []):
         (source / name).touch(exist_ok=True)
     dist = scratch / "dist"

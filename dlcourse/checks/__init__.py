@@ -12,7 +12,7 @@ _EXPORTS = {
     "check_output_shape": "architecture", "output_problem": "architecture",
     "check_parameter_layers": "architecture", "parameter_layers_problem": "architecture",
     "WeightsProblem": "weights", "read_weights": "weights", "state_dict_problem": "weights",
-    "check_accuracy": "accuracy", "load_submitted_weights": "accuracy",
+    "check_accuracy": "accuracy", "load_submitted_weights": "accuracy", "check_gap": "accuracy",
 }
 __all__ = sorted(_EXPORTS)
 

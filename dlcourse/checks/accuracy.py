@@ -18,11 +18,12 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from ..data import ImageDataset
 from ..lesson import Lesson, current_lesson
 from ..training import evaluate
 from ..settings import GRADING_ENV
-from .messages import shortfall
-from .weights import WeightsProblem, read_weights, state_dict_problem
+from .messages import gap_not_smaller, shortfall
+from .weights import WeightsProblem, read_weights, spec_model_with, state_dict_problem
 
 
 def load_submitted_weights(model: Any, lesson: Lesson | None = None) -> nn.Module:
@@ -64,3 +65,50 @@ def check_accuracy(model: Any, prepare: Callable[[torch.Tensor], torch.Tensor] |
     target = lesson.accuracy_threshold
     assert accuracy >= target, shortfall(accuracy, len(test_set), target)
     return accuracy
+
+
+def check_gap(model: Any, prepare: Callable[[torch.Tensor], torch.Tensor] | None,
+              lesson: Lesson | None = None) -> tuple[float, float] | None:
+    """Assert that ``model``'s train-test accuracy gap is smaller than the baseline's.
+
+    Both networks are measured from their submitted weights: the student's own, and the
+    baseline lesson's (rebuilt from its settings, with its own input pipeline). Returns
+    the two gaps; while grading, only checks that both weights files load (None).
+    """
+    lesson = lesson or current_lesson()
+    baseline = lesson.baseline_lesson()
+    if not callable(prepare):
+        raise AssertionError("define `prepare` first (run the cell that defines it).")
+    model = load_submitted_weights(model, lesson)
+    base_model = baseline_model(lesson)
+    if os.environ.get(GRADING_ENV) == "1":
+        return None
+    images = gap_images(lesson)
+    gap = train_test_gap(model, prepare, images)
+    base_gap = train_test_gap(base_model, baseline.reference_prepare(), images)
+    assert gap < base_gap, gap_not_smaller(gap, base_gap)
+    return gap, base_gap
+
+
+def baseline_model(lesson: Lesson, folder: Path = Path(".")) -> nn.Module:
+    """The baseline lesson's network holding its submitted weights (a WeightsProblem if unfit)."""
+    baseline = lesson.baseline_lesson()
+    state = read_weights(folder / baseline.weights)
+    problem = state_dict_problem(state, baseline.architecture)
+    if problem:
+        raise WeightsProblem(f"{baseline.weights} does not hold the network of lesson {baseline.id}: {problem}")
+    return spec_model_with(state, baseline.architecture)
+
+
+def gap_images(lesson: Lesson, train: ImageDataset | None = None) -> tuple:
+    """The first ``gap_images`` training and test images with their labels, the sets gaps
+    are measured on (pass ``train`` if the training set is loaded already)."""
+    n = lesson.gap_images
+    train, test = train or lesson.train_set(), lesson.test_set()
+    return (train.images[:n], train.labels[:n]), (test.images[:n], test.labels[:n])
+
+
+def train_test_gap(model: nn.Module, prepare: Callable[[torch.Tensor], torch.Tensor], images: tuple) -> float:
+    """Training accuracy minus test accuracy, on the sets from :func:`gap_images`."""
+    train, test = (evaluate(model, split, prepare=prepare).accuracy for split in images)
+    return train - test

@@ -31,10 +31,14 @@ class Verdict:
     accuracy: float | None = None
     test_images: int = 0
     meets_threshold: bool = False
+    gap: float | None = None             # train-test accuracy gap, when the lesson has a baseline
+    baseline_gap: float | None = None
+    baseline_problem: str | None = None
     error: str | None = None             # the clean room itself failed (timeout, memory)
 
 
 def verify(lesson: Lesson, weights: Path) -> Verdict:
+    from ..checks.accuracy import baseline_model, gap_images, train_test_gap
     from ..checks.weights import UnsafeWeights, WeightsProblem, read_weights, spec_model_with, state_dict_problem
     from ..training import evaluate
 
@@ -56,10 +60,21 @@ def verify(lesson: Lesson, weights: Path) -> Verdict:
         return verdict
     verdict.fits_lesson = True
     model = spec_model_with(state, lesson.architecture)
+    train = lesson.train_set() if lesson.baseline or lesson.prepare else None
+    prepare = lesson.reference_prepare(train.images if train is not None else None)
     test_set = lesson.test_set()
     verdict.test_images = len(test_set)
-    verdict.accuracy = evaluate(model, test_set, prepare=lesson.reference_prepare()).accuracy
+    verdict.accuracy = evaluate(model, test_set, prepare=prepare).accuracy
     verdict.meets_threshold = verdict.accuracy >= lesson.accuracy_threshold
+    if lesson.baseline:
+        try:
+            base = baseline_model(lesson, weights.parent)
+        except WeightsProblem as problem:
+            verdict.baseline_problem = str(problem)
+            return verdict
+        images = gap_images(lesson, train)
+        verdict.gap = train_test_gap(model, prepare, images)
+        verdict.baseline_gap = train_test_gap(base, lesson.baseline_lesson().reference_prepare(), images)
     return verdict
 
 

@@ -69,6 +69,7 @@ class NotebookRun:
     sandbox: Outcome
     executed_notebook: Path | None
     running_cell: str | None = None  # source of the cell last started (where a timeout struck)
+    limits: Limits | None = None
 
     @property
     def completed(self) -> bool:
@@ -91,7 +92,7 @@ def run_notebook(ag_dir: Path, limits: Limits, env: dict[str, str],
     executed = results / EXECUTED
     progress = results / PROGRESS
     return NotebookRun(
-        running_cell=progress.read_text() if progress.is_file() else None,
+        running_cell=progress.read_text() if progress.is_file() else None, limits=limits,
         questions={name: QuestionOutcome(q["score"], q["possible"], [TestOutcome(**t) for t in q["tests"]])
                    for name, q in report.get("questions", {}).items()},
         cell_errors=report.get("cell_errors", []),

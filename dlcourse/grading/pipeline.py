@@ -23,7 +23,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..checks.messages import shortfall
+from ..checks.messages import gap_not_smaller, shortfall
 from ..settings import DATA_ENV, data_dir
 from ..lesson import LESSON_FILE, Lesson
 from .cleanroom import Verdict, run_cleanroom
@@ -141,28 +141,45 @@ def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdi
         else:
             accuracy.verification = (f"measured from the weights: {verdict.accuracy:.2%} of {verdict.test_images:,} "
                                      f"test images (target {lesson.accuracy_threshold:.0%})")
-        if not verdict.meets_threshold and accuracy.score > 0:
-            message = (shortfall(verdict.accuracy, verdict.test_images, lesson.accuracy_threshold)
-                       if verdict.accuracy is not None else verdict.weights_problem)
-            accuracy.score = 0.0
-            for test in accuracy.tests:
-                test.passed, test.message = False, message
+        if not verdict.meets_threshold:
+            _overrule(accuracy, shortfall(verdict.accuracy, verdict.test_images, lesson.accuracy_threshold)
+                      if verdict.accuracy is not None else verdict.weights_problem)
+    gap = questions.get(lesson.verified_questions.get("gap", ""))
+    if gap:
+        if verdict.gap is None:
+            gap.verification = f"not measured: {verdict.baseline_problem or verdict.weights_problem}"
+            _overrule(gap, gap.verification)
+        else:
+            gap.verification = (f"measured from the weights: a train-test gap of {100 * verdict.gap:.1f} points, "
+                                f"the baseline's {100 * verdict.baseline_gap:.1f}")
+            if verdict.gap >= verdict.baseline_gap:
+                _overrule(gap, gap_not_smaller(verdict.gap, verdict.baseline_gap))
     return flags
+
+
+def _overrule(question: QuestionResult, message: str) -> None:
+    """The clean room's measurement decides: a question whose notebook tests only checked
+    that the weights load scores 0 when the measurement falls short."""
+    if question.score > 0:
+        question.score = 0.0
+        for test in question.tests:
+            test.passed, test.message = False, message
 
 
 def _status(lesson: Lesson, run: NotebookRun, files: dict[str, bytes], flags: list[str]) -> tuple[str, str]:
     outcome = run.sandbox
+    where = _first_line(run.running_cell) if run.running_cell else "the start-up"
     if outcome.timed_out:
-        where = _first_line(run.running_cell) if run.running_cell else "the start-up"
-        return "timeout", f"stopped after {outcome.seconds:.0f} s while running {where}"
+        return "timeout", f"stopped after {run.limits.timeout:.0f} s, the time limit, while running {where}"
     if outcome.out_of_memory:
-        where = f" while running {_first_line(run.running_cell)}" if run.running_cell else ""
-        return "out-of-memory", f"stopped: the run needed more than its memory limit{where}"
+        return "out-of-memory", f"stopped at the {run.limits.memory_mb} MB memory limit while running {where}"
     if flags:
         more = f" (+{len(flags) - 1} more)" if len(flags) > 1 else ""
         return "flagged", flags[0] + more
-    if lesson.weights and lesson.weights not in files:
-        return "missing-weights", f"{lesson.weights} was not submitted: the accuracy question scores 0"
+    missing = [name for name in lesson.submitted_files if name not in files]
+    if missing:
+        files_were = f"{missing[0]} was" if len(missing) == 1 else f"{' and '.join(missing)} were"
+        return "missing-weights", f"{files_were} not submitted: the questions measured from weights score 0"
     if run.kernel_error:
         return "error", run.kernel_error
     if run.cell_errors:

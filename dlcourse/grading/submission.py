@@ -42,6 +42,9 @@ def read_submission(path: Path) -> Submission:
     """Read and validate ``path``; raise :class:`SubmissionProblem` for anything unusable."""
     if path.is_dir():
         files = {p.name: _read_capped(p) for p in sorted(path.iterdir()) if p.is_file()}
+        zips = [name for name in files if name.endswith(".zip")]
+        if len(zips) == 1 and not any(name.endswith(".ipynb") for name in files):
+            return read_submission(path / zips[0])  # a grader.export() zip uploaded as it is
     elif path.suffix == ".zip":
         files = _read_zip(path)
     elif path.suffix == ".ipynb":

@@ -1,0 +1,203 @@
+"""Calibrate a lesson's accuracy threshold against real training runs.
+
+A threshold is honest when every correct solution clears it with room to spare and clearly
+wrong ones do not. So each lesson's recipe is trained exactly as its notebook tells students
+(the solution notebook itself is executed, only the seed changes), and so are deliberately
+wrong versions:
+
+    correct              the solution, one run per seed
+    no-activations       every ReLU replaced by nn.Identity, trained the same way
+    untrained            the network as built, never trained
+    wrong-normalization  the seed-0 weights fed inputs prepared differently from training
+
+Results accumulate in ``solutions/calibration.json`` (one run at a time, so a long session
+can stop and resume) and are rendered as ``solutions/CALIBRATION.md`` by ``render``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .course import Course
+from .lesson import Lesson
+from .reference import train_reference
+
+MARGIN = 0.02  # a correct solution's worst run must clear the threshold by this much
+RESULTS = "calibration.json"
+REPORT = "CALIBRATION.md"
+
+
+@dataclass
+class Run:
+    kind: str
+    seed: int | None
+    accuracy: float                          # measured from the weights, on the lesson's network (clean room)
+    own_accuracy: float | None = None        # the student's own network, as trained (differs when it is wrong)
+    seconds_per_epoch: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    note: str = ""
+
+
+def calibrate(course: Course, lesson: Lesson, seeds: list[int], wrong: bool = True) -> None:
+    """Train what is missing from the results file for ``lesson``, saving after every run."""
+    done = {(r.kind, r.seed) for r in load(course).get(lesson.id, [])}
+    for seed in seeds:
+        if ("correct", seed) not in done:
+            _save(course, lesson, _correct(course, lesson, seed))
+    if wrong:
+        if ("no-activations", 0) not in done:
+            _save(course, lesson, _no_activations(course, lesson))
+        if ("untrained", 0) not in done:
+            _save(course, lesson, _untrained(course, lesson))
+        if ("wrong-normalization", 0) not in done:
+            _save(course, lesson, _wrong_normalization(course, lesson))
+    render(course)
+
+
+def _correct(course: Course, lesson: Lesson, seed: int) -> Run:
+    run = train_reference(course, lesson, seed=seed)
+    accuracy = _accuracy_of(lesson, run.weights)
+    return Run("correct", seed, accuracy, run.history["test_accuracy"], run.history["seconds"],
+               run.history["val_accuracy"])
+
+
+def _no_activations(course: Course, lesson: Lesson) -> Run:
+    solution = nbformat.read(course.solution_notebook(lesson.id), as_version=4)
+    # Each edit must match once, so every cell that builds ReLUs is replaced whole.
+    edits = [(cell.source, cell.source.replace("nn.ReLU()", "nn.Identity()")) for cell in solution.cells
+             if cell.cell_type == "code" and "nn.ReLU()" in cell.source]
+    run = train_reference(course, lesson, seed=0, edits=edits, require_passing=False)
+    return Run("no-activations", 0, _accuracy_of(lesson, run.weights), run.history["test_accuracy"],
+               run.history["seconds"], run.history["val_accuracy"],
+               note="accuracy: the lesson's network with these weights; own: the network as trained")
+
+
+def _untrained(course: Course, lesson: Lesson) -> Run:
+    from .sample_submissions import untrained_weights
+
+    solution = nbformat.read(course.solution_notebook(lesson.id), as_version=4)
+    return Run("untrained", 0, _accuracy_of(lesson, untrained_weights(course, lesson, solution)))
+
+
+def _wrong_normalization(course: Course, lesson: Lesson) -> Run:
+    from .checks.weights import spec_model_with
+    from .training import evaluate
+
+    weights = course.reference_weights(lesson)
+    model = spec_model_with(_read(weights.read_bytes()), lesson.architecture)
+    if lesson.prepare.get("standardize"):
+        prepare, note = (lambda x: x.float() / 255), "scaled to [0, 1] but not standardized"
+    else:
+        prepare, note = (lambda x: x.float()), "raw pixel values 0..255, not scaled"
+    accuracy = evaluate(model, lesson.test_set(), prepare=prepare).accuracy
+    return Run("wrong-normalization", 0, accuracy, note=f"reference weights, inputs {note}")
+
+
+def _accuracy_of(lesson: Lesson, weights: bytes) -> float:
+    from .checks.weights import spec_model_with, state_dict_problem
+    from .training import evaluate
+
+    state = _read(weights)
+    if state_dict_problem(state, lesson.architecture):
+        return float("nan")
+    model = spec_model_with(state, lesson.architecture)
+    return evaluate(model, lesson.test_set(), prepare=lesson.reference_prepare()).accuracy
+
+
+def _read(weights: bytes) -> dict:
+    from .checks.weights import read_weights
+
+    with tempfile.NamedTemporaryFile(suffix=".pt") as f:
+        f.write(weights)
+        f.flush()
+        return read_weights(Path(f.name))
+
+
+def load(course: Course) -> dict[str, list[Run]]:
+    path = course.root / "solutions" / RESULTS
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text())
+    return {lesson: [Run(**r) for r in runs] for lesson, runs in data["lessons"].items()}
+
+
+def _save(course: Course, lesson: Lesson, run: Run) -> None:
+    results = load(course)
+    results.setdefault(lesson.id, []).append(run)
+    path = course.root / "solutions" / RESULTS
+    machine = {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+               "torch": _torch_version()}
+    data = {"machine": machine, "lessons": {k: [asdict(r) for r in v] for k, v in sorted(results.items())}}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    tmp.replace(path)
+    print(f"{lesson.id}: {run.kind} seed {run.seed}: {run.accuracy:.2%}", flush=True)
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
+
+
+def render(course: Course) -> Path:
+    """Write CALIBRATION.md from the results file."""
+    results = load(course)
+    lines = [
+        "# Calibration of the accuracy thresholds",
+        "",
+        "Generated by `dlcourse calibrate` (see `dlcourse/calibration.py`); regenerate with",
+        "",
+        "    DLCOURSE_DATA=<full datasets> dlcourse calibrate cnn-mnist dense-mnist cifar-cnn regularization --seeds 0 1 2",
+        "",
+        "Every run executes the lesson's solution notebook as students get it (only `SEED` changes) on",
+        "2 CPU cores, and measures the saved weights on the full test set through the lesson's network,",
+        "as the grader's clean room does. A threshold is honest when the worst correct run clears it by",
+        f"at least {MARGIN:.0%} (two points) and every clearly wrong run falls under it.",
+        "",
+        "CIFAR-10 here is a JPEG-degraded copy (quality 75) of the original: expect the original",
+        "to score a point or two differently, so these figures are a conservative stand-in.",
+        "",
+    ]
+    for lesson in course.lessons([i for i in course.lesson_ids() if i in results]):
+        lines += _lesson_table(lesson, results[lesson.id])
+    path = course.root / "solutions" / REPORT
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _lesson_table(lesson: Lesson, runs: list[Run]) -> list[str]:
+    correct = [r for r in runs if r.kind == "correct"]
+    lines = [f"## {lesson.id}: threshold {lesson.accuracy_threshold:.1%}", ""]
+    if correct:
+        accuracies = [r.accuracy for r in correct]
+        per_epoch = statistics.median(s for r in correct for s in r.seconds_per_epoch)
+        total = statistics.median(sum(r.seconds_per_epoch) for r in correct)
+        lines += [
+            f"Correct solution, {len(correct)} seeds: min **{min(accuracies):.2%}**, median "
+            f"{statistics.median(accuracies):.2%}, max {max(accuracies):.2%}; {len(correct[0].seconds_per_epoch)} "
+            f"epochs at a median {per_epoch:.0f} s per epoch ({total:.0f} s of training).",
+            "",
+        ]
+    lines += ["| run | seed | accuracy (lesson's network) | own network | s/epoch | note |", "|---|---|---|---|---|---|"]
+    for r in runs:
+        own = f"{r.own_accuracy:.2%}" if r.own_accuracy is not None else ""
+        per_epoch = f"{statistics.median(r.seconds_per_epoch):.0f}" if r.seconds_per_epoch else ""
+        lines.append(f"| {r.kind} | {'' if r.seed is None else r.seed} | {r.accuracy:.2%} | {own} | {per_epoch} | {r.note} |")
+    lines.append("")
+    if correct:
+        margin = min(r.accuracy for r in correct) - lesson.accuracy_threshold
+        wrong = [r for r in runs if r.kind != "correct"]
+        above = [r.kind for r in wrong if max(r.accuracy, r.own_accuracy or 0) >= lesson.accuracy_threshold]
+        verdict = "holds" if margin >= MARGIN - 1e-9 and not above else "does not hold"
+        lines += [f"Margin of the worst correct run: {100 * margin:.1f} points; wrong runs at or above the "
+                  f"threshold: {', '.join(above) or 'none'}. The calibration rule **{verdict}**.", ""]
+    return lines

@@ -1,0 +1,51 @@
+"""Gradescope's entry point: ``python -m dlcourse.grading.gradescope /autograder``.
+
+Grades ``/autograder/submission`` with the autograder unpacked in ``/autograder/source``, through
+the same pipeline as ``dlcourse grade``, and always writes ``/autograder/results/results.json``:
+a looping submission is stopped by the pipeline's own timeout, well before Gradescope's limit,
+and even a failure of the grader itself becomes a result the student and instructor can read.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from ..lesson import LESSON_FILE, Lesson
+from .pipeline import CLEANROOM_TIMEOUT, GradingOptions, grade_submission
+
+GRADESCOPE_LIMIT = 600      # Gradescope's default timeout, seconds
+SAFETY = 60                 # start-up, staging and writing results
+GRADESCOPE_MEMORY_MB = 700  # of the 768 MB Gradescope gives; the rest is the grader's own
+
+
+def main(root: Path) -> int:
+    start = time.monotonic()
+    results = root / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    try:
+        lesson = Lesson.load(root / "source" / "files" / LESSON_FILE)
+        timeout = min(lesson.grading_timeout, GRADESCOPE_LIMIT - CLEANROOM_TIMEOUT - SAFETY)
+        result = grade_submission(root / "source", root / "submission",
+                                  GradingOptions(timeout=timeout, memory_mb=GRADESCOPE_MEMORY_MB, threads=1))
+        report = result.to_gradescope()
+        print(f"{result.status}: {result.score:g}/{result.possible:g} in {time.monotonic() - start:.0f} s"
+              + (f" ({result.reason})" if result.reason else ""))
+        for flag in result.flags:
+            print(f"flag: {flag}")  # stdout is for the instructor: hidden from students
+    except Exception:
+        traceback.print_exc()
+        report = {"score": 0, "output": "The autograder itself failed on this submission; your instructor "
+                                        "has been shown the error and will grade it by hand.",
+                  "tests": [], "stdout_visibility": "hidden"}
+    tmp = results / ".results.json.tmp"
+    tmp.write_text(json.dumps(report, indent=1))
+    tmp.replace(results / "results.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "/autograder")))

@@ -1,0 +1,16 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "batchnorm"
+points = 2
+
+@test_case(points=None, hidden=False)
+def test_first_layers(conv_bn_relu):
+    from dlcourse.checks import check_architecture
+    from dlcourse.lesson import current_lesson
+    from dlcourse.spec import ArchSpec
+    assert callable(conv_bn_relu), 'define the function `conv_bn_relu` first (run its cell)'
+    spec = current_lesson().architecture
+    check_architecture(conv_bn_relu(3, 32), ArchSpec(spec.input_shape, spec.layers[:3]))
+

@@ -1,0 +1,16 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "dropout"
+points = 2
+
+@test_case(points=None, hidden=False)
+def test_first_block(regularized_block):
+    from dlcourse.checks import check_architecture
+    from dlcourse.lesson import current_lesson
+    from dlcourse.spec import ArchSpec
+    assert callable(regularized_block), 'define the function `regularized_block` first (run its cell)'
+    spec = current_lesson().architecture
+    check_architecture(regularized_block(3, 32, 0.25), ArchSpec(spec.input_shape, spec.layers[:8]))
+
