@@ -31,6 +31,7 @@ from .lesson import Lesson
 from .reference import train_reference
 
 MARGIN = 0.02  # a correct solution's worst run must clear the threshold by this much
+KINDS = ["correct", "no-activations", "untrained", "wrong-normalization"]
 RESULTS = "calibration.json"
 REPORT = "CALIBRATION.md"
 
@@ -63,10 +64,19 @@ def calibrate(course: Course, lesson: Lesson, seeds: list[int], wrong: bool = Tr
 
 
 def _correct(course: Course, lesson: Lesson, seed: int) -> Run:
-    run = train_reference(course, lesson, seed=seed)
+    return correct_run(lesson, train_reference(course, lesson, seed=seed), seed)
+
+
+def correct_run(lesson: Lesson, run, seed: int) -> Run:
+    """A calibration record of a correct training run (``dlcourse train`` records seed 0 so)."""
     accuracy = _accuracy_of(lesson, run.weights)
     return Run("correct", seed, accuracy, run.history["test_accuracy"], run.history["seconds"],
                run.history["val_accuracy"])
+
+
+def record(course: Course, lesson: Lesson, run: Run) -> None:
+    """Add ``run`` to the results, replacing an earlier run of the same kind and seed."""
+    _save(course, lesson, run)
 
 
 def _no_activations(course: Course, lesson: Lesson) -> Run:
@@ -131,7 +141,8 @@ def load(course: Course) -> dict[str, list[Run]]:
 
 def _save(course: Course, lesson: Lesson, run: Run) -> None:
     results = load(course)
-    results.setdefault(lesson.id, []).append(run)
+    runs = [r for r in results.get(lesson.id, []) if (r.kind, r.seed) != (run.kind, run.seed)]
+    results[lesson.id] = sorted([*runs, run], key=lambda r: (KINDS.index(r.kind), r.seed or 0))
     path = course.root / "solutions" / RESULTS
     machine = {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
                "torch": _torch_version()}

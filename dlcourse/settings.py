@@ -1,9 +1,11 @@
 """The environment variables and places the toolkit reads. Importing this costs nothing:
 the grader's own process uses it without loading torch.
 
-    DLCOURSE_DATA      the data directory (default: a per-user cache folder)
-    DLCOURSE_GRADING   "1" inside a grading run, where the clean room measures accuracy
-    DLCOURSE_COURSE    the course folder, when commands run outside it
+    DLCOURSE_DATA       the data directory (default: a per-user cache folder)
+    DLCOURSE_GRADING    "1" inside a grading run, where the clean room measures accuracy
+    DLCOURSE_COURSE     the course folder, when commands run outside it
+    DLCOURSE_MEMORY_MB  memory limit of one grading run on Gradescope (default 700 of its 768 MB;
+                        raise it where torch is the CUDA build, ~450 MB larger)
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 DATA_ENV = "DLCOURSE_DATA"
 GRADING_ENV = "DLCOURSE_GRADING"
 COURSE_ENV = "DLCOURSE_COURSE"
+MEMORY_ENV = "DLCOURSE_MEMORY_MB"
 SAMPLE_DIR = Path(__file__).parent / "sample_data"
 
 

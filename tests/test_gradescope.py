@@ -47,8 +47,10 @@ def unpack(lesson_id: str, root: Path, submission: Path, **lesson_overrides) -> 
 
 
 def run_autograder(tree: Path) -> dict:
+    # This machine's torch is the CUDA build, ~450 MB larger than Gradescope's CPU wheels.
+    env = {**os.environ, "DLCOURSE_DATA": str(SAMPLE_DIR), "DLCOURSE_MEMORY_MB": "3000"}
     done = subprocess.run([sys.executable, "-m", "dlcourse.grading.gradescope", str(tree)], capture_output=True,
-                          text=True, timeout=900, env={**os.environ, "DLCOURSE_DATA": str(SAMPLE_DIR)})
+                          text=True, timeout=900, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads((tree / "results" / "results.json").read_text())
     check_gradescope_format(results)

@@ -108,3 +108,27 @@ def test_public_tests_hold_no_literal_answers(lesson_id):
         numbers = set(re.findall(r"(?<![\w.])\d{3,}(?![\w.])", path.read_text()))
         unexplained = [n for n in numbers if n not in notebook]
         assert not unexplained, f"{path.name} compares with {unexplained}, which the lesson never states"
+
+
+@pytest.mark.parametrize("lesson_id", COURSE.lesson_ids())
+def test_every_name_a_test_uses_is_defined(lesson_id):
+    """Otter runs each test function in its test file's own namespace: a name must be a parameter
+    (filled from the notebook), a builtin, or imported or assigned inside the function."""
+    import builtins
+
+    with zipfile.ZipFile(COURSE.autograder_zip(lesson_id)) as archive:
+        files = [(n, ast.parse(archive.read(n))) for n in archive.namelist() if n.startswith("tests/")]
+    for name, tree in files:
+        for function in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
+            defined = {a.arg for a in ast.walk(function) if isinstance(a, ast.arg)}
+            for node in ast.walk(function):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    defined |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                    defined.add(node.id)
+                elif isinstance(node, ast.FunctionDef) and node is not function:
+                    defined.add(node.name)
+            body = ast.Module(body=function.body, type_ignores=[])  # decorators run at module level
+            used = {n.id for n in ast.walk(body) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            undefined = used - defined - set(dir(builtins))
+            assert not undefined, f"{name}: {function.name} uses {sorted(undefined)} without importing them"

@@ -44,12 +44,7 @@ class LayerCall:
         return type(self.module).__name__
 
     def describe(self) -> str:
-        m = self.module
-        if isinstance(m, nn.Linear):
-            return f"Linear {m.in_features}->{m.out_features}"
-        if isinstance(m, nn.Conv2d):
-            return f"Conv2d {m.in_channels}->{m.out_channels}"
-        return self.kind
+        return describe(self.module)
 
 
 @dataclass
@@ -93,7 +88,7 @@ def trace(model: nn.Module, input_shape: tuple[int, ...], batch_size: int = 2) -
 def architecture_problem(model: Any, spec: ArchSpec) -> str | None:
     """The first way ``model`` differs from ``spec``, as a sentence; None if it matches."""
     if not isinstance(model, nn.Module):
-        return f"`model` should be a torch.nn.Module, not {type(model).__name__}; run the cell that builds it."
+        return _not_a_module(model)
     expected = trace(spec.build(), spec.input_shape).calls
     got = trace(model, spec.input_shape)
     # Layers that ran to completion are compared first: a wrong early layer is the real
@@ -118,9 +113,7 @@ def architecture_problem(model: Any, spec: ArchSpec) -> str | None:
 
 def check_architecture(model: Any, spec: ArchSpec) -> None:
     """Raise :class:`ArchitectureMismatch` naming the first difference from ``spec``."""
-    problem = architecture_problem(model, spec)
-    if problem:
-        raise ArchitectureMismatch(problem)
+    _raise_if(architecture_problem(model, spec))
 
 
 def parameter_layers_problem(model: Any, spec: ArchSpec) -> str | None:
@@ -130,14 +123,14 @@ def parameter_layers_problem(model: Any, spec: ArchSpec) -> str | None:
     checked, so one early mistake does not hide everything else that is right.
     """
     if not isinstance(model, nn.Module):
-        return f"`model` should be a torch.nn.Module, not {type(model).__name__}; run the cell that builds it."
+        return _not_a_module(model)
     expected, got = _parameter_layers(spec.build()), _parameter_layers(model)
     for number, (want, have) in enumerate(zip(expected, got), start=1):
         where = f"the {_ordinal(number)} layer with parameters"
         if type(want) is type(have) and getattr(want, "bias", None) is not None and getattr(have, "bias", None) is None:
-            return f"{where} ({_describe(have)}) has no bias, unlike the lesson's network."
+            return f"{where} ({describe(have)}) has no bias, unlike the lesson's network."
         if type(want) is not type(have) or _sizes(want) != _sizes(have):
-            return f"{where} should be {_describe(want)}; yours is {_describe(have)}."
+            return f"{where} should be {describe(want)}; yours is {describe(have)}."
     if len(got) != len(expected):
         return f"your network has {len(got)} layers with parameters; the lesson's has {len(expected)}."
     return None
@@ -145,9 +138,7 @@ def parameter_layers_problem(model: Any, spec: ArchSpec) -> str | None:
 
 def check_parameter_layers(model: Any, spec: ArchSpec) -> None:
     """Raise :class:`ArchitectureMismatch` unless the parameter-holding layers match ``spec``."""
-    problem = parameter_layers_problem(model, spec)
-    if problem:
-        raise ArchitectureMismatch(problem)
+    _raise_if(parameter_layers_problem(model, spec))
 
 
 def _parameter_layers(model: nn.Module) -> list[nn.Module]:
@@ -162,7 +153,8 @@ def _sizes(module: nn.Module) -> tuple:
     return tuple(tuple(p.shape) for p in module.parameters(recurse=False))
 
 
-def _describe(module: nn.Module) -> str:
+def describe(module: nn.Module) -> str:
+    """A layer as the lesson text names it: "Linear 784->512", "Conv2d 1->32 with 3x3 kernels"."""
     if isinstance(module, nn.Linear):
         return f"Linear {module.in_features}->{module.out_features}"
     if isinstance(module, nn.Conv2d):
@@ -176,7 +168,7 @@ def _describe(module: nn.Module) -> str:
 def output_problem(model: Any, input_shape: tuple[int, ...], classes: int) -> str | None:
     """Whether ``model`` turns a batch of images into one score per class, as a sentence."""
     if not isinstance(model, nn.Module):
-        return f"`model` should be a torch.nn.Module, not {type(model).__name__}; run the cell that builds it."
+        return _not_a_module(model)
     got = trace(model, input_shape, batch_size=3)
     if got.error is not None:
         return _forward_failure(got, input_shape)
@@ -189,9 +181,16 @@ def output_problem(model: Any, input_shape: tuple[int, ...], classes: int) -> st
 
 def check_output_shape(model: Any, input_shape: tuple[int, ...], classes: int) -> None:
     """Raise :class:`ArchitectureMismatch` unless ``model`` maps images to ``classes`` scores."""
-    problem = output_problem(model, input_shape, classes)
+    _raise_if(output_problem(model, input_shape, classes))
+
+
+def _raise_if(problem: str | None) -> None:
     if problem:
         raise ArchitectureMismatch(problem)
+
+
+def _not_a_module(model: Any) -> str:
+    return f"`model` should be a torch.nn.Module, not {type(model).__name__}; run the cell that builds it."
 
 
 def _forward_failure(got: Trace, input_shape: tuple[int, ...]) -> str:

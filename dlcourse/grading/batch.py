@@ -43,8 +43,6 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
     """Grade every submission found in ``target`` into ``out`` (see the module docstring)."""
     from tqdm.auto import tqdm
 
-    workers = max(1, workers or os.cpu_count() or 1)
-    threads = max(1, (os.cpu_count() or 1) // workers)  # workers x threads <= cores
     found = discover(target)
     (out / "results").mkdir(parents=True, exist_ok=True)
     grader_hash = content_hash(autograder)
@@ -58,6 +56,9 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
         else:
             pending.append(entry)
 
+    cores = os.cpu_count() or 1
+    workers = max(1, min(workers or cores, len(pending) or 1))
+    threads = max(1, cores // workers)  # workers x threads <= cores: no oversubscription
     stop = threading.Event()
     bar = tqdm(total=len(found.entries), initial=summary.reused, unit="submission",
                desc="grading", disable=not progress)

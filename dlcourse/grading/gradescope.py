@@ -9,17 +9,19 @@ and even a failure of the grader itself becomes a result the student and instruc
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import traceback
 from pathlib import Path
 
 from ..lesson import LESSON_FILE, Lesson
+from ..settings import MEMORY_ENV
 from .pipeline import CLEANROOM_TIMEOUT, GradingOptions, grade_submission
 
 GRADESCOPE_LIMIT = 600      # Gradescope's default timeout, seconds
 SAFETY = 60                 # start-up, staging and writing results
-GRADESCOPE_MEMORY_MB = 700  # of the 768 MB Gradescope gives; the rest is the grader's own
+GRADESCOPE_MEMORY_MB = 700  # of the 768 MB Gradescope gives; the rest is the grader's own (MEMORY_ENV overrides)
 
 
 def main(root: Path) -> int:
@@ -29,8 +31,9 @@ def main(root: Path) -> int:
     try:
         lesson = Lesson.load(root / "source" / "files" / LESSON_FILE)
         timeout = min(lesson.grading_timeout, GRADESCOPE_LIMIT - CLEANROOM_TIMEOUT - SAFETY)
+        memory = int(os.environ.get(MEMORY_ENV, GRADESCOPE_MEMORY_MB))
         result = grade_submission(root / "source", root / "submission",
-                                  GradingOptions(timeout=timeout, memory_mb=GRADESCOPE_MEMORY_MB, threads=1))
+                                  GradingOptions(timeout=timeout, memory_mb=memory, threads=1))
         report = result.to_gradescope()
         print(f"{result.status}: {result.score:g}/{result.possible:g} in {time.monotonic() - start:.0f} s"
               + (f" ({result.reason})" if result.reason else ""))

@@ -41,6 +41,7 @@ PROGRESS = "running_cell.txt"  # the cell being executed, for saying where a tim
 OTTER_CALL = re.compile(r"grader\.(check|check_all|export)\(.*\)")
 # Exceptions whose text is written for the student; others keep their type name in the message.
 STUDENT_FACING = {"AssertionError", "ArchitectureMismatch", "WeightsProblem", "UnsafeWeights"}
+OUTPUT_LIMIT = 100_000  # characters of printed output kept per cell in the executed notebook
 
 
 @dataclass
@@ -91,14 +92,18 @@ def run_notebook(ag_dir: Path, limits: Limits, env: dict[str, str],
     report = _read_report(results / REPORT)
     executed = results / EXECUTED
     progress = results / PROGRESS
+    try:
+        questions = {name: QuestionOutcome(float(q["score"]), float(q["possible"]),
+                                           [TestOutcome(**t) for t in q["tests"]])
+                     for name, q in report.get("questions", {}).items()}
+        cell_errors = [str(e) for e in report.get("cell_errors", [])]
+    except (TypeError, ValueError, KeyError, AttributeError):  # the sandbox wrote something else
+        report, questions, cell_errors = {}, {}, []
     return NotebookRun(
-        running_cell=progress.read_text() if progress.is_file() else None, limits=limits,
-        questions={name: QuestionOutcome(q["score"], q["possible"], [TestOutcome(**t) for t in q["tests"]])
-                   for name, q in report.get("questions", {}).items()},
-        cell_errors=report.get("cell_errors", []),
+        questions=questions, cell_errors=cell_errors,
         kernel_error=report.get("kernel_error") if report else _no_report(outcome),
-        sandbox=outcome,
-        executed_notebook=executed if executed.is_file() else None,
+        sandbox=outcome, executed_notebook=executed if executed.is_file() else None,
+        running_cell=progress.read_text(errors="replace") if progress.is_file() else None, limits=limits,
     )
 
 
@@ -160,11 +165,22 @@ def main(ag_dir: Path) -> None:
         stop_server()
         shutil.rmtree(submission / "tests", ignore_errors=True)
     (results / PROGRESS).unlink(missing_ok=True)
+    _cap_outputs(nb)
     nbformat.write(nb, results / EXECUTED)
     report["cell_errors"] = _cell_errors(nb)
     if "kernel_error" not in report:
         report["questions"] = _questions(pickle_path)
     (results / REPORT).write_text(json.dumps(report, indent=1))
+
+
+def _cap_outputs(nb: nbformat.NotebookNode, limit: int = OUTPUT_LIMIT) -> None:
+    """Keep each cell's printed output to ``limit`` characters: a flood of output must not
+    make the executed notebook that instructors open megabytes long."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            text = output.get("text")
+            if isinstance(text, str) and len(text) > limit:
+                output["text"] = text[:limit] + f"\n[... {len(text) - limit:,} more characters cut by the grader]\n"
 
 
 def _is_otter_cell(cell) -> bool:

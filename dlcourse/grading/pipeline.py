@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..checks.messages import gap_not_smaller, shortfall
-from ..settings import DATA_ENV, data_dir
 from ..lesson import LESSON_FILE, Lesson
+from ..settings import DATA_ENV, data_dir
 from .cleanroom import Verdict, run_cleanroom
 from .notebook_run import NotebookRun, run_notebook
 from .result import GradeResult, QuestionResult, TestResult
@@ -93,13 +93,15 @@ def combine(submission: Path, lesson: Lesson, points: dict[str, float], files: d
     questions = {name: QuestionResult(name, 0.0, possible) for name, possible in points.items()}
     if run.completed:
         for name, claimed in run.questions.items():
-            if name in questions:
-                questions[name].score = claimed.score
+            if name in questions:  # a claim from the sandbox: kept within the question's points
+                questions[name].score = min(max(claimed.score, 0.0), questions[name].possible)
                 questions[name].tests = [TestResult(**vars(t)) for t in claimed.tests]
     flags = [f"tampering evidence: {line}" for line in evidence]
     notes = list(run.cell_errors)
     if verdict is not None:
         flags += _verify(lesson, questions, verdict, notes)
+    if evidence:
+        _only_verified_scores(lesson, questions, verdict)
     result = GradeResult(submission=submission.name, lesson=lesson.id, status="ok", reason="",
                          questions=questions, accuracy=verdict.accuracy if verdict else None,
                          flags=flags, notes=notes)
@@ -155,6 +157,21 @@ def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdi
             if verdict.gap >= verdict.baseline_gap:
                 _overrule(gap, gap_not_smaller(verdict.gap, verdict.baseline_gap))
     return flags
+
+
+def _only_verified_scores(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdict | None) -> None:
+    """A notebook that tampers with grading keeps only what the clean room verified itself:
+    the scores its kernel reported are worth nothing, pending an instructor's review."""
+    role_of = {name: role for role, name in lesson.verified_questions.items()}
+    for name, question in questions.items():
+        role = role_of.get(name)
+        verified = verdict is not None and not verdict.error and (
+            (role == "architecture" and verdict.fits_lesson)
+            or (role == "accuracy" and verdict.meets_threshold)
+            or (role == "gap" and verdict.gap is not None and verdict.gap < verdict.baseline_gap))
+        question.score = question.possible if verified else 0.0
+        if not verified:
+            question.verification = "not counted: the notebook tampers with grading (see the flags)"
 
 
 def _overrule(question: QuestionResult, message: str) -> None:

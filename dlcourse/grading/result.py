@@ -41,13 +41,18 @@ class QuestionResult:
     verification: str = ""  # what the clean room said about this question, if it checks it
 
     def part(self, hidden: bool) -> tuple[float, float, list[TestResult]]:
-        """Score, possible and tests of the public (or hidden) part of this question."""
+        """Score, possible and tests of the public (or hidden) part of this question.
+
+        A question whose score the clean room set (to all or nothing) passes that on to
+        both parts; otherwise each part scores the points of its passed tests.
+        """
         tests = [t for t in self.tests if t.hidden == hidden]
         possible = sum(t.points for t in tests)
-        score = min(possible, sum(t.points for t in tests if t.passed))
-        if self.score < sum(t.points for t in self.tests if t.passed):  # lowered by the clean room
-            score = 0.0
-        return score, possible, tests
+        if self.score >= self.possible:
+            return possible, possible, tests
+        if self.score <= 0:
+            return 0.0, possible, tests
+        return min(possible, sum(t.points for t in tests if t.passed)), possible, tests
 
 
 @dataclass

@@ -138,6 +138,16 @@ def network_namespace_supported() -> bool:
     return probe.returncode == 0
 
 
+@functools.lru_cache(maxsize=1)
+def cgroups_available() -> bool:
+    """Whether runs here get kernel-enforced memory and process limits."""
+    probe = _Cgroups.create(Limits(timeout=1))
+    if probe is None:
+        return False
+    probe.remove()
+    return True
+
+
 def can_drop_privileges() -> bool:
     return os.geteuid() == 0 and shutil.which("setpriv") is not None
 

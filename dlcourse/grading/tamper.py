@@ -5,7 +5,8 @@ Tests run inside the student's kernel, so a student cell can reach Otter's test 
 needs any of these, so each reference is evidence. The scan reads the code cells (IPython
 magics and shell escapes translated to the Python they run) as syntax trees, so renaming,
 spacing or comments do not hide a reference; code that builds names at run time is caught
-by flagging the tools that do it (``exec``, ``eval``, ``__import__``, ``importlib``...).
+by flagging the tools that do it (``exec``, ``eval``, ``__import__``, ``importlib``, computed
+``getattr`` names, ``__dict__`` and the other dunder doors into objects...).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ OTTER_INTERNALS = {"Checker", "GradingResults", "GradingPreprocessor", "test_cas
 BLOCKED_MODULES = {"otter", "importlib", "ctypes", "builtins", "inspect"}
 DYNAMIC_CODE = {"exec", "eval", "compile", "__import__", "globals", "breakpoint"}
 INTROSPECTION = {("sys", "modules"), ("sys", "_getframe"), ("gc", "get_objects"), ("gc", "get_referrers")}
+# Doors into any object's internals: how Otter's classes are reached without naming them.
+DUNDERS = {"__builtins__", "__dict__", "__globals__", "__code__", "__closure__", "__subclasses__",
+           "__bases__", "__mro__", "__getattribute__", "__class__", "__loader__", "__spec__"}
 GRADING_PATHS = ("tests/", "tests\\", "otter_results", "results.json", "results.pkl", "notebook_run.json",
                  "cleanroom.json", "lesson.yaml", "/autograder", "DLCOURSE_", ".OTTER_LOG", "OTTER_")
 
@@ -70,6 +74,8 @@ class _Finder(ast.NodeVisitor):
                 self.note(node, f"uses {base.id}.{node.attr}")
         if node.attr in OTTER_INTERNALS - {"Notebook"}:
             self.note(node, f"refers to Otter's {node.attr}")
+        if node.attr in DUNDERS:
+            self.note(node, f"reaches into {node.attr}")
         self.generic_visit(node)
 
     def visit_Name(self, node: ast.Name) -> None:
@@ -77,6 +83,8 @@ class _Finder(ast.NodeVisitor):
             self.note(node, f"refers to Otter's {node.id}")
         if node.id == "grader" and isinstance(node.ctx, ast.Del):
             self.note(node, "deletes grader")
+        if node.id in DUNDERS:
+            self.note(node, f"uses {node.id}")
 
     def visit_Call(self, node: ast.Call) -> None:
         if isinstance(node.func, ast.Name) and node.func.id in DYNAMIC_CODE:
@@ -84,6 +92,9 @@ class _Finder(ast.NodeVisitor):
         if (isinstance(node.func, ast.Name) and node.func.id in {"setattr", "delattr"} and node.args
                 and isinstance(node.args[0], ast.Name) and node.args[0].id in {"grader", "otter"}):
             self.note(node, f"calls {node.func.id}() on {node.args[0].id}")
+        if (isinstance(node.func, ast.Name) and node.func.id in {"getattr", "setattr", "delattr"}
+                and len(node.args) > 1 and not isinstance(node.args[1], ast.Constant)):
+            self.note(node, f"calls {node.func.id}() with a computed name")
         self.generic_visit(node)
 
     def visit_Assign(self, node: ast.Assign) -> None:

@@ -7,6 +7,7 @@ points = 3
 
 @test_case(points=1, hidden=False)
 def test_worked_examples(conv_output_size, conv_layer_params):
+    from torch import nn
     assert callable(conv_output_size) and callable(conv_layer_params), 'define both functions first (run their cell)'
     assert conv_output_size(28, 3) == 26, 'a 3-wide filter over 28 pixels without padding gives 26'
     assert conv_output_size(32, 3, padding=1) == 32, 'padding 1 keeps 32 pixels at 32 for a 3-wide filter'
