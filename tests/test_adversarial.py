@@ -50,7 +50,7 @@ ATTACKS = {
     "printed-accuracy": ("solution", "print('Test accuracy: 99.9%')", "untrained", "ok"),
     "memory-bomb": ("solution", "import torch\nhog = []\nwhile True:\n    hog.append(torch.ones(2**27))", "reference", "out-of-memory"),
     "fork-loop": ("solution", "import os, time\nwhile True:\n    if os.fork() == 0:\n        time.sleep(600)",
-                  "reference", None),  # error (fork refused) or timeout
+                  "reference", None),  # error (fork refused), timeout or out-of-memory
     "output-flood": ("solution", "for i in range(300000):\n    print('x' * 100)", "reference", "ok"),
     "network": ("solution", "import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
                             "    print('CONNECTED')\nexcept OSError as error:\n    print('network blocked:', error)", "reference", "ok"),
@@ -175,7 +175,7 @@ def test_a_printed_accuracy_counts_for_nothing(attacked):
 def test_resource_abuse_ends_as_a_row(attacked):
     results, out, *_ = attacked
     if "fork-loop" in results:
-        assert results["fork-loop"].status in {"error", "timeout"}
+        assert results["fork-loop"].status in {"error", "timeout", "out-of-memory"}  # forked kernels copy memory
     flood = results["output-flood"]
     assert flood.score == flood.possible
     assert len(executed_output(out, "output-flood")) < 200_000, "the executed notebook keeps a capped output"

@@ -108,6 +108,11 @@ class GradeResult:
         """
         tests = []
         for question in self.questions.values():
+            if not question.tests:  # nothing ran for it (a timeout, an unreadable file): a zero row with the reason
+                tests.append({"name": question.name, "score": question.score, "max_score": question.possible,
+                              "status": "failed", "visibility": "visible",
+                              "output": f"not graded ({self.status}): {self.reason}"})
+                continue
             for hidden in (False, True):
                 score, possible, cases = question.part(hidden)
                 if not cases:
