@@ -17,6 +17,7 @@ can stop and resume) and are rendered as ``solutions/CALIBRATION.md`` by ``rende
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import nbformat
 
+from .checks.messages import percent
 from .course import Course
 from .lesson import Lesson
 from .reference import train_reference
@@ -98,17 +100,27 @@ def _untrained(course: Course, lesson: Lesson) -> Run:
 
 
 def _wrong_normalization(course: Course, lesson: Lesson) -> Run:
+    """A network trained on inputs normalized otherwise than the lesson says, graded through
+    the lesson's pipeline, emulated with the seed-0 weights:
+
+    - lessons that scale to [0, 1]: a network trained on raw 0..255 pixels learns first-layer
+      weights about 255 times smaller, so grading it on [0, 1] inputs is like feeding the
+      reference weights inputs 255 times smaller than it was trained on;
+    - lessons that standardize: the reference weights fed unstandardized [0, 1] inputs.
+    """
     from .checks.weights import spec_model_with
     from .training import evaluate
 
     weights = course.reference_weights(lesson)
     model = spec_model_with(_read(weights.read_bytes()), lesson.architecture)
     if lesson.prepare.get("standardize"):
-        prepare, note = (lambda x: x.float() / 255), "scaled to [0, 1] but not standardized"
+        prepare = lambda x: x.float() / 255  # noqa: E731
+        note = "a network trained on standardized inputs, graded on [0, 1] inputs"
     else:
-        prepare, note = (lambda x: x.float()), "raw pixel values 0..255, not scaled"
+        prepare = lambda x: x.float() / 255**2  # noqa: E731
+        note = "a network trained on raw 0..255 pixels, graded on [0, 1] inputs"
     accuracy = evaluate(model, lesson.test_set(), prepare=prepare).accuracy
-    return Run("wrong-normalization", 0, accuracy, note=f"reference weights, inputs {note}")
+    return Run("wrong-normalization", 0, accuracy, note=f"{note} (emulated with the reference weights)")
 
 
 def _accuracy_of(lesson: Lesson, weights: bytes) -> float:
@@ -174,6 +186,13 @@ def render(course: Course) -> Path:
         "as the grader's clean room does. A threshold is honest when the worst correct run clears it by",
         f"at least {MARGIN:.0%} (two points) and every clearly wrong run falls under it.",
         "",
+        "Each lesson's `accuracy_threshold` (in its `lesson.yaml`) is the target the lesson was",
+        "specified with, or lower where the rule demands it: at most the worst correct run minus two",
+        "points. That moved the two MNIST lessons from their specified 97% and 98.5% to 95% and",
+        "96.9%: correct networks score too close to those figures to leave two points. For cnn-mnist",
+        "the threshold is as high as the rule allows, because the network trained without",
+        "activations (its max pooling is still nonlinear) gets to 96.6% by itself.",
+        "",
         "CIFAR-10 here is a JPEG-degraded copy (quality 75) of the original: expect the original",
         "to score a point or two differently, so these figures are a conservative stand-in.",
         "",
@@ -209,6 +228,8 @@ def _lesson_table(lesson: Lesson, runs: list[Run]) -> list[str]:
         wrong = [r for r in runs if r.kind != "correct"]
         above = [r.kind for r in wrong if max(r.accuracy, r.own_accuracy or 0) >= lesson.accuracy_threshold]
         verdict = "holds" if margin >= MARGIN - 1e-9 and not above else "does not hold"
-        lines += [f"Margin of the worst correct run: {100 * margin:.1f} points; wrong runs at or above the "
-                  f"threshold: {', '.join(above) or 'none'}. The calibration rule **{verdict}**.", ""]
+        highest = math.floor((min(r.accuracy for r in correct) - MARGIN) * 200) / 200
+        lines += [f"Margin of the worst correct run: {100 * margin:.1f} points (the rule allows a threshold up to "
+                  f"{percent(highest)}); wrong runs at or above the threshold: {', '.join(above) or 'none'}. "
+                  f"The calibration rule **{verdict}**.", ""]
     return lines

@@ -169,7 +169,7 @@ def test_a_crafted_pickle_is_refused_not_run(attacked):
 def test_a_printed_accuracy_counts_for_nothing(attacked):
     result = attacked[0]["printed-accuracy"]
     assert result.questions["accuracy"].score == 0
-    assert "the target is 97%" in result.questions["accuracy"].tests[0].message
+    assert "test images correctly; the target is" in result.questions["accuracy"].tests[0].message
 
 
 def test_resource_abuse_ends_as_a_row(attacked):

@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import re
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from torch import nn
 
 from dlcourse.checks import (architecture_problem, check_accuracy, output_problem, parameter_layers_problem,
                              read_weights, state_dict_problem)
+from dlcourse.checks.messages import percent
 from dlcourse.checks.weights import UnsafeWeights, WeightsProblem
 from dlcourse.data import SAMPLE_DIR
 from dlcourse.lesson import Lesson
@@ -134,7 +136,7 @@ def test_accuracy_check_loads_weights_and_names_the_target(tmp_path, monkeypatch
     with pytest.raises(AssertionError, match="dense_mnist.pt is missing"):
         check_accuracy(model, lambda x: x.float() / 255, lesson)
     torch.save(model.state_dict(), tmp_path / "dense_mnist.pt")
-    with pytest.raises(AssertionError, match=r"correctly; the target is 97%"):
+    with pytest.raises(AssertionError, match=rf"correctly; the target is {re.escape(percent(lesson.accuracy_threshold))}\."):
         check_accuracy(model, lambda x: x.float() / 255, lesson)  # untrained: about 10%
     with pytest.raises(AssertionError, match="define `prepare` first"):
         check_accuracy(model, None, lesson)
@@ -142,6 +144,10 @@ def test_accuracy_check_loads_weights_and_names_the_target(tmp_path, monkeypatch
 
 def test_lesson_settings_read_from_lesson_yaml(course):
     lesson = Lesson.load(course.assignments / "dense-mnist")
-    assert lesson.weights == "dense_mnist.pt" and lesson.accuracy_threshold == 0.97
+    assert lesson.weights == "dense_mnist.pt" and lesson.accuracy_threshold == 0.95
     assert lesson.verified_questions == {"architecture": "model", "accuracy": "accuracy"}
     assert lesson.architecture == DENSE
+
+
+def test_thresholds_read_as_people_write_them():
+    assert percent(0.97) == "97%" and percent(0.965) == "96.5%" and percent(0.7) == "70%"

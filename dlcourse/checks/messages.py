@@ -1,9 +1,14 @@
 """Sentences shared by the checks in the student's kernel and the grader's clean room."""
 
 
+def percent(fraction: float) -> str:
+    """A threshold as people write it: 0.97 as "97%", 0.965 as "96.5%"."""
+    return f"{fraction:.1%}".replace(".0%", "%")
+
+
 def shortfall(accuracy: float, images: int, target: float) -> str:
     return (f"your network classifies {accuracy:.2%} of the {images:,} test images correctly; "
-            f"the target is {target:.0%}.")
+            f"the target is {percent(target)}.")
 
 
 def gap_not_smaller(gap: float, baseline_gap: float) -> str:

@@ -23,7 +23,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..checks.messages import gap_not_smaller, shortfall
+from ..checks.messages import gap_not_smaller, percent, shortfall
 from ..lesson import LESSON_FILE, Lesson
 from ..settings import DATA_ENV, data_dir
 from .cleanroom import Verdict, run_cleanroom
@@ -142,7 +142,7 @@ def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdi
             accuracy.verification = f"not measured: {verdict.weights_problem}"
         else:
             accuracy.verification = (f"measured from the weights: {verdict.accuracy:.2%} of {verdict.test_images:,} "
-                                     f"test images (target {lesson.accuracy_threshold:.0%})")
+                                     f"test images (target {percent(lesson.accuracy_threshold)})")
         if not verdict.meets_threshold:
             _overrule(accuracy, shortfall(verdict.accuracy, verdict.test_images, lesson.accuracy_threshold)
                       if verdict.accuracy is not None else verdict.weights_problem)
