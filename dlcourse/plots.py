@@ -37,7 +37,7 @@ def show_predictions(model: nn.Module, data: ImageDataset, *, prepare: Prepare |
 
     classes = list(classes or data.classes)
     index = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n]
-    images, labels = data.images[index], data.labels[index]
+    images, labels = data.take(index), data.labels[index]
     predicted = predict(model, images, prepare=prepare)
     cols = min(n, 8)
     rows = math.ceil(n / cols)

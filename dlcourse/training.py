@@ -47,11 +47,14 @@ class Evaluation:
 def batches(data: Data, batch_size: int, *, shuffle: bool = False,
             prepare: Prepare | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(inputs, labels)`` batches; a dataset's per-image ``transform`` is applied here."""
-    images, labels = (data.images, data.labels) if isinstance(data, ImageDataset) else data
-    transform = data.transform if isinstance(data, ImageDataset) else None
+    if isinstance(data, ImageDataset):
+        take, labels, transform = data.take, data.labels, data.transform
+    else:
+        (images, labels), transform = data, None
+        take = images.__getitem__
     order = torch.randperm(len(labels)) if shuffle else torch.arange(len(labels))
     for index in order.split(batch_size):
-        x = images[index]
+        x = take(index)
         if transform is not None:
             x = torch.stack([transform(image) for image in x])
         if prepare is not None:
@@ -112,7 +115,7 @@ def fit(model: nn.Module, train_data: Data, *, optimizer: torch.optim.Optimizer,
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Data, *, prepare: Prepare | None = None,
-             batch_size: int = 500, loss_fn: nn.Module | None = None) -> Evaluation:
+             batch_size: int = 100, loss_fn: nn.Module | None = None) -> Evaluation:
     """Mean loss and accuracy of ``model`` on ``data``, in eval mode, batch by batch."""
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     device = _device_of(model)
@@ -133,7 +136,7 @@ def evaluate(model: nn.Module, data: Data, *, prepare: Prepare | None = None,
 
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, *, prepare: Prepare | None = None,
-            batch_size: int = 500) -> torch.Tensor:
+            batch_size: int = 100) -> torch.Tensor:
     """The predicted class of each image in ``images`` (a batch of stored images)."""
     labels = torch.zeros(len(images), dtype=torch.long)
     device = _device_of(model)

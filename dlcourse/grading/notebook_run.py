@@ -175,12 +175,24 @@ def main(ag_dir: Path) -> None:
 
 def _cap_outputs(nb: nbformat.NotebookNode, limit: int = OUTPUT_LIMIT) -> None:
     """Keep each cell's printed output to ``limit`` characters: a flood of output must not
-    make the executed notebook that instructors open megabytes long."""
+    make the executed notebook that instructors open megabytes long. A flood arrives as many
+    stream outputs, so the budget is the cell's, not each output's."""
     for cell in nb.cells:
+        room, kept, cut = limit, [], 0
         for output in cell.get("outputs", []):
             text = output.get("text")
-            if isinstance(text, str) and len(text) > limit:
-                output["text"] = text[:limit] + f"\n[... {len(text) - limit:,} more characters cut by the grader]\n"
+            if not isinstance(text, str):
+                kept.append(output)
+            else:
+                if room > 0:
+                    output["text"] = text[:room]
+                    kept.append(output)
+                cut += max(0, len(text) - room)
+                room = max(0, room - len(text))
+        if cut:
+            kept.append(nbformat.v4.new_output("stream", name="stdout",
+                                               text=f"\n[... {cut:,} more characters cut by the grader]\n"))
+            cell["outputs"] = kept
 
 
 def _is_otter_cell(cell) -> bool:
