@@ -140,8 +140,7 @@ class CIFAR10(ImageDataset):
             files = sorted(folder.glob("data_batch_*")) if train else [folder / "test_batch"]
         batches = [_read_cifar_batch(f) for f in files]
         # One batch (the test set) is used as read: a copy would cost 30 MB for nothing.
-        data, labels = (batches[0] if len(batches) == 1 else
-                        (np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])))
+        data, labels = batches[0] if len(batches) == 1 else map(np.concatenate, zip(*batches))
         images, labels = torch.from_numpy(data).view(-1, 3, 32, 32), torch.from_numpy(labels)
         super().__init__(images, labels, classes=_cifar_class_names(folder), transform=transform)
 
