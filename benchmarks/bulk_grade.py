@@ -102,7 +102,7 @@ def main() -> None:
         rows = list(csv.DictReader(open(Path(scratch) / "ours" / "submissions.csv")))
         results = [json.loads(p.read_text())["result"] for p in (Path(scratch) / "ours" / "results").glob("*.json")]
         loops = [r for r in rows if kinds.get(r["submission"]) == "loop"]
-        peaks = [r["peak_rss_mb"] for r in results if r["peak_rss_mb"]]
+        peaks = [r["peak_memory_mb"] for r in results if r["peak_memory_mb"]]
         theirs, produced = run_otter_loop(course, folder, Path(scratch) / "otter", args.timeout)
     print(f"{args.n} submissions: {dict((k, list(kinds.values()).count(k)) for k in MIX)}")
     print(f"dlcourse grade --workers {args.workers}: {ours:.0f} s, {len(rows)} rows "

@@ -83,7 +83,7 @@ def grade_submission(autograder: Path, submission: Path, options: GradingOptions
             options.keep_notebook.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(run.executed_notebook, options.keep_notebook)
     result.seconds = time.monotonic() - start
-    result.peak_rss_mb = run.sandbox.peak_rss_mb
+    result.peak_memory_mb = run.sandbox.peak_memory_mb
     result.enforced = run.sandbox.enforced
     return result
 

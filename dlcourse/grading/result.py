@@ -66,7 +66,7 @@ class GradeResult:
     flags: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    peak_rss_mb: float = 0.0
+    peak_memory_mb: float = 0.0            # private memory of the notebook run, sampled (sandbox.py)
     enforced: list[str] = field(default_factory=list)
 
     @property

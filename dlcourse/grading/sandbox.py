@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -38,7 +39,7 @@ NOBODY = 65534
 @dataclass(frozen=True)
 class Limits:
     timeout: float                    # wall-clock seconds
-    memory_mb: int | None = 2048      # resident memory of the whole process tree
+    memory_mb: int | None = 2048      # the whole process tree: a cgroup limit, else polled private memory
     max_processes: int | None = 128   # processes and threads of the whole tree
     max_output_bytes: int = 200_000   # stdout+stderr kept; the rest is counted, not stored
     threads: int = 1                  # BLAS/OpenMP threads the command may use
@@ -55,7 +56,7 @@ class Outcome:
     interrupted: bool = False          # stopped because the caller asked (Ctrl-C in a batch)
     output: str = ""
     output_bytes: int = 0
-    peak_rss_mb: float = 0.0
+    peak_memory_mb: float = 0.0     # private memory of the whole tree, sampled (see _private_kb)
     enforced: list[str] = field(default_factory=list)  # which limits the OS enforced
 
     @property
@@ -95,12 +96,12 @@ def run_limited(command: list[str], *, cwd: Path, env: dict[str, str], limits: L
     try:
         while process.poll() is None:
             elapsed = time.monotonic() - start
-            rss = _tree_rss_mb(process.pid, seen)
-            outcome.peak_rss_mb = max(outcome.peak_rss_mb, rss)
+            memory = _tree_memory_mb(process.pid, seen)
+            outcome.peak_memory_mb = max(outcome.peak_memory_mb, memory)
             if elapsed > limits.timeout:
                 outcome.timed_out = True
                 break
-            if limits.memory_mb and not cgroups and rss > limits.memory_mb:
+            if limits.memory_mb and not cgroups and memory > limits.memory_mb:
                 outcome.out_of_memory = True
                 break
             if stop is not None and stop.is_set():
@@ -163,14 +164,40 @@ def readable_by_everyone(path: Path) -> bool:
         return False
 
 
+def _own_cgroup(controller: str) -> Path:
+    """The folder of the cgroup this process is in, for ``controller`` ("" on cgroup v2).
+
+    Groups made for a command nest inside it, so a limit placed on the grader itself (a
+    container, a systemd unit, a benchmark) also covers every command the grader starts.
+    """
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            mount = CGROUP_ROOT / controller if controller else CGROUP_ROOT
+            return mount / path.lstrip("/")
+    return CGROUP_ROOT / controller
+
+
+def _delegates_memory_and_pids(group: Path) -> bool:
+    try:
+        controllers = set((group / "cgroup.subtree_control").read_text().split())
+    except OSError:
+        return False
+    return {"memory", "pids"} <= controllers and os.access(group, os.W_OK)
+
+
 def _give_to_nobody(folder: Path) -> None:
     """Hand ``folder`` to nobody (its parents must already be searchable by everyone)."""
     for path in (folder, *folder.rglob("*")):
         os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
 
 
-def _tree_rss_mb(pid: int, seen: dict[int, psutil.Process]) -> float:
-    """Resident memory of ``pid`` and its descendants; remembers every process seen."""
+def _tree_memory_mb(pid: int, seen: dict[int, psutil.Process]) -> float:
+    """Private resident memory of ``pid`` and its descendants; remembers every process seen."""
     try:
         root = psutil.Process(pid)
         family = [root, *root.children(recursive=True)]
@@ -179,11 +206,20 @@ def _tree_rss_mb(pid: int, seen: dict[int, psutil.Process]) -> float:
     total = 0
     for proc in family:
         seen.setdefault(proc.pid, proc)
-        try:
-            total += proc.memory_info().rss
-        except psutil.Error:
-            pass
-    return total / 2**20
+        total += _private_kb(proc.pid)
+    return total / 1024
+
+
+def _private_kb(pid: int) -> int:
+    """Anonymous plus shared-memory resident kB of one process: what fills a memory limit.
+    Mapped files (libraries, the memory-mapped datasets) are left out: they are page cache,
+    shared between processes and reclaimable, and counting them per process would stop a
+    healthy run (a memory cgroup charges them once, and reclaims them before killing)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    return sum(int(m) for m in re.findall(r"^Rss(?:Anon|Shmem):\s+(\d+) kB", status, re.M))
 
 
 def _kill_everything(process: subprocess.Popen, seen: dict[int, psutil.Process],
@@ -250,7 +286,7 @@ class _Cgroups:
 
     @classmethod
     def _create_v1(cls, name: str, limits: Limits) -> _Cgroups | None:
-        memory, pids = CGROUP_ROOT / "memory" / name, CGROUP_ROOT / "pids" / name
+        memory, pids = _own_cgroup("memory") / name, _own_cgroup("pids") / name
         if not (memory.parent.is_dir() and pids.parent.is_dir() and os.access(memory.parent, os.W_OK)):
             return None
         memory.mkdir()
@@ -273,10 +309,12 @@ class _Cgroups:
 
     @classmethod
     def _create_v2(cls, name: str, limits: Limits) -> _Cgroups | None:
-        controllers = (CGROUP_ROOT / "cgroup.subtree_control").read_text().split()
-        if not {"memory", "pids"} <= set(controllers) or not os.access(CGROUP_ROOT, os.W_OK):
+        # v2 allows controllers only below a group without processes of its own: our own
+        # group qualifies when it was delegated that way (systemd does), else the root.
+        parent = next((d for d in (_own_cgroup(""), CGROUP_ROOT) if _delegates_memory_and_pids(d)), None)
+        if parent is None:
             return None
-        group_dir = CGROUP_ROOT / name
+        group_dir = parent / name
         group_dir.mkdir()
         group = cls([group_dir], 2, ("cgroup memory", "cgroup pids"))
         try:
