@@ -1,13 +1,16 @@
 """Datasets: readers, the bundled sample, and the one-line error when data is missing offline."""
 
+import gzip
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 import torch
 
-from dlcourse.data import CIFAR10, MNIST, SAMPLE_DIR, DataNotFoundError, channel_stats
+import dlcourse.data
+from dlcourse.data import CIFAR10, CIFAR_CACHE, MNIST, SAMPLE_DIR, DataNotFoundError, channel_stats
 
 OFFLINE = {"https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}  # every download fails fast
 
@@ -41,6 +44,57 @@ def test_channel_stats_match_a_direct_computation():
     x = images.double() / 255
     assert torch.allclose(mean.double(), x.mean(dim=(0, 2, 3)), atol=1e-6)
     assert torch.allclose(std.double(), x.std(dim=(0, 2, 3), unbiased=False), atol=1e-6)
+
+
+def test_uncompressed_mnist_is_mapped_and_writes_stay_private(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for gz in (SAMPLE_DIR / "MNIST" / "raw").glob("t10k-*.gz"):
+        (raw / gz.stem).write_bytes(gzip.decompress(gz.read_bytes()))
+    mapped, read = MNIST(tmp_path, train=False), MNIST(SAMPLE_DIR, train=False)
+    assert torch.equal(mapped.images, read.images) and torch.equal(mapped.labels, read.labels)
+    before = (raw / "t10k-images-idx3-ubyte").read_bytes()
+    mapped.images[0] = 255  # copy-on-write: the student's tensor changes, the file does not
+    assert (raw / "t10k-images-idx3-ubyte").read_bytes() == before
+
+
+@pytest.fixture
+def cifar_copy(tmp_path, monkeypatch):
+    """A copy of the CIFAR sample, treated as large enough to be cached."""
+    shutil.copytree(SAMPLE_DIR / "cifar-10-batches-py", tmp_path / "cifar-10-batches-py",
+                    ignore=shutil.ignore_patterns(CIFAR_CACHE))
+    monkeypatch.setattr(dlcourse.data, "CACHE_MIN_BYTES", 0)
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def cifar_sample():
+    """The sample as read without a cache: what every other way of loading must equal."""
+    return {split: CIFAR10(SAMPLE_DIR, train=split == "train") for split in ("train", "test")}
+
+
+def test_cifar_is_mapped_from_a_cache_written_beside_the_batches(cifar_sample, cifar_copy):
+    first = CIFAR10(cifar_copy, train=True)
+    cache = sorted((cifar_copy / "cifar-10-batches-py" / CIFAR_CACHE).iterdir())
+    assert [f.name.split(".", 1)[1] for f in cache] == ["labels.npy", "uint8"]
+    assert all(f.stat().st_mode & 0o777 == 0o644 for f in cache)  # readable by a grader running as nobody
+    again, read = CIFAR10(cifar_copy, train=True), cifar_sample["train"]
+    for data in (first, again):
+        assert torch.equal(data.images, read.images) and torch.equal(data.labels, read.labels)
+    os.utime(cifar_copy / "cifar-10-batches-py" / "data_batch_1", ns=(0, 0))  # a new copy of the data
+    CIFAR10(cifar_copy, train=True)
+    renewed = sorted((cifar_copy / "cifar-10-batches-py" / CIFAR_CACHE).iterdir())
+    assert len(renewed) == 2 and renewed != cache  # the stale cache is gone
+
+
+def test_cifar_without_a_writable_data_directory_is_read_into_memory(cifar_sample, cifar_copy, monkeypatch):
+    def read_only(*args):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(dlcourse.data, "_write_cifar_cache", read_only)
+    test = CIFAR10(cifar_copy, train=False)
+    assert torch.equal(test.images, cifar_sample["test"].images)
+    assert not (cifar_copy / "cifar-10-batches-py" / CIFAR_CACHE).exists()
 
 
 def test_missing_data_without_download_is_one_clear_line(tmp_path):
