@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import socketserver
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from pathlib import Path
 import nbformat
 
 from ..settings import GRADING_ENV
+from .grading_cells import add_grading_cells
 from .sandbox import Limits, Outcome, run_limited
 
 REPORT = "notebook_run.json"
@@ -126,9 +128,6 @@ def _no_report(outcome: Outcome) -> str:
 def main(ag_dir: Path) -> None:
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
-    from otter.execute.logging import start_server
-    from otter.execute.preprocessor import GradingPreprocessor
-    from traitlets.config import Config
 
     source, submission, results = ag_dir / "source", ag_dir / "submission", ag_dir / "results"
     for support in (source / "files").glob("*"):  # the autograder's copies win over the student's
@@ -140,13 +139,13 @@ def main(ag_dir: Path) -> None:
     tests = sorted(f"tests/{t.name}" for t in (source / "tests").glob("*.py"))
     pickle_path = results / "otter_results.pkl"
 
-    config = Config()
-    (host, port), stop_server = start_server()
-    config.GradingPreprocessor.update(
-        cwd=str(submission), test_dir="./tests", tests_glob=tests, results_path=str(pickle_path),
-        logging_server_host=host, logging_server_port=port, force_python3_kernel=True,
-        seed=None, seed_variable=None)  # traitlets would default these to 0 and "", which seeds every cell
-    nb, _ = GradingPreprocessor(config=config).preprocess(nb)
+    prepared = results / "grading.ipynb"
+    nbformat.write(nb, prepared)
+    log_sink = _LogSink()
+    add_grading_cells(prepared, prepared, cwd=submission, tests=tests, results_path=pickle_path,
+                      log_port=log_sink.port)
+    nb = nbformat.read(prepared, as_version=4)
+    prepared.unlink()
 
     report: dict = {}
     client = NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=None,
@@ -162,7 +161,7 @@ def main(ag_dir: Path) -> None:
     except DeadKernelError as error:
         report["kernel_error"] = f"the notebook's kernel died ({error})"
     finally:
-        stop_server()
+        log_sink.close()
         shutil.rmtree(submission / "tests", ignore_errors=True)
     (results / PROGRESS).unlink(missing_ok=True)
     _cap_outputs(nb)
@@ -171,6 +170,28 @@ def main(ag_dir: Path) -> None:
     if "kernel_error" not in report:
         report["questions"] = _questions(pickle_path)
     (results / REPORT).write_text(json.dumps(report, indent=1))
+
+
+class _LogSink(socketserver.ThreadingTCPServer):
+    """Where Otter's grading cells send the kernel's log records: they are read and dropped.
+    (Otter's own receiver would unpickle them, which nothing here needs.)"""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Drain)
+        self.port = self.server_address[1]
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _Drain(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        while self.rfile.read1(65536):
+            pass
 
 
 def _cap_outputs(nb: nbformat.NotebookNode, limit: int = OUTPUT_LIMIT) -> None:

@@ -164,7 +164,7 @@ def readable_by_everyone(path: Path) -> bool:
         return False
 
 
-def _own_cgroup(controller: str) -> Path:
+def own_cgroup(controller: str) -> Path:
     """The folder of the cgroup this process is in, for ``controller`` ("" on cgroup v2).
 
     Groups made for a command nest inside it, so a limit placed on the grader itself (a
@@ -286,7 +286,7 @@ class _Cgroups:
 
     @classmethod
     def _create_v1(cls, name: str, limits: Limits) -> _Cgroups | None:
-        memory, pids = _own_cgroup("memory") / name, _own_cgroup("pids") / name
+        memory, pids = own_cgroup("memory") / name, own_cgroup("pids") / name
         if not (memory.parent.is_dir() and pids.parent.is_dir() and os.access(memory.parent, os.W_OK)):
             return None
         memory.mkdir()
@@ -311,7 +311,7 @@ class _Cgroups:
     def _create_v2(cls, name: str, limits: Limits) -> _Cgroups | None:
         # v2 allows controllers only below a group without processes of its own: our own
         # group qualifies when it was delegated that way (systemd does), else the root.
-        parent = next((d for d in (_own_cgroup(""), CGROUP_ROOT) if _delegates_memory_and_pids(d)), None)
+        parent = next((d for d in (own_cgroup(""), CGROUP_ROOT) if _delegates_memory_and_pids(d)), None)
         if parent is None:
             return None
         group_dir = parent / name
