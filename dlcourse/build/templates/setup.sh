@@ -14,10 +14,11 @@ bash /tmp/miniforge.sh -b -p /opt/miniforge
 PIP="/opt/grader/bin/python -m pip install --no-cache-dir"
 
 # CPU-only PyTorch, pinned: the CUDA build needs ~670 MB of memory just to import, the CPU
-# build ~210 MB, and grading must fit Gradescope's 768 MB.
+# build ~220 MB, and grading must fit Gradescope's 768 MB.
 $PIP --index-url https://download.pytorch.org/whl/cpu {torch_requirements}
 $PIP -r /autograder/source/requirements.txt
 $PIP --no-deps /autograder/source/dlcourse-src
 
-# The dataset is fetched once, into the image; grading reads it from this fixed path.
+# The dataset is fetched once, into the image, with the raw pixel file that grading maps
+# into memory (page cache, not the run's own memory); grading reads both from this fixed path.
 DLCOURSE_DATA={data_dir} /opt/grader/bin/python -m dlcourse data fetch {dataset}
