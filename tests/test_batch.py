@@ -172,8 +172,11 @@ def test_interrupted_then_resumed_equals_a_clean_run(tmp_path):
     assert clean.returncode == 0, clean.stderr[-2000:]
 
     before = set(Path(tempfile.gettempdir()).glob("dlcourse-grade-*"))
+    # A shell without job control starts background jobs with SIGINT ignored, and the child
+    # would inherit that; Ctrl-C must reach it as it would at a terminal.
     interrupted = subprocess.Popen([*command, "--out", str(tmp_path / "resumed")], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     results = tmp_path / "resumed" / "results"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(list(results.glob("*.json"))) < 2:
