@@ -1,7 +1,6 @@
 """Spec-driven architecture checks and weights checks: each mistake named in the student's terms."""
 
 import os
-import pickle
 import re
 
 import pytest

@@ -10,12 +10,12 @@ import psutil
 import pytest
 
 import dlcourse.grading.sandbox as sandbox
-from dlcourse.grading.sandbox import Limits, cgroups_available, network_namespace_supported, run_limited
+from dlcourse.grading.sandbox import Limits, Outcome, cgroups_available, network_namespace_supported, run_limited
 
 PY = sys.executable
 
 
-def run(code: str, tmp_path: Path, **limits) -> "Outcome":
+def run(code: str, tmp_path: Path, **limits) -> Outcome:
     return run_limited([PY, "-c", code], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
                        limits=Limits(**{"timeout": 20, **limits}), writable=(tmp_path,))
 
