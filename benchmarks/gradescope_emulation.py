@@ -77,7 +77,7 @@ def main() -> None:
                   for name in ("seconds", "peak_charged_mb", "peak_anon_mb")}
         print(f"{lesson_id}: median of {args.runs} on one core: {median['seconds']:.0f} s; "
               f"peak charged {median['peak_charged_mb']:.0f} MB (anonymous {median['peak_anon_mb']:.0f} MB) "
-              f"of {args.limit_mb}; OOM kills {sum(r.oom_kills for r in runs)}; scores {sorted(scores)}")
+              f"of {args.limit_mb}; OOM-killed runs {sum(r.oom_killed for r in runs)}; scores {sorted(scores)}")
 
 
 if __name__ == "__main__":

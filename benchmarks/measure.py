@@ -16,13 +16,13 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import psutil
 
-from dlcourse.grading.sandbox import CGROUP_ROOT, own_cgroup
+from dlcourse.grading.sandbox import Cgroups, Limits
 
 
 @dataclass
@@ -37,18 +37,28 @@ def measure(command: list[str], env: dict | None = None, cpus: str | None = None
     """Run ``command`` (pinned to ``cpus``, e.g. "0", with taskset) and measure it."""
     if cpus is not None:
         command = ["taskset", "-c", cpus, *command]
+
+    def tree_rss_mb(process: subprocess.Popen) -> float:
+        root = psutil.Process(process.pid)
+        return sum(_rss(p) for p in [root, *root.children(recursive=True)]) / 2**20
+
+    seconds, peak, process, output = _run_sampled(command, tree_rss_mb, {**os.environ, **(env or {})}, timeout)
+    return Measurement(seconds, peak, process.returncode, output)
+
+
+def _run_sampled(command: list[str], reading: Callable[[subprocess.Popen], float], env: dict | None,
+                 timeout: float) -> tuple[float, float, subprocess.Popen, str]:
+    """Run ``command`` to its end, taking ``reading`` every 20 ms; returns the seconds, the
+    largest reading, the finished process and its output."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = [0.0]
     done = threading.Event()
 
     def sample():
-        root = psutil.Process(process.pid)
         while not done.is_set():
             try:
-                tree = [root, *root.children(recursive=True)]
-                peak[0] = max(peak[0], sum(_rss(p) for p in tree) / 2**20)
+                peak[0] = max(peak[0], reading(process))
             except psutil.Error:
                 pass
             time.sleep(0.02)
@@ -58,7 +68,7 @@ def measure(command: list[str], env: dict | None = None, cpus: str | None = None
     output, _ = process.communicate(timeout=timeout)
     done.set()
     sampler.join()
-    return Measurement(time.perf_counter() - start, peak[0], process.returncode, output)
+    return time.perf_counter() - start, peak[0], process, output
 
 
 def _rss(process: psutil.Process) -> int:
@@ -82,7 +92,7 @@ class ContainerRun:
     seconds: float
     peak_charged_mb: float   # everything the cgroup was charged: private memory and page cache
     peak_anon_mb: float      # private (anonymous) memory alone: what cannot be reclaimed
-    oom_kills: int
+    oom_killed: bool
     returncode: int
     output: str
 
@@ -97,30 +107,18 @@ def measure_in_container(command: list[str], limit_mb: int, cpus: str = "0", col
         for path in folder.rglob("*"):
             if path.is_file():
                 _evict(path)
-    group = _MemoryGroup(limit_mb)
+    group = Cgroups.create(Limits(timeout=timeout, memory_mb=limit_mb, max_processes=None))
+    if group is None:
+        raise RuntimeError("measuring as a container needs root and writable cgroups")
     read_only = ('for m in $(grep " /sys/fs/cgroup" /proc/self/mountinfo | cut -d" " -f5); '
                  'do mount -o remount,bind,ro "$m"; done')
-    wrapped = ["sh", "-c", f'echo $$ > {group.procs}; exec "$@"', "sh",
-               "unshare", "--mount", "sh", "-c", f'{read_only}; exec "$@"', "sh", "taskset", "-c", cpus, *command]
-    start = time.perf_counter()
-    process = subprocess.Popen(wrapped, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak_anon = [0.0]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak_anon[0] = max(peak_anon[0], group.anon_mb())
-            time.sleep(0.02)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    output, _ = process.communicate(timeout=timeout)
-    done.set()
-    sampler.join()
-    run = ContainerRun(time.perf_counter() - start, group.peak_mb(), peak_anon[0], group.oom_kills(),
-                       process.returncode, output)
-    group.remove()
-    return run
+    wrapped = group.joined(["unshare", "--mount", "sh", "-c", f'{read_only}; exec "$@"', "sh",
+                            "taskset", "-c", cpus, *command])
+    try:
+        seconds, peak_anon, process, output = _run_sampled(wrapped, lambda _: group.anon_mb(), None, timeout)
+        return ContainerRun(seconds, group.peak_mb(), peak_anon, group.oom_killed(), process.returncode, output)
+    finally:
+        group.remove()
 
 
 def _evict(path: Path) -> None:
@@ -129,44 +127,3 @@ def _evict(path: Path) -> None:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(fd)
-
-
-class _MemoryGroup:
-    """A memory cgroup (v1 or v2) inside this process's own, with a limit and no swap."""
-
-    def __init__(self, limit_mb: int) -> None:
-        self.v2 = not (CGROUP_ROOT / "memory").is_dir()
-        self.dir = own_cgroup("" if self.v2 else "memory") / f"benchmark-{uuid.uuid4().hex[:8]}"
-        self.dir.mkdir()
-        limit = str(limit_mb * 2**20)
-        if self.v2:
-            self._write("memory.max", limit)
-            self._write("memory.swap.max", "0")
-        else:
-            self._write("memory.limit_in_bytes", limit)
-            if (self.dir / "memory.memsw.limit_in_bytes").exists():
-                self._write("memory.memsw.limit_in_bytes", limit)
-        self.procs = self.dir / "cgroup.procs"
-
-    def _write(self, name: str, value: str) -> None:
-        (self.dir / name).write_text(value)
-
-    def _stat(self, name: str) -> dict[str, int]:
-        return {k: int(v) for k, v in (line.split() for line in (self.dir / name).read_text().splitlines())}
-
-    def anon_mb(self) -> float:
-        return self._stat("memory.stat")["anon" if self.v2 else "total_rss"] / 2**20
-
-    def peak_mb(self) -> float:
-        return int((self.dir / ("memory.peak" if self.v2 else "memory.max_usage_in_bytes")).read_text()) / 2**20
-
-    def oom_kills(self) -> int:
-        return self._stat("memory.events" if self.v2 else "memory.oom_control").get("oom_kill", 0)
-
-    def remove(self) -> None:
-        for _ in range(100):
-            try:
-                self.dir.rmdir()
-                return
-            except OSError:  # busy for a moment after its last process exits
-                time.sleep(0.05)

@@ -208,9 +208,10 @@ def _read_idx(path: Path) -> torch.Tensor:
 def _cifar_pixels(folder: Path, files: list[Path], split: str) -> tuple[np.ndarray, np.ndarray]:
     """The pixels ``(N, 3072)`` and labels of the CIFAR batches ``files``: mapped from the
     cache (written now if missing), or read into memory where the cache cannot be written."""
-    if sum(f.stat().st_size for f in files) < CACHE_MIN_BYTES:
+    stats = [f.stat() for f in files]
+    if sum(st.st_size for st in stats) < CACHE_MIN_BYTES:
         return _read_cifar_batches(files)
-    stamp = hashlib.sha1("".join(f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns};" for f in files).encode())
+    stamp = hashlib.sha1("".join(f"{f.name}:{st.st_size}:{st.st_mtime_ns};" for f, st in zip(files, stats)).encode())
     pixels = folder / CIFAR_CACHE / f"{split}-{stamp.hexdigest()[:12]}.uint8"
     labels = pixels.with_suffix(".labels.npy")
     try:

@@ -1,5 +1,8 @@
 """Otter's grading cells: added to a notebook by a process of their own, and read back as JSON.
 
+The student's own ``grader.check``/``grader.export`` cells are dropped first: every test
+runs once, at the end, on the notebook's final state.
+
 Importing Otter costs ~70 MB (it loads pandas and nbconvert) and ~1 s. The notebook runner
 would hold that memory for as long as the student's kernel runs, inside the same limit, so
 a short-lived process adds the cells instead. And the kernel, which has Otter loaded
@@ -10,6 +13,7 @@ never unpickles anything.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +21,7 @@ from pathlib import Path
 # Exceptions whose text is written for the student; others keep their type name in the message.
 STUDENT_FACING = {"AssertionError", "ArchitectureMismatch", "WeightsProblem", "UnsafeWeights"}
 RESULTS_PICKLE = "otter_results.pkl"
+OTTER_CALL = re.compile(r"grader\.(check|check_all|export)\(.*\)")
 REPORT_SOURCE = """
 from dlcourse.grading.grading_cells import write_questions
 write_questions({pickle!r}, {out!r})
@@ -25,8 +30,9 @@ write_questions({pickle!r}, {out!r})
 
 def add_grading_cells(notebook: Path, out: Path, *, cwd: Path, tests: list[str], results_dir: Path,
                       questions_path: Path, log_port: int) -> None:
-    """Write ``notebook`` to ``out`` with Otter's grading cells; its last cell will run the
-    tests and write every question's result to ``questions_path`` (see :func:`write_questions`)."""
+    """Write ``notebook`` to ``out`` without the student's grader calls and with Otter's
+    grading cells; its last cell will run the tests and write every question's result to
+    ``questions_path`` (see :func:`write_questions`)."""
     settings = {"notebook": str(notebook), "out": str(out), "cwd": str(cwd), "tests": tests,
                 "pickle": str(results_dir / RESULTS_PICKLE), "questions": str(questions_path), "log_port": log_port}
     done = subprocess.run([sys.executable, "-m", __name__, json.dumps(settings)], capture_output=True, text=True)
@@ -46,9 +52,17 @@ def main(settings: dict) -> None:
         logging_server_host="127.0.0.1", logging_server_port=settings["log_port"], force_python3_kernel=True,
         seed=None, seed_variable=None)  # traitlets would default these to 0 and "", which seeds every cell
     nb = nbformat.read(settings["notebook"], as_version=4)
+    nb.cells = [c for c in nb.cells if not _is_otter_cell(c)]
     nb, _ = GradingPreprocessor(config=config).preprocess(nb)
     nb.cells[-1].source += REPORT_SOURCE.format(pickle=settings["pickle"], out=settings["questions"])
     nbformat.write(nb, settings["out"])
+
+
+def _is_otter_cell(cell) -> bool:
+    """A cell of nothing but ``grader.check(...)``/``grader.export(...)`` calls (and comments)."""
+    lines = [line.strip() for line in cell.source.splitlines()
+             if line.strip() and not line.strip().startswith("#")]
+    return cell.cell_type == "code" and bool(lines) and all(OTTER_CALL.fullmatch(line) for line in lines)
 
 
 def write_questions(results_pickle: str, out: str) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import socketserver
 import sys
@@ -40,7 +39,6 @@ from .sandbox import Limits, Outcome, run_limited
 REPORT = "notebook_run.json"
 EXECUTED = "executed.ipynb"
 PROGRESS = "running_cell.txt"  # the cell being executed, for saying where a timeout struck
-OTTER_CALL = re.compile(r"grader\.(check|check_all|export)\(.*\)")
 OUTPUT_LIMIT = 100_000  # characters of printed output kept per cell in the executed notebook
 
 
@@ -131,16 +129,12 @@ def main(ag_dir: Path) -> None:
     for support in (source / "files").glob("*"):  # the autograder's copies win over the student's
         shutil.copy(support, submission / support.name)
     shutil.rmtree(submission / "tests", ignore_errors=True)
-    notebook_path = next(submission.glob("*.ipynb"))
-    nb = nbformat.read(notebook_path, as_version=4)
-    nb.cells = [c for c in nb.cells if not _is_otter_cell(c)]
     tests = sorted(f"tests/{t.name}" for t in (source / "tests").glob("*.py"))
     questions_path = results / "otter_results.json"
 
     prepared = results / "grading.ipynb"
-    nbformat.write(nb, prepared)
     log_sink = _LogSink()
-    add_grading_cells(prepared, prepared, cwd=submission, tests=tests, results_dir=results,
+    add_grading_cells(next(submission.glob("*.ipynb")), prepared, cwd=submission, tests=tests, results_dir=results,
                       questions_path=questions_path, log_port=log_sink.port)
     nb = nbformat.read(prepared, as_version=4)
     prepared.unlink()
@@ -212,13 +206,6 @@ def _cap_outputs(nb: nbformat.NotebookNode, limit: int = OUTPUT_LIMIT) -> None:
             kept.append(nbformat.v4.new_output("stream", name="stdout",
                                                text=f"\n[... {cut:,} more characters cut by the grader]\n"))
             cell["outputs"] = kept
-
-
-def _is_otter_cell(cell) -> bool:
-    """A cell of nothing but ``grader.check(...)``/``grader.export(...)`` calls (and comments)."""
-    lines = [line.strip() for line in cell.source.splitlines()
-             if line.strip() and not line.strip().startswith("#")]
-    return cell.cell_type == "code" and bool(lines) and all(OTTER_CALL.fullmatch(line) for line in lines)
 
 
 def _cell_errors(nb: nbformat.NotebookNode) -> list[str]:

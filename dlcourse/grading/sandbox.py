@@ -26,6 +26,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def run_limited(command: list[str], *, cwd: Path, env: dict[str, str], limits: L
     setting ``stop`` ends the command early (``Outcome.interrupted``).
     """
     env = {**env, **thread_env(limits.threads)}
-    cgroups = _Cgroups.create(limits)
+    cgroups = Cgroups.create(limits)
     prefix, enforced = [], list(cgroups.enforced) if cgroups else []
     if limits.drop_privileges and can_drop_privileges():
         for folder in writable:
@@ -80,9 +81,7 @@ def run_limited(command: list[str], *, cwd: Path, env: dict[str, str], limits: L
         prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
         enforced.append("unprivileged user")
     if cgroups:
-        # The shell joins the cgroups, then exec's the command, which keeps its pid.
-        joins = "; ".join(f"echo $$ > {p}" for p in cgroups.procs_files)
-        prefix = ["sh", "-c", f'{joins}; exec "$@"', "sh", *prefix]
+        prefix = cgroups.joined(prefix)
     if limits.isolate_network and network_namespace_supported():
         prefix = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *prefix]
         enforced.append("network namespace")
@@ -142,7 +141,7 @@ def network_namespace_supported() -> bool:
 @functools.lru_cache(maxsize=1)
 def cgroups_available() -> bool:
     """Whether runs here get kernel-enforced memory and process limits."""
-    probe = _Cgroups.create(Limits(timeout=1))
+    probe = Cgroups.create(Limits(timeout=1))
     if probe is None:
         return False
     probe.remove()
@@ -164,7 +163,7 @@ def readable_by_everyone(path: Path) -> bool:
         return False
 
 
-def own_cgroup(controller: str) -> Path:
+def _own_cgroup(controller: str) -> Path:
     """The folder of the cgroup this process is in, for ``controller`` ("" on cgroup v2).
 
     Groups made for a command nest inside it, so a limit placed on the grader itself (a
@@ -223,7 +222,7 @@ def _private_kb(pid: int) -> int:
 
 
 def _kill_everything(process: subprocess.Popen, seen: dict[int, psutil.Process],
-                     cgroups: _Cgroups | None) -> None:
+                     cgroups: Cgroups | None) -> None:
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -263,7 +262,7 @@ class _CappedReader(threading.Thread):
 
 
 @dataclass
-class _Cgroups:
+class Cgroups:
     """A memory and a pids cgroup made for one command (v1: two hierarchies; v2: one group)."""
 
     dirs: list[Path]
@@ -274,8 +273,14 @@ class _Cgroups:
     def procs_files(self) -> list[Path]:
         return [d / "cgroup.procs" for d in self.dirs]
 
+    def joined(self, command: list[str]) -> list[str]:
+        """``command`` started inside these groups: a shell joins them, then exec's the
+        command, which keeps its pid."""
+        joins = "; ".join(f"echo $$ > {p}" for p in self.procs_files)
+        return ["sh", "-c", f'{joins}; exec "$@"', "sh", *command]
+
     @classmethod
-    def create(cls, limits: Limits) -> _Cgroups | None:
+    def create(cls, limits: Limits) -> Cgroups | None:
         name = f"dlcourse-{uuid.uuid4().hex[:12]}"
         try:
             if (CGROUP_ROOT / "cgroup.controllers").is_file():
@@ -285,8 +290,8 @@ class _Cgroups:
             return None
 
     @classmethod
-    def _create_v1(cls, name: str, limits: Limits) -> _Cgroups | None:
-        memory, pids = own_cgroup("memory") / name, own_cgroup("pids") / name
+    def _create_v1(cls, name: str, limits: Limits) -> Cgroups | None:
+        memory, pids = _own_cgroup("memory") / name, _own_cgroup("pids") / name
         if not (memory.parent.is_dir() and pids.parent.is_dir() and os.access(memory.parent, os.W_OK)):
             return None
         memory.mkdir()
@@ -308,10 +313,10 @@ class _Cgroups:
         return group
 
     @classmethod
-    def _create_v2(cls, name: str, limits: Limits) -> _Cgroups | None:
+    def _create_v2(cls, name: str, limits: Limits) -> Cgroups | None:
         # v2 allows controllers only below a group without processes of its own: our own
         # group qualifies when it was delegated that way (systemd does), else the root.
-        parent = next((d for d in (own_cgroup(""), CGROUP_ROOT) if _delegates_memory_and_pids(d)), None)
+        parent = next((d for d in (_own_cgroup(""), CGROUP_ROOT) if _delegates_memory_and_pids(d)), None)
         if parent is None:
             return None
         group_dir = parent / name
@@ -352,15 +357,30 @@ class _Cgroups:
     def oom_killed(self) -> bool:
         """Whether the kernel's OOM killer ended a process of this group (hitting the limit
         alone is not enough: page cache is reclaimed at the limit without killing anyone)."""
-        name = "memory.oom_control" if self.version == 1 else "memory.events"
+        return self._memory_counters("memory.oom_control" if self.version == 1 else "memory.events")["oom_kill"] > 0
+
+    def anon_mb(self) -> float:
+        """The anonymous memory the group holds now: what cannot be reclaimed."""
+        return self._memory_counters("memory.stat")["total_rss" if self.version == 1 else "anon"] / 2**20
+
+    def peak_mb(self) -> float:
+        """The most the group was ever charged, page cache included."""
+        name = "memory.max_usage_in_bytes" if self.version == 1 else "memory.peak"
+        try:
+            return int((self.dirs[0] / name).read_text()) / 2**20
+        except (OSError, ValueError):
+            return 0.0
+
+    def _memory_counters(self, name: str) -> dict[str, int]:
+        """A "key value" file of the memory group as numbers (missing keys read 0)."""
+        counters: dict[str, int] = {}
         try:
             for line in (self.dirs[0] / name).read_text().splitlines():
                 key, _, value = line.partition(" ")
-                if key == "oom_kill":
-                    return int(value) > 0
+                counters[key] = int(value)
         except (OSError, ValueError):
             pass
-        return False
+        return defaultdict(int, counters)
 
     def remove(self) -> None:
         for d in self.dirs:
