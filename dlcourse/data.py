@@ -66,7 +66,8 @@ class ImageDataset(torch.utils.data.Dataset):
     def __init__(self, images: torch.Tensor, labels: torch.Tensor,
                  classes: list[str] | None = None,
                  transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                 indices: torch.Tensor | None = None) -> None:
+                 indices: torch.Tensor | None = None,
+                 source: tuple[str, bool] | None = None) -> None:
         if images.dtype != torch.uint8 or images.ndim != 4:
             raise ValueError("images must be a uint8 tensor of shape (N, C, H, W)")
         count = len(images) if indices is None else len(indices)
@@ -77,6 +78,14 @@ class ImageDataset(torch.utils.data.Dataset):
         if classes is not None:
             self.classes = list(classes)
         self.transform = transform
+        # (dataset class name, train?) of the set the images come from: how a grader that
+        # holds its own copy of the data rebuilds this set without being sent its pixels.
+        self.source = source
+
+    @property
+    def indices(self) -> torch.Tensor | None:
+        """Positions of this set's images in the full set (None: all of them, in order)."""
+        return self._indices
 
     @property
     def images(self) -> torch.Tensor:
@@ -104,8 +113,9 @@ class ImageDataset(torch.utils.data.Dataset):
         order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
         positions = order if self._indices is None else self._indices[order]
         train = ImageDataset(self._storage, self.labels[order[n_val:]], self.classes, self.transform,
-                             indices=positions[n_val:])
-        val = ImageDataset(self._storage, self.labels[order[:n_val]], self.classes, indices=positions[:n_val])
+                             indices=positions[n_val:], source=self.source)
+        val = ImageDataset(self._storage, self.labels[order[:n_val]], self.classes, indices=positions[:n_val],
+                           source=self.source)
         return train, val
 
     def __repr__(self) -> str:
@@ -130,7 +140,7 @@ class MNIST(ImageDataset):
             _fetch("MNIST", raw, download, lambda: _torchvision_download("MNIST", root, train))
         images = _read_idx(_find_idx(raw, names[0])).unsqueeze(1)
         labels = _read_idx(_find_idx(raw, names[1]))
-        super().__init__(images, labels, transform=transform)
+        super().__init__(images, labels, transform=transform, source=("MNIST", train))
 
 
 class CIFAR10(ImageDataset):
@@ -153,7 +163,8 @@ class CIFAR10(ImageDataset):
             files = sorted(folder.glob("data_batch_*")) if train else [folder / "test_batch"]
         data, labels = _cifar_pixels(folder, files, "train" if train else "test")
         images, labels = torch.from_numpy(data).view(-1, 3, 32, 32), torch.from_numpy(labels)
-        super().__init__(images, labels, classes=_cifar_class_names(folder), transform=transform)
+        super().__init__(images, labels, classes=_cifar_class_names(folder), transform=transform,
+                         source=("CIFAR10", train))
 
 
 def _fetch(name: str, where: Path, download: bool, downloader: Callable[[], None]) -> None:

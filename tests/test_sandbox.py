@@ -10,14 +10,14 @@ import psutil
 import pytest
 
 import dlcourse.grading.sandbox as sandbox
-from dlcourse.grading.sandbox import Limits, Outcome, cgroups_available, network_namespace_supported, run_limited
+from dlcourse.grading.sandbox import Limits, Outcome, View, cgroups_available, network_namespace_supported, run_limited
 
 PY = sys.executable
 
 
 def run(code: str, tmp_path: Path, **limits) -> Outcome:
     return run_limited([PY, "-c", code], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
-                       limits=Limits(**{"timeout": 20, **limits}), writable=(tmp_path,))
+                       limits=Limits(**{"timeout": 20, **limits}), view=View(writable=(tmp_path,)))
 
 
 def test_a_normal_command_runs_and_reports(tmp_path):

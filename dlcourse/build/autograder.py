@@ -7,6 +7,7 @@ Layout (Gradescope unpacks it into ``/autograder/source``)::
     requirements.txt     the pinned grading environment
     otter_config.json    Otter's settings from the master notebook
     tests/               every test, hidden ones included
+    manifest.json        questions, tests and points as Otter resolves them (grading/manifest.py)
     files/               support files copied next to the submission (lesson.yaml)
     dlcourse-src/        this toolkit, installed with --no-deps
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import dlcourse
 
+from ..grading.manifest import MANIFEST, read_tests
 from ..lesson import Lesson
 from .assign import assignment_config
 
@@ -48,6 +50,12 @@ def write_autograder_zip(lesson: Lesson, dist: Path, zip_path: Path) -> Path:
         "otter_config.json": ((ag / "otter_config.json").read_bytes(), 0o644),
         "dlcourse-src/pyproject.toml": (_template("pyproject.toml", values), 0o644),
     }
+    manifest = read_tests(lesson.id, ag / "tests", lesson.verified_questions)
+    unknown = sorted(set(lesson.verified_questions.values()) - set(manifest.points))
+    if unknown:
+        raise ValueError(f"{lesson.directory / 'lesson.yaml'}: verified question {unknown[0]!r} is not a question "
+                         f"of {lesson.notebook}")
+    entries[MANIFEST] = (manifest.to_json().encode(), 0o644)
     for test in sorted((ag / "tests").glob("*.py")):
         entries[f"tests/{test.name}"] = (test.read_bytes(), 0o644)
     for support in sorted(student.iterdir()):

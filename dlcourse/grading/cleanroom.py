@@ -1,25 +1,19 @@
-"""The trusted half of grading: check a submission's weights without running any of its code.
+"""The clean room: what can be verified from a submission's weights alone.
 
-The notebook run happens in the student's kernel, where student code can rewrite the
-tests' verdicts. So a separate process re-verifies what can be verified from the weights
-alone: it builds the lesson's network from ``lesson.yaml``, loads the submitted state_dict
-with ``weights_only=True`` (a crafted pickle is refused, not executed), checks every tensor
+Part of the judge (:mod:`.judge`), run after the student's kernel is gone: it builds the
+lesson's network from ``lesson.yaml``, loads the submitted state_dict with
+``weights_only=True`` (a crafted pickle is refused, not executed), checks every tensor
 against the lesson's network, and measures the accuracy on the full test set with the
-lesson's own input pipeline. It still runs sandboxed: the weights file is untrusted data.
+lesson's own input pipeline. The weights are the bytes the submission arrived with,
+captured before any student code ran.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..lesson import LESSON_FILE, Lesson
-from .sandbox import Limits, run_limited
-
-VERDICT = "cleanroom.json"
+from ..lesson import Lesson
 
 
 @dataclass
@@ -34,7 +28,7 @@ class Verdict:
     gap: float | None = None             # train-test accuracy gap, when the lesson has a baseline
     baseline_gap: float | None = None
     baseline_problem: str | None = None
-    error: str | None = None             # the clean room itself failed (timeout, memory)
+    error: str | None = None             # the clean room itself failed
 
 
 def verify(lesson: Lesson, weights: Path) -> Verdict:
@@ -76,28 +70,3 @@ def verify(lesson: Lesson, weights: Path) -> Verdict:
         verdict.gap = train_test_gap(model, prepare, images)
         verdict.baseline_gap = train_test_gap(base, lesson.baseline_lesson().reference_prepare(), images)
     return verdict
-
-
-def run_cleanroom(lesson_dir: Path, weights: Path, workdir: Path, limits: Limits, env: dict[str, str],
-                  stop: threading.Event | None = None) -> Verdict:
-    """Run :func:`verify` in a sandboxed process and read its verdict."""
-    out = workdir / VERDICT
-    outcome = run_limited([sys.executable, "-m", __name__, str(lesson_dir / LESSON_FILE), str(weights), str(out)],
-                          cwd=workdir, env=env, limits=limits, writable=(workdir,), stop=stop)
-    try:
-        return Verdict(**json.loads(out.read_text()))
-    except (OSError, ValueError, TypeError):
-        if outcome.timed_out:
-            reason = f"timed out after {limits.timeout:.0f} s"
-        elif outcome.out_of_memory:
-            reason = f"ran out of memory ({limits.memory_mb} MB)"
-        else:
-            lines = outcome.output.strip().splitlines()
-            reason = lines[-1] if lines else f"exited with code {outcome.returncode}"
-        return Verdict(weights_found=weights.is_file(), error=f"the clean-room check failed: {reason}")
-
-
-if __name__ == "__main__":
-    lesson_file, weights_file, out_file = map(Path, sys.argv[1:4])
-    result = verify(Lesson.load(lesson_file), weights_file)
-    Path(out_file).write_text(json.dumps(asdict(result)))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..lesson import LESSON_FILE, Lesson
 from ..settings import MEMORY_ENV
-from .pipeline import CLEANROOM_TIMEOUT, GradingOptions, grade_submission
+from .pipeline import MEASURE_SECONDS, GradingOptions, grade_submission
 
 GRADESCOPE_LIMIT = 600      # Gradescope's default timeout, seconds
 SAFETY = 60                 # start-up, staging and writing results
@@ -30,7 +30,7 @@ def main(root: Path) -> int:
     results.mkdir(parents=True, exist_ok=True)
     try:
         lesson = Lesson.load(root / "source" / "files" / LESSON_FILE)
-        timeout = min(lesson.grading_timeout, GRADESCOPE_LIMIT - CLEANROOM_TIMEOUT - SAFETY)
+        timeout = min(lesson.grading_timeout, GRADESCOPE_LIMIT - MEASURE_SECONDS - SAFETY)
         memory = int(os.environ.get(MEMORY_ENV, GRADESCOPE_MEMORY_MB))
         result = grade_submission(root / "source", root / "submission",
                                   GradingOptions(timeout=timeout, memory_mb=memory, threads=1))

@@ -1,189 +1,120 @@
-"""Run a submitted notebook through Otter's grading and report what its tests claim.
+"""The untrusted half of grading: run a submitted notebook, then relay the judge's questions.
 
-This module is the *untrusted* half of grading: it executes student code (in a Jupyter
-kernel) and is therefore started inside the sandbox by :func:`run_notebook`. Its report is
-a claim, checked later by the clean room and the tamper scan, never taken on trust.
+This module runs inside the sandbox, as the sandbox's user, beside the student's kernel;
+the judge (:mod:`.judge`) starts it and talks to it over its stdin and stdout:
 
-It differs from ``otter run`` in three ways that matter for trust and robustness:
+1. each code cell of the notebook runs in a ``python3`` kernel, whatever kernelspec the
+   notebook was saved with; cells tagged ``otter_ignore`` (training, plots) and cells of
+   nothing but ``grader.check``/``grader.export`` calls are left out. Before each cell the
+   judge hears ``{"event": "cell"}`` (so a timeout can say where it struck), and after the
+   last ``{"event": "ready"}`` with the executed notebook;
+2. then each request the judge sends is answered by the kernel (:mod:`.oracle`) and the
+   answer is passed back, until the judge sends ``{"op": "done"}``.
 
-- the notebook always runs on the ``python3`` kernel, whatever kernelspec it was saved with;
-- the tests reach the disk only after the student's last cell has run, so no student code
-  can read the hidden tests while it executes;
-- Otter's own ``grader.check`` and ``grader.export`` cells are dropped (every test runs once,
-  at the end, on the notebook's final state).
+No test, hidden or public, ever reaches this process or its folder, and nothing it says is
+taken on trust: an answer is only ever the student's answer.
 
-Layout it works in (the Gradescope one)::
+Folder it works in (the only one it may write)::
 
-    AG_DIR/source/       the unpacked autograder zip (tests/, files/, otter_config.json)
-    AG_DIR/submission/   the notebook and its files
-    AG_DIR/results/      notebook_run.json and executed.ipynb are written here
+    RUN/submission/   the notebook and the files that came with it; the kernel's working directory
+    RUN/home/         HOME: kernel connection files, IPython's profile, caches
+    RUN/oracle/       requests and answers on their way through the kernel
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import socketserver
+import re
 import sys
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import nbformat
 
-from ..settings import GRADING_ENV
-from .grading_cells import add_grading_cells
-from .sandbox import Limits, Outcome, run_limited
+from .wire import read_message, write_message
 
-REPORT = "notebook_run.json"
-EXECUTED = "executed.ipynb"
-PROGRESS = "running_cell.txt"  # the cell being executed, for saying where a timeout struck
+IGNORE_TAG = "otter_ignore"
 OUTPUT_LIMIT = 100_000  # characters of printed output kept per cell in the executed notebook
+NOTEBOOK_LIMIT = 20 * 2**20
+OTTER_CALL = re.compile(r"grader\.(check|check_all|export)\(.*\)")
+ANSWER_CELL = ("__import__('dlcourse.grading.oracle', fromlist=['answer']).answer("
+               "get_ipython().user_ns, {request!r}, {answer!r})")
 
 
-@dataclass
-class TestOutcome:
-    name: str
-    hidden: bool
-    points: float
-    passed: bool
-    message: str
-
-
-@dataclass
-class QuestionOutcome:
-    score: float
-    possible: float
-    tests: list[TestOutcome] = field(default_factory=list)
-
-
-@dataclass
-class NotebookRun:
-    """What the sandboxed run reported, plus how the sandbox saw it end."""
-
-    questions: dict[str, QuestionOutcome]
-    cell_errors: list[str]
-    kernel_error: str | None
-    sandbox: Outcome
-    executed_notebook: Path | None
-    running_cell: str | None = None  # source of the cell last started (where a timeout struck)
-    limits: Limits | None = None
-
-    @property
-    def completed(self) -> bool:
-        return self.kernel_error is None and not self.sandbox.timed_out and not self.sandbox.out_of_memory
-
-
-def run_notebook(ag_dir: Path, limits: Limits, env: dict[str, str],
-                 stop: threading.Event | None = None) -> NotebookRun:
-    """Run the worker below in the sandbox and read back its report."""
-    results = ag_dir / "results"
-    results.mkdir(exist_ok=True)
-    home = ag_dir / "home"  # kernel connection files, IPython's profile, caches: all in here
-    home.mkdir(exist_ok=True)
-    env = {**env, GRADING_ENV: "1", "HOME": str(home), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-           "IPYTHONDIR": str(home / "ipython"), "MPLCONFIGDIR": str(home / "matplotlib"),
-           "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
-    outcome = run_limited([sys.executable, "-m", __name__, str(ag_dir)], cwd=ag_dir, env=env,
-                          limits=limits, writable=(home, ag_dir / "submission", results), stop=stop)
-    report = _read_report(results / REPORT)
-    executed = results / EXECUTED
-    progress = results / PROGRESS
-    try:
-        questions = {name: QuestionOutcome(float(q["score"]), float(q["possible"]),
-                                           [TestOutcome(**t) for t in q["tests"]])
-                     for name, q in report.get("questions", {}).items()}
-        cell_errors = [str(e) for e in report.get("cell_errors", [])]
-    except (TypeError, ValueError, KeyError, AttributeError):  # the sandbox wrote something else
-        report, questions, cell_errors = {}, {}, []
-    return NotebookRun(
-        questions=questions, cell_errors=cell_errors,
-        kernel_error=report.get("kernel_error") if report else _no_report(outcome),
-        sandbox=outcome, executed_notebook=executed if executed.is_file() else None,
-        running_cell=progress.read_text(errors="replace") if progress.is_file() else None, limits=limits,
-    )
-
-
-def _read_report(path: Path) -> dict:
-    try:
-        report = json.loads(path.read_text())
-        return report if isinstance(report, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _no_report(outcome: Outcome) -> str:
-    tail = outcome.output.strip().splitlines()[-1:] if outcome.output.strip() else []
-    return "the grading run ended without a report" + (f": {tail[0]}" if tail else "")
-
-
-# ---------------------------------------------------------------- inside the sandbox
-
-
-def main(ag_dir: Path) -> None:
+def main(run_dir: Path) -> None:
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
-    source, submission, results = ag_dir / "source", ag_dir / "submission", ag_dir / "results"
-    for support in (source / "files").glob("*"):  # the autograder's copies win over the student's
-        shutil.copy(support, submission / support.name)
-    shutil.rmtree(submission / "tests", ignore_errors=True)
-    tests = sorted(f"tests/{t.name}" for t in (source / "tests").glob("*.py"))
-    questions_path = results / "otter_results.json"
-
-    prepared = results / "grading.ipynb"
-    log_sink = _LogSink()
-    add_grading_cells(next(submission.glob("*.ipynb")), prepared, cwd=submission, tests=tests, results_dir=results,
-                      questions_path=questions_path, log_port=log_sink.port)
-    nb = nbformat.read(prepared, as_version=4)
-    prepared.unlink()
-
-    report: dict = {}
+    channel = os.fdopen(os.dup(1), "wb")  # to the judge; everything else printed goes to the log
+    os.dup2(2, 1)
+    requests = sys.stdin.buffer
+    submission = run_dir / "submission"
+    notebook_path = next(submission.glob("*.ipynb"))
+    nb = nbformat.read(notebook_path, as_version=4)
+    nb.cells = [c for c in nb.cells if c.cell_type == "code" and not _left_out(c)]
     client = NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=None,
                             resources={"metadata": {"path": str(submission)}})
     try:
         with client.setup_kernel():
-            for index, cell in enumerate(nb.cells[:-1]):
-                (results / PROGRESS).write_text(cell.source)
+            for index, cell in enumerate(nb.cells):
+                write_message(channel, {"event": "cell", "source": cell.source[:2000]})
                 client.execute_cell(cell, index)
-            shutil.copytree(source / "tests", submission / "tests")  # only now: see docstring
-            (results / PROGRESS).write_text("# the lesson's tests, run on your notebook's final state")
-            client.execute_cell(nb.cells[-1], len(nb.cells) - 1)
+            _cap_outputs(nb)
+            write_message(channel, {"event": "ready", "cell_errors": _cell_errors(nb)},
+                          [nbformat.writes(nb).encode()[:NOTEBOOK_LIMIT]])
+            _serve(client, requests, channel, run_dir / "oracle")
     except DeadKernelError as error:
-        report["kernel_error"] = f"the notebook's kernel died ({error})"
-    finally:
-        log_sink.close()
-        shutil.rmtree(submission / "tests", ignore_errors=True)
-    (results / PROGRESS).unlink(missing_ok=True)
-    _cap_outputs(nb)
-    nbformat.write(nb, results / EXECUTED)
-    report["cell_errors"] = _cell_errors(nb)
-    if "kernel_error" not in report:
-        report["questions"] = json.loads(questions_path.read_text())  # a claim, like the rest of this run
-    (results / REPORT).write_text(json.dumps(report, indent=1))
+        write_message(channel, {"event": "dead", "message": f"the notebook's kernel died ({error})"})
 
 
-class _LogSink(socketserver.ThreadingTCPServer):
-    """Where Otter's grading cells send the kernel's log records: they are read and dropped.
-    (Otter's own receiver would unpickle them, which nothing here needs.)"""
+def _serve(client, requests: BinaryIO, channel: BinaryIO, folder: Path) -> None:
+    """Pass each request to the kernel and its answer back, until ``done``. (The executed
+    notebook was sent already: each request runs as one more cell at its end.)"""
+    from nbclient.exceptions import CellTimeoutError
 
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Drain)
-        self.port = self.server_address[1]
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.shutdown()
-        self.server_close()
-
-
-class _Drain(socketserver.StreamRequestHandler):
-    def handle(self) -> None:
-        while self.rfile.read1(65536):
+    folder.mkdir(exist_ok=True)
+    request_path, answer_path = folder / "request", folder / "answer"
+    client.interrupt_on_timeout = True
+    while True:
+        try:
+            request, blobs = read_message(requests)
+        except EOFError:
+            return
+        if request.get("op") == "done":
+            return
+        with open(request_path, "wb") as f:
+            write_message(f, request, blobs)
+        answer_path.unlink(missing_ok=True)
+        client.timeout = max(1, int(request.get("timeout", 60)))
+        cell = nbformat.v4.new_code_cell(ANSWER_CELL.format(request=str(request_path), answer=str(answer_path)))
+        client.nb.cells.append(cell)
+        try:
+            client.execute_cell(cell, len(client.nb.cells) - 1, store_history=False)
+        except CellTimeoutError:
             pass
+        finally:
+            client.nb.cells.pop()
+        try:
+            with open(answer_path, "rb") as f:
+                body, answer_blobs = read_message(f)
+        except (OSError, EOFError, ValueError):
+            body, answer_blobs = _no_answer(cell, client.timeout), []
+        write_message(channel, {"event": "answer", "answer": body}, answer_blobs)
+
+
+def _no_answer(cell: nbformat.NotebookNode, timeout: int) -> dict:
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    if errors and errors[0].get("ename") != "KeyboardInterrupt":
+        return {"error": errors[0].get("ename", "Exception"), "message": errors[0].get("evalue", ""), "builtin": False}
+    return {"error": "TimeoutError", "message": f"did not finish within {timeout} s", "builtin": True}
+
+
+def _left_out(cell: nbformat.NotebookNode) -> bool:
+    """Cells grading skips: tagged ``otter_ignore``, or nothing but grader calls (and comments)."""
+    if IGNORE_TAG in cell.metadata.get("tags", []) or cell.metadata.get("otter", {}).get("ignore"):
+        return True
+    lines = [line.strip() for line in cell.source.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return bool(lines) and all(OTTER_CALL.fullmatch(line) for line in lines)
 
 
 def _cap_outputs(nb: nbformat.NotebookNode, limit: int = OUTPUT_LIMIT) -> None:
@@ -214,7 +145,8 @@ def _cell_errors(nb: nbformat.NotebookNode) -> list[str]:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 first_line = cell.source.strip().splitlines()[0][:60] if cell.source.strip() else ""
-                errors.append(f'cell "{first_line}" raised {output.ename}: {output.evalue.splitlines()[0] if output.evalue else ""}'.rstrip(": "))
+                evalue = str(output.get("evalue") or "").splitlines()
+                errors.append(f'cell "{first_line}" raised {output.get("ename")}: {evalue[0] if evalue else ""}'.rstrip(": "))
     return errors
 
 

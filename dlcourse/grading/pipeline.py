@@ -1,39 +1,43 @@
 """Grade one submission, end to end, as a sequence of steps:
 
     read      open the notebook or zip; unreadable input becomes a status, not a crash
-    stage     lay it out in a fresh Gradescope-like folder (source/, submission/, results/)
-    scan      look for tampering in the code, without running it            (tamper.py)
-    run       execute the notebook and its tests in the sandbox             (notebook_run.py)
-    verify    re-check the weights in the clean room                        (cleanroom.py)
+    capture   copy the submitted weights to the judge's own folder, before any code runs
+    stage     lay the notebook out in the sandbox's folder
+    scan      look for tampering in the code, without running it: evidence for a human (tamper.py)
+    judge     run the notebook in the sandbox and its tests in the judge; measure the weights (judge.py)
     combine   one GradeResult: scores, a status and a one-line reason
 
-The scratch folder, which holds the hidden tests, is removed on every way out, a timeout
-or Ctrl-C included. Nothing in this process imports torch or runs student code.
+Two folders per submission, both removed on every way out, a timeout or Ctrl-C included:
+the judge's (the unpacked autograder, hidden tests included, and the captured weights),
+open only to the grader's user; and the sandbox's, the only place student code may write.
+This process imports no torch and runs no student code; the judge runs isolated (``-I``).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..checks.messages import gap_not_smaller, percent, shortfall
-from ..lesson import LESSON_FILE, Lesson
-from ..settings import DATA_ENV, data_dir
-from .cleanroom import Verdict, run_cleanroom
-from .notebook_run import NotebookRun, run_notebook
+from ..lesson import BASELINE_FILE, LESSON_FILE, Lesson
+from ..settings import data_dir
+from .cleanroom import Verdict
+from .judge import JudgeJob, JudgeReport
+from .manifest import Manifest
 from .result import GradeResult, QuestionResult, TestResult
-from .sandbox import Limits, can_drop_privileges, readable_by_everyone
 from .submission import SubmissionProblem, check_assignment, read_submission, stage
 from .tamper import scan_notebook
 
-CLEANROOM_TIMEOUT = 180
+MEASURE_SECONDS = 180  # the judge's own work after the notebook: tests and the weights' measurement
 
 
 class GradingInterrupted(Exception):
@@ -47,66 +51,131 @@ class GradingOptions:
     threads: int = 1                      # BLAS/OpenMP threads per run
     keep_notebook: Path | None = None     # where to save the executed notebook, if anywhere
     stop: threading.Event | None = None   # set it to stop a run early (GradingInterrupted)
+    data: Path | None = None              # the datasets (default: settings.data_dir())
+    allow_root: bool = False              # throwaway machines: run student code as root if need be
 
 
 def grade_submission(autograder: Path, submission: Path, options: GradingOptions = GradingOptions()) -> GradeResult:
     """Grade ``submission`` with ``autograder`` (a built zip, or a folder it was unpacked into)."""
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="dlcourse-grade-") as scratch:
-        os.chmod(scratch, 0o711)  # an unprivileged run may pass through, not look around
-        ag = Path(scratch) / "autograder"
-        source = _unpack(autograder, ag / "source")
+    with tempfile.TemporaryDirectory(prefix="dlcourse-judge-") as judge_dir, \
+            tempfile.TemporaryDirectory(prefix="dlcourse-run-") as run_parent:
+        judge_dir, run_dir = Path(judge_dir), Path(run_parent) / "run"
+        os.chmod(judge_dir, 0o700)        # hidden tests and captured weights: the grader's alone
+        os.chmod(run_parent, 0o711)       # the sandbox's user may pass through to run/, not look around
+        source = _unpack(autograder, judge_dir / "autograder")
         lesson = Lesson.load(source / "files" / LESSON_FILE)
-        points = question_points(source / "tests")
+        points = Manifest.load(source).points
         try:
             sub = read_submission(submission)
             check_assignment(sub, lesson)
         except SubmissionProblem as problem:
             return _ungraded(submission, lesson, points, problem.status, problem.reason, start)
-        stage(sub, lesson, ag / "submission")
-        (ag / "results").mkdir()
+        work = _capture(sub.files, lesson, source, judge_dir / "work")
+        stage(sub, lesson, run_dir / "submission", support=source / "files")
+        (run_dir / "home").mkdir()
         evidence = scan_notebook(sub.notebook)
-        env = _grading_env()
-        limits = Limits(timeout=options.timeout or lesson.grading_timeout, memory_mb=options.memory_mb,
-                        threads=options.threads, drop_privileges=_safe_to_drop_privileges())
-        run = run_notebook(ag, limits, env, stop=options.stop)
-        verdict = None
-        if lesson.verified_questions and run.completed and not run.sandbox.interrupted:
-            cleanroom_limits = Limits(timeout=CLEANROOM_TIMEOUT, memory_mb=options.memory_mb,
-                                      threads=options.threads, drop_privileges=limits.drop_privileges)
-            verdict = run_cleanroom(source / "files", ag / "submission" / lesson.weights,
-                                    ag / "results", cleanroom_limits, env, stop=options.stop)
+        job = JudgeJob(autograder=str(source), run_dir=str(run_dir), data_root=str((options.data or data_dir()).resolve()),
+                       weights={name: str(work / name) for name in lesson.submitted_files if (work / name).is_file()},
+                       timeout=options.timeout or lesson.grading_timeout, memory_mb=options.memory_mb,
+                       threads=options.threads, allow_root=options.allow_root)
+        report = _run_judge(job, work, options.stop)
         if options.stop is not None and options.stop.is_set():
             raise GradingInterrupted(submission.name)
-        result = combine(submission, lesson, points, sub.files, run, verdict, evidence)
-        if options.keep_notebook and run.executed_notebook:
+        if report.refused:
+            return _ungraded(submission, lesson, points, "not-graded", report.refused, start)
+        result = combine(submission, lesson, points, sub.files, report, evidence)
+        if options.keep_notebook and report.notebook:
             options.keep_notebook.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(run.executed_notebook, options.keep_notebook)
+            options.keep_notebook.write_text(report.notebook)
     result.seconds = time.monotonic() - start
-    result.peak_memory_mb = run.sandbox.peak_memory_mb
-    result.enforced = run.sandbox.enforced
+    result.peak_memory_mb = report.outcome.peak_memory_mb
+    result.enforced = report.outcome.enforced
+    result.not_enforced = report.outcome.not_enforced
     return result
+
+
+def _capture(files: dict[str, bytes], lesson: Lesson, source: Path, work: Path) -> Path:
+    """The judge's work folder: the lesson's settings and the submitted weights, as submitted."""
+    work.mkdir()
+    for name in (LESSON_FILE, BASELINE_FILE):
+        if (source / "files" / name).is_file():
+            shutil.copyfile(source / "files" / name, work / name)
+    for name in lesson.submitted_files:
+        if name in files:
+            (work / name).write_bytes(files[name])
+    return work
+
+
+def _run_judge(job: JudgeJob, work: Path, stop: threading.Event | None) -> JudgeReport:
+    """Run the judge in a process of its own (see judge.py) and read its report."""
+    judge = subprocess.Popen([sys.executable, "-I", "-m", "dlcourse.grading.judge"], cwd=work,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, start_new_session=True)
+    if stop is not None:
+        watcher = threading.Thread(target=_terminate_on, args=(stop, judge), daemon=True)
+        watcher.start()
+    try:
+        out, err = judge.communicate(json_job(job), timeout=job.timeout + MEASURE_SECONDS + 60)
+    except subprocess.TimeoutExpired:
+        os.killpg(judge.pid, signal.SIGKILL)
+        out, err = judge.communicate()
+    try:
+        return JudgeReport.from_json(out)
+    except (ValueError, TypeError, KeyError):
+        lines = (err or "").strip().splitlines()
+        raise RuntimeError(f"the judge failed: {lines[-1] if lines else judge.returncode}") from None
+
+
+def json_job(job: JudgeJob) -> str:
+    import json
+
+    return json.dumps(asdict(job))
+
+
+def _terminate_on(stop: threading.Event, judge: subprocess.Popen) -> None:
+    while judge.poll() is None:
+        if stop.wait(0.2):
+            judge.terminate()  # the judge ends its sandbox and reports
+            return
 
 
 def combine(submission: Path, lesson: Lesson, points: dict[str, float], files: dict[str, bytes],
-            run: NotebookRun, verdict: Verdict | None, evidence: list[str]) -> GradeResult:
+            report: JudgeReport, evidence: list[str]) -> GradeResult:
+    """The judge's scores, held against its measurement of the weights; a status and a reason."""
     questions = {name: QuestionResult(name, 0.0, possible) for name, possible in points.items()}
-    if run.completed:
-        for name, claimed in run.questions.items():
-            if name in questions:  # a claim from the sandbox: kept within the question's points
-                questions[name].score = min(max(claimed.score, 0.0), questions[name].possible)
-                questions[name].tests = [TestResult(**vars(t)) for t in claimed.tests]
+    for name, judged in report.questions.items():
+        if name in questions:
+            questions[name] = judged
+    verdict = Verdict(**report.verdict) if report.verdict else None
     flags = [f"tampering evidence: {line}" for line in evidence]
-    notes = list(run.cell_errors)
+    notes = list(report.cell_errors)
     if verdict is not None:
-        flags += _verify(lesson, questions, verdict, notes)
-    if evidence:
-        _only_verified_scores(lesson, questions, verdict)
+        if report.ready:
+            flags += _verify(lesson, questions, verdict, notes)
+        else:
+            _from_weights_alone(lesson, questions, verdict, report)
     result = GradeResult(submission=submission.name, lesson=lesson.id, status="ok", reason="",
                          questions=questions, accuracy=verdict.accuracy if verdict else None,
                          flags=flags, notes=notes)
-    result.status, result.reason = _status(lesson, run, files, flags)
+    result.status, result.reason = _status(lesson, report, files, flags)
     return result
+
+
+def _from_weights_alone(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdict,
+                        report: JudgeReport) -> None:
+    """A run that stopped before its tests (a timeout, a dead kernel) still earns the
+    questions the judge verifies from the submitted weights alone."""
+    earned = {"architecture": verdict.fits_lesson, "accuracy": verdict.meets_threshold,
+              "gap": verdict.gap is not None and verdict.baseline_gap is not None and verdict.gap < verdict.baseline_gap}
+    where = _first_line(report.running_cell) if report.running_cell else "the start-up"
+    for role, name in lesson.verified_questions.items():
+        question = questions.get(name)
+        if question is None or not earned.get(role):
+            continue
+        question.score = question.possible
+        question.verification = (f"verified from the weights alone: the notebook stopped while running {where}, "
+                                 f"before its tests ran")
 
 
 def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdict, notes: list[str]) -> list[str]:
@@ -159,21 +228,6 @@ def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdi
     return flags
 
 
-def _only_verified_scores(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdict | None) -> None:
-    """A notebook that tampers with grading keeps only what the clean room verified itself:
-    the scores its kernel reported are worth nothing, pending an instructor's review."""
-    role_of = {name: role for role, name in lesson.verified_questions.items()}
-    for name, question in questions.items():
-        role = role_of.get(name)
-        verified = verdict is not None and not verdict.error and (
-            (role == "architecture" and verdict.fits_lesson)
-            or (role == "accuracy" and verdict.meets_threshold)
-            or (role == "gap" and verdict.gap is not None and verdict.gap < verdict.baseline_gap))
-        question.score = question.possible if verified else 0.0
-        if not verified:
-            question.verification = "not counted: the notebook tampers with grading (see the flags)"
-
-
 def _overrule(question: QuestionResult, message: str) -> None:
     """The clean room's measurement decides: a question whose notebook tests only checked
     that the weights load scores 0 when the measurement falls short."""
@@ -183,13 +237,13 @@ def _overrule(question: QuestionResult, message: str) -> None:
             test.passed, test.message = False, message
 
 
-def _status(lesson: Lesson, run: NotebookRun, files: dict[str, bytes], flags: list[str]) -> tuple[str, str]:
-    outcome = run.sandbox
-    where = _first_line(run.running_cell) if run.running_cell else "the start-up"
-    if outcome.timed_out:
-        return "timeout", f"stopped after {run.limits.timeout:.0f} s, the time limit, while running {where}"
-    if outcome.out_of_memory:
-        return "out-of-memory", f"stopped at the {run.limits.memory_mb} MB memory limit while running {where}"
+def _status(lesson: Lesson, report: JudgeReport, files: dict[str, bytes], flags: list[str]) -> tuple[str, str]:
+    outcome = report.outcome
+    where = _first_line(report.running_cell) if report.running_cell else "the start-up"
+    if outcome.timed_out and not report.ready:
+        return "timeout", f"stopped after {outcome.seconds:.0f} s, the time limit, while running {where}"
+    if outcome.out_of_memory and not report.ready:
+        return "out-of-memory", f"stopped at the memory limit while running {where}"
     if flags:
         more = f" (+{len(flags) - 1} more)" if len(flags) > 1 else ""
         return "flagged", flags[0] + more
@@ -197,11 +251,14 @@ def _status(lesson: Lesson, run: NotebookRun, files: dict[str, bytes], flags: li
     if missing:
         files_were = f"{missing[0]} was" if len(missing) == 1 else f"{' and '.join(missing)} were"
         return "missing-weights", f"{files_were} not submitted: the questions measured from weights score 0"
-    if run.kernel_error:
-        return "error", run.kernel_error
-    if run.cell_errors:
-        more = f" (+{len(run.cell_errors) - 1} more)" if len(run.cell_errors) > 1 else ""
-        return "error", run.cell_errors[0] + more
+    if report.kernel_error:
+        return "error", report.kernel_error
+    if outcome.timed_out or outcome.out_of_memory:
+        limit = "time" if outcome.timed_out else "memory"
+        return "error", f"the notebook ran out of {limit} while the tests asked it questions; those tests failed"
+    if report.cell_errors:
+        more = f" (+{len(report.cell_errors) - 1} more)" if len(report.cell_errors) > 1 else ""
+        return "error", report.cell_errors[0] + more
     return "ok", ""
 
 
@@ -212,18 +269,6 @@ def _ungraded(submission: Path, lesson: Lesson, points: dict[str, float], status
                        questions=questions, seconds=time.monotonic() - start)
 
 
-def question_points(tests: Path) -> dict[str, float]:
-    """Each question's points, read from the test files Otter wrote (without running them)."""
-    points = {}
-    for test in sorted(tests.glob("*.py")):
-        text = test.read_text()
-        name = re.search(r'^name = "(.+)"$', text, re.M)
-        value = re.search(r"^points = ([\d.]+)$", text, re.M)
-        if name and value:
-            points[name.group(1)] = float(value.group(1))
-    return points
-
-
 def _unpack(autograder: Path, target: Path) -> Path:
     if autograder.is_dir():
         shutil.copytree(autograder, target)
@@ -231,21 +276,6 @@ def _unpack(autograder: Path, target: Path) -> Path:
         with zipfile.ZipFile(autograder) as archive:
             archive.extractall(target)
     return target
-
-
-def _grading_env() -> dict[str, str]:
-    """A small, explicit environment: nothing of the grader's own settings leaks in."""
-    keep = ("PATH", "LANG", "LC_ALL", "TZ", "VIRTUAL_ENV", "PYTHONPATH")
-    env = {k: os.environ[k] for k in keep if k in os.environ}
-    env[DATA_ENV] = str(data_dir())
-    return env
-
-
-def _safe_to_drop_privileges() -> bool:
-    """Running as nobody needs the dataset and this Python readable by nobody."""
-    import sys
-
-    return can_drop_privileges() and readable_by_everyone(data_dir()) and readable_by_everyone(Path(sys.executable))
 
 
 def _first_line(source: str | None) -> str:

@@ -2,12 +2,13 @@
 
 Statuses, most serious first (a row carries the first that applies):
 
+    not-graded         the grader could not run student code safely here: nothing ran
     invalid-notebook   not a readable notebook or zip: nothing ran
     wrong-assignment   a notebook of another lesson: nothing ran
     timeout            the run passed its wall-clock limit and was stopped
     out-of-memory      the run passed its memory limit and was stopped
-    flagged            scores an instructor should look at: tampering evidence, or a notebook
-                       score that the clean-room check refutes
+    flagged            for an instructor to look at: tampering evidence in the code (scores
+                       stand: the judge decided them), or weights that refute the notebook
     missing-weights    the weights file the lesson needs was not submitted
     error              the notebook ran, but a cell raised an error (graded on what ran)
     ok                 graded normally
@@ -19,7 +20,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-STATUSES = ("invalid-notebook", "wrong-assignment", "timeout", "out-of-memory", "flagged",
+STATUSES = ("not-graded", "invalid-notebook", "wrong-assignment", "timeout", "out-of-memory", "flagged",
             "missing-weights", "error", "ok")
 
 
@@ -67,7 +68,8 @@ class GradeResult:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     peak_memory_mb: float = 0.0            # private memory of the notebook run, sampled (sandbox.py)
-    enforced: list[str] = field(default_factory=list)
+    enforced: list[str] = field(default_factory=list)       # sandbox promises in force for this run
+    not_enforced: list[str] = field(default_factory=list)   # promises this machine could not keep
 
     @property
     def score(self) -> float:

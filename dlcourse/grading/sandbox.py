@@ -2,12 +2,16 @@
 
 Each command runs in its own session (process group) and, where the machine allows it:
 
-- its own memory and process-count cgroup (cgroup v1 or v2), so a memory bomb or a fork
-  loop is stopped by the kernel and counted;
-- its own network namespace with only loopback up (Jupyter's kernel talks to its client
-  over loopback), so student code cannot reach the network;
+- a bubblewrap sandbox (``bwrap``): its own mount namespace that shows only the system's
+  programs and libraries, the Python installation, the course toolkit and the datasets,
+  read-only, plus the folders it may write; a private ``/tmp``; its own PID namespace and
+  ``/proc``; its own network namespace with only loopback (Jupyter's kernel talks to its
+  client over loopback);
 - an unprivileged user (``nobody``) when started as root, so student code can write only
-  to the folders it is given (and world-writable ones such as /tmp).
+  to the folders it is given; without bubblewrap, the same promises rest on permissions
+  (see :func:`sandbox_plan`), and a Python that ``nobody`` cannot reach is refused;
+- its own memory and process-count cgroup (cgroup v1 or v2), so a memory bomb or a fork
+  loop is stopped by the kernel and counted.
 
 Where cgroups are unavailable, memory is watched by polling instead (a fast enough bomb can
 outrun a poll; the OOM killer is then the backstop). A wall-clock timeout always applies,
@@ -23,6 +27,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -35,6 +40,11 @@ import psutil
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 POLL_SECONDS = 0.1
 NOBODY = 65534
+SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+
+
+class SandboxUnavailable(RuntimeError):
+    """Student code cannot be run safely here; the message names the path and the fix."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +55,8 @@ class Limits:
     max_output_bytes: int = 200_000   # stdout+stderr kept; the rest is counted, not stored
     threads: int = 1                  # BLAS/OpenMP threads the command may use
     isolate_network: bool = True
-    drop_privileges: bool = True      # run as nobody when started as root (see can_drop_privileges)
+    drop_privileges: bool = True      # run as nobody when started as root
+    allow_root: bool = False          # throwaway machines only: run as root where nobody cannot
 
 
 @dataclass
@@ -58,65 +69,203 @@ class Outcome:
     output: str = ""
     output_bytes: int = 0
     peak_memory_mb: float = 0.0     # private memory of the whole tree, sampled (see _private_kb)
-    enforced: list[str] = field(default_factory=list)  # which limits the OS enforced
+    enforced: list[str] = field(default_factory=list)  # what was really in force
+    not_enforced: list[str] = field(default_factory=list)  # promises this machine could not keep
 
     @property
     def output_truncated(self) -> bool:
         return self.output_bytes > len(self.output.encode(errors="replace"))
 
 
-def run_limited(command: list[str], *, cwd: Path, env: dict[str, str], limits: Limits,
-                writable: tuple[Path, ...] = (), stop: threading.Event | None = None) -> Outcome:
-    """Run ``command`` under ``limits``; returns once it and everything it started are gone.
+@dataclass(frozen=True)
+class View:
+    """What a sandboxed command may see: folders to read and folders to write. Only
+    bubblewrap hides the rest; without it, the rest is as permissions make it."""
 
-    ``writable`` are the folders the command may write to when it runs as ``nobody``;
-    setting ``stop`` ends the command early (``Outcome.interrupted``).
-    """
-    env = {**env, **thread_env(limits.threads)}
-    cgroups = Cgroups.create(limits)
-    prefix, enforced = [], list(cgroups.enforced) if cgroups else []
-    if limits.drop_privileges and can_drop_privileges():
-        for folder in writable:
-            _give_to_nobody(folder)
-        prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
-        enforced.append("unprivileged user")
-    if cgroups:
-        prefix = cgroups.joined(prefix)
-    if limits.isolate_network and network_namespace_supported():
-        prefix = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *prefix]
-        enforced.append("network namespace")
+    readable: tuple[Path, ...] = ()
+    writable: tuple[Path, ...] = ()
 
-    start = time.monotonic()
-    process = subprocess.Popen(prefix + command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    reader = _CappedReader(process.stdout, limits.max_output_bytes)
-    outcome = Outcome(returncode=None, seconds=0.0, enforced=enforced)
-    seen: dict[int, psutil.Process] = {}
-    try:
-        while process.poll() is None:
-            elapsed = time.monotonic() - start
-            memory = _tree_memory_mb(process.pid, seen)
+
+class Sandboxed:
+    """A command running under ``limits``: talk to it through ``stdin`` and ``stdout``,
+    then :meth:`finish`. A watchdog thread ends it at its time or memory limit, or when
+    ``stop`` is set; its stderr is kept (capped) as the outcome's output."""
+
+    def __init__(self, command: list[str], *, cwd: Path, env: dict[str, str], limits: Limits,
+                 view: View = View(), stop: threading.Event | None = None) -> None:
+        self.limits, self.stop = limits, stop
+        env = {**env, **thread_env(limits.threads)}
+        self.cgroups = Cgroups.create(limits)
+        prefix, enforced, not_enforced = sandbox_plan(limits, view)
+        enforced = (list(self.cgroups.enforced) if self.cgroups else []) + enforced
+        if not self.cgroups:
+            not_enforced.append("cgroup limits (memory is polled instead)")
+        if "unprivileged user" in enforced:
+            for folder in view.writable:
+                _give_to_nobody(folder)
+        if self.cgroups:
+            prefix = self.cgroups.joined(prefix)
+        self.start = time.monotonic()
+        self.process = subprocess.Popen(prefix + command, cwd=cwd, env=env, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        self.stdin, self.stdout = self.process.stdin, self.process.stdout
+        self.reader = _CappedReader(self.process.stderr, limits.max_output_bytes)
+        self.outcome = Outcome(returncode=None, seconds=0.0, enforced=enforced, not_enforced=not_enforced)
+        self.seen: dict[int, psutil.Process] = {}
+        self.ended = threading.Event()
+        self.watchdog = threading.Thread(target=self._watch, daemon=True)
+        self.watchdog.start()
+
+    def _watch(self) -> None:
+        outcome, limits = self.outcome, self.limits
+        while self.process.poll() is None and not self.ended.is_set():
+            memory = _tree_memory_mb(self.process.pid, self.seen)
             outcome.peak_memory_mb = max(outcome.peak_memory_mb, memory)
-            if elapsed > limits.timeout:
+            if time.monotonic() - self.start > limits.timeout:
                 outcome.timed_out = True
                 break
-            if limits.memory_mb and not cgroups and memory > limits.memory_mb:
+            if limits.memory_mb and not self.cgroups and memory > limits.memory_mb:
                 outcome.out_of_memory = True
                 break
-            if stop is not None and stop.is_set():
+            if self.stop is not None and self.stop.is_set():
                 outcome.interrupted = True
                 break
             time.sleep(POLL_SECONDS)
-    finally:
-        _kill_everything(process, seen, cgroups)
-        reader.join()
-        outcome.returncode = process.returncode
-        outcome.seconds = time.monotonic() - start
-        outcome.output, outcome.output_bytes = reader.text(), reader.total
-        if cgroups:
-            outcome.out_of_memory |= cgroups.oom_killed()
-            cgroups.remove()
+        if self.process.poll() is None:
+            self._kill()
+
+    def _kill(self) -> None:
+        _kill_everything(self.process, self.seen, self.cgroups)
+
+    @property
+    def seconds_left(self) -> float:
+        return self.limits.timeout - (time.monotonic() - self.start)
+
+    def finish(self, grace: float = 10.0) -> Outcome:
+        """Wait up to ``grace`` seconds for the command to end, then end it and everything it
+        started; the outcome of the whole run."""
+        try:
+            self.process.wait(timeout=max(0.0, min(grace, self.seconds_left + 1)))
+        except subprocess.TimeoutExpired:
+            pass
+        self.ended.set()
+        self._kill()
+        self.watchdog.join()
+        for stream in (self.stdin, self.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        self.reader.join()
+        outcome = self.outcome
+        outcome.returncode = self.process.returncode
+        outcome.seconds = time.monotonic() - self.start
+        outcome.output, outcome.output_bytes = self.reader.text(), self.reader.total
+        if self.cgroups:
+            outcome.out_of_memory |= self.cgroups.oom_killed()
+            self.cgroups.remove()
+        return outcome
+
+
+def run_limited(command: list[str], *, cwd: Path, env: dict[str, str], limits: Limits,
+                view: View = View(), stop: threading.Event | None = None) -> Outcome:
+    """Run ``command`` under ``limits``; returns once it and everything it started are gone.
+    Its stdout and stderr together are the outcome's output."""
+    run = Sandboxed(["sh", "-c", 'exec "$@" 2>&1', "sh", *command], cwd=cwd, env=env, limits=limits,
+                    view=view, stop=stop)
+    run.stdin.close()
+    kept = _CappedReader(run.stdout, limits.max_output_bytes)
+    outcome = run.finish(grace=limits.timeout + 1)
+    kept.join()
+    outcome.output, outcome.output_bytes = kept.text() + outcome.output, kept.total + outcome.output_bytes
     return outcome
+
+
+def sandbox_plan(limits: Limits, view: View) -> tuple[list[str], list[str], list[str]]:
+    """The command prefix that confines a command, what it enforces, and what it cannot.
+
+    Raises :class:`SandboxUnavailable` where the command would run as root although the
+    grader asked for an unprivileged user, unless ``limits.allow_root``.
+    """
+    enforced: list[str] = []
+    not_enforced: list[str] = []
+    prefix: list[str] = []
+    as_nobody = limits.drop_privileges and can_drop_privileges()
+    bubblewrap = uses_bubblewrap(limits)
+    if as_nobody and not bubblewrap:
+        unreachable = [p for p in (Path(sys.executable), *view.readable) if not readable_by_everyone(p)]
+        if unreachable and not limits.allow_root:
+            raise SandboxUnavailable(
+                f"student code would run as root: the unprivileged user cannot reach {unreachable[0]}. "
+                f"Install bubblewrap (apt-get install bubblewrap), or make that path readable by all "
+                f"(every parent folder searchable), or grade on a throwaway machine with --allow-root.")
+        as_nobody = not unreachable
+    if as_nobody:
+        prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+        enforced.append("unprivileged user")
+    elif os.geteuid() == 0:
+        not_enforced.append("unprivileged user: student code runs as ROOT (--allow-root)")
+    else:
+        not_enforced.append("a user of its own: student code runs as the grader's user")
+    if bubblewrap:
+        prefix = _bubblewrap_command(view, limits.isolate_network) + prefix
+        enforced += ["mount namespace", "pid namespace"] + (["network namespace"] if limits.isolate_network else [])
+    else:
+        not_enforced.append("mount and pid namespaces (bubblewrap unavailable): files are guarded by permissions")
+        if limits.isolate_network and network_namespace_supported():
+            prefix = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *prefix]
+            enforced.append("network namespace")
+        elif limits.isolate_network:
+            not_enforced.append("network isolation")
+    return prefix, enforced, not_enforced
+
+
+def _bubblewrap_command(view: View, isolate_network: bool) -> list[str]:
+    command = ["bwrap", "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+    if isolate_network:
+        command.append("--unshare-net")
+    for folder in SYSTEM_FOLDERS:
+        command += ["--ro-bind-try", folder, folder]
+    command += ["--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
+    made: set[Path] = {Path("/"), Path("/tmp")}
+    binds = [("--ro-bind", p.resolve()) for p in [*_python_folders(), *view.readable]]
+    binds += [("--bind", p.resolve()) for p in view.writable]
+    for option, path in binds:
+        # bubblewrap makes missing parent folders closed (0700); make them passable instead.
+        for parent in reversed(path.parents):
+            if parent not in made and not any(str(parent) == f or str(parent).startswith(f + "/") for f in SYSTEM_FOLDERS):
+                command += ["--perms", "0755", "--dir", str(parent)]
+                made.add(parent)
+        command += [option, str(path), str(path)]
+        made.add(path)
+    return command + ["--"]
+
+
+def _python_folders() -> list[Path]:
+    """The interpreter, its standard library, the environment's packages and the toolkit."""
+    import dlcourse
+
+    folders = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(),
+               Path(sys.executable).resolve().parent, Path(dlcourse.__file__).resolve().parent}
+    # Nested folders are covered by their parents' binds.
+    return sorted(f for f in folders if not any(p != f and p in f.parents for p in folders))
+
+
+def uses_bubblewrap(limits: Limits) -> bool:
+    return bubblewrap_works(limits.isolate_network)
+
+
+@functools.lru_cache(maxsize=2)
+def bubblewrap_works(isolate_network: bool = True) -> bool:
+    """Whether a bubblewrap sandbox starts here (it needs namespaces: root, or unprivileged
+    user namespaces; container runtimes often refuse them)."""
+    if not shutil.which("bwrap"):
+        return False
+    try:
+        probe = subprocess.run(_bubblewrap_command(View(), isolate_network) + ["true"], capture_output=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return probe.returncode == 0
 
 
 def thread_env(threads: int) -> dict[str, str]:

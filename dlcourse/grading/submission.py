@@ -69,15 +69,19 @@ def check_assignment(submission: Submission, lesson: Lesson) -> None:
                                 f"the notebook is for {found}, not '{lesson.id}'; was it submitted to the wrong lesson?")
 
 
-def stage(submission: Submission, lesson: Lesson, folder: Path) -> None:
+def stage(submission: Submission, lesson: Lesson, folder: Path, support: Path | None = None) -> None:
     """Write the notebook under the lesson's own name (Otter's init cell opens it by that
-    name) and on the standard ``python3`` kernel, plus the files that came with it."""
+    name) and on the standard ``python3`` kernel, plus the files that came with it; then the
+    lesson's public ``support`` files (lesson.yaml...), which win over the student's copies."""
     folder.mkdir(parents=True, exist_ok=True)
     notebook = submission.notebook
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, folder / lesson.notebook)
     for name, data in submission.files.items():
         (folder / name).write_bytes(data)
+    for path in sorted(support.iterdir()) if support else ():
+        if path.is_file():
+            (folder / path.name).write_bytes(path.read_bytes())
 
 
 def is_submission_file(path: Path) -> bool:

@@ -1,0 +1,279 @@
+"""The judge: the trusted half of grading. It decides every score and runs no student code.
+
+``python -I -m dlcourse.grading.judge`` reads one :class:`JudgeJob` (JSON) on stdin and
+writes one :class:`JudgeReport` (JSON) on stdout. In between it:
+
+1. starts the notebook runner (:mod:`.notebook_run`) in the sandbox, which runs the
+   student's cells in a kernel;
+2. runs each test file of the autograder's manifest *here*, with Otter's own machinery,
+   against the notebook's values: the kernel is asked for them, and for calls on inputs
+   the tests choose, through :mod:`.proxies`. A test's verdict is computed in this process,
+   where student code cannot reach it;
+3. stops the sandbox, then measures the submitted weights itself (:mod:`.cleanroom`): the
+   bytes the submission arrived with, captured before any student code ran.
+
+Everything it reads comes from the autograder folder or the work folder the grader made
+for it (both closed to the sandbox's user); answers from the kernel arrive over a pipe as
+data (:mod:`.wire`). The grader starts it isolated (``-I``) in that work folder, so neither
+the environment nor the working directory can slip a module into it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .manifest import Manifest
+from .result import QuestionResult, TestResult
+from .sandbox import Limits, Outcome, Sandboxed, SandboxUnavailable, View
+from .wire import WireError, read_message, write_message
+
+CALL_TIMEOUT = 60              # seconds for one call into the kernel
+ANSWER_LIMIT = 128 * 2**20     # bytes of one answer from the kernel
+# Exceptions whose text is written for the student; others keep their type name in the message.
+STUDENT_FACING = {"AssertionError", "ArchitectureMismatch", "WeightsProblem", "UnsafeWeights", "OracleUnavailable"}
+
+
+@dataclass
+class JudgeJob:
+    autograder: str          # the unpacked autograder: manifest.json, tests/, files/
+    run_dir: str             # the sandbox's folder: submission/ (staged) and home/
+    data_root: str           # the datasets, read-only for the sandbox
+    weights: dict[str, str]  # weights file name -> its captured copy in the judge's work folder
+    timeout: float
+    memory_mb: int
+    threads: int = 1
+    allow_root: bool = False
+
+
+@dataclass
+class JudgeReport:
+    questions: dict[str, QuestionResult] = field(default_factory=dict)
+    ready: bool = False                # every cell ran and the tests were asked
+    cell_errors: list[str] = field(default_factory=list)
+    kernel_error: str | None = None
+    running_cell: str | None = None    # the cell last started, if the run stopped early
+    verdict: dict | None = None        # cleanroom.Verdict as a mapping
+    outcome: Outcome | None = None
+    notebook: str | None = None        # the executed notebook (the student's output, capped)
+    refused: str | None = None         # the sandbox could not be made safe here
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> JudgeReport:
+        data = json.loads(text)
+        data["questions"] = {name: QuestionResult(**{**q, "tests": [TestResult(**t) for t in q["tests"]]})
+                             for name, q in data["questions"].items()}
+        data["outcome"] = Outcome(**data["outcome"]) if data.get("outcome") else None
+        return cls(**data)
+
+
+def judge(job: JudgeJob, stop: threading.Event) -> JudgeReport:
+    from ..lesson import LESSON_FILE, Lesson
+
+    autograder = Path(job.autograder)
+    lesson = Lesson.load(autograder / "files" / LESSON_FILE)
+    manifest = Manifest.load(autograder)
+    report = JudgeReport()
+    run_dir = Path(job.run_dir)
+    limits = Limits(timeout=job.timeout, memory_mb=job.memory_mb, threads=job.threads, allow_root=job.allow_root)
+    try:
+        sandboxed = Sandboxed([sys.executable, "-m", "dlcourse.grading.notebook_run", str(run_dir)],
+                              cwd=run_dir, env=_sandbox_env(run_dir, job.data_root), limits=limits,
+                              view=View(readable=(Path(job.data_root),), writable=(run_dir,)), stop=stop)
+    except SandboxUnavailable as problem:
+        report.refused = str(problem)
+        return report
+    runner = RunnerSession(sandboxed)
+    try:
+        _warm_up(job.threads)  # while the notebook runs
+        report.ready = runner.wait_until_ready()
+        if report.ready:
+            report.questions = run_tests(manifest, autograder, runner, Path(job.data_root))
+    finally:
+        runner.close()
+        report.outcome = sandboxed.finish(grace=0)  # the notebook was sent already: no need to wait
+    report.cell_errors, report.kernel_error = runner.cell_errors, runner.kernel_error
+    report.running_cell, report.notebook = runner.running_cell, runner.notebook
+    if lesson.verified_questions and not report.outcome.interrupted:
+        report.verdict = measure(lesson, job)
+    return report
+
+
+def _warm_up(threads: int) -> None:
+    """Import what the tests need (torch, Otter) while the notebook's first cells run."""
+    import torch
+    from otter.test_files.exception_test import ExceptionTestFile  # noqa: F401
+
+    torch.set_num_threads(max(1, threads))
+
+
+def run_tests(manifest: Manifest, autograder: Path, runner: RunnerSession, data_root: Path) -> dict[str, QuestionResult]:
+    """Every question's tests, run here with Otter's machinery on the notebook's values."""
+    from otter.test_files.exception_test import ExceptionTestFile
+
+    from .proxies import Oracle
+
+    values = NotebookValues(Oracle(runner.exchange, data_root))
+    questions = {}
+    for spec in manifest.questions:
+        test_file = ExceptionTestFile.from_file(str(autograder / spec.file))
+        test_file.run(values)
+        tests = [TestResult(r.test_case.name, bool(r.test_case.hidden), float(r.test_case.points), bool(r.passed),
+                            _failure(r)) for r in test_file.test_case_results]
+        questions[spec.name] = QuestionResult(spec.name, float(test_file.score), float(test_file.possible), tests)
+    return questions
+
+
+def measure(lesson, job: JudgeJob) -> dict:
+    """The clean room's verdict on the captured weights (see cleanroom.verify)."""
+    from .cleanroom import verify
+
+    weights = Path(job.weights.get(lesson.weights, Path(job.autograder) / "no-weights" / lesson.weights))
+    return asdict(verify(lesson, weights))
+
+
+class NotebookValues(dict):
+    """The environment Otter's tests take their arguments from: each name is fetched from
+    the kernel on first use (a name the notebook lacks arrives as ``None``, as in Otter)."""
+
+    def __init__(self, oracle) -> None:
+        super().__init__()
+        self.oracle = oracle
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if not super().__contains__(name):
+            try:
+                found, value = self.oracle.get(name)
+            except Exception:  # a value that cannot travel, or a kernel that stopped answering
+                found, value = False, None
+            self[name] = value if found else default
+        return super().__getitem__(name)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.get(name)
+
+
+class RunnerSession:
+    """The judge's end of the pipe to the notebook runner (see notebook_run's docstring)."""
+
+    def __init__(self, sandboxed: Sandboxed) -> None:
+        self.sandboxed = sandboxed
+        self.running_cell: str | None = None
+        self.cell_errors: list[str] = []
+        self.kernel_error: str | None = None
+        self.notebook: str | None = None
+        self.alive = True
+
+    def wait_until_ready(self) -> bool:
+        while True:
+            event, blobs = self._next()
+            if event is None:
+                return False
+            kind = event.get("event")
+            if kind == "cell":
+                self.running_cell = str(event.get("source", ""))[:2000]
+            elif kind == "ready":
+                self.running_cell = None
+                self.cell_errors = [str(e)[:500] for e in event.get("cell_errors", [])][:50]
+                self.notebook = blobs[0].decode(errors="replace") if blobs else None
+                return True
+            elif kind == "dead":
+                self.kernel_error = str(event.get("message", "the notebook's kernel died"))[:500]
+                self.alive = False
+                return False
+
+    def exchange(self, request: dict, blobs: list[bytes]) -> tuple[Any, list[bytes]]:
+        from .proxies import OracleUnavailable
+
+        if not self.alive:
+            raise OracleUnavailable(self._why_silent())
+        request = {**request, "timeout": max(1, min(CALL_TIMEOUT, int(self.sandboxed.seconds_left)))}
+        try:
+            write_message(self.sandboxed.stdin, request, blobs)
+        except (BrokenPipeError, OSError):
+            self.alive = False
+            raise OracleUnavailable(self._why_silent()) from None
+        while True:
+            event, answer_blobs = self._next()
+            if event is None:
+                raise OracleUnavailable(self._why_silent())
+            if event.get("event") == "answer":
+                return event.get("answer"), answer_blobs
+
+    def _next(self) -> tuple[dict | None, list[bytes]]:
+        try:
+            event, blobs = read_message(self.sandboxed.stdout, max_bytes=ANSWER_LIMIT)
+        except (EOFError, OSError, WireError, ValueError):
+            self.alive = False
+            return None, []
+        if not isinstance(event, dict):
+            self.alive = False
+            return None, []
+        return event, blobs
+
+    def _why_silent(self) -> str:
+        outcome = self.sandboxed.outcome
+        if outcome.timed_out:
+            return "the notebook stopped answering: it ran out of time"
+        if outcome.out_of_memory:
+            return "the notebook stopped answering: it ran out of memory"
+        return self.kernel_error or "the notebook's kernel stopped answering"
+
+    def close(self) -> None:
+        if self.alive:
+            try:
+                write_message(self.sandboxed.stdin, {"op": "done"})
+            except (BrokenPipeError, OSError):
+                pass
+
+
+def _sandbox_env(run_dir: Path, data_root: str) -> dict[str, str]:
+    """A small, explicit environment for the sandbox: nothing of the grader's own leaks in."""
+    from ..settings import DATA_ENV, GRADING_ENV
+
+    home = run_dir / "home"
+    keep = ("PATH", "LANG", "LC_ALL", "TZ")
+    return {**{k: os.environ[k] for k in keep if k in os.environ},
+            DATA_ENV: data_root, GRADING_ENV: "1", "HOME": str(home),
+            "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / "ipython"),
+            "MPLCONFIGDIR": str(home / "matplotlib"), "MPLBACKEND": "Agg",
+            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
+            "JUPYTER_PLATFORM_DIRS": "1"}
+
+
+def _failure(result) -> str:
+    """The assertion text of a failed test, without Otter's framing (which would show the
+    test's source line, hidden tests included)."""
+    if result.passed:
+        return ""
+    lines = (result.message or "").strip().splitlines()
+    last = lines[-1] if lines else "failed"
+    kind, _, text = last.partition(": ")
+    message = text if kind in STUDENT_FACING and text else last
+    extra = result.test_case.failure_message
+    return f"{message} ({extra})" if extra else message
+
+
+def main() -> None:
+    from ..settings import DATA_ENV, GRADING_ENV
+
+    job = JudgeJob(**json.loads(sys.stdin.read()))
+    os.environ[DATA_ENV] = job.data_root
+    os.environ[GRADING_ENV] = "1"  # the weights-measured checks only check loading: measure() decides
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    report = judge(job, stop)
+    sys.stdout.write(report.to_json())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""The student's kernel as an oracle: it answers the judge's questions, and decides nothing.
+
+Once every cell of a submitted notebook has run, the notebook runner executes
+``answer(...)`` in the kernel for each of the judge's requests:
+
+    {"op": "get", "name": "model"}                    the notebook's value of a name
+    {"op": "call", "ref": 3, "args": [...], "kwargs": {...}}   call a function it defined
+    {"op": "forward", "ref": 3, "x": <tensor>, "training": false}   run a network on x
+    {"op": "trace", "ref": 3, "shape": [1, 28, 28], "batch": 2}     which layers a forward pass calls
+
+Values go back as data (:mod:`.wire`): numbers, strings, tensors, and descriptions of
+networks, datasets and optimizers; a function is sent as a reference the judge may call.
+Whatever this module answers is the student's answer, never a verdict: student code may
+replace any of it and gain nothing but a different answer.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import module_codec
+from .wire import Decoder, Encoder, WireError, read_message, write_message
+
+MISSING = {"$": "missing"}
+_objects: dict[int, Any] = {}     # reference -> object, kept alive for the judge's later calls
+_references: dict[int, int] = {}  # id(object) -> reference
+
+
+def answer(namespace: dict, request_path: str, answer_path: str) -> None:
+    """Answer the request stored in ``request_path`` into ``answer_path``."""
+    with open(request_path, "rb") as f:
+        request, blobs = read_message(f)
+    encoder = _KernelEncoder()
+    try:
+        body = {"value": encoder.encode(_dispatch(namespace, request, blobs, encoder))}
+    except Exception as error:  # the student's code failed: that is an answer too
+        encoder.blobs.clear()
+        body = {"error": type(error).__name__, "message": _first_lines(error),
+                "builtin": type(error).__module__ == "builtins"}
+    with open(answer_path, "wb") as f:
+        write_message(f, body, encoder.blobs)
+
+
+def _dispatch(namespace: dict, request: dict, blobs: list[bytes], encoder: _KernelEncoder) -> Any:
+    op = request.get("op")
+    if op == "get":
+        name = request.get("name")
+        return namespace[name] if name in namespace else _Missing()
+    decoder = Decoder(blobs, _decode_from_judge)
+    target = _objects.get(request.get("ref"))
+    if target is None:
+        raise WireError("the judge asked about an object this kernel does not hold")
+    if op == "call":
+        args = decoder.decode(request.get("args", []))
+        kwargs = decoder.decode(request.get("kwargs", {}))
+        encoder.argument_modules = [a for a in args if isinstance(a, nn.Module)]
+        return target(*args, **kwargs)
+    if op == "forward":
+        x = decoder.decode(request.get("x"))
+        was_training = target.training
+        target.train(bool(request.get("training")))
+        try:
+            with torch.no_grad():
+                return target(x)
+        finally:
+            target.train(was_training)
+    if op == "trace":
+        return _trace(target, tuple(request.get("shape", ())), int(request.get("batch", 2)))
+    raise WireError(f"unknown request {op!r}")
+
+
+def _trace(model: nn.Module, shape: tuple[int, ...], batch: int) -> dict:
+    from ..checks.architecture import trace
+
+    paths = {id(m): name for name, m in model.named_modules()}
+    got = trace(model, shape, batch_size=batch)
+    return {"calls": [[paths.get(id(c.module)), c.kind, c.in_shape, c.out_shape] for c in got.calls],
+            "output_shape": got.output_shape,
+            "error": None if got.error is None else [type(got.error).__name__, _first_lines(got.error),
+                                                     type(got.error).__module__ == "builtins"]}
+
+
+class _Missing:
+    pass
+
+
+class _KernelEncoder(Encoder):
+    def __init__(self) -> None:
+        super().__init__(other=_encode_kernel_value)
+        self.argument_modules: list[nn.Module] = []
+
+
+def _encode_kernel_value(value: Any, encoder: _KernelEncoder) -> Any:
+    from ..data import ImageDataset
+
+    if isinstance(value, _Missing):
+        return MISSING
+    if isinstance(value, (numbers.Integral, numbers.Real)) and type(value).__module__ == "numpy":
+        return int(value) if isinstance(value, numbers.Integral) else float(value)
+    if type(value).__module__ == "numpy" and type(value).__name__ == "ndarray":
+        return encoder.tensor(torch.from_numpy(value.copy()), tag="ndarray")
+    if isinstance(value, nn.Module):
+        return {"$": "module", "ref": _reference(value), "tree": module_codec.describe(value, encoder)}
+    if isinstance(value, torch.optim.Optimizer):
+        return _describe_optimizer(value, encoder)
+    if isinstance(value, ImageDataset):
+        return {"$": "dataset", "source": encoder.encode(value.source), "ref": _reference(value),
+                "indices": None if value.indices is None else encoder.tensor(value.indices),
+                "transform": encoder.encode(value.transform)}
+    if callable(value):
+        return {"$": "callable", "ref": _reference(value), "name": getattr(value, "__name__", type(value).__name__)}
+    return {"$": "object", "type": type(value).__name__, "repr": _short_repr(value)}
+
+
+def _describe_optimizer(optimizer: torch.optim.Optimizer, encoder: _KernelEncoder) -> dict:
+    """An optimizer's class, settings and parameter groups; each parameter named by where it
+    sits in a network the judge passed in (else sent as a tensor)."""
+    where = {id(p): [i, name] for i, m in enumerate(encoder.argument_modules) for name, p in m.named_parameters()}
+    groups = []
+    for group in optimizer.param_groups:
+        settings = {k: v for k, v in group.items() if k != "params" and module_codec._plain_setting(k, v)}
+        params = [{"$": "param", "at": where[id(p)]} if id(p) in where else encoder.tensor(p) for p in group["params"]]
+        groups.append({"settings": encoder.encode(settings), "params": params})
+    return {"$": "optimizer", "class": type(optimizer).__name__, "groups": groups,
+            "defaults": encoder.encode({k: v for k, v in optimizer.defaults.items()
+                                        if module_codec._plain_setting(k, v)})}
+
+
+def _decode_from_judge(body: dict, decoder: Decoder) -> Any:
+    tag = body.get("$")
+    if tag == "ref":
+        if body.get("ref") not in _objects:
+            raise WireError("the judge referred to an object this kernel does not hold")
+        return _objects[body["ref"]]
+    if tag == "module":
+        return module_codec.rebuild(body.get("tree"), decoder)
+    raise WireError(f"unknown value kind {tag!r}")
+
+
+def _reference(value: Any) -> int:
+    key = id(value)
+    if key not in _references:
+        _references[key] = len(_objects) + 1
+        _objects[_references[key]] = value
+    return _references[key]
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text[:200]
+
+
+def _first_lines(error: BaseException) -> str:
+    return str(error).strip()[:2000]

@@ -1,0 +1,254 @@
+"""The judge's view of a student's notebook: values fetched from the kernel, and stand-ins
+that ask the kernel when a test calls them.
+
+A lesson's tests take the notebook's names as arguments (``def test_x(model, prepare)``).
+In the judge they receive:
+
+- numbers, strings, lists, tensors: the values themselves;
+- networks: a local copy of the layers and tensors (:mod:`.module_codec`); a network built
+  only of ``torch.nn`` classes runs here, any other runs in the kernel (:class:`RemoteModule`);
+- functions: a :class:`RemoteFunction`, which sends its arguments to the kernel and decodes
+  what comes back;
+- datasets: the judge's own copy of the same split (the student's pixels are never used);
+- optimizers: a local optimizer of the same class, settings and parameter groups.
+
+Every call into the kernel goes through an :class:`Oracle`; a failure in the student's
+code comes back as an exception of the same name, raised where the test called.
+"""
+
+from __future__ import annotations
+
+import builtins
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from . import module_codec
+from .module_codec import IDENTIFIER, OpaqueModule
+from .wire import Decoder, Encoder, WireError
+
+Exchange = Callable[[dict, list[bytes]], tuple[Any, list[bytes]]]
+
+
+class StudentError(RuntimeError):
+    """An exception the student's code raised, of a class the judge does not have."""
+
+
+class OracleUnavailable(RuntimeError):
+    """The kernel stopped answering (it died, or ran past its time)."""
+
+
+class Oracle:
+    """Asks the student's kernel for values and calls, through ``exchange`` (a round trip)."""
+
+    def __init__(self, exchange: Exchange, data_root: Path) -> None:
+        self.exchange, self.data_root = exchange, data_root
+        self.proxies: dict[int, Any] = {}       # kernel reference -> the one local stand-in
+        self.datasets: dict[tuple, Any] = {}    # (class, train) -> the judge's full set
+
+    def get(self, name: str) -> tuple[bool, Any]:
+        """(found, value) of ``name`` in the notebook."""
+        value = self.ask({"op": "get", "name": name})
+        return (False, None) if value is _MISSING else (True, value)
+
+    def ask(self, request: dict, blobs: list[bytes] = (), arguments: list = ()) -> Any:
+        reply, reply_blobs = self.exchange(request, list(blobs))
+        if not isinstance(reply, dict):
+            raise WireError("the kernel's answer is not a mapping")
+        if "error" in reply:
+            raise student_exception(reply.get("error"), reply.get("message"), reply.get("builtin"))
+        decoder = Decoder(reply_blobs, lambda body, d: self._decode(body, d, arguments))
+        return decoder.decode(reply.get("value"))
+
+    def call(self, ref: int, args: tuple, kwargs: dict) -> Any:
+        encoder = Encoder(_encode_for_kernel)
+        body = {"op": "call", "ref": ref, "args": encoder.encode(list(args)), "kwargs": encoder.encode(kwargs)}
+        modules = [a for a in args if isinstance(a, nn.Module)]
+        return self.ask(body, encoder.blobs, arguments=modules)
+
+    # ------------------------------------------------------------------ decoding
+
+    def _decode(self, body: dict, decoder: Decoder, arguments: list) -> Any:
+        tag = body.get("$")
+        if tag == "missing":
+            return _MISSING
+        if tag == "object":
+            return _opaque_value(body)
+        if tag == "param":
+            return _argument_parameter(body, arguments)
+        if tag == "optimizer":
+            return _optimizer(body, decoder)
+        ref = body.get("ref")
+        if not isinstance(ref, int):
+            raise WireError(f"a {tag} without a reference")
+        if ref in self.proxies:
+            return self.proxies[ref]
+        if tag == "callable":
+            proxy = RemoteFunction(self, ref, str(body.get("name", "function"))[:100])
+        elif tag == "module":
+            proxy = self._module(ref, body.get("tree"), decoder)
+        elif tag == "dataset":
+            proxy = self._dataset(body, decoder)
+        else:
+            raise WireError(f"unknown value kind {tag!r}")
+        self.proxies[ref] = proxy
+        return proxy
+
+    def _module(self, ref: int, tree: Any, decoder: Decoder) -> nn.Module:
+        module = module_codec.rebuild(tree, decoder)
+        if any(isinstance(m, OpaqueModule) for m in module.modules()):
+            local = module
+            module = type(type(local).__name__, (RemoteModule,), {"__module__": "student"})()
+            module.adopt(local, self, ref)
+        object.__setattr__(module, "_dlcourse_ref", ref)
+        return module
+
+    def _dataset(self, body: dict, decoder: Decoder):
+        from .. import data
+        from ..data import ImageDataset
+        from ..lesson import DATASETS
+
+        source = decoder.decode(body.get("source"))
+        if not (isinstance(source, (tuple, list)) and len(source) == 2 and isinstance(source[1], bool)):
+            return _opaque_value({"type": "ImageDataset", "repr": "a dataset of unknown origin"})
+        key = (str(source[0]), source[1])
+        if key not in self.datasets:
+            if key[0] not in DATASETS.values():
+                raise WireError(f"a dataset of unknown kind {key[0]!r}")
+            self.datasets[key] = getattr(data, key[0])(self.data_root, train=key[1], download=False)
+        full = self.datasets[key]
+        transform = decoder.decode(body.get("transform"))
+        indices = body.get("indices")
+        if indices is None:
+            return ImageDataset(full.images, full.labels, full.classes, transform, source=key)
+        indices = decoder.tensor(indices).long()
+        if indices.ndim != 1 or (len(indices) and (indices.min() < 0 or indices.max() >= len(full))):
+            raise WireError("a dataset split with positions outside its set")
+        return ImageDataset(full.images, full.labels[indices], full.classes, transform, indices=indices, source=key)
+
+
+class RemoteFunction:
+    """A function of the student's notebook: calling it runs it in the kernel."""
+
+    def __init__(self, oracle: Oracle, ref: int, name: str) -> None:
+        self._oracle, self._dlcourse_ref, self.__name__ = oracle, ref, name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._oracle.call(self._dlcourse_ref, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<function {self.__name__} of the notebook>"
+
+
+class RemoteModule(OpaqueModule):
+    """A network with layers of the student's own classes: inspected here, run in the kernel."""
+
+    def adopt(self, local: nn.Module, oracle: Oracle, ref: int) -> None:
+        self._parameters, self._buffers, self._modules = local._parameters, local._buffers, local._modules
+        for key, value in vars(local).items():
+            if not key.startswith("_") and key not in vars(self):
+                object.__setattr__(self, key, value)
+        object.__setattr__(self, "_oracle", oracle)
+        object.__setattr__(self, "_dlcourse_ref", ref)
+        self.training = local.training
+
+    def forward(self, x: Any) -> Any:
+        encoder = Encoder(_encode_for_kernel)
+        body = {"op": "forward", "ref": self._dlcourse_ref, "x": encoder.encode(x), "training": self.training}
+        return self._oracle.ask(body, encoder.blobs)
+
+    def trace_remotely(self, input_shape: tuple[int, ...], batch_size: int):
+        """The layer calls of a forward pass on zeros, recorded in the kernel (see checks.architecture)."""
+        from ..checks.architecture import LayerCall, Trace
+
+        answer = self._oracle.ask({"op": "trace", "ref": self._dlcourse_ref, "shape": list(input_shape),
+                                   "batch": batch_size})
+        layers = dict(self.named_modules())
+        calls = []
+        for path, kind, in_shape, out_shape in answer["calls"]:
+            module = layers.get(path) if isinstance(path, str) else None
+            if module is None:
+                module = type(str(kind) if IDENTIFIER.match(str(kind)) else "Layer", (OpaqueModule,), {})()
+            calls.append(LayerCall(module, _shape(in_shape), _shape(out_shape)))
+        error = answer.get("error")
+        return Trace(calls, _shape(answer.get("output_shape")),
+                     student_exception(*error) if error else None)
+
+
+def student_exception(kind: Any, message: Any, builtin: Any = False) -> Exception:
+    """The exception the student's code raised, rebuilt by name (never by import)."""
+    kind = str(kind) if IDENTIFIER.match(str(kind)) else "Exception"
+    message = str(message or "")
+    cls = getattr(builtins, kind, None) if builtin else None
+    if not (isinstance(cls, type) and issubclass(cls, Exception)):
+        cls = type(kind, (StudentError,), {"__module__": "student"})
+    try:
+        return cls(message)
+    except Exception:
+        return StudentError(f"{kind}: {message}")
+
+
+def _encode_for_kernel(value: Any, encoder: Encoder) -> Any:
+    ref = getattr(value, "_dlcourse_ref", None)
+    if isinstance(ref, int):
+        return {"$": "ref", "ref": ref}
+    if isinstance(value, nn.Module):
+        return {"$": "module", "tree": module_codec.describe(value, encoder)}
+    return None
+
+
+class _Missing:
+    pass
+
+
+_MISSING = _Missing()
+
+
+class OpaqueValue:
+    """A value of a type that does not travel; only its type name and repr arrive."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def __repr__(self) -> str:
+        return self._text
+
+
+def _opaque_value(body: dict) -> OpaqueValue:
+    name = str(body.get("type", "object"))
+    cls = type(name if IDENTIFIER.match(name) else "object_", (OpaqueValue,), {"__module__": "student"})
+    return cls(str(body.get("repr", ""))[:200])
+
+
+def _argument_parameter(body: dict, arguments: list) -> nn.Parameter:
+    at = body.get("at")
+    if not (isinstance(at, list) and len(at) == 2 and isinstance(at[0], int) and 0 <= at[0] < len(arguments)):
+        raise WireError("a parameter of an unknown network")
+    params = dict(arguments[at[0]].named_parameters())
+    if at[1] not in params:
+        raise WireError("a parameter of an unknown network")
+    return params[at[1]]
+
+
+def _optimizer(body: dict, decoder: Decoder) -> torch.optim.Optimizer:
+    name = str(body.get("class", ""))
+    cls = getattr(torch.optim, name, None) if IDENTIFIER.match(name) else None
+    if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+        cls = torch.optim.Optimizer
+    groups = []
+    for group in body.get("groups") or []:
+        settings = decoder.decode(group.get("settings") or {})
+        params = [p if isinstance(p, nn.Parameter) else nn.Parameter(p.float())
+                  for p in decoder.decode(group.get("params") or [])]
+        groups.append({**settings, "params": params})
+    optimizer = cls.__new__(cls)
+    torch.optim.Optimizer.__init__(optimizer, groups, decoder.decode(body.get("defaults") or {}))
+    return optimizer
+
+
+def _shape(value: Any) -> tuple[int, ...] | None:
+    if isinstance(value, (list, tuple)) and all(isinstance(n, int) for n in value):
+        return tuple(value)
+    return None

@@ -1,0 +1,180 @@
+"""The format values travel in between the judge and the student's kernel: data, never code.
+
+A message is a JSON header followed by raw byte blobs (tensor storage)::
+
+    4 bytes  big-endian length of the header
+    header   UTF-8 JSON: {"body": ..., "blobs": [length, ...]}
+    blobs    the bytes of each blob, in order
+
+JSON can carry numbers, strings, lists and string-keyed mappings; everything else is a
+mapping tagged with the key ``"$"``:
+
+    {"$": "tuple", "items": [...]}                 a tuple
+    {"$": "dict", "items": [[key, value], ...]}    a mapping whose keys are not all strings
+    {"$": "tensor", "blob": i, "dtype": "float32", "shape": [...]}
+    {"$": "ndarray", ...}                          a numpy array, as a tensor
+
+Other tags (modules, callables, datasets...) are the business of the two ends, which pass
+``encode_other``/``decode_other`` hooks. Decoding never imports, unpickles or evaluates
+anything: a hostile sender can at worst make a message that fails to decode.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any, BinaryIO, Callable
+
+import torch
+
+MAX_HEADER_BYTES = 32 * 2**20
+MAX_MESSAGE_BYTES = 512 * 2**20   # a batch of 2,000 CIFAR images as float32 is ~25 MB
+MAX_DEPTH = 32
+DTYPES = {str(t).removeprefix("torch."): t for t in (
+    torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.uint8, torch.int8,
+    torch.int16, torch.int32, torch.int64, torch.bool)}
+
+
+class WireError(ValueError):
+    """A message that is malformed, too large, or of a kind this end does not accept."""
+
+
+class Encoder:
+    """Turns a value into a JSON body plus blobs; ``other`` handles values JSON can't hold
+    (return ``None`` to refuse them)."""
+
+    def __init__(self, other: Callable[[Any, Encoder], Any] | None = None) -> None:
+        self.other = other
+        self.blobs: list[bytes] = []
+
+    def encode(self, value: Any, depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            raise WireError("the value is nested too deeply")
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, int):
+            return int(value)
+        if isinstance(value, float):
+            return float(value)
+        if isinstance(value, tuple):
+            return {"$": "tuple", "items": [self.encode(v, depth + 1) for v in value]}
+        if isinstance(value, list):
+            return [self.encode(v, depth + 1) for v in value]
+        if isinstance(value, dict):
+            if all(isinstance(k, str) for k in value) and "$" not in value:
+                return {k: self.encode(v, depth + 1) for k, v in value.items()}
+            return {"$": "dict", "items": [[self.encode(k, depth + 1), self.encode(v, depth + 1)]
+                                          for k, v in value.items()]}
+        if torch.is_tensor(value):
+            return self.tensor(value)
+        if self.other is not None:
+            encoded = self.other(value, self)
+            if encoded is not None:
+                return encoded
+        raise WireError(f"a value of type {type(value).__name__} cannot be sent")
+
+    def tensor(self, value: torch.Tensor, tag: str = "tensor") -> dict:
+        value = value.detach().to("cpu").contiguous()
+        if str(value.dtype).removeprefix("torch.") not in DTYPES:
+            value = value.float()
+        data = value.reshape(-1).view(torch.uint8).numpy().tobytes() if value.numel() else b""
+        self.blobs.append(data)
+        return {"$": tag, "blob": len(self.blobs) - 1, "dtype": str(value.dtype).removeprefix("torch."),
+                "shape": list(value.shape)}
+
+
+class Decoder:
+    """The inverse of :class:`Encoder`; ``other`` decodes the tags it does not know."""
+
+    def __init__(self, blobs: list[bytes], other: Callable[[dict, Decoder], Any] | None = None) -> None:
+        self.blobs, self.other = blobs, other
+
+    def decode(self, body: Any, depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            raise WireError("the value is nested too deeply")
+        if body is None or isinstance(body, (bool, int, float, str)):
+            return body
+        if isinstance(body, list):
+            return [self.decode(v, depth + 1) for v in body]
+        if not isinstance(body, dict):
+            raise WireError(f"unexpected {type(body).__name__} in a message")
+        tag = body.get("$")
+        if tag is None:
+            return {k: self.decode(v, depth + 1) for k, v in body.items()}
+        if tag == "tuple":
+            return tuple(self.decode(v, depth + 1) for v in _list(body, "items"))
+        if tag == "dict":
+            pairs = [(self.decode(k, depth + 1), self.decode(v, depth + 1)) for k, v in _list(body, "items")]
+            try:
+                return dict(pairs)
+            except TypeError:
+                raise WireError("a mapping with unhashable keys") from None
+        if tag in ("tensor", "ndarray"):
+            tensor = self.tensor(body)
+            return tensor.numpy() if tag == "ndarray" else tensor
+        if self.other is not None:
+            return self.other(body, self)
+        raise WireError(f"unknown value kind {tag!r}")
+
+    def tensor(self, body: dict) -> torch.Tensor:
+        dtype = DTYPES.get(body.get("dtype"))
+        shape = body.get("shape")
+        index = body.get("blob")
+        if dtype is None or not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
+            raise WireError("a malformed tensor")
+        if not isinstance(index, int) or not 0 <= index < len(self.blobs):
+            raise WireError("a tensor without its data")
+        data = self.blobs[index]
+        numel = 1
+        for n in shape:
+            numel *= n
+        if numel * torch.empty((), dtype=dtype).element_size() != len(data):
+            raise WireError("a tensor whose data does not match its shape")
+        if not numel:
+            return torch.empty(shape, dtype=dtype)
+        return torch.frombuffer(bytearray(data), dtype=dtype).reshape(shape)
+
+
+def _list(body: dict, key: str) -> list:
+    value = body.get(key)
+    if not isinstance(value, list):
+        raise WireError(f"a malformed {body.get('$')}")
+    return value
+
+
+def write_message(stream: BinaryIO, body: Any, blobs: list[bytes] = ()) -> None:
+    header = json.dumps({"body": body, "blobs": [len(b) for b in blobs]}).encode()
+    stream.write(struct.pack(">I", len(header)) + header)
+    for blob in blobs:
+        stream.write(blob)
+    stream.flush()
+
+
+def read_message(stream: BinaryIO, max_bytes: int = MAX_MESSAGE_BYTES) -> tuple[Any, list[bytes]]:
+    """One message from ``stream``; :class:`WireError` if it is malformed or too large,
+    EOFError if the stream ends first."""
+    size = struct.unpack(">I", _read_exactly(stream, 4))[0]
+    if size > MAX_HEADER_BYTES:
+        raise WireError(f"a message header of {size:,} bytes")
+    try:
+        header = json.loads(_read_exactly(stream, size))
+        lengths = header["blobs"]
+        body = header["body"]
+    except (ValueError, KeyError, TypeError):
+        raise WireError("a message header that is not the expected JSON") from None
+    if not (isinstance(lengths, list) and all(isinstance(n, int) and n >= 0 for n in lengths)):
+        raise WireError("a message with malformed blob lengths")
+    if sum(lengths) > max_bytes:
+        raise WireError(f"a message of {sum(lengths) / 2**20:.0f} MB, over the {max_bytes / 2**20:.0f} MB allowed")
+    return body, [_read_exactly(stream, n) for n in lengths]
+
+
+def _read_exactly(stream: BinaryIO, n: int) -> bytes:
+    parts, remaining = [], n
+    while remaining:
+        chunk = stream.read(remaining)
+        if not chunk:
+            raise EOFError("the other end closed the channel")
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)
