@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--timeout", type=float, default=None, help="seconds per submission (default: the lesson's)")
     grade.add_argument("--memory", type=int, default=2048, help="MB per submission (default: 2048)")
     grade.add_argument("--force", action="store_true", help="regrade submissions graded before")
+    grade.add_argument("--allow-root", action="store_true",
+                       help="throwaway machines only: run student code as root where no unprivileged user can "
+                            "reach Python (every row then says so)")
     grade.set_defaults(run=_grade)
 
     train = commands.add_parser("train", help="train a lesson's reference weights (runs its solution notebook)")
@@ -116,8 +119,9 @@ def _grade(args) -> int:
         raise KnownProblem(f"{args.input} does not exist")
     out = args.out or Path("grades") / name
     summary = grade_batch(autograder, args.input, out, workers=args.workers, timeout=args.timeout,
-                          memory_mb=args.memory, force=args.force)
+                          memory_mb=args.memory, force=args.force, allow_root=args.allow_root)
     results = list(summary.results.values())
+    _print_enforcement(results)
     if args.input.is_file() and results:
         _print_result(results[0])
     else:
@@ -130,6 +134,16 @@ def _grade(args) -> int:
             print(f"{len(summary.discovery.skipped)} file(s) skipped (not submissions): see submissions.csv")
     print(f"gradebook: {out / 'gradebook.csv'}   report: {out / 'report.md'}")
     return 0
+
+
+def _print_enforcement(results) -> None:
+    """Once per run: what the sandbox enforced, and a warning for each promise it could not keep."""
+    enforced = sorted({e for r in results for e in r.enforced})
+    missing = sorted({e for r in results for e in r.not_enforced})
+    if enforced:
+        print(f"sandbox: {', '.join(enforced)}")
+    for promise in missing:
+        print(f"WARNING: not enforced here: {promise}", file=sys.stderr)
 
 
 def _print_result(result) -> None:

@@ -1,11 +1,26 @@
-"""Attacks on the grader, each a small dense-mnist submission: every one ends with the exact
-status expected, no score above what its honest parts earn, and nothing changed outside the
-grader's scratch folder."""
+"""Attacks on the grader, each a small dense-mnist submission graded through `dlcourse grade`'s
+batch grader as it runs in CI (root, so student code runs as the unprivileged user).
+
+Each attack starts from an honest control, the untouched stub with untrained weights ("stub")
+or the reference ("reference"), adds one cell, and must score no more than that control,
+read nothing it must not, and end with the status the table names. The classes follow the
+judge issue:
+
+1. the trusted side reads what student code writes (results, weights, importable modules);
+2. tests running in the student's process (patching Otter, the checks, torch);
+3. the run seeing the whole machine (hidden tests by path, through /proc, from a thread
+   that outlives the notebook; other submissions; the autograder; the solutions);
+4. a silent fallback to root;
+5. folder input that follows links.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import http.server
+import os
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -17,7 +32,9 @@ import pytest
 
 from dlcourse.course import Course
 from dlcourse.grading.batch import grade_batch
-from dlcourse.grading.sandbox import cgroups_available
+from dlcourse.grading.pipeline import GradingOptions, grade_submission
+from dlcourse.grading.sandbox import bubblewrap_works, cgroups_available
+from dlcourse.settings import SAMPLE_DIR
 from tests.conftest import ROOT, on_sample_data
 
 COURSE = Course(ROOT)
@@ -25,7 +42,88 @@ DENSE = COURSE.lesson("dense-mnist")
 MARKER = f"dlcourse-escape-{time.time_ns()}"
 pytestmark = pytest.mark.slow
 
-# name -> (base notebook, extra cell source, weights to include, expected status)
+# What the probes below print when they read something they must not.
+LEAK = "LEAKED:"
+PROBE_PATHS = f"""\
+import glob, os
+SECRETS = ("def test_", "@test_case", "OTTER_", "BEGIN SOLUTION")
+def probe(paths):
+    for path in paths:
+        try:
+            if os.path.isdir(path):
+                for name in os.listdir(path):
+                    print("listed", path, name)
+                continue
+            data = open(path, 'rb').read()
+        except OSError as error:
+            print("refused", path, type(error).__name__)
+            continue
+        text = data.decode(errors="replace")
+        if any(s in text for s in SECRETS) or path.endswith((".zip", ".pt")):
+            print("{LEAK}", path, len(data))
+"""
+READ_BY_PATH = PROBE_PATHS + """\
+candidates = ["../../autograder/source/tests/model.py", "../autograder", "../../autograder", "/autograder/source/tests/model.py",
+              {course!r} + "/autograder/dense-mnist/dense-mnist-autograder.zip",
+              {course!r} + "/solutions/dense-mnist/dense_mnist.pt", {course!r} + "/assignments/dense-mnist/dense-mnist.ipynb"]
+candidates += glob.glob("/tmp/dlcourse-judge-*/**", recursive=True) + glob.glob("/tmp/**/tests/*.py", recursive=True)
+candidates += glob.glob({inbox!r} + "/*") + glob.glob({outbox!r} + "/**/*.json", recursive=True)
+probe(candidates)
+"""
+READ_THROUGH_PROC = PROBE_PATHS + """\
+paths = []
+for pid in os.listdir("/proc"):
+    if pid.isdigit():
+        for link in ("cwd", "root"):
+            paths += glob.glob(f"/proc/{pid}/{link}/**/*.py", recursive=True)[:200]
+            paths += glob.glob(f"/proc/{pid}/{link}/*.pt")
+        try:
+            print("process", pid, open(f"/proc/{pid}/cmdline", "rb").read()[:200])
+        except OSError:
+            pass
+probe(paths)
+"""
+OUTLIVE = PROBE_PATHS + """\
+import threading, time, subprocess
+def watch():
+    for _ in range(600):
+        probe(glob.glob("../**/tests/*.py", recursive=True) + glob.glob("/tmp/**/tests/*.py", recursive=True))
+        time.sleep(0.1)
+threading.Thread(target=watch, daemon=True).start()
+subprocess.Popen(["sleep", "600", "{marker}"], start_new_session=True)
+"""
+FORGE_RESULTS = """\
+import json, os
+verdict = json.dumps({"weights_found": True, "fits_lesson": True, "accuracy": 0.99, "meets_threshold": True,
+                      "questions": {"model": {"score": 4, "possible": 4, "tests": []}}})
+for folder in (".", "..", "../..", "../oracle", "../results", "../home", "/tmp"):
+    for name in ("cleanroom.json", "notebook_run.json", "results.json", "answer", "report.json", "verdict.json"):
+        try:
+            os.makedirs(folder, exist_ok=True)
+            open(os.path.join(folder, name), "w").write(verdict)
+        except OSError:
+            pass
+"""
+SWAP_WEIGHTS = """\
+import glob, shutil
+for found in [{reference!r}] + glob.glob("/**/dense_mnist.pt", recursive=True)[:50]:
+    try:
+        shutil.copyfile(found, "dense_mnist.pt")
+        print("swapped in", found)
+        break
+    except OSError:
+        pass
+"""
+PLANT_MODULES = """\
+import os
+payload = "import builtins\\nbuiltins.PLANTED = True\\n"
+for folder in (".", "..", "../..", "../home", "/tmp"):
+    for name in ("sitecustomize.py", "usercustomize.py", "torch.py", "otter.py", "dlcourse.py", "json.py"):
+        try:
+            open(os.path.join(folder, name), "w").write(payload)
+        except OSError:
+            pass
+"""
 PATCH_OTTER = """\
 import otter.test_files.exception_test as et
 from otter.test_files.abstract_test import TestCaseResult
@@ -33,39 +131,61 @@ def _all_pass(self, env):
     self.test_case_results = [TestCaseResult(tc, "ok", True) for tc in self.test_cases]
 et.ExceptionTestFile.run = _all_pass
 """
-HIDDEN_PATCH = """\
-_b = __builtins__ if isinstance(__builtins__, dict) else __builtins__.__dict__
-_m = _b['__imp' + 'ort__']('ot' + 'ter.test_files.exception_test', fromlist=['x'])
-setattr(getattr(_m, 'Exception' + 'TestFile'), 'r' + 'un', lambda self, env: None)
+PATCH_CHECKS = """\
+import torch
+import dlcourse.checks as checks
+import dlcourse.checks.architecture as architecture
+for name in ("check_architecture", "check_output_shape", "check_parameter_layers", "check_accuracy"):
+    setattr(architecture, name, lambda *a, **k: None)
+    setattr(checks, name, lambda *a, **k: None)
+torch.allclose = lambda *a, **k: True
+torch.Tensor.__eq__ = lambda self, other: True
+class Anything(int):
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    __hash__ = int.__hash__
+def flat_features(shape): return Anything(0)
+def linear_params(n_in, n_out): return Anything(0)
+total_params = Anything(0)
 """
+WHOAMI = "import os\nprint('uid', os.getuid(), 'euid', os.geteuid())"
+
+# name -> (control, extra cell, weights, expected status)
 ATTACKS = {
-    "patch-otter": ("stub", PATCH_OTTER, None, "flagged"),
-    "obfuscated-patch": ("stub", HIDDEN_PATCH, None, "flagged"),
-    "rebind-grader": ("solution", "grader = None", "reference", "flagged"),
-    "read-hidden-tests": ("solution", "import os\nprint('tests seen:', os.path.exists('tests'))\n"
-                                      "print(open('tests/model.py').read() if os.path.exists('tests') else '')", "reference", "flagged"),
-    "overwrite-results": ("solution", "open('../results/notebook_run.json', 'w').write('{}')", "reference", "flagged"),
-    "redirect-data": ("solution", "import os\nos.environ['DLCOURSE_DATA'] = '/tmp/my-own-labels'", "reference", "flagged"),
-    "crafted-pickle": ("solution", "", "crafted", "flagged"),
-    "printed-accuracy": ("solution", "print('Test accuracy: 99.9%')", "untrained", "ok"),
-    "memory-bomb": ("solution", "import torch\nhog = []\nwhile True:\n    hog.append(torch.ones(2**27))", "reference", "out-of-memory"),
-    "fork-loop": ("solution", "import os, time\nwhile True:\n    if os.fork() == 0:\n        time.sleep(600)",
+    # 1. the trusted side reads what student code writes
+    "forge-results": ("stub", FORGE_RESULTS, "untrained", "flagged"),
+    "swap-weights": ("stub", SWAP_WEIGHTS, "untrained", "error"),  # the stub's cells raise
+    "plant-modules": ("stub", PLANT_MODULES, "untrained", "error"),
+    # 2. tests in the student's process
+    "patch-otter": ("stub", PATCH_OTTER, "untrained", "flagged"),
+    "patch-checks": ("stub", PATCH_CHECKS, "untrained", "flagged"),
+    # 3. the whole machine
+    "read-by-path": ("reference", READ_BY_PATH, "reference", "flagged"),
+    "read-through-proc": ("reference", READ_THROUGH_PROC, "reference", None),
+    "outlive-the-notebook": ("reference", OUTLIVE, "reference", None),
+    # 4. root
+    "whoami": ("reference", WHOAMI, "reference", "ok"),
+    # resources, pickles and printed claims
+    "crafted-pickle": ("reference", "", "crafted", "flagged"),
+    "printed-accuracy": ("reference", "print('Test accuracy: 99.9%')", "untrained", "ok"),
+    "memory-bomb": ("reference", "import torch\nhog = []\nwhile True:\n    hog.append(torch.ones(2**27))", "reference",
+                    "out-of-memory"),
+    "fork-loop": ("reference", "import os, time\nwhile True:\n    if os.fork() == 0:\n        time.sleep(600)",
                   "reference", None),  # error (fork refused), timeout or out-of-memory
-    "output-flood": ("solution", "for i in range(300000):\n    print('x' * 100)", "reference", "ok"),
-    "network": ("solution", "import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
-                            "    print('CONNECTED')\nexcept OSError as error:\n    print('network blocked:', error)", "reference", "ok"),
-    "escape-and-write-outside": ("solution", "import subprocess\nsubprocess.Popen(['sleep', '600', '" + MARKER + "'], "
-                                             "start_new_session=True)\ntry:\n    open({outside!r}, 'w').write('pwned')\n"
-                                             "except OSError as error:\n    print('write refused:', error)", "reference", "ok"),
+    "output-flood": ("reference", "for i in range(300000):\n    print('x' * 100)", "reference", "ok"),
+    "network": ("reference", "import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
+                             "    print('CONNECTED')\nexcept OSError as error:\n    print('network blocked:', error)",
+                "reference", "ok"),
+    "write-outside": ("reference", "try:\n    open({outside!r}, 'w').write('pwned')\nexcept OSError as error:\n"
+                                   "    print('write refused:', error)", "reference", "ok"),
 }
 if not cgroups_available():
     del ATTACKS["fork-loop"]  # without a process limit, a fork loop would take the machine down with it
+CONTROLS = {"stub": ("stub", "", "untrained", None), "reference": ("reference", "", "reference", "ok")}
 
 
 def crafted_pickle(path: Path, sentinel: Path) -> None:
     """A weights file that would run a shell command if unpickled without weights_only."""
-    import os
-
     import torch
 
     class Payload:
@@ -75,38 +195,49 @@ def crafted_pickle(path: Path, sentinel: Path) -> None:
     torch.save({"0.weight": Payload()}, path)
 
 
+def make_submission(folder: Path, name: str, base: str, cell: str, weights: str, root: Path, untrained: bytes,
+                    **values) -> Path:
+    source = COURSE.solution_notebook(DENSE.id) if base == "reference" else COURSE.student_dir(DENSE.id) / DENSE.notebook
+    notebook = nbformat.read(source, as_version=4)
+    if cell:
+        code = cell
+        for key, value in values.items():
+            code = code.replace("{" + key + "!r}", repr(str(value))).replace("{" + key + "}", str(value))
+        notebook.cells.append(nbformat.v4.new_code_cell(code))
+    path = folder / f"{name}.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(DENSE.notebook, nbformat.writes(notebook))
+        if weights == "reference":
+            archive.write(COURSE.reference_weights(DENSE), DENSE.weights)
+        elif weights == "untrained":
+            archive.writestr(DENSE.weights, untrained)
+        elif weights == "crafted":
+            crafted_pickle(root / "crafted.pt", root / "outside" / "pickle-ran")
+            archive.write(root / "crafted.pt", DENSE.weights)
+    return path
+
+
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory):
     root = tmp_path_factory.mktemp("attacks")
-    folder, outside = root / "in", root / "outside"
-    folder.mkdir()
+    inbox, outbox, outside = root / "in", root / "out", root / "outside"
+    inbox.mkdir()
     outside.mkdir()
-    sentinel = outside / "pickle-ran"
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     untrained = _untrained_weights(root)
-    for name, (base, cell, weights, _) in ATTACKS.items():
-        source = COURSE.solution_notebook(DENSE.id) if base == "solution" else COURSE.student_dir(DENSE.id) / DENSE.notebook
-        notebook = nbformat.read(source, as_version=4)
-        if cell:
-            code = cell.replace("{port}", str(server.server_address[1])).replace("{outside!r}", repr(str(outside / "written")))
-            notebook.cells.insert(4, nbformat.v4.new_code_cell(code))
-        with zipfile.ZipFile(folder / f"{name}.zip", "w") as archive:
-            archive.writestr(DENSE.notebook, nbformat.writes(notebook))
-            if weights == "reference":
-                archive.write(COURSE.reference_weights(DENSE), DENSE.weights)
-            elif weights == "untrained":
-                archive.writestr(DENSE.weights, untrained)
-            elif weights == "crafted":
-                crafted_pickle(root / "crafted.pt", sentinel)
-                archive.write(root / "crafted.pt", DENSE.weights)
-    protected = {p: _digest(p) for p in (COURSE.autograder_zip(DENSE.id), DENSE.directory / "lesson.yaml")}
+    values = dict(port=server.server_address[1], outside=outside / "written", course=ROOT, inbox=inbox,
+                  outbox=outbox, reference=COURSE.reference_weights(DENSE), marker=MARKER)
+    for name, (base, cell, weights, _) in {**ATTACKS, **CONTROLS}.items():
+        make_submission(inbox, name, base, cell, weights, root, untrained, **values)
+    protected = {p: _digest(p) for p in (COURSE.autograder_zip(DENSE.id), DENSE.directory / "lesson.yaml",
+                                         COURSE.reference_weights(DENSE))}
     with on_sample_data():
-        summary = grade_batch(COURSE.autograder_zip(DENSE.id), folder, root / "out", workers=2, timeout=40,
+        summary = grade_batch(COURSE.autograder_zip(DENSE.id), inbox, outbox, workers=2, timeout=60,
                               memory_mb=1500, progress=False)
     server.shutdown()
     results = {r.submission.removesuffix(".zip"): r for r in summary.results.values()}
-    return results, root / "out", outside, sentinel, protected
+    return results, outbox, root, protected
 
 
 def _untrained_weights(root: Path) -> bytes:
@@ -126,44 +257,58 @@ def executed_output(out: Path, name: str) -> str:
     return "".join(o.get("text", "") for c in notebook.cells for o in c.get("outputs", []))
 
 
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_no_attack_scores_above_its_honest_control(attacked, name):
+    results = attacked[0]
+    control = results[ATTACKS[name][0]]
+    result = results[name]
+    assert result.score <= control.score, {q.name: q.score for q in result.questions.values()}
+    for question in result.questions.values():
+        assert question.score <= control.questions[question.name].score, question.name
+
+
 @pytest.mark.parametrize("name", [n for n, (*_, status) in ATTACKS.items() if status])
 def test_each_attack_gets_its_status(attacked, name):
-    results = attacked[0]
-    expected = ATTACKS[name][3]
-    assert results[name].status == expected, (results[name].status, results[name].reason)
+    result = attacked[0][name]
+    assert result.status == ATTACKS[name][3], (result.status, result.reason)
 
 
-def test_patching_otters_runner_scores_nothing(attacked):
-    results = attacked[0]
-    for name in ("patch-otter", "obfuscated-patch"):
-        result = results[name]
-        assert result.score == 0, {q.name: q.score for q in result.questions.values()}
-        assert any("tampering evidence" in flag for flag in result.flags)
-    assert "otter" in results["patch-otter"].reason
-
-
-def test_tampering_keeps_only_what_the_clean_room_verified(attacked):
-    result = attacked[0]["rebind-grader"]
-    assert "rebinds grader" in result.reason
-    # honest reference weights: the clean room verifies the architecture and the accuracy
-    assert result.questions["model"].score == result.questions["model"].possible
-    assert result.questions["accuracy"].score == result.questions["accuracy"].possible
-    for name in ("prepare", "flatten", "parameters"):
-        assert result.questions[name].score == 0
-
-
-def test_hidden_tests_are_not_on_disk_while_student_code_runs(attacked):
+def test_student_code_runs_as_the_unprivileged_user(attacked):
     results, out, *_ = attacked
-    assert "tests seen: False" in executed_output(out, "read-hidden-tests")
-    assert "names a grading file" in " ".join(results["read-hidden-tests"].flags)
+    assert "uid 65534 euid 65534" in executed_output(out, "whoami")
+    assert "unprivileged user" in results["whoami"].enforced
+    assert not any("ROOT" in promise for promise in results["whoami"].not_enforced)
+
+
+@pytest.mark.parametrize("name", ["read-by-path", "read-through-proc", "outlive-the-notebook"])
+def test_nothing_hidden_is_readable_from_the_notebook(attacked, name):
+    """Hidden tests, the autograder, the solutions, other submissions and their results."""
+    results, out, *_ = attacked
+    text = executed_output(out, name)
+    assert LEAK not in text, [line for line in text.splitlines() if LEAK in line][:5]
+    assert "refused" in text or "listed" in text or name != "read-by-path", "the probe ran"
+
+
+def test_the_scan_is_evidence_not_the_defence(attacked):
+    results = attacked[0]
+    for name in ("patch-otter", "patch-checks", "forge-results"):
+        assert any("tampering evidence" in flag for flag in results[name].flags), name
+    reference = results["read-by-path"]  # honest answers plus a probe: flagged, yet every point it earned stands
+    assert reference.score == results["reference"].score
+
+
+def test_weights_are_the_bytes_submitted(attacked):
+    results, out, *_ = attacked
+    assert results["swap-weights"].questions["accuracy"].score == 0
+    assert results["swap-weights"].accuracy < DENSE.accuracy_threshold
 
 
 def test_a_crafted_pickle_is_refused_not_run(attacked):
-    results, _, _, sentinel, _ = attacked
+    results, _, root, _ = attacked
     result = results["crafted-pickle"]
     assert "unsafe weights file" in result.reason and "posix.system" in result.reason
     assert result.questions["accuracy"].score == 0
-    assert not sentinel.exists()
+    assert not (root / "outside" / "pickle-ran").exists()
 
 
 def test_a_printed_accuracy_counts_for_nothing(attacked):
@@ -183,18 +328,88 @@ def test_resource_abuse_ends_as_a_row(attacked):
 
 def test_no_network_from_inside(attacked):
     results, out, *_ = attacked
-    if "network namespace" not in results["network"].enforced:
-        pytest.skip("network namespaces are not available here: the network is not blocked")
+    assert "network namespace" in results["network"].enforced
     text = executed_output(out, "network")
     assert "network blocked" in text and "CONNECTED" not in text
 
 
-def test_nothing_outside_the_scratch_folder_changed(attacked):
-    results, out, outside, sentinel, protected = attacked
+def test_nothing_outside_the_sandbox_changed(attacked):
+    results, out, root, protected = attacked
     for path, digest in protected.items():
         assert _digest(path) == digest, f"{path} changed"
     assert not any(MARKER in " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])), \
         "a process that left its session survived"
-    if "unprivileged user" in results["escape-and-write-outside"].enforced:
-        assert not (outside / "written").exists()
-        assert "write refused" in executed_output(out, "escape-and-write-outside")
+    assert not (root / "outside" / "written").exists()
+    assert "write refused" in executed_output(out, "write-outside")
+    assert not any((ROOT / name).exists() for name in ("sitecustomize.py", "torch.py", "otter.py"))
+
+
+# ---------------------------------------------------------------- 4. never root, never silently
+
+
+def test_without_bubblewrap_a_python_nobody_can_reach_is_required(tmp_path):
+    """Where only permissions guard the run (as in Gradescope's container), a grader whose
+    Python nobody can reach refuses with one message naming the path: never a silent root run."""
+    if not any(_closed(p) for p in _python_paths()):
+        pytest.skip("this machine's Python is reachable by everyone: the refusal has nothing to refuse")
+    submission = COURSE.reference_weights(DENSE).parent / f"{DENSE.id}-solution.ipynb"
+    result = grade_submission(COURSE.autograder_zip(DENSE.id), submission,
+                              GradingOptions(data=SAMPLE_DIR, bubblewrap=False, timeout=60))
+    assert result.status == "not-graded" and result.score == 0
+    assert "student code would run as root" in result.reason and "bubblewrap" in result.reason
+    assert any(str(p) in result.reason for p in _python_paths() if _closed(p))
+
+
+def test_a_grader_in_a_venv_under_a_closed_home_still_runs_student_code_unprivileged(tmp_path):
+    """The ordinary install: a venv in a home folder other users cannot enter."""
+    if os.geteuid() != 0 or not bubblewrap_works():
+        pytest.skip("needs root and bubblewrap, as CI has")
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    venv = home / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python*/site-packages"))
+    parent = next(Path(p) for p in sys.path if p.endswith("site-packages") and Path(p).is_dir())
+    (site / "parent.pth").write_text(f"{parent}\n")  # the course's packages, reached from the closed venv
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    make_submission(inbox, "whoami", "reference", WHOAMI, "reference", tmp_path, b"")
+    out = tmp_path / "out"
+    done = subprocess.run([str(venv / "bin" / "python"), "-m", "dlcourse", "grade", str(inbox / "whoami.zip"),
+                           "--autograder", str(COURSE.autograder_zip(DENSE.id)), "--out", str(out)],
+                          capture_output=True, text=True, env={**os.environ, "DLCOURSE_DATA": str(SAMPLE_DIR)},
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "sandbox: " in done.stdout and "unprivileged user" in done.stdout
+    assert "uid 65534 euid 65534" in executed_output(out, "whoami")
+
+
+def _python_paths() -> list[Path]:
+    return [Path(sys.executable).resolve(), Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()]
+
+
+def _closed(path: Path) -> bool:
+    from dlcourse.grading.sandbox import readable_by_everyone
+
+    return not readable_by_everyone(path)
+
+
+# ---------------------------------------------------------------- 5. links
+
+
+def test_folder_input_never_follows_links(tmp_path):
+    inbox = tmp_path / "in"
+    student = inbox / "student-a"
+    student.mkdir(parents=True)
+    (student / DENSE.notebook).write_bytes((COURSE.student_dir(DENSE.id) / DENSE.notebook).read_bytes())
+    (student / DENSE.weights).symlink_to(COURSE.reference_weights(DENSE))  # the reference, through a link
+    (inbox / "linked-solution").symlink_to(COURSE.solution_notebook(DENSE.id).parent)  # a whole folder
+    (inbox / "linked.ipynb").symlink_to(COURSE.solution_notebook(DENSE.id))
+    with on_sample_data():
+        summary = grade_batch(COURSE.autograder_zip(DENSE.id), inbox, tmp_path / "out", workers=1, timeout=60,
+                              progress=False)
+    assert [r.submission for r in summary.results.values()] == ["student-a"]
+    result = summary.results["student-a"]
+    assert result.status == "missing-weights" and result.score == 0
+    assert sorted(summary.discovery.skipped) == ["linked-solution (a link: not followed)",
+                                                 "linked.ipynb (a link: not followed)"]

@@ -39,12 +39,13 @@ class BatchSummary:
 
 def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | None = None,
                 timeout: float | None = None, memory_mb: int = 2048, force: bool = False,
-                progress: bool = True) -> BatchSummary:
+                progress: bool = True, allow_root: bool = False) -> BatchSummary:
     """Grade every submission found in ``target`` into ``out`` (see the module docstring)."""
     from tqdm.auto import tqdm
 
     found = discover(target)
     (out / "results").mkdir(parents=True, exist_ok=True)
+    os.chmod(out / "results", 0o700)  # other students' results: never for a sandbox's user
     grader_hash = content_hash(autograder)
     summary = BatchSummary(discovery=found)
     pending: list[Entry] = []
@@ -67,7 +68,8 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
     try:
         for entry in pending:
             options = GradingOptions(timeout=timeout, memory_mb=memory_mb, threads=threads,
-                                     keep_notebook=out / "notebooks" / f"{entry.key}.ipynb", stop=stop)
+                                     keep_notebook=out / "notebooks" / f"{entry.key}.ipynb", stop=stop,
+                                     allow_root=allow_root)
             futures[pool.submit(_grade_one, autograder, entry, options)] = entry
         remaining = set(futures)
         while remaining:

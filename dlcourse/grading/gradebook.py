@@ -44,14 +44,17 @@ def write_gradebook(out: Path, found: Discovery, results: dict[str, GradeResult]
     for entry in found.entries:
         row = {"submission": entry.label, "students": "; ".join(s.key for s in entry.students)}
         row.update(_score_columns(results.get(entry.key), questions))
-        row["flags"] = " | ".join(results[entry.key].flags) if entry.key in results else ""
+        result = results.get(entry.key)
+        row["flags"] = " | ".join(result.flags) if result else ""
+        row["enforced"] = ", ".join(result.enforced) if result else ""
+        row["not_enforced"] = " | ".join(result.not_enforced) if result else ""
         submission_rows.append(row)
     for name in found.skipped:
         submission_rows.append({"submission": name, "status": "skipped",
                                 "reason": "not a submission (a notebook, a zip or a folder with a notebook)"})
     _write_csv(out / "submissions.csv", submission_rows,
                ["submission", "students", "status", "score", "possible", "percent", *questions, "test_accuracy",
-                "reason", "flags"])
+                "reason", "flags", "enforced", "not_enforced"])
 
 
 def write_report(out: Path, found: Discovery, results: dict[str, GradeResult]) -> None:

@@ -28,6 +28,8 @@ def main(root: Path) -> int:
     start = time.monotonic()
     results = root / "results"
     results.mkdir(parents=True, exist_ok=True)
+    for folder in (root / "source", results):  # hidden tests and results: closed to the sandbox's user
+        os.chmod(folder, 0o700)
     try:
         lesson = Lesson.load(root / "source" / "files" / LESSON_FILE)
         timeout = min(lesson.grading_timeout, GRADESCOPE_LIMIT - MEASURE_SECONDS - SAFETY)
@@ -37,8 +39,11 @@ def main(root: Path) -> int:
         report = result.to_gradescope()
         print(f"{result.status}: {result.score:g}/{result.possible:g} in {time.monotonic() - start:.0f} s"
               + (f" ({result.reason})" if result.reason else ""))
+        print(f"enforced: {', '.join(result.enforced) or 'nothing'}")  # stdout is for the instructor: hidden
+        for promise in result.not_enforced:
+            print(f"WARNING, not enforced: {promise}")
         for flag in result.flags:
-            print(f"flag: {flag}")  # stdout is for the instructor: hidden from students
+            print(f"flag: {flag}")
     except Exception:
         traceback.print_exc()
         report = {"score": 0, "output": "The autograder itself failed on this submission; your instructor "

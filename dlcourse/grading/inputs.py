@@ -3,7 +3,8 @@
 INPUT may be one submission (a notebook or a zip), a folder of them (loose files, or one
 subfolder per student), or a Gradescope "Export Submissions" download, whose
 ``submission_metadata.yml`` maps each ``submission_<id>`` folder to its students.
-Every file is accounted for: what is not a submission is listed as skipped.
+Every file is accounted for: what is not a submission is listed as skipped. Symbolic links
+are never followed: a link placed among submissions could point at anything on the machine.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ def discover(target: Path) -> Discovery:
     for path in sorted(target.iterdir()):
         if path.name in IGNORED_NAMES:
             continue
-        if path.is_dir():
+        if path.is_symlink():
+            skipped.append(f"{path.name} (a link: not followed)")
+        elif path.is_dir():
             if any(p.suffix == ".ipynb" for p in path.iterdir()):
                 entries.append(Entry(path, path.name, [Student(path.name)], _mtime(path)))
             else:
@@ -99,7 +102,7 @@ def _gradescope_export(target: Path) -> Discovery:
         students = [Student(key=str(s.get(":sid") or s.get(":email") or s.get(":name") or folder_name),
                             name=str(s.get(":name", "")), email=str(s.get(":email", "")), sid=str(s.get(":sid", "")))
                     for s in info.get(":submitters", [])]
-        if folder.is_dir():
+        if folder.is_dir() and not folder.is_symlink():
             entries.append(Entry(folder, folder_name, students or [Student(folder_name)],
                                  str(info.get(":created_at", ""))))
     for path in sorted(target.iterdir()):

@@ -50,6 +50,7 @@ class JudgeJob:
     memory_mb: int
     threads: int = 1
     allow_root: bool = False
+    bubblewrap: bool | None = None     # None: wherever it works
 
 
 @dataclass
@@ -84,7 +85,8 @@ def judge(job: JudgeJob, stop: threading.Event) -> JudgeReport:
     manifest = Manifest.load(autograder)
     report = JudgeReport()
     run_dir = Path(job.run_dir)
-    limits = Limits(timeout=job.timeout, memory_mb=job.memory_mb, threads=job.threads, allow_root=job.allow_root)
+    limits = Limits(timeout=job.timeout, memory_mb=job.memory_mb, threads=job.threads, allow_root=job.allow_root,
+                    bubblewrap=job.bubblewrap)
     try:
         sandboxed = Sandboxed([sys.executable, "-m", "dlcourse.grading.notebook_run", str(run_dir)],
                               cwd=run_dir, env=_sandbox_env(run_dir, job.data_root), limits=limits,

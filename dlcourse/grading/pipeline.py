@@ -53,6 +53,7 @@ class GradingOptions:
     stop: threading.Event | None = None   # set it to stop a run early (GradingInterrupted)
     data: Path | None = None              # the datasets (default: settings.data_dir())
     allow_root: bool = False              # throwaway machines: run student code as root if need be
+    bubblewrap: bool | None = None        # None: wherever it works; False: permissions alone (as on Gradescope)
 
 
 def grade_submission(autograder: Path, submission: Path, options: GradingOptions = GradingOptions()) -> GradeResult:
@@ -78,7 +79,7 @@ def grade_submission(autograder: Path, submission: Path, options: GradingOptions
         job = JudgeJob(autograder=str(source), run_dir=str(run_dir), data_root=str((options.data or data_dir()).resolve()),
                        weights={name: str(work / name) for name in lesson.submitted_files if (work / name).is_file()},
                        timeout=options.timeout or lesson.grading_timeout, memory_mb=options.memory_mb,
-                       threads=options.threads, allow_root=options.allow_root)
+                       threads=options.threads, allow_root=options.allow_root, bubblewrap=options.bubblewrap)
         report = _run_judge(job, work, options.stop)
         if options.stop is not None and options.stop.is_set():
             raise GradingInterrupted(submission.name)

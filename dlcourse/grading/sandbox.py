@@ -57,6 +57,7 @@ class Limits:
     isolate_network: bool = True
     drop_privileges: bool = True      # run as nobody when started as root
     allow_root: bool = False          # throwaway machines only: run as root where nobody cannot
+    bubblewrap: bool | None = None    # None: use bubblewrap wherever it works; False: permissions alone
 
 
 @dataclass
@@ -193,7 +194,7 @@ def sandbox_plan(limits: Limits, view: View) -> tuple[list[str], list[str], list
     as_nobody = limits.drop_privileges and can_drop_privileges()
     bubblewrap = uses_bubblewrap(limits)
     if as_nobody and not bubblewrap:
-        unreachable = [p for p in (Path(sys.executable), *view.readable) if not readable_by_everyone(p)]
+        unreachable = [p for p in (*_python_folders(), *view.readable) if not readable_by_everyone(p)]
         if unreachable and not limits.allow_root:
             raise SandboxUnavailable(
                 f"student code would run as root: the unprivileged user cannot reach {unreachable[0]}. "
@@ -242,17 +243,19 @@ def _bubblewrap_command(view: View, isolate_network: bool) -> list[str]:
 
 
 def _python_folders() -> list[Path]:
-    """The interpreter, its standard library, the environment's packages and the toolkit."""
+    """The interpreter, its standard library, the environment's packages (every folder on
+    the module path, those that .pth files add included) and the toolkit."""
     import dlcourse
 
     folders = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(),
                Path(sys.executable).resolve().parent, Path(dlcourse.__file__).resolve().parent}
+    folders |= {Path(p).resolve() for p in sys.path if p and Path(p).is_dir()}
     # Nested folders are covered by their parents' binds.
     return sorted(f for f in folders if not any(p != f and p in f.parents for p in folders))
 
 
 def uses_bubblewrap(limits: Limits) -> bool:
-    return bubblewrap_works(limits.isolate_network)
+    return limits.bubblewrap is not False and bubblewrap_works(limits.isolate_network)
 
 
 @functools.lru_cache(maxsize=2)

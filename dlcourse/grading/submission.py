@@ -8,6 +8,7 @@ with a status and a one-line reason instead of an exception.
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -40,8 +41,8 @@ class Submission:
 
 def read_submission(path: Path) -> Submission:
     """Read and validate ``path``; raise :class:`SubmissionProblem` for anything unusable."""
-    if path.is_dir():
-        files = {p.name: _read_capped(p) for p in sorted(path.iterdir()) if p.is_file()}
+    if path.is_dir():  # regular files only: a link could point at anything on the machine
+        files = {p.name: _read_capped(p) for p in sorted(path.iterdir()) if p.is_file() and not p.is_symlink()}
         zips = [name for name in files if name.endswith(".zip")]
         if len(zips) == 1 and not any(name.endswith(".ipynb") for name in files):
             return read_submission(path / zips[0])  # a grader.export() zip uploaded as it is
@@ -89,9 +90,15 @@ def is_submission_file(path: Path) -> bool:
 
 
 def _read_capped(path: Path) -> bytes:
-    if path.stat().st_size > MAX_FILE_MB * 2**20:
-        raise SubmissionProblem("invalid-notebook", f"{path.name} is larger than {MAX_FILE_MB} MB")
-    return path.read_bytes()
+    """A regular file's bytes; a link is refused, even one swapped in after it was listed."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as error:
+        raise SubmissionProblem("invalid-notebook", f"{path.name} could not be read ({error.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        if os.fstat(f.fileno()).st_size > MAX_FILE_MB * 2**20:
+            raise SubmissionProblem("invalid-notebook", f"{path.name} is larger than {MAX_FILE_MB} MB")
+        return f.read()
 
 
 def _read_zip(path: Path) -> dict[str, bytes]:
