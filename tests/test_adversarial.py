@@ -47,8 +47,11 @@ LEAK = "LEAKED:"
 PROBE_PATHS = f"""\
 import glob, os
 SECRETS = ("def test_", "@test_case", "OTTER_", "BEGIN SOLUTION")
+OWN = os.path.realpath("..")  # the run's own folder: the student's own files
 def probe(paths):
     for path in paths:
+        if os.path.realpath(path).startswith(OWN + "/"):
+            continue
         try:
             if os.path.isdir(path):
                 for name in os.listdir(path):
@@ -74,9 +77,9 @@ READ_THROUGH_PROC = PROBE_PATHS + """\
 paths = []
 for pid in os.listdir("/proc"):
     if pid.isdigit():
-        for link in ("cwd", "root"):
-            paths += glob.glob(f"/proc/{pid}/{link}/**/*.py", recursive=True)[:200]
-            paths += glob.glob(f"/proc/{pid}/{link}/*.pt")
+        for pattern in ("cwd/*", "cwd/tests/*.py", "cwd/../autograder/tests/*.py", "root/tmp/dlcourse-judge-*/*/*",
+                        "root/tmp/dlcourse-judge-*/autograder/tests/*.py"):
+            paths += glob.glob(f"/proc/{pid}/{pattern}")
         try:
             print("process", pid, open(f"/proc/{pid}/cmdline", "rb").read()[:200])
         except OSError:
@@ -106,7 +109,7 @@ for folder in (".", "..", "../..", "../oracle", "../results", "../home", "/tmp")
 """
 SWAP_WEIGHTS = """\
 import glob, shutil
-for found in [{reference!r}] + glob.glob("/**/dense_mnist.pt", recursive=True)[:50]:
+for found in [{reference!r}] + glob.glob("/tmp/**/*.pt", recursive=True)[:50] + glob.glob("/work*/**/*.pt", recursive=True)[:50]:
     try:
         shutil.copyfile(found, "dense_mnist.pt")
         print("swapped in", found)
@@ -370,7 +373,8 @@ def test_a_grader_in_a_venv_under_a_closed_home_still_runs_student_code_unprivil
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = next((venv / "lib").glob("python*/site-packages"))
     parent = next(Path(p) for p in sys.path if p.endswith("site-packages") and Path(p).is_dir())
-    (site / "parent.pth").write_text(f"{parent}\n")  # the course's packages, reached from the closed venv
+    # the course's packages (and the toolkit's editable install), reached from the closed venv
+    (site / "parent.pth").write_text(f"import site; site.addsitedir({str(parent)!r})\n")
     inbox = tmp_path / "in"
     inbox.mkdir()
     make_submission(inbox, "whoami", "reference", WHOAMI, "reference", tmp_path, b"")

@@ -33,7 +33,7 @@ from ..settings import data_dir
 from .cleanroom import Verdict
 from .judge import JudgeJob, JudgeReport
 from .manifest import Manifest
-from .result import GradeResult, QuestionResult, TestResult
+from .result import GradeResult, QuestionResult
 from .submission import SubmissionProblem, check_assignment, read_submission, stage
 from .tamper import scan_notebook
 
@@ -166,8 +166,9 @@ def combine(submission: Path, lesson: Lesson, points: dict[str, float], files: d
 def _from_weights_alone(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdict,
                         report: JudgeReport) -> None:
     """A run that stopped before its tests (a timeout, a dead kernel) still earns the
-    questions the judge verifies from the submitted weights alone."""
-    earned = {"architecture": verdict.fits_lesson, "accuracy": verdict.meets_threshold,
+    questions measured from the submitted weights alone: accuracy and the train-test gap.
+    (The architecture needs the notebook: weights do not show activations.)"""
+    earned = {"accuracy": verdict.meets_threshold,
               "gap": verdict.gap is not None and verdict.baseline_gap is not None and verdict.gap < verdict.baseline_gap}
     where = _first_line(report.running_cell) if report.running_cell else "the start-up"
     for role, name in lesson.verified_questions.items():
@@ -175,8 +176,8 @@ def _from_weights_alone(lesson: Lesson, questions: dict[str, QuestionResult], ve
         if question is None or not earned.get(role):
             continue
         question.score = question.possible
-        question.verification = (f"verified from the weights alone: the notebook stopped while running {where}, "
-                                 f"before its tests ran")
+        question.verification = (f"measured from the weights alone: the notebook stopped while running {where}, "
+                                  f"before its tests ran")
 
 
 def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdict, notes: list[str]) -> list[str]:

@@ -16,9 +16,7 @@ Statuses, most serious first (a row carries the first that applies):
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 STATUSES = ("not-graded", "invalid-notebook", "wrong-assignment", "timeout", "out-of-memory", "flagged",
             "missing-weights", "error", "ok")
@@ -91,16 +89,6 @@ class GradeResult:
             name: QuestionResult(**{**q, "tests": [TestResult(**t) for t in q["tests"]]})
             for name, q in data["questions"].items()}
         return cls(**data)
-
-    def write(self, path: Path) -> None:
-        """Write atomically: a reader never sees half a file, even if the writer is killed."""
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1))
-        tmp.replace(path)
-
-    @classmethod
-    def read(cls, path: Path) -> GradeResult:
-        return cls.from_dict(json.loads(path.read_text()))
 
     def to_gradescope(self) -> dict:
         """Gradescope's results.json: public parts visible at once, hidden parts once published.
