@@ -1,0 +1,150 @@
+"""What the lessons say, and what their questions demand, is right (issue 13, corrections).
+
+These tests read the Otter Assign masters directly: their markdown, their solution code and
+their test functions (public and hidden), so that a wrong statement or a test that demands
+something PyTorch does not do is caught before anything is built or graded.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import nbformat
+import pytest
+import torch
+from torch import nn
+
+from dlcourse.course import Course
+from tests.conftest import ROOT
+
+COURSE = Course(ROOT)
+
+
+def master(lesson_id: str) -> nbformat.NotebookNode:
+    lesson = COURSE.lesson(lesson_id)
+    return nbformat.read(lesson.directory / lesson.notebook, as_version=4)
+
+
+def markdown_cells(lesson_id: str) -> list[str]:
+    return [cell.source for cell in master(lesson_id).cells if cell.cell_type == "markdown"]
+
+
+def text_of(lesson_id: str) -> str:
+    """All the lesson's prose, in one string, with its line breaks kept."""
+    return "\n\n".join(markdown_cells(lesson_id))
+
+
+def question(lesson_id: str, name: str) -> tuple[list[str], list[str]]:
+    """(solution code cells, test code cells) of one question of a master."""
+    solutions, tests = [], []
+    current, inside_tests = None, False
+    for cell in master(lesson_id).cells:
+        source = cell.source.strip()
+        if cell.cell_type == "raw":
+            if source.startswith("# BEGIN QUESTION"):
+                current = re.search(r"^name:\s*(\S+)", source, re.M).group(1)
+            elif source == "# END QUESTION":
+                current = None
+            elif source == "# BEGIN TESTS":
+                inside_tests = True
+            elif source == "# END TESTS":
+                inside_tests = False
+        elif cell.cell_type == "code" and current == name:
+            (tests if inside_tests else solutions).append(cell.source)
+    assert solutions or tests, f"{lesson_id} has no question {name}"
+    return solutions, tests
+
+
+def solution_namespace(lesson_id: str, name: str) -> dict:
+    """The reference answer of a question, run as a student's cell would be."""
+    namespace = {"torch": torch, "nn": nn}
+    for source in question(lesson_id, name)[0]:
+        exec(compile(source, f"<{lesson_id}:{name}>", "exec"), namespace)
+    return namespace
+
+
+def question_tests(lesson_id: str, name: str) -> dict[str, tuple[object, bool]]:
+    """test name -> (function, hidden) for every test of a question, public and hidden."""
+    found = {}
+    for source in question(lesson_id, name)[1]:
+        namespace: dict = {}
+        exec(compile(source, f"<{lesson_id}:{name} tests>", "exec"), namespace)
+        hidden = bool(re.search(r"^hidden:\s*true", source, re.M))
+        found.update({key: (value, hidden) for key, value in namespace.items() if key.startswith("test_")})
+    assert found, f"{lesson_id}:{name} has no tests"
+    return found
+
+
+def run_tests(lesson_id: str, name: str, **answers) -> dict[str, str | None]:
+    """test name -> None when it passes, else its failure message, for the given answers."""
+    import inspect
+
+    results = {}
+    for test_name, (function, _) in question_tests(lesson_id, name).items():
+        arguments = {p: answers.get(p) for p in inspect.signature(function).parameters}
+        try:
+            function(**arguments)
+        except Exception as error:  # noqa: BLE001 - a failing test, whatever it raised
+            results[test_name] = f"{type(error).__name__}: {error}"
+        else:
+            results[test_name] = None
+    return results
+
+
+# 1. Lesson 4, question 1: conv output size rounds down, as PyTorch and Keras do.
+
+def floor_output_size(size, kernel, padding=0, stride=1):
+    if min(size, kernel, stride) < 1 or padding < 0 or kernel > size + 2 * padding:
+        raise ValueError("impossible settings")
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def conv_layer_params(in_channels, out_channels, kernel_size):
+    if min(in_channels, out_channels, kernel_size) < 1:
+        raise ValueError("channels and kernel size must be at least 1")
+    return (in_channels * kernel_size * kernel_size + 1) * out_channels
+
+
+def test_the_reference_conv_output_size_agrees_with_pytorch_for_uneven_strides():
+    reference = solution_namespace("regularization", "conv_arithmetic")["conv_output_size"]
+    for size, kernel, padding, stride in itertools.product(range(1, 20), range(1, 6), range(3), range(1, 5)):
+        if kernel > size + 2 * padding:
+            with pytest.raises(ValueError):
+                reference(size, kernel, padding, stride)
+            continue
+        conv = nn.Conv2d(1, 1, kernel, stride=stride, padding=padding)
+        assert reference(size, kernel, padding, stride) == conv(torch.zeros(1, 1, size, size)).shape[-1], \
+            (size, kernel, padding, stride)
+    assert reference(28, 3, 0, 2) == 13 and reference(32, 3, 1, 2) == 16
+
+
+def test_conv_arithmetic_tests_accept_the_floor_and_reject_the_old_rule():
+    results = run_tests("regularization", "conv_arithmetic",
+                        conv_output_size=floor_output_size, conv_layer_params=conv_layer_params)
+    assert results and all(message is None for message in results.values()), results
+
+    def refuses_uneven_stride(size, kernel, padding=0, stride=1):
+        if (size + 2 * padding - kernel) % stride:
+            raise ValueError("does not tile")
+        return floor_output_size(size, kernel, padding, stride)
+
+    def no_guard(size, kernel, padding=0, stride=1):
+        return (size + 2 * padding - kernel) // stride + 1
+
+    for wrong in (refuses_uneven_stride, no_guard):
+        results = run_tests("regularization", "conv_arithmetic",
+                            conv_output_size=wrong, conv_layer_params=conv_layer_params)
+        public = [m for name, m in results.items() if not question_tests("regularization", "conv_arithmetic")[name][1]]
+        assert any(public), f"the public test should catch {wrong.__name__}"
+        assert all(results.values()), f"every test should catch {wrong.__name__}: {results}"
+
+
+def test_conv_arithmetic_text_teaches_the_floor():
+    text = text_of("regularization")
+    section = text[text.index("## 1. Convolution arithmetic"):text.index("## 2. Standardization")]
+    assert r"\lfloor" in section and "round down" in section
+    assert "does not tile" not in section and "do not work" not in section
+    assert "`conv_output_size(28, 3, stride=2)` is 13" in section
+    assert "`conv_output_size(32, 3, padding=1, stride=2)` is 16" in section
+
