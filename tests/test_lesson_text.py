@@ -148,3 +148,54 @@ def test_conv_arithmetic_text_teaches_the_floor():
     assert "`conv_output_size(28, 3, stride=2)` is 13" in section
     assert "`conv_output_size(32, 3, padding=1, stride=2)` is 16" in section
 
+
+# 5. Lesson 4, weight decay: a no-decay group for biases and BatchNorm is accepted; the
+# challenge's bias=False is explained next to the graded network's biases.
+
+def one_group(model):
+    return torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
+
+
+def two_groups(model):
+    """The common practice: no decay for biases and normalization parameters."""
+    weights = [p for p in model.parameters() if p.ndim > 1]
+    others = [p for p in model.parameters() if p.ndim <= 1]
+    return torch.optim.AdamW([{"params": weights, "weight_decay": 0.05},
+                              {"params": others, "weight_decay": 0.0}], lr=1e-3)
+
+
+def no_decay(model):
+    return torch.optim.Adam(model.parameters(), lr=1e-3)
+
+
+def decay_on_biases_only(model):
+    weights = [p for p in model.parameters() if p.ndim > 1]
+    others = [p for p in model.parameters() if p.ndim <= 1]
+    return torch.optim.AdamW([{"params": weights, "weight_decay": 0.0},
+                              {"params": others, "weight_decay": 0.05}], lr=1e-3)
+
+
+def weights_only(model):
+    return torch.optim.AdamW([p for p in model.parameters() if p.ndim > 1], lr=1e-3, weight_decay=0.05)
+
+
+@pytest.mark.parametrize("make_optimizer", [one_group, two_groups])
+def test_weight_decay_tests_accept_the_standard_practices(make_optimizer):
+    results = run_tests("regularization", "weight_decay", make_optimizer=make_optimizer)
+    assert all(message is None for message in results.values()), results
+
+
+@pytest.mark.parametrize("make_optimizer", [no_decay, decay_on_biases_only, weights_only])
+def test_weight_decay_tests_reject_missing_decay_or_parameters(make_optimizer):
+    results = run_tests("regularization", "weight_decay", make_optimizer=make_optimizer)
+    assert all(results.values()), results
+
+
+def test_bias_false_is_explained_where_a_lesson_uses_it():
+    for lesson_id in COURSE.lesson_ids():
+        cells = master(lesson_id).cells
+        for index, cell in enumerate(cells):
+            if cell.cell_type == "code" and "bias=False" in cell.source:
+                before = next(c.source for c in reversed(cells[:index]) if c.cell_type == "markdown")
+                assert "`bias=False`" in before, f"{lesson_id}: the text before cell {index} should explain bias=False"
+                assert "default bias" in before, f"{lesson_id}: say why the graded network keeps its biases"
