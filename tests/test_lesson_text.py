@@ -199,3 +199,14 @@ def test_bias_false_is_explained_where_a_lesson_uses_it():
                 before = next(c.source for c in reversed(cells[:index]) if c.cell_type == "markdown")
                 assert "`bias=False`" in before, f"{lesson_id}: the text before cell {index} should explain bias=False"
                 assert "default bias" in before, f"{lesson_id}: say why the graded network keeps its biases"
+
+
+# 3. Lesson 4's introduction promises only what the lesson does.
+
+def test_lesson_4_introduction_keeps_its_promises():
+    introduction = markdown_cells("regularization")[0]
+    for broken in ("one at a time", "measure what they buy", "7 in 10", "seen exactly twice"):
+        assert broken not in introduction, f"the introduction still says {broken!r}"
+    lesson_3 = re.search(r"a correct network gets about (\d+)%", text_of("cifar-cnn")).group(1)
+    assert f"about {lesson_3}%" in introduction, "quote lesson 3's accuracy as lesson 3 states it"
+    assert "train the result once" in introduction and "does not measure what each technique buys" in introduction
