@@ -210,3 +210,11 @@ def test_lesson_4_introduction_keeps_its_promises():
     lesson_3 = re.search(r"a correct network gets about (\d+)%", text_of("cifar-cnn")).group(1)
     assert f"about {lesson_3}%" in introduction, "quote lesson 3's accuracy as lesson 3 states it"
     assert "train the result once" in introduction and "does not measure what each technique buys" in introduction
+
+
+# 4. Lesson 2: a CNN with a dense head is not translation invariant.
+
+def test_lesson_2_does_not_promise_translation_invariance():
+    text = text_of("cnn-mnist")
+    assert "wherever it sits" not in text
+    assert "some tolerance to small shifts, not to large ones" in text
