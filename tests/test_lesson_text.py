@@ -218,3 +218,12 @@ def test_lesson_2_does_not_promise_translation_invariance():
     text = text_of("cnn-mnist")
     assert "wherever it sits" not in text
     assert "some tolerance to small shifts, not to large ones" in text
+
+
+# 2. Lesson 2: RMSprop divides by the root of a running average of squared gradients.
+
+def test_lesson_2_describes_rmsprop_correctly():
+    sentences = [s for s in re.split(r"(?<=[.:])\s+", text_of("cnn-mnist")) if "RMSprop" in s]
+    assert sentences, "lesson 2 should explain RMSprop"
+    assert any("square root of a running average" in s and "*squared* gradients" in s for s in sentences), sentences
+    assert not any("by a running average of its recent gradients" in s for s in sentences)
