@@ -56,9 +56,9 @@ def question(lesson_id: str, name: str) -> tuple[list[str], list[str]]:
     return solutions, tests
 
 
-def solution_namespace(lesson_id: str, name: str) -> dict:
-    """The reference answer of a question, run as a student's cell would be."""
-    namespace = {"torch": torch, "nn": nn}
+def solution_namespace(lesson_id: str, name: str, namespace: dict | None = None) -> dict:
+    """The reference answer of a question, run as a student's cell would be (after `namespace`)."""
+    namespace = {"torch": torch, "nn": nn} if namespace is None else namespace
     for source in question(lesson_id, name)[0]:
         exec(compile(source, f"<{lesson_id}:{name}>", "exec"), namespace)
     return namespace
@@ -227,3 +227,31 @@ def test_lesson_2_describes_rmsprop_correctly():
     assert sentences, "lesson 2 should explain RMSprop"
     assert any("square root of a running average" in s and "*squared* gradients" in s for s in sentences), sentences
     assert not any("by a running average of its recent gradients" in s for s in sentences)
+
+
+# 6. Lesson 2: the textbook's counts go through a function the hidden tests call on other sizes.
+
+def textbook_example():
+    return nn.Sequential(nn.Conv2d(1, 32, kernel_size=3), nn.ReLU(), nn.Conv2d(32, 32, kernel_size=3), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 12 * 12, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def test_the_example_counts_stub_has_placeholders():
+    student = COURSE.student_dir("cnn-mnist") / COURSE.lesson("cnn-mnist").notebook
+    cells = [c.source for c in nbformat.read(student, as_version=4).cells if c.cell_type == "code"]
+    answer = next(source for source in cells if "def linear_params" in source)
+    assert "def textbook_counts(filters, neurons):" in answer
+    assert "example_counts = ..." in answer.splitlines() and "example_total = ..." in answer.splitlines()
+
+
+def test_example_counts_are_checked_on_unseen_sizes():
+    reference = solution_namespace("cnn-mnist", "example_counts", solution_namespace("cnn-mnist", "conv_params"))
+    answers = {key: reference[key] for key in ("linear_params", "textbook_counts", "example_counts", "example_total")}
+    results = run_tests("cnn-mnist", "example_counts", example=textbook_example(), **answers)
+    assert all(message is None for message in results.values()), results
+    hidden = {name for name, (_, is_hidden) in question_tests("cnn-mnist", "example_counts").items() if is_hidden}
+
+    copied = dict(answers, textbook_counts=lambda filters, neurons: [320, 9248, 294976, 650])
+    results = run_tests("cnn-mnist", "example_counts", example=textbook_example(), **copied)
+    assert all(results[name] is None for name in results if name not in hidden), "the copy passes the public test"
+    assert any(results[name] for name in hidden), "a hidden test should catch counts copied from the summary"
