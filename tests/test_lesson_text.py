@@ -255,3 +255,20 @@ def test_example_counts_are_checked_on_unseen_sizes():
     results = run_tests("cnn-mnist", "example_counts", example=textbook_example(), **copied)
     assert all(results[name] is None for name in results if name not in hidden), "the copy passes the public test"
     assert any(results[name] for name in hidden), "a hidden test should catch counts copied from the summary"
+
+
+# 7. Every stated target is the threshold the grader applies.
+
+@pytest.mark.parametrize("lesson_id", COURSE.lesson_ids())
+def test_stated_targets_match_the_threshold(lesson_id):
+    threshold = 100 * COURSE.lesson(lesson_id).accuracy_threshold
+    text = text_of(lesson_id)
+    stated = re.findall(r"target is \**\s*(\d+(?:\.\d+)?)\s*%", text, re.I)
+    assert len(stated) >= 2, f"{lesson_id} should state its target in the introduction and where it measures it"
+    for figure in stated:
+        assert abs(float(figure) - threshold) < 1e-6, \
+            f"{lesson_id} states a target of {figure}%, but lesson.yaml's accuracy_threshold is {threshold:g}%"
+    bold = [figure for span in re.findall(r"\*\*([^*]+)\*\*", text)
+            for figure in re.findall(r"(\d+(?:\.\d+)?)\s*%", span)]
+    assert all(abs(float(figure) - threshold) < 1e-6 for figure in bold), \
+        f"{lesson_id}: every percentage in bold is read as the target: {bold}"
