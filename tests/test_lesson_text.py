@@ -1,0 +1,274 @@
+"""What the lessons say, and what their questions demand, is right (issue 13, corrections).
+
+These tests read the Otter Assign masters directly: their markdown, their solution code and
+their test functions (public and hidden), so that a wrong statement or a test that demands
+something PyTorch does not do is caught before anything is built or graded.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import nbformat
+import pytest
+import torch
+from torch import nn
+
+from dlcourse.course import Course
+from tests.conftest import ROOT
+
+COURSE = Course(ROOT)
+
+
+def master(lesson_id: str) -> nbformat.NotebookNode:
+    lesson = COURSE.lesson(lesson_id)
+    return nbformat.read(lesson.directory / lesson.notebook, as_version=4)
+
+
+def markdown_cells(lesson_id: str) -> list[str]:
+    return [cell.source for cell in master(lesson_id).cells if cell.cell_type == "markdown"]
+
+
+def text_of(lesson_id: str) -> str:
+    """All the lesson's prose, in one string, with its line breaks kept."""
+    return "\n\n".join(markdown_cells(lesson_id))
+
+
+def question(lesson_id: str, name: str) -> tuple[list[str], list[str]]:
+    """(solution code cells, test code cells) of one question of a master."""
+    solutions, tests = [], []
+    current, inside_tests = None, False
+    for cell in master(lesson_id).cells:
+        source = cell.source.strip()
+        if cell.cell_type == "raw":
+            if source.startswith("# BEGIN QUESTION"):
+                current = re.search(r"^name:\s*(\S+)", source, re.M).group(1)
+            elif source == "# END QUESTION":
+                current = None
+            elif source == "# BEGIN TESTS":
+                inside_tests = True
+            elif source == "# END TESTS":
+                inside_tests = False
+        elif cell.cell_type == "code" and current == name:
+            (tests if inside_tests else solutions).append(cell.source)
+    assert solutions or tests, f"{lesson_id} has no question {name}"
+    return solutions, tests
+
+
+def solution_namespace(lesson_id: str, name: str, namespace: dict | None = None) -> dict:
+    """The reference answer of a question, run as a student's cell would be (after `namespace`)."""
+    namespace = {"torch": torch, "nn": nn} if namespace is None else namespace
+    for source in question(lesson_id, name)[0]:
+        exec(compile(source, f"<{lesson_id}:{name}>", "exec"), namespace)
+    return namespace
+
+
+def question_tests(lesson_id: str, name: str) -> dict[str, tuple[object, bool]]:
+    """test name -> (function, hidden) for every test of a question, public and hidden."""
+    found = {}
+    for source in question(lesson_id, name)[1]:
+        namespace: dict = {}
+        exec(compile(source, f"<{lesson_id}:{name} tests>", "exec"), namespace)
+        hidden = bool(re.search(r"^hidden:\s*true", source, re.M))
+        found.update({key: (value, hidden) for key, value in namespace.items() if key.startswith("test_")})
+    assert found, f"{lesson_id}:{name} has no tests"
+    return found
+
+
+def run_tests(lesson_id: str, name: str, **answers) -> dict[str, str | None]:
+    """test name -> None when it passes, else its failure message, for the given answers."""
+    import inspect
+
+    results = {}
+    for test_name, (function, _) in question_tests(lesson_id, name).items():
+        arguments = {p: answers.get(p) for p in inspect.signature(function).parameters}
+        try:
+            function(**arguments)
+        except Exception as error:  # noqa: BLE001 - a failing test, whatever it raised
+            results[test_name] = f"{type(error).__name__}: {error}"
+        else:
+            results[test_name] = None
+    return results
+
+
+# 1. Lesson 4, question 1: conv output size rounds down, as PyTorch and Keras do.
+
+def floor_output_size(size, kernel, padding=0, stride=1):
+    if min(size, kernel, stride) < 1 or padding < 0 or kernel > size + 2 * padding:
+        raise ValueError("impossible settings")
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def conv_layer_params(in_channels, out_channels, kernel_size):
+    if min(in_channels, out_channels, kernel_size) < 1:
+        raise ValueError("channels and kernel size must be at least 1")
+    return (in_channels * kernel_size * kernel_size + 1) * out_channels
+
+
+def test_the_reference_conv_output_size_agrees_with_pytorch_for_uneven_strides():
+    reference = solution_namespace("regularization", "conv_arithmetic")["conv_output_size"]
+    for size, kernel, padding, stride in itertools.product(range(1, 20), range(1, 6), range(3), range(1, 5)):
+        if kernel > size + 2 * padding:
+            with pytest.raises(ValueError):
+                reference(size, kernel, padding, stride)
+            continue
+        conv = nn.Conv2d(1, 1, kernel, stride=stride, padding=padding)
+        assert reference(size, kernel, padding, stride) == conv(torch.zeros(1, 1, size, size)).shape[-1], \
+            (size, kernel, padding, stride)
+    assert reference(28, 3, 0, 2) == 13 and reference(32, 3, 1, 2) == 16
+
+
+def test_conv_arithmetic_tests_accept_the_floor_and_reject_the_old_rule():
+    results = run_tests("regularization", "conv_arithmetic",
+                        conv_output_size=floor_output_size, conv_layer_params=conv_layer_params)
+    assert results and all(message is None for message in results.values()), results
+
+    def refuses_uneven_stride(size, kernel, padding=0, stride=1):
+        if (size + 2 * padding - kernel) % stride:
+            raise ValueError("does not tile")
+        return floor_output_size(size, kernel, padding, stride)
+
+    def no_guard(size, kernel, padding=0, stride=1):
+        return (size + 2 * padding - kernel) // stride + 1
+
+    for wrong in (refuses_uneven_stride, no_guard):
+        results = run_tests("regularization", "conv_arithmetic",
+                            conv_output_size=wrong, conv_layer_params=conv_layer_params)
+        public = [m for name, m in results.items() if not question_tests("regularization", "conv_arithmetic")[name][1]]
+        assert any(public), f"the public test should catch {wrong.__name__}"
+        assert all(results.values()), f"every test should catch {wrong.__name__}: {results}"
+
+
+def test_conv_arithmetic_text_teaches_the_floor():
+    text = text_of("regularization")
+    section = text[text.index("## 1. Convolution arithmetic"):text.index("## 2. Standardization")]
+    assert r"\lfloor" in section and "round down" in section
+    assert "does not tile" not in section and "do not work" not in section
+    assert "`conv_output_size(28, 3, stride=2)` is 13" in section
+    assert "`conv_output_size(32, 3, padding=1, stride=2)` is 16" in section
+
+
+# 5. Lesson 4, weight decay: a no-decay group for biases and BatchNorm is accepted; the
+# challenge's bias=False is explained next to the graded network's biases.
+
+def one_group(model):
+    return torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
+
+
+def two_groups(model):
+    """The common practice: no decay for biases and normalization parameters."""
+    weights = [p for p in model.parameters() if p.ndim > 1]
+    others = [p for p in model.parameters() if p.ndim <= 1]
+    return torch.optim.AdamW([{"params": weights, "weight_decay": 0.05},
+                              {"params": others, "weight_decay": 0.0}], lr=1e-3)
+
+
+def no_decay(model):
+    return torch.optim.Adam(model.parameters(), lr=1e-3)
+
+
+def decay_on_biases_only(model):
+    weights = [p for p in model.parameters() if p.ndim > 1]
+    others = [p for p in model.parameters() if p.ndim <= 1]
+    return torch.optim.AdamW([{"params": weights, "weight_decay": 0.0},
+                              {"params": others, "weight_decay": 0.05}], lr=1e-3)
+
+
+def weights_only(model):
+    return torch.optim.AdamW([p for p in model.parameters() if p.ndim > 1], lr=1e-3, weight_decay=0.05)
+
+
+@pytest.mark.parametrize("make_optimizer", [one_group, two_groups])
+def test_weight_decay_tests_accept_the_standard_practices(make_optimizer):
+    results = run_tests("regularization", "weight_decay", make_optimizer=make_optimizer)
+    assert all(message is None for message in results.values()), results
+
+
+@pytest.mark.parametrize("make_optimizer", [no_decay, decay_on_biases_only, weights_only])
+def test_weight_decay_tests_reject_missing_decay_or_parameters(make_optimizer):
+    results = run_tests("regularization", "weight_decay", make_optimizer=make_optimizer)
+    assert all(results.values()), results
+
+
+def test_bias_false_is_explained_where_a_lesson_uses_it():
+    for lesson_id in COURSE.lesson_ids():
+        cells = master(lesson_id).cells
+        for index, cell in enumerate(cells):
+            if cell.cell_type == "code" and "bias=False" in cell.source:
+                before = next(c.source for c in reversed(cells[:index]) if c.cell_type == "markdown")
+                assert "`bias=False`" in before, f"{lesson_id}: the text before cell {index} should explain bias=False"
+                assert "default bias" in before, f"{lesson_id}: say why the graded network keeps its biases"
+
+
+# 3. Lesson 4's introduction promises only what the lesson does.
+
+def test_lesson_4_introduction_keeps_its_promises():
+    introduction = markdown_cells("regularization")[0]
+    for broken in ("one at a time", "measure what they buy", "7 in 10", "seen exactly twice"):
+        assert broken not in introduction, f"the introduction still says {broken!r}"
+    lesson_3 = re.search(r"a correct network gets about (\d+)%", text_of("cifar-cnn")).group(1)
+    assert f"about {lesson_3}%" in introduction, "quote lesson 3's accuracy as lesson 3 states it"
+    assert "train the result once" in introduction and "does not measure what each technique buys" in introduction
+
+
+# 4. Lesson 2: a CNN with a dense head is not translation invariant.
+
+def test_lesson_2_does_not_promise_translation_invariance():
+    text = text_of("cnn-mnist")
+    assert "wherever it sits" not in text
+    assert "some tolerance to small shifts, not to large ones" in text
+
+
+# 2. Lesson 2: RMSprop divides by the root of a running average of squared gradients.
+
+def test_lesson_2_describes_rmsprop_correctly():
+    sentences = [s for s in re.split(r"(?<=[.:])\s+", text_of("cnn-mnist")) if "RMSprop" in s]
+    assert sentences, "lesson 2 should explain RMSprop"
+    assert any("square root of a running average" in s and "*squared* gradients" in s for s in sentences), sentences
+    assert not any("by a running average of its recent gradients" in s for s in sentences)
+
+
+# 6. Lesson 2: the textbook's counts go through a function the hidden tests call on other sizes.
+
+def textbook_example():
+    return nn.Sequential(nn.Conv2d(1, 32, kernel_size=3), nn.ReLU(), nn.Conv2d(32, 32, kernel_size=3), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 12 * 12, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def test_the_example_counts_stub_has_placeholders():
+    student = COURSE.student_dir("cnn-mnist") / COURSE.lesson("cnn-mnist").notebook
+    cells = [c.source for c in nbformat.read(student, as_version=4).cells if c.cell_type == "code"]
+    answer = next(source for source in cells if "def linear_params" in source)
+    assert "def textbook_counts(filters, neurons):" in answer
+    assert "example_counts = ..." in answer.splitlines() and "example_total = ..." in answer.splitlines()
+
+
+def test_example_counts_are_checked_on_unseen_sizes():
+    reference = solution_namespace("cnn-mnist", "example_counts", solution_namespace("cnn-mnist", "conv_params"))
+    answers = {key: reference[key] for key in ("linear_params", "textbook_counts", "example_counts", "example_total")}
+    results = run_tests("cnn-mnist", "example_counts", example=textbook_example(), **answers)
+    assert all(message is None for message in results.values()), results
+    hidden = {name for name, (_, is_hidden) in question_tests("cnn-mnist", "example_counts").items() if is_hidden}
+
+    copied = dict(answers, textbook_counts=lambda filters, neurons: [320, 9248, 294976, 650])
+    results = run_tests("cnn-mnist", "example_counts", example=textbook_example(), **copied)
+    assert all(results[name] is None for name in results if name not in hidden), "the copy passes the public test"
+    assert any(results[name] for name in hidden), "a hidden test should catch counts copied from the summary"
+
+
+# 7. Every stated target is the threshold the grader applies.
+
+@pytest.mark.parametrize("lesson_id", COURSE.lesson_ids())
+def test_stated_targets_match_the_threshold(lesson_id):
+    threshold = 100 * COURSE.lesson(lesson_id).accuracy_threshold
+    text = text_of(lesson_id)
+    stated = re.findall(r"target is \**\s*(\d+(?:\.\d+)?)\s*%", text, re.I)
+    assert len(stated) >= 2, f"{lesson_id} should state its target in the introduction and where it measures it"
+    for figure in stated:
+        assert abs(float(figure) - threshold) < 1e-6, \
+            f"{lesson_id} states a target of {figure}%, but lesson.yaml's accuracy_threshold is {threshold:g}%"
+    bold = [figure for span in re.findall(r"\*\*([^*]+)\*\*", text)
+            for figure in re.findall(r"(\d+(?:\.\d+)?)\s*%", span)]
+    assert all(abs(float(figure) - threshold) < 1e-6 for figure in bold), \
+        f"{lesson_id}: every percentage in bold is read as the target: {bold}"
