@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .gradebook import write_gradebook, write_report
 from .inputs import Discovery, Entry, content_hash, discover
-from .pipeline import GradingInterrupted, GradingOptions, grade_submission
+from .pipeline import GradingInterrupted, GradingOptions, Judge, grade_submission
 from .result import GradeResult
 
 
@@ -61,6 +61,7 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
     workers = max(1, min(workers or cores, len(pending) or 1))
     threads = max(1, cores // workers)  # workers x threads <= cores: no oversubscription
     stop = threading.Event()
+    judges = _JudgePerWorker()
     bar = tqdm(total=len(found.entries), initial=summary.reused, unit="submission",
                desc="grading", disable=not progress)
     pool = ThreadPoolExecutor(max_workers=workers)
@@ -70,7 +71,7 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
             options = GradingOptions(timeout=timeout, memory_mb=memory_mb, threads=threads,
                                      keep_notebook=out / "notebooks" / f"{entry.key}.ipynb", stop=stop,
                                      allow_root=allow_root)
-            futures[pool.submit(_grade_one, autograder, entry, options)] = entry
+            futures[pool.submit(_grade_one, autograder, entry, options, judges)] = entry
         remaining = set(futures)
         while remaining:
             done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
@@ -88,15 +89,32 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        judges.close()
         bar.close()
         write_gradebook(out, found, summary.results)
         write_report(out, found, summary.results)
     return summary
 
 
-def _grade_one(autograder: Path, entry: Entry, options: GradingOptions) -> GradeResult:
+class _JudgePerWorker(threading.local):
+    """One judge process per worker thread, reused for every submission that worker grades."""
+
+    every: list[Judge] = []
+
+    def get(self) -> Judge:
+        if not hasattr(self, "judge"):
+            self.judge = Judge()
+            self.every.append(self.judge)
+        return self.judge
+
+    def close(self) -> None:
+        for judge in self.every:
+            judge.__exit__(None, None, None)
+
+
+def _grade_one(autograder: Path, entry: Entry, options: GradingOptions, judges: _JudgePerWorker) -> GradeResult:
     try:
-        result = grade_submission(autograder, entry.path, options)
+        result = grade_submission(autograder, entry.path, options, judges.get())
     except GradingInterrupted:
         raise
     except Exception as error:  # a grader bug must cost one row its score, never the batch

@@ -28,8 +28,7 @@ def main(root: Path) -> int:
     start = time.monotonic()
     results = root / "results"
     results.mkdir(parents=True, exist_ok=True)
-    for folder in (root / "source", results):  # hidden tests and results: closed to the sandbox's user
-        os.chmod(folder, 0o700)
+    close_grader_folders(root)
     try:
         lesson = Lesson.load(root / "source" / "files" / LESSON_FILE)
         timeout = min(lesson.grading_timeout, GRADESCOPE_LIMIT - MEASURE_SECONDS - SAFETY)
@@ -53,6 +52,13 @@ def main(root: Path) -> int:
     tmp.write_text(json.dumps(report, indent=1))
     tmp.replace(results / "results.json")
     return 0
+
+
+def close_grader_folders(root: Path) -> None:
+    """Hidden tests, the toolkit's source and the results: closed to every other user, the
+    sandbox's included (Gradescope's container has no namespaces to hide them in)."""
+    for folder in (root / "source", root / "results"):
+        os.chmod(folder, 0o700)
 
 
 if __name__ == "__main__":

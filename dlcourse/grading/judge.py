@@ -1,7 +1,8 @@
 """The judge: the trusted half of grading. It decides every score and runs no student code.
 
-``python -I -m dlcourse.grading.judge`` reads one :class:`JudgeJob` (JSON) on stdin and
-writes one :class:`JudgeReport` (JSON) on stdout. In between it:
+``python -I -m dlcourse.grading.judge`` reads :class:`JudgeJob` lines (JSON) on stdin and
+answers each with a :class:`JudgeReport` line (JSON) on stdout, one submission after
+another (torch and Otter are imported once per judge, not once per submission). For each:
 
 1. starts the notebook runner (:mod:`.notebook_run`) in the sandbox, which runs the
    student's cells in a kernel;
@@ -42,6 +43,7 @@ STUDENT_FACING = {"AssertionError", "ArchitectureMismatch", "WeightsProblem", "U
 
 @dataclass
 class JudgeJob:
+    workdir: str             # the judge's folder for this submission: lesson.yaml and the captured weights
     autograder: str          # the unpacked autograder: manifest.json, tests/, files/
     run_dir: str             # the sandbox's folder: submission/ (staged) and home/
     data_root: str           # the datasets, read-only for the sandbox
@@ -266,15 +268,20 @@ def _failure(result) -> str:
 
 
 def main() -> None:
+    """Judge each job read from stdin; SIGTERM stops the current one early (it still reports)."""
     from ..settings import DATA_ENV, GRADING_ENV
 
-    job = JudgeJob(**json.loads(sys.stdin.read()))
-    os.environ[DATA_ENV] = job.data_root
     os.environ[GRADING_ENV] = "1"  # the weights-measured checks only check loading: measure() decides
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    report = judge(job, stop)
-    sys.stdout.write(report.to_json())
+    for line in sys.stdin:
+        job = JudgeJob(**json.loads(line))
+        os.chdir(job.workdir)  # where the tests find lesson.yaml and the weights they load
+        os.environ[DATA_ENV] = job.data_root
+        report = judge(job, stop)
+        sys.stdout.write(report.to_json() + "\n")
+        sys.stdout.flush()
+        stop.clear()
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ This process imports no torch and runs no student code; the judge runs isolated 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -56,8 +57,15 @@ class GradingOptions:
     bubblewrap: bool | None = None        # None: wherever it works; False: permissions alone (as on Gradescope)
 
 
-def grade_submission(autograder: Path, submission: Path, options: GradingOptions = GradingOptions()) -> GradeResult:
-    """Grade ``submission`` with ``autograder`` (a built zip, or a folder it was unpacked into)."""
+def grade_submission(autograder: Path, submission: Path, options: GradingOptions = GradingOptions(),
+                     judge: Judge | None = None) -> GradeResult:
+    """Grade ``submission`` with ``autograder`` (a built zip, or a folder it was unpacked into).
+
+    ``judge``: a judge process to reuse (a batch keeps one per worker); default, a new one.
+    """
+    if judge is None:
+        with Judge() as judge:
+            return grade_submission(autograder, submission, options, judge)
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="dlcourse-judge-") as judge_dir, \
             tempfile.TemporaryDirectory(prefix="dlcourse-run-") as run_parent:
@@ -76,11 +84,12 @@ def grade_submission(autograder: Path, submission: Path, options: GradingOptions
         stage(sub, lesson, run_dir / "submission", support=source / "files")
         (run_dir / "home").mkdir()
         evidence = scan_notebook(sub.notebook)
-        job = JudgeJob(autograder=str(source), run_dir=str(run_dir), data_root=str((options.data or data_dir()).resolve()),
+        job = JudgeJob(workdir=str(work), autograder=str(source), run_dir=str(run_dir),
+                       data_root=str((options.data or data_dir()).resolve()),
                        weights={name: str(work / name) for name in lesson.submitted_files if (work / name).is_file()},
                        timeout=options.timeout or lesson.grading_timeout, memory_mb=options.memory_mb,
                        threads=options.threads, allow_root=options.allow_root, bubblewrap=options.bubblewrap)
-        report = _run_judge(job, work, options.stop)
+        report = judge.run(job, options.stop)
         if options.stop is not None and options.stop.is_set():
             raise GradingInterrupted(submission.name)
         if report.refused:
@@ -108,30 +117,75 @@ def _capture(files: dict[str, bytes], lesson: Lesson, source: Path, work: Path) 
     return work
 
 
-def _run_judge(job: JudgeJob, work: Path, stop: threading.Event | None) -> JudgeReport:
-    """Run the judge in a process of its own (see judge.py) and read its report."""
-    judge = subprocess.Popen([sys.executable, "-I", "-m", "dlcourse.grading.judge"], cwd=work,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, start_new_session=True)
-    if stop is not None:
-        watcher = threading.Thread(target=_terminate_on, args=(stop, judge), daemon=True)
-        watcher.start()
-    try:
-        out, err = judge.communicate(json_job(job), timeout=job.timeout + MEASURE_SECONDS + 60)
-    except subprocess.TimeoutExpired:
-        os.killpg(judge.pid, signal.SIGKILL)
-        out, err = judge.communicate()
-    try:
-        return JudgeReport.from_json(out)
-    except (ValueError, TypeError, KeyError):
-        lines = (err or "").strip().splitlines()
-        raise RuntimeError(f"the judge failed: {lines[-1] if lines else judge.returncode}") from None
+class Judge:
+    """A judge process (see judge.py), reused for one submission after another, so torch and
+    Otter are imported once. It runs isolated (``-I``) in a folder of its own."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+        self.home = Path(tempfile.mkdtemp(prefix="dlcourse-judge-home-"))  # 0700: the grader's alone
+
+    def __enter__(self) -> Judge:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def run(self, job: JudgeJob, stop: threading.Event | None) -> JudgeReport:
+        if self.process is None or self.process.poll() is not None:
+            self._start()
+        process = self.process
+        done = threading.Event()
+        if stop is not None:
+            threading.Thread(target=_terminate_on, args=(stop, done, process), daemon=True).start()
+        try:
+            process.stdin.write(json.dumps(asdict(job)) + "\n")
+            process.stdin.flush()
+            line = _read_line(process, deadline=time.monotonic() + job.timeout + MEASURE_SECONDS + 60)
+        except (OSError, TimeoutError) as problem:
+            self.close()
+            raise RuntimeError(f"the judge failed: {problem}") from None
+        finally:
+            done.set()
+        try:
+            return JudgeReport.from_json(line)
+        except (ValueError, TypeError, KeyError):
+            self.close()
+            raise RuntimeError(f"the judge failed: {self._last_error()}") from None
+
+    def _start(self) -> None:
+        self.errors = open(self.home / "stderr.log", "w")
+        self.process = subprocess.Popen([sys.executable, "-I", "-m", "dlcourse.grading.judge"], cwd=self.home,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors,
+                                        text=True, start_new_session=True)
+
+    def _last_error(self) -> str:
+        lines = (self.home / "stderr.log").read_text(errors="replace").strip().splitlines()
+        return lines[-1] if lines else "it ended without a report"
+
+    def close(self) -> None:
+        if self.process is not None:
+            try:
+                self.process.stdin.close()
+                self.process.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+            self.errors.close()
+            self.process = None
 
 
-def json_job(job: JudgeJob) -> str:
-    import json
+def _read_line(process: subprocess.Popen, deadline: float) -> str:
+    """The judge's next line; TimeoutError past ``deadline`` (a judge that hangs is killed)."""
+    import selectors
 
-    return json.dumps(asdict(job))
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+            os.killpg(process.pid, signal.SIGKILL)
+            raise TimeoutError("it did not report in time")
+    return process.stdout.readline()
 
 
 def _terminate_on(stop: threading.Event, judge: subprocess.Popen) -> None:

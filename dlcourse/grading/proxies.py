@@ -30,6 +30,7 @@ from .module_codec import IDENTIFIER, OpaqueModule
 from .wire import Decoder, Encoder, WireError
 
 Exchange = Callable[[dict, list[bytes]], tuple[Any, list[bytes]]]
+_FULL_SETS: dict[tuple, Any] = {}  # (data root, class, train) -> the judge's copy, mapped once per judge
 
 
 class StudentError(RuntimeError):
@@ -46,7 +47,6 @@ class Oracle:
     def __init__(self, exchange: Exchange, data_root: Path) -> None:
         self.exchange, self.data_root = exchange, data_root
         self.proxies: dict[int, Any] = {}       # kernel reference -> the one local stand-in
-        self.datasets: dict[tuple, Any] = {}    # (class, train) -> the judge's full set
 
     def get(self, name: str) -> tuple[bool, Any]:
         """(found, value) of ``name`` in the notebook."""
@@ -114,11 +114,12 @@ class Oracle:
         if not (isinstance(source, (tuple, list)) and len(source) == 2 and isinstance(source[1], bool)):
             return _opaque_value({"type": "ImageDataset", "repr": "a dataset of unknown origin"})
         key = (str(source[0]), source[1])
-        if key not in self.datasets:
-            if key[0] not in DATASETS.values():
-                raise WireError(f"a dataset of unknown kind {key[0]!r}")
-            self.datasets[key] = getattr(data, key[0])(self.data_root, train=key[1], download=False)
-        full = self.datasets[key]
+        if key[0] not in DATASETS.values():
+            raise WireError(f"a dataset of unknown kind {key[0]!r}")
+        cache_key = (str(self.data_root), *key)
+        if cache_key not in _FULL_SETS:
+            _FULL_SETS[cache_key] = getattr(data, key[0])(self.data_root, train=key[1], download=False)
+        full = _FULL_SETS[cache_key]
         transform = decoder.decode(body.get("transform"))
         indices = body.get("indices")
         if indices is None:
