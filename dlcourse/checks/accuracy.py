@@ -23,6 +23,7 @@ from ..lesson import Lesson, current_lesson
 from ..training import evaluate
 from ..settings import GRADING_ENV
 from .messages import gap_not_smaller, shortfall
+from .architecture import in_use_order, parameter_order
 from .weights import WeightsProblem, read_weights, spec_model_with, state_dict_problem
 
 
@@ -37,7 +38,9 @@ def load_submitted_weights(model: Any, lesson: Lesson | None = None) -> nn.Modul
         raise AssertionError("define `model` first (run the cell that builds your network).")
     state = read_weights(Path(lesson.weights))
     if lesson.architecture is not None:
-        problem = state_dict_problem(state, lesson.architecture)
+        # Tensors line up with the lesson's network in the order forward uses them.
+        problem = state_dict_problem(in_use_order(state, parameter_order(model, lesson.architecture)),
+                                     lesson.architecture)
         if problem:
             raise WeightsProblem(f"{lesson.weights} does not hold the network this lesson asks for: {problem}")
     try:

@@ -5,10 +5,14 @@ A lesson states its network once (``architecture`` in lesson.yaml)::
     input: [1, 28, 28]
     layers: [Flatten, {Linear: 512}, ReLU, {Linear: 256}, ReLU, {Linear: 10}]
 
-From that the check builds the expected network, runs both networks on a small batch while
-recording every layer call, and reports the first difference, e.g. "layer 4 (Linear) should
-map 512 features to 256; yours maps 512 to 128". Messages speak only of what the lesson
-text states (layer kinds and sizes), never of hidden expected values such as parameter counts.
+What is judged is the computation, not how the Python is written: the check takes the
+student's layers in the order ``forward`` uses them, loads their tensors into the lesson's
+network, and compares the two networks' outputs on random images. A class that flattens
+with ``x.view`` or applies ``F.relu`` in ``forward`` computes the lesson's network and
+passes. Only when the computations differ does the check compare the layer calls one by one
+to explain how, e.g. "layer 4 (Linear) should map 512 features to 256; yours maps 512 to
+128". Messages speak only of what the lesson text states (layer kinds and sizes), never of
+hidden expected values such as parameter counts.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from torch import nn
 
 from ..spec import ArchSpec
 
+TRAINING_ONLY = {"Dropout", "Dropout2d"}  # identity in eval mode: checked by their settings
 ACTIVATIONS = {"ReLU", "ELU", "LeakyReLU", "GELU", "Sigmoid", "Tanh", "SiLU"}
 # Attributes worth naming when two layers of the same kind differ in a way shapes don't show.
 SETTINGS = {"Conv2d": ("kernel_size", "stride", "padding"), "MaxPool2d": ("kernel_size", "stride"),
@@ -91,12 +96,92 @@ def trace(model: nn.Module, input_shape: tuple[int, ...], batch_size: int = 2) -
     return result
 
 
+def _holds_tensors(module: nn.Module) -> bool:
+    return bool(list(module.parameters(recurse=False)) or list(module.buffers(recurse=False)))
+
+
+def used_layers(model: nn.Module, got: Trace) -> list[nn.Module]:
+    """The layers holding tensors, in the order the traced forward pass first called them."""
+    seen, layers = set(), []
+    for call in got.calls:
+        module = call.module
+        if id(module) not in seen and _holds_tensors(module):
+            seen.add(id(module))
+            layers.append(module)
+    return layers
+
+
+def parameter_order(model: nn.Module, spec: ArchSpec) -> list[str] | None:
+    """``model``'s state_dict names in the order its forward pass uses their layers (None if
+    it cannot run): how a state_dict saved from it lines up with the lesson's network."""
+    got = trace(model, spec.input_shape)
+    if got.error is not None:
+        return None
+    names = {id(m): name for name, m in model.named_modules()}
+    order = []
+    for layer in used_layers(model, got):
+        prefix = names.get(id(layer), "")
+        order += [f"{prefix}.{key}" if prefix else key for key in layer.state_dict()]
+    return order
+
+
+def in_use_order(state: dict, order: list[str] | None) -> dict:
+    """``state`` with the tensors ``order`` names first, in that order (see parameter_order);
+    as it is when ``order`` is unknown or names tensors it lacks."""
+    if not order or not set(order) <= set(state):
+        return state
+    return {**{name: state[name] for name in order}, **state}
+
+
+def computes_the_lesson_network(model: nn.Module, spec: ArchSpec, got: Trace | None = None) -> bool:
+    """Whether ``model`` computes the lesson's network: its layers, taken in the order its
+    forward pass uses them, loaded into the lesson's network give the same outputs on random
+    images (in eval mode)."""
+    got = got or trace(model, spec.input_shape)
+    if got.error is not None:
+        return False
+    reference = spec.build()
+    theirs = used_layers(model, got)
+    ours = [m for m in reference.modules() if not list(m.children()) and _holds_tensors(m)]
+    if len(theirs) != len(ours) or any(type(a).__name__ != type(b).__name__ for a, b in zip(theirs, ours)):
+        return False
+    try:
+        for mine, lesson_layer in zip(theirs, ours):
+            lesson_layer.load_state_dict(mine.state_dict())
+    except (RuntimeError, KeyError):
+        return False
+    images = torch.rand(4, *spec.input_shape, generator=torch.Generator().manual_seed(0))
+    was_training = model.training
+    model.eval()
+    reference.eval()
+    try:
+        with torch.no_grad():
+            output, expected = model(images), reference(images)
+    except Exception:  # a student's network may fail in any way
+        return False
+    finally:
+        model.train(was_training)
+    return (torch.is_tensor(output) and output.shape == expected.shape
+            and torch.allclose(output.float(), expected, rtol=1e-4, atol=1e-5))
+
+
 def architecture_problem(model: Any, spec: ArchSpec) -> str | None:
-    """The first way ``model`` differs from ``spec``, as a sentence; None if it matches."""
+    """The first way ``model`` differs from ``spec``, as a sentence; None if it computes the
+    lesson's network (see the module docstring)."""
     if not isinstance(model, nn.Module):
         return _not_a_module(model)
-    expected = trace(spec.build(), spec.input_shape).calls
     got = trace(model, spec.input_shape)
+    expected = trace(spec.build(), spec.input_shape).calls
+    if computes_the_lesson_network(model, spec, got) and _training_only(got.calls) == _training_only(expected):
+        return None
+    if got.error is None and got.calls and all(_holds_tensors(c.module) for c in got.calls) \
+            and parameter_layers_problem(model, spec) is None:
+        # Flattening and activations written as functions in forward: layer-by-layer
+        # comparison would name missing layers the student did write, so say what differs.
+        steps = ", ".join(c.describe() for c in expected)
+        return (f"your layers with parameters match the lesson's, but your network computes something else "
+                f"from them. The lesson's network is: {steps}. Check the steps forward takes between them "
+                f"(flattening, activations, pooling).")
     # Layers that ran to completion are compared first: a wrong early layer is the real
     # cause of a later layer's failure, and the student should hear about it first.
     completed = got.calls[:-1] if got.error is not None else got.calls
@@ -114,7 +199,13 @@ def architecture_problem(model: Any, spec: ArchSpec) -> str | None:
     if len(got.calls) < len(expected):
         missing = expected[len(got.calls)]
         return f"your network stops after layer {len(got.calls)}; layer {len(got.calls) + 1} should be {missing.describe()}."
-    return None
+    return ("your network's layers match the lesson's, but it computes something else from them: check the "
+            "order of the steps in forward (flattening, activations, pooling).")
+
+
+def _training_only(calls: list[LayerCall]) -> list[tuple[str, float]]:
+    """The settings that change nothing in eval mode (dropout rates), in call order."""
+    return [(c.kind, c.module.p) for c in calls if c.kind in TRAINING_ONLY]
 
 
 def check_architecture(model: Any, spec: ArchSpec) -> None:
@@ -130,7 +221,7 @@ def parameter_layers_problem(model: Any, spec: ArchSpec) -> str | None:
     """
     if not isinstance(model, nn.Module):
         return _not_a_module(model)
-    expected, got = _parameter_layers(spec.build()), _parameter_layers(model)
+    expected, got = _parameter_layers(spec.build()), _parameter_layers(model, spec)
     for number, (want, have) in enumerate(zip(expected, got), start=1):
         where = f"the {_ordinal(number)} layer with parameters"
         if type(want) is type(have) and getattr(want, "bias", None) is not None and getattr(have, "bias", None) is None:
@@ -147,8 +238,11 @@ def check_parameter_layers(model: Any, spec: ArchSpec) -> None:
     _raise_if(parameter_layers_problem(model, spec))
 
 
-def _parameter_layers(model: nn.Module) -> list[nn.Module]:
-    return [m for m in model.modules() if not list(m.children()) and list(m.parameters(recurse=False))]
+def _parameter_layers(model: nn.Module, spec: ArchSpec | None = None) -> list[nn.Module]:
+    """Layers holding parameters: in the order forward uses them when it runs, else as declared."""
+    got = trace(model, spec.input_shape) if spec is not None else None
+    layers = used_layers(model, got) if got is not None and got.error is None else list(model.modules())
+    return [m for m in layers if not list(m.children()) and list(m.parameters(recurse=False))]
 
 
 def _ordinal(n: int) -> str:

@@ -31,8 +31,12 @@ class Verdict:
     error: str | None = None             # the clean room itself failed
 
 
-def verify(lesson: Lesson, weights: Path) -> Verdict:
+def verify(lesson: Lesson, weights: Path, order: list[str] | None = None) -> Verdict:
+    """Check and measure ``weights`` against the lesson's network. ``order``, if known from
+    the notebook, lists the tensors' names in the order its network uses them: weights saved
+    from a class that declares its layers in another order then line up all the same."""
     from ..checks.accuracy import baseline_model, gap_images, train_test_gap
+    from ..checks.architecture import in_use_order
     from ..checks.weights import UnsafeWeights, WeightsProblem, read_weights, spec_model_with, state_dict_problem
     from ..training import evaluate
 
@@ -48,6 +52,7 @@ def verify(lesson: Lesson, weights: Path) -> Verdict:
     except WeightsProblem as problem:
         verdict.weights_problem = str(problem)
         return verdict
+    state = in_use_order(state, order)
     problem = state_dict_problem(state, lesson.architecture)
     if problem:
         verdict.weights_problem = f"{lesson.weights} does not hold the lesson's network: {problem}"

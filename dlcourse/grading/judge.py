@@ -31,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from .manifest import Manifest
+from .proxies import Oracle
 from .result import QuestionResult, TestResult
 from .sandbox import Limits, Outcome, Sandboxed, SandboxUnavailable, View
 from .wire import WireError, read_message, write_message
 
 CALL_TIMEOUT = 60              # seconds for one call into the kernel
+NETWORK = "model"              # the notebook's name for the network the lesson asks for
 ANSWER_LIMIT = 128 * 2**20     # bytes of one answer from the kernel
 # Exceptions whose text is written for the student; others keep their type name in the message.
 STUDENT_FACING = {"AssertionError", "ArchitectureMismatch", "WeightsProblem", "UnsafeWeights", "OracleUnavailable"}
@@ -101,14 +103,16 @@ def judge(job: JudgeJob, stop: threading.Event) -> JudgeReport:
         _warm_up(job.threads)  # while the notebook runs
         report.ready = runner.wait_until_ready()
         if report.ready:
-            report.questions = run_tests(manifest, autograder, runner, Path(job.data_root))
+            values = NotebookValues(Oracle(runner.exchange, Path(job.data_root)))
+            report.questions = run_tests(manifest, autograder, values)
+            order = _parameter_order(values.get(NETWORK), lesson)
     finally:
         runner.close()
         report.outcome = sandboxed.finish(grace=0)  # the notebook was sent already: no need to wait
     report.cell_errors, report.kernel_error = runner.cell_errors, runner.kernel_error
     report.running_cell, report.notebook = runner.running_cell, runner.notebook
     if lesson.verified_questions and not report.outcome.interrupted:
-        report.verdict = measure(lesson, job)
+        report.verdict = measure(lesson, job, order if report.ready else None)
     return report
 
 
@@ -120,13 +124,10 @@ def _warm_up(threads: int) -> None:
     torch.set_num_threads(max(1, threads))
 
 
-def run_tests(manifest: Manifest, autograder: Path, runner: RunnerSession, data_root: Path) -> dict[str, QuestionResult]:
+def run_tests(manifest: Manifest, autograder: Path, values: NotebookValues) -> dict[str, QuestionResult]:
     """Every question's tests, run here with Otter's machinery on the notebook's values."""
     from otter.test_files.exception_test import ExceptionTestFile
 
-    from .proxies import Oracle
-
-    values = NotebookValues(Oracle(runner.exchange, data_root))
     questions = {}
     for spec in manifest.questions:
         test_file = ExceptionTestFile.from_file(str(autograder / spec.file))
@@ -137,12 +138,28 @@ def run_tests(manifest: Manifest, autograder: Path, runner: RunnerSession, data_
     return questions
 
 
-def measure(lesson, job: JudgeJob) -> dict:
-    """The clean room's verdict on the captured weights (see cleanroom.verify)."""
+def measure(lesson, job: JudgeJob, order: list[str] | None) -> dict:
+    """The clean room's verdict on the captured weights (see cleanroom.verify); ``order``:
+    the notebook network's tensors in the order its forward pass uses them."""
     from .cleanroom import verify
 
     weights = Path(job.weights.get(lesson.weights, Path(job.autograder) / "no-weights" / lesson.weights))
-    return asdict(verify(lesson, weights))
+    return asdict(verify(lesson, weights, order))
+
+
+def _parameter_order(network: Any, lesson) -> list[str] | None:
+    """How the notebook's network uses its tensors, so that weights saved from a class that
+    declares its layers in another order still line up with the lesson's network."""
+    from torch import nn
+
+    from ..checks.architecture import parameter_order
+
+    if not isinstance(network, nn.Module) or lesson.architecture is None:
+        return None
+    try:
+        return parameter_order(network, lesson.architecture)
+    except Exception:  # the kernel stopped answering, or the network cannot run
+        return None
 
 
 class NotebookValues(dict):

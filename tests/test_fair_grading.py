@@ -1,0 +1,122 @@
+"""Honest work written another way gets the grade of the reference: networks written as
+classes (layers declared in another order than forward uses them, flattening with ``view``,
+activations and pooling as functions), and a notebook stopped by a forgotten training cell,
+which keeps the questions measured from its weights. On dense-mnist and cnn-mnist."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from dlcourse.course import Course
+from dlcourse.grading.batch import grade_batch
+from tests.conftest import ROOT, on_sample_data
+
+COURSE = Course(ROOT)
+pytestmark = pytest.mark.slow
+
+DENSE_CLASS = """\
+import torch.nn.functional as F
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.out = nn.Linear(256, 10)     # declared first, used last
+        self.hidden = nn.Linear(512, 256)
+        self.first = nn.Linear(784, 512)
+
+    def forward(self, x):
+        x = x.view(x.size(0), -1)
+        return self.out(F.relu(self.hidden(F.relu(self.first(x)))))
+
+model = Net()
+"""
+CNN_CLASS = """\
+import torch.nn.functional as F
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Linear(32, 10)
+        self.dense = nn.Linear(32 * 9 * 9, 32)
+        self.conv1 = nn.Conv2d(1, 32, kernel_size=3)
+        self.conv2 = nn.Conv2d(32, 64, kernel_size=3)
+        self.conv3 = nn.Conv2d(64, 32, kernel_size=3)
+        self.drop = nn.Dropout(0.3)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = self.drop(F.relu(self.conv2(x)))
+        x = torch.flatten(F.relu(self.conv3(x)), 1)
+        return self.head(F.relu(self.dense(x)))
+
+model = Net()
+"""
+# the class's layers, in the order forward uses them (= the lesson's order)
+USE_ORDER = {"dense-mnist": ["first", "hidden", "out"], "cnn-mnist": ["conv1", "conv2", "conv3", "dense", "head"]}
+DECLARED = {"dense-mnist": ["out", "hidden", "first"], "cnn-mnist": ["head", "dense", "conv1", "conv2", "conv3"]}
+CLASSES = {"dense-mnist": DENSE_CLASS, "cnn-mnist": CNN_CLASS}
+FORGOTTEN_TRAINING = "for epoch in range(1000):  # a training cell left untagged\n    __import__('time').sleep(1)"
+
+
+def class_weights(lesson) -> bytes:
+    """The reference weights as torch.save(Net().state_dict()) writes them: the class's names,
+    in declaration order."""
+    reference = torch.load(COURSE.reference_weights(lesson), weights_only=True)
+    tensors = list(reference.values())
+    by_layer = {name: tensors[2 * i:2 * i + 2] for i, name in enumerate(USE_ORDER[lesson.id])}
+    state = {f"{name}.{kind}": tensor for name in DECLARED[lesson.id]
+             for kind, tensor in zip(("weight", "bias"), by_layer[name])}
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def submission(folder: Path, name: str, lesson, notebook: nbformat.NotebookNode, weights: bytes) -> None:
+    with zipfile.ZipFile(folder / f"{name}.zip", "w") as archive:
+        archive.writestr(lesson.notebook, nbformat.writes(notebook))
+        archive.writestr(lesson.weights, weights)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    results = {}
+    for lesson_id in ("dense-mnist", "cnn-mnist"):
+        lesson = COURSE.lesson(lesson_id)
+        folder = tmp_path_factory.mktemp(f"{lesson_id}-fair")
+        solution = nbformat.read(COURSE.solution_notebook(lesson_id), as_version=4)
+        as_class = nbformat.from_dict(solution)
+        cell = next(c for c in as_class.cells if c.source.startswith("model = nn.Sequential("))
+        cell.source = CLASSES[lesson_id]
+        submission(folder, "class", lesson, as_class, class_weights(lesson))
+        looping = nbformat.from_dict(solution)
+        looping.cells.append(nbformat.v4.new_code_cell(FORGOTTEN_TRAINING))
+        submission(folder, "forgotten-training", lesson, looping, COURSE.reference_weights(lesson).read_bytes())
+        with on_sample_data():
+            summary = grade_batch(COURSE.autograder_zip(lesson_id), folder, tmp_path_factory.mktemp("out"),
+                                  workers=2, timeout=45, progress=False)
+        results[lesson_id] = {r.submission.removesuffix(".zip"): r for r in summary.results.values()}
+    return results
+
+
+@pytest.mark.parametrize("lesson_id", ["dense-mnist", "cnn-mnist"])
+def test_a_network_written_as_a_class_scores_full_marks(graded, lesson_id):
+    result = graded[lesson_id]["class"]
+    assert result.status == "ok", result.reason
+    assert result.score == result.possible, {q.name: [t.message for t in q.tests if not t.passed]
+                                             for q in result.questions.values() if q.score < q.possible}
+
+
+@pytest.mark.parametrize("lesson_id", ["dense-mnist", "cnn-mnist"])
+def test_a_forgotten_training_cell_keeps_what_the_weights_show(graded, lesson_id):
+    lesson = COURSE.lesson(lesson_id)
+    result = graded[lesson_id]["forgotten-training"]
+    assert result.status == "timeout" and "for epoch in range(1000)" in result.reason, result.reason
+    accuracy = result.questions[lesson.verified_questions["accuracy"]]
+    assert accuracy.score == accuracy.possible
+    assert "measured from the weights alone" in accuracy.verification
