@@ -21,6 +21,7 @@ from pathlib import Path
 
 import dlcourse
 
+from ..grading.gradescope import limits
 from ..grading.manifest import MANIFEST, read_tests
 from ..lesson import Lesson
 from .assign import assignment_config
@@ -33,6 +34,7 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 def write_autograder_zip(lesson: Lesson, dist: Path, zip_path: Path) -> Path:
+    limits(lesson, environ={})  # a lesson whose Gradescope limits leave no time to grade fails the build
     ag = dist / "autograder"
     student = dist / "student"
     values = {
