@@ -142,6 +142,7 @@ def test_setup_installs_pinned_cpu_torch_and_fetches_data_only_at_build(lesson_i
     assert TORCH_REQUIREMENTS in setup and re.search(r"torch==\d+\.\d+\.\d+ torchvision==\d+\.\d+\.\d+", setup)
     assert all("==" in line for line in requirements.splitlines() if line and not line.startswith("#"))
     assert "data fetch" in setup, "the dataset is fetched while the image is built"
+    assert re.search(r"apt-get install .*\biproute2\b", setup), "`ip`, for the notebook's own network namespace"
     assert not re.search(r"data fetch|wget|curl|pip install", run), "nothing is downloaded per submission"
     assert "DLCOURSE_DATA=" in run
     commands = "\n".join(line for line in setup.splitlines() if not line.lstrip().startswith("#"))
