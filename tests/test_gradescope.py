@@ -253,3 +253,31 @@ def test_limits_that_leave_no_time_to_grade_still_give_a_result(tmp_path):
     assert {key: results[key] for key in FORMATS} == dict.fromkeys(FORMATS, "text")
     assert "at least 330 s" in done.stdout + done.stderr, "the instructor sees what to change"
 
+
+DOCS = [ROOT / "README.md", ROOT / "benchmarks" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def test_docs_offer_gradescope_not_otter_grade_to_scale_out():
+    for path in DOCS:
+        text = path.read_text()
+        assert not re.search(r"otter grade\s+(-\S+\s+)*-a\b|otter grade[^\n`]*autograder\.zip", text), \
+            f"{path.name}: the zips are not Otter autograders; `otter grade -a` cannot use them"
+    guide = (ROOT / "docs" / "gradescope.md").read_text()
+    assert "**Gradescope** is the way to scale out" in guide and "**`dlcourse grade`**" in guide
+
+
+def test_gradescope_guide_states_what_the_code_does():
+    from dlcourse.grading.gradescope import GRADER_MEMORY_MB, MIN_NOTEBOOK_SECONDS, WATCHDOG_MARGIN
+
+    guide = " ".join((ROOT / "docs" / "gradescope.md").read_text().split())
+    overhead = START_SECONDS + MEASURE_SECONDS + JUDGE_GRACE_SECONDS
+    assert f"Gradescope's timeout less {overhead} s" in guide
+    assert f"less {GRADER_MEMORY_MB} MB" in guide and f"{WATCHDOG_MARGIN} s before Gradescope's limit" in guide
+    assert f"below {overhead + MIN_NOTEBOOK_SECONDS} s" in guide
+    assert "under 3 MB" not in guide and "~7.5 MB" in guide, "the regularization lesson submits two networks"
+    assert "one full core" in guide and "half a CPU" in guide
+    assert "otter_config.json` is not in the zip" in guide
+    assert "only time the internet is reachable" not in guide and "not blocked" in guide
+    sizes = sum(COURSE.reference_weights(COURSE.lesson(i)).stat().st_size for i in ("regularization", "cifar-cnn")
+                if COURSE.reference_weights(COURSE.lesson(i)).is_file())
+    assert sizes < 8e6
