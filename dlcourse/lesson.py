@@ -45,6 +45,10 @@ class Lesson:
     # A lesson whose trained network is submitted too, to compare with (its id).
     baseline: str | None = None
     gap_images: int = 2000  # images of each split that train-test accuracy gaps are measured on
+    # The limits set in the Gradescope assignment's settings (``gradescope: {timeout: 600,
+    # memory_mb: 768}``, Gradescope's defaults): the autograder fits its own limits inside them.
+    gradescope_timeout: int = 600
+    gradescope_memory_mb: int = 768
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Lesson:
@@ -53,6 +57,7 @@ class Lesson:
             path = path / LESSON_FILE
         config = yaml.safe_load(path.read_text())
         architecture = config.get("architecture")
+        gradescope = config.get("gradescope") or {}
         return cls(
             id=config["id"], title=config["title"], directory=path.parent.resolve(),
             notebook=config.get("notebook", f"{config['id']}.ipynb"),
@@ -63,6 +68,8 @@ class Lesson:
             prepare=dict(config.get("prepare", {})),
             verified_questions=dict(config.get("verified_questions", {})),
             baseline=config.get("baseline"), gap_images=int(config.get("gap_images", 2000)),
+            gradescope_timeout=int(gradescope.get("timeout", 600)),
+            gradescope_memory_mb=int(gradescope.get("memory_mb", 768)),
         )
 
     def baseline_lesson(self) -> Lesson | None:

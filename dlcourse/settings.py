@@ -4,8 +4,12 @@ the grader's own process uses it without loading torch.
     DLCOURSE_DATA       the data directory (default: a per-user cache folder)
     DLCOURSE_GRADING    "1" inside a grading run, where the clean room measures accuracy
     DLCOURSE_COURSE     the course folder, when commands run outside it
-    DLCOURSE_MEMORY_MB  memory limit of one grading run on Gradescope (default 700 of its 768 MB;
-                        raise it where torch is the CUDA build, ~450 MB larger)
+    DLCOURSE_MEMORY_MB  memory limit of one grading run on Gradescope (default: the container's
+                        limit less the grader's own 68 MB, 700 of 768; raise it where torch is
+                        the CUDA build, ~450 MB larger)
+    DLCOURSE_GRADESCOPE_TIMEOUT    Gradescope's timeout in seconds, over the lesson's
+    DLCOURSE_GRADESCOPE_MEMORY_MB  Gradescope's memory limit, over the lesson's
+                        (lesson.yaml ``gradescope: {timeout: 600, memory_mb: 768}``)
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ DATA_ENV = "DLCOURSE_DATA"
 GRADING_ENV = "DLCOURSE_GRADING"
 COURSE_ENV = "DLCOURSE_COURSE"
 MEMORY_ENV = "DLCOURSE_MEMORY_MB"
+GRADESCOPE_TIMEOUT_ENV = "DLCOURSE_GRADESCOPE_TIMEOUT"
+GRADESCOPE_MEMORY_ENV = "DLCOURSE_GRADESCOPE_MEMORY_MB"
 SAMPLE_DIR = Path(__file__).parent / "sample_data"
 
 

@@ -22,9 +22,10 @@ def test_autograder_zip_has_gradescope_layout(course):
     for lesson_id in course.lesson_ids():
         with zipfile.ZipFile(course.autograder_zip(lesson_id)) as archive:
             names = set(archive.namelist())
-            assert {"setup.sh", "run_autograder", "requirements.txt", "otter_config.json",
+            assert {"setup.sh", "run_autograder", "requirements.txt", "manifest.json",
                     "files/lesson.yaml", "dlcourse-src/pyproject.toml", "dlcourse-src/dlcourse/__init__.py"} <= names
             assert any(n.startswith("tests/") for n in names)
             mode = archive.getinfo("run_autograder").external_attr >> 16
             assert mode & 0o111, "run_autograder must be executable"
             assert not any("sample_data" in n for n in names)
+            assert "otter_config.json" not in names, "nothing in the zip reads Otter's config"

@@ -5,12 +5,13 @@ Layout (Gradescope unpacks it into ``/autograder/source``)::
     setup.sh             builds the image once: Python, CPU-only torch, pinned packages, dataset
     run_autograder       grades one submission: ``python -m dlcourse.grading.gradescope``
     requirements.txt     the pinned grading environment
-    otter_config.json    Otter's settings from the master notebook
     tests/               every test, hidden ones included
     manifest.json        questions, tests and points as Otter resolves them (grading/manifest.py)
     files/               support files copied next to the submission (lesson.yaml)
     dlcourse-src/        this toolkit, installed with --no-deps
 
+Otter Assign's ``otter_config.json`` is left out: nothing in this zip reads it (the grader is
+``dlcourse.grading.gradescope``, not Otter's ``run_autograder``; points come from manifest.json).
 Entries are sorted and carry a fixed timestamp, so the same sources give the same bytes.
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import dlcourse
 
+from ..grading.gradescope import limits
 from ..grading.manifest import MANIFEST, read_tests
 from ..lesson import Lesson
 from .assign import assignment_config
@@ -33,6 +35,7 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 def write_autograder_zip(lesson: Lesson, dist: Path, zip_path: Path) -> Path:
+    limits(lesson, environ={})  # a lesson whose Gradescope limits leave no time to grade fails the build
     ag = dist / "autograder"
     student = dist / "student"
     values = {
@@ -47,7 +50,6 @@ def write_autograder_zip(lesson: Lesson, dist: Path, zip_path: Path) -> Path:
         "setup.sh": (_template("setup.sh", values), 0o755),
         "run_autograder": (_template("run_autograder", values), 0o755),
         "requirements.txt": ((TEMPLATES / "requirements.txt").read_bytes(), 0o644),
-        "otter_config.json": ((ag / "otter_config.json").read_bytes(), 0o644),
         "dlcourse-src/pyproject.toml": (_template("pyproject.toml", values), 0o644),
     }
     manifest = read_tests(lesson.id, ag / "tests", lesson.verified_questions)

@@ -18,6 +18,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+# Gradescope renders every string of results.json in a declared format; its default
+# (simple_format) treats text as HTML, which swallows "<class 'torch.Tensor'>" or a student's
+# "<...>". Plain text is shown exactly as written: messages here are text, never markup.
+GRADESCOPE_FORMAT = "text"
+GRADESCOPE_FORMATS = {"output_format": GRADESCOPE_FORMAT, "test_output_format": GRADESCOPE_FORMAT,
+                      "test_name_format": GRADESCOPE_FORMAT}
+GRADESCOPE_TEST_FORMATS = {"output_format": GRADESCOPE_FORMAT, "name_format": GRADESCOPE_FORMAT}
+
 STATUSES = ("not-graded", "invalid-notebook", "wrong-assignment", "timeout", "out-of-memory", "flagged",
             "missing-weights", "error", "ok")
 
@@ -94,14 +102,15 @@ class GradeResult:
         """Gradescope's results.json: public parts visible at once, hidden parts once published.
 
         Only test names, pass/fail and the tests' own messages reach students; flags and
-        instructor notes stay in the (hidden) stdout.
+        instructor notes stay in the (hidden) stdout. Every string is declared plain text
+        (``GRADESCOPE_FORMAT``), so Gradescope shows it literally.
         """
         tests = []
         for question in self.questions.values():
             if not question.tests:  # nothing ran for it (a timeout, an unreadable file): a zero row with the reason
                 tests.append({"name": question.name, "score": question.score, "max_score": question.possible,
                               "status": "failed", "visibility": "visible",
-                              "output": f"not graded ({self.status}): {self.reason}"})
+                              "output": f"not graded ({self.status}): {self.reason}", **GRADESCOPE_TEST_FORMATS})
                 continue
             for hidden in (False, True):
                 score, possible, cases = question.part(hidden)
@@ -116,10 +125,10 @@ class GradeResult:
                     "score": score, "max_score": possible,
                     "status": "passed" if score == possible else "failed",
                     "visibility": "after_published" if hidden else "visible",
-                    "output": "\n".join(lines),
+                    "output": "\n".join(lines), **GRADESCOPE_TEST_FORMATS,
                 })
         # No top-level score: Gradescope then totals the tests, honouring their visibility.
-        return {"output": self.student_summary(), "tests": tests,
+        return {"output": self.student_summary(), "tests": tests, **GRADESCOPE_FORMATS,
                 "stdout_visibility": "hidden", "execution_time": round(self.seconds)}
 
     def student_summary(self) -> str:
