@@ -7,6 +7,7 @@ Layout (Gradescope unpacks it into ``/autograder/source``)::
     requirements.txt     the pinned grading environment
     tests/               every test, hidden ones included
     manifest.json        questions, tests and points as Otter resolves them (grading/manifest.py)
+    grading.key          the key hidden tests' randomness derives from (grading/randomness.py)
     files/               support files copied next to the submission (lesson.yaml)
     dlcourse-src/        this toolkit, installed with --no-deps
 
@@ -24,6 +25,7 @@ import dlcourse
 
 from ..grading.gradescope import limits
 from ..grading.manifest import MANIFEST, read_tests
+from ..grading.randomness import KEY_FILE, make_key
 from ..lesson import Lesson
 from .assign import assignment_config
 
@@ -58,6 +60,7 @@ def write_autograder_zip(lesson: Lesson, dist: Path, zip_path: Path) -> Path:
         raise ValueError(f"{lesson.directory / 'lesson.yaml'}: verified question {unknown[0]!r} is not a question "
                          f"of {lesson.notebook}")
     entries[MANIFEST] = (manifest.to_json().encode(), 0o644)
+    entries[KEY_FILE] = (make_key(lesson.directory).read_bytes(), 0o600)
     for test in sorted((ag / "tests").glob("*.py")):
         entries[f"tests/{test.name}"] = (test.read_bytes(), 0o644)
     for support in sorted(student.iterdir()):

@@ -32,6 +32,7 @@ from typing import Any
 
 from .manifest import Manifest
 from .proxies import Oracle
+from .randomness import KEY_FILE, seed_for, seeded
 from .result import QuestionResult, TestResult
 from .sandbox import Limits, Outcome, Sandboxed, SandboxUnavailable, View
 from .wire import WireError, read_message, write_message
@@ -50,6 +51,7 @@ class JudgeJob:
     run_dir: str             # the sandbox's folder: submission/ (staged) and home/
     data_root: str           # the datasets, read-only for the sandbox
     weights: dict[str, str]  # weights file name -> its captured copy in the judge's work folder
+    submission_digest: str   # what the hidden tests' randomness derives from (randomness.py)
     timeout: float
     memory_mb: int
     threads: int = 1
@@ -104,7 +106,7 @@ def judge(job: JudgeJob, stop: threading.Event) -> JudgeReport:
         report.ready = runner.wait_until_ready()
         if report.ready:
             values = NotebookValues(Oracle(runner.exchange, Path(job.data_root)))
-            report.questions = run_tests(manifest, autograder, values)
+            report.questions = run_tests(manifest, autograder, values, job.submission_digest)
             order = _parameter_order(values.get(NETWORK), lesson)
     finally:
         runner.close()
@@ -124,14 +126,17 @@ def _warm_up(threads: int) -> None:
     torch.set_num_threads(max(1, threads))
 
 
-def run_tests(manifest: Manifest, autograder: Path, values: NotebookValues) -> dict[str, QuestionResult]:
-    """Every question's tests, run here with Otter's machinery on the notebook's values."""
+def run_tests(manifest: Manifest, autograder: Path, values: NotebookValues, digest: str) -> dict[str, QuestionResult]:
+    """Every question's tests, run here with Otter's machinery on the notebook's values, each
+    test file drawing its random inputs from the submission's own seed."""
     from otter.test_files.exception_test import ExceptionTestFile
 
+    key = (autograder / KEY_FILE).read_text().strip()
     questions = {}
     for spec in manifest.questions:
         test_file = ExceptionTestFile.from_file(str(autograder / spec.file))
-        test_file.run(values)
+        with seeded(seed_for(key, digest, spec.file)):
+            test_file.run(values)
         tests = [TestResult(r.test_case.name, bool(r.test_case.hidden), float(r.test_case.points), bool(r.passed),
                             _failure(r)) for r in test_file.test_case_results]
         questions[spec.name] = QuestionResult(spec.name, float(test_file.score), float(test_file.possible), tests)

@@ -28,12 +28,15 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import nbformat
+
 from ..checks.messages import gap_not_smaller, percent, shortfall
 from ..lesson import BASELINE_FILE, LESSON_FILE, Lesson
 from ..settings import data_dir
 from .cleanroom import Verdict
 from .judge import JudgeJob, JudgeReport
 from .manifest import Manifest
+from .randomness import submission_digest
 from .result import GradeResult, QuestionResult
 from .submission import SubmissionProblem, check_assignment, read_submission, stage
 from .tamper import scan_notebook
@@ -87,6 +90,7 @@ def grade_submission(autograder: Path, submission: Path, options: GradingOptions
         job = JudgeJob(workdir=str(work), autograder=str(source), run_dir=str(run_dir),
                        data_root=str((options.data or data_dir()).resolve()),
                        weights={name: str(work / name) for name in lesson.submitted_files if (work / name).is_file()},
+                       submission_digest=submission_digest({**sub.files, lesson.notebook: nbformat.writes(sub.notebook).encode()}),
                        timeout=options.timeout or lesson.grading_timeout, memory_mb=options.memory_mb,
                        threads=options.threads, allow_root=options.allow_root, bubblewrap=options.bubblewrap)
         report = judge.run(job, options.stop)
