@@ -197,8 +197,9 @@ def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdi
         flags.append(f"unsafe weights file: {verdict.weights_problem}")
     architecture = questions.get(lesson.verified_questions.get("architecture", ""))
     if architecture:
-        if not verdict.weights_found:
-            architecture.verification = "unverified: no weights to check the network against"
+        if not verdict.weights_found or verdict.unreadable_weights:  # the notebook's own answer stands
+            architecture.verification = ("unverified: " + ("no weights to check the network against"
+                                         if not verdict.weights_found else verdict.weights_problem))
             notes.append(f"{architecture.name}: {architecture.verification}")
         elif verdict.fits_lesson:
             architecture.verification = "verified: the weights are the lesson's network"
