@@ -86,6 +86,7 @@ def grade_submission(autograder: Path, submission: Path, options: GradingOptions
         if report.refused:
             return _ungraded(submission, lesson, points, "not-graded", report.refused, start)
         result = combine(submission, lesson, points, sub.files, report, evidence)
+        result.notes[:0] = sub.notes  # how the submission was read (e.g. graded as the lesson named)
         if options.keep_notebook and report.notebook:
             options.keep_notebook.parent.mkdir(parents=True, exist_ok=True)
             options.keep_notebook.write_text(report.notebook)
