@@ -86,13 +86,20 @@ def holds_submission(folder: Path) -> bool:
 def check_assignment(submission: Submission, lesson: Lesson) -> None:
     """The notebook must be the lesson's. One whose metadata lost Otter's assignment name
     (some tools rewrite it) is graded as the lesson the instructor named, with a note."""
+    for wanted in lesson.submitted_files:
+        others = sorted(name for name in submission.files
+                        if name.lower().endswith(WEIGHTS_SUFFIXES) and name not in lesson.submitted_files)
+        if wanted not in submission.files and others:
+            submission.notes.append(f"{wanted} was not submitted, but {', '.join(others)} was: weights saved under "
+                                    f"another name, or from another lesson? This lesson's training cell saves {wanted}")
     if submission.assignment_name is None:
         submission.notes.append(f"the notebook carries no assignment name (its metadata was rewritten); "
                                 f"graded as '{lesson.id}', the lesson it was submitted to")
         return
     if submission.assignment_name != lesson.id:
         raise SubmissionProblem("wrong-assignment", f"the notebook is for '{submission.assignment_name}', not "
-                                                    f"'{lesson.id}'; was it submitted to the wrong lesson?")
+                                                    f"'{lesson.id}': the notebook of another lesson; was it submitted "
+                                                    f"to the wrong lesson?")
 
 
 def stage(submission: Submission, lesson: Lesson, folder: Path, support: Path | None = None) -> None:
