@@ -1,13 +1,32 @@
 """Read submitted weights safely and compare them with a lesson's network.
 
-Weights are loaded with ``torch.load(..., weights_only=True)``: a file crafted to run code
-when unpickled is refused instead of executed.
+Students save weights the ways tutorials teach, and all of them are read as what they are,
+without running any code:
+
+- ``torch.save(model.state_dict(), ...)``, in the current (zip) or the legacy format, with
+  tensors saved on a GPU (mapped to the CPU) or in float16/bfloat16/float64 (made float32);
+- names prefixed by ``module.`` (DataParallel, DistributedDataParallel) or ``_orig_mod.``
+  (``torch.compile``);
+- a training checkpoint: a dictionary holding the state_dict under ``model_state_dict``,
+  ``state_dict``, ``model``... next to the optimizer's state, the epoch and numpy scalars;
+- a safetensors file, recognised by its content whatever its name.
+
+Pickles are loaded with ``torch.load(..., weights_only=True)`` (numpy scalars and arrays
+allow-listed): a file crafted to run code when unpickled is refused instead of executed. A
+whole model saved with ``torch.save(model)`` is refused too, with a message saying to save
+its state_dict; only a file that imports something a network never needs is "unsafe".
 """
 
 from __future__ import annotations
 
+import io
+import json
 import pickle
+import pickletools
 import re
+import struct
+import sys
+import zipfile
 from pathlib import Path
 
 import torch
@@ -16,6 +35,8 @@ from torch import nn
 from ..spec import ArchSpec
 
 MAX_WEIGHTS_MB = 200  # the largest network in the course needs ~5 MB
+PREFIXES = ("module.", "_orig_mod.")  # DataParallel / DistributedDataParallel, torch.compile
+CHECKPOINT_KEYS = ("model_state_dict", "state_dict", "model_state", "model", "net", "network", "weights")
 
 
 class WeightsProblem(AssertionError):
@@ -23,7 +44,11 @@ class WeightsProblem(AssertionError):
 
 
 class UnsafeWeights(WeightsProblem):
-    """The file is a pickle that asks to import something other than torch when loaded."""
+    """The file is a pickle that asks to import something a network never needs when loaded."""
+
+
+class WholeModel(WeightsProblem):
+    """The file holds a pickled model object (``torch.save(model)``), not its state_dict."""
 
 
 def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
@@ -36,16 +61,103 @@ def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
     size_mb = path.stat().st_size / 2**20
     if size_mb > MAX_WEIGHTS_MB:
         raise WeightsProblem(f"{path.name} is {size_mb:.0f} MB, far more than this course's networks need.")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise _refusal(path.name, str(error)) from None
-    except Exception as error:
-        raise WeightsProblem(f"{path.name} could not be read ({_first_line(error)}); is it corrupt?") from None
-    if not (isinstance(state, dict) and state and all(torch.is_tensor(v) for v in state.values())):
-        raise WeightsProblem(f"{path.name} should hold model.state_dict(), a mapping of names to tensors.")
-    return state
+    return weights_from_bytes(path.read_bytes(), path.name)
 
+
+def weights_from_bytes(data: bytes, name: str) -> dict[str, torch.Tensor]:
+    """The state_dict in a weights file's bytes (see the module docstring), names and dtypes normalised."""
+    if is_safetensors(data):
+        from safetensors.torch import load as load_safetensors
+
+        try:
+            found = load_safetensors(data)
+            header = json.loads(data[8:8 + struct.unpack("<Q", data[:8])[0]])
+            found = {k: found[k] for k in sorted(found, key=lambda k: header[k]["data_offsets"][0])}
+        except Exception as error:
+            raise WeightsProblem(f"{name} is a safetensors file that could not be read ({_first_line(error)}); "
+                                 f"is it corrupt?") from None
+    else:
+        try:
+            with torch.serialization.safe_globals(_numpy_globals()):
+                found = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as error:
+            raise _refusal(name, str(error), data) from None
+        except Exception as error:
+            raise WeightsProblem(f"{name} could not be read ({_first_line(error)}); is it corrupt?") from None
+    return _normalised(_state_dict_in(found, name))
+
+
+def is_safetensors(data: bytes) -> bool:
+    """Whether ``data`` is a safetensors file: an 8-byte header length, then a JSON header."""
+    if len(data) < 10:
+        return False
+    (length,) = struct.unpack("<Q", data[:8])
+    if not 2 <= length <= len(data) - 8 or data[8:9] != b"{":
+        return False
+    try:
+        return isinstance(json.loads(data[8:8 + length]), dict)
+    except ValueError:
+        return False
+
+
+def _state_dict_in(found: object, name: str) -> dict[str, torch.Tensor]:
+    """The mapping of names to tensors in what the file held: itself, or a checkpoint's entry."""
+    if _is_state_dict(found):
+        return dict(found)
+    if isinstance(found, dict) and found:
+        for key in CHECKPOINT_KEYS:
+            if _is_state_dict(found.get(key)):
+                return dict(found[key])
+        candidates = [key for key, value in found.items() if _is_state_dict(value)]
+        if len(candidates) == 1:
+            return dict(found[candidates[0]])
+        keys = ", ".join(repr(k) for k in list(found)[:6]) + (", ..." if len(found) > 6 else "")
+        if len(candidates) > 1:
+            raise WeightsProblem(f"{name} holds several state_dicts ({', '.join(map(repr, candidates))}), so it is "
+                                 f"not clear which is your network's: save it with "
+                                 f"torch.save(model.state_dict(), \"{name}\").")
+        raise WeightsProblem(f"{name} holds a dictionary ({keys}) without your network's state_dict in it: "
+                             f"save it with torch.save(model.state_dict(), \"{name}\").")
+    raise WeightsProblem(f"{name} should hold model.state_dict(), a mapping of names to tensors; it holds "
+                         f"{type(found).__name__ if found is not None else 'None'}.")
+
+
+def _is_state_dict(value: object) -> bool:
+    return (isinstance(value, dict) and bool(value) and all(isinstance(k, str) for k in value)
+            and all(torch.is_tensor(v) for v in value.values()))
+
+
+def _normalised(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Wrapper prefixes removed (when every name has one); floating tensors as float32."""
+    changed = True
+    while changed:
+        changed = False
+        for prefix in PREFIXES:
+            if all(k.startswith(prefix) and len(k) > len(prefix) for k in state):
+                state = {k[len(prefix):]: v for k, v in state.items()}
+                changed = True
+    return {k: (v.float() if v.is_floating_point() and v.dtype != torch.float32 else v).detach()
+            for k, v in state.items()}
+
+
+def _numpy_globals() -> list:
+    """What numpy scalars and arrays in a checkpoint (the loss, the epoch) need to be rebuilt:
+    data only, no code. Files written with numpy 1 name them ``numpy.core``, numpy 2 ``numpy._core``."""
+    try:
+        import numpy as np
+    except ImportError:
+        return []
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # numpy 1
+        from numpy.core import multiarray
+    allowed: list = [np.dtype, np.ndarray]
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        allowed += [(multiarray.scalar, f"{module}.scalar"), (multiarray._reconstruct, f"{module}._reconstruct")]
+    dtypes = getattr(np, "dtypes", None)
+    if dtypes is not None:
+        allowed += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith("DType") and isinstance(getattr(dtypes, n), type)]
+    return allowed
 
 def state_dict_problem(state: dict[str, torch.Tensor], spec: ArchSpec) -> str | None:
     """How ``state`` fails to fit the lesson's network, as a sentence; None if it fits.
@@ -77,19 +189,104 @@ def spec_model_with(state: dict[str, torch.Tensor], spec: ArchSpec) -> nn.Module
     return model
 
 
-def _refusal(name: str, message: str) -> WeightsProblem:
-    """Explain why torch.load's safe mode refused a file; only a non-torch import is unsafe."""
+def _refusal(name: str, message: str, data: bytes) -> WeightsProblem:
+    """Explain why torch.load's safe mode refused a file, from the imports its pickle asks for
+    (read, never run): a network's classes mean a whole model; anything else is unsafe."""
+    imports = pickle_imports(data)
+    harmful = [g for g in imports if _harmful(g)]
+    if harmful:
+        return UnsafeWeights(f"{name} asks to import {harmful[0]} when loaded, which could run code; "
+                             f"it was not loaded.")
+    classes = [g for g in imports if _model_class(g)]
+    if classes:
+        return WholeModel(
+            f"{name} holds a whole model object ({classes[0]}), not its state_dict, so it was not loaded "
+            f"(loading it would run code): save the weights with torch.save(model.state_dict(), \"{name}\").")
     wanted = re.search(r"GLOBAL ([\w.]+)", message)
-    if wanted and wanted.group(1).startswith("torch."):
-        return WeightsProblem(
-            f"{name} holds a whole model object ({wanted.group(1)}), not its state_dict: "
-            f"save it with torch.save(model.state_dict(), \"{name}\").")
     if wanted:
         return UnsafeWeights(f"{name} asks to import {wanted.group(1)} when loaded, which could run code; "
                              f"it was not loaded.")
     return WeightsProblem(f"{name} is not a file written by torch.save, so it was not loaded.")
 
 
+SAFE_BUILTINS = {"set", "frozenset", "slice", "range", "complex", "bytearray", "bytes", "object", "tuple", "list",
+                 "dict", "int", "float", "bool", "str"}
+SAFE_STDLIB = {"collections.OrderedDict", "_codecs.encode", "copyreg._reconstructor", "builtins.object"}
+
+
+def pickle_imports(data: bytes) -> list[str]:
+    """The ``module.name`` globals the pickles in a torch file import, in order; read with
+    pickletools, never loaded."""
+    pickles = []
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                pickles = [archive.read(n) for n in archive.namelist() if n.endswith(".pkl")]
+        except (zipfile.BadZipFile, OSError, RuntimeError):
+            return []
+    else:
+        pickles = [data]
+    found: list[str] = []
+    for blob in pickles:
+        stream = io.BytesIO(blob)
+        for _ in range(5):  # the legacy format is a few pickles in a row, then raw storage bytes
+            strings: list[str] = []
+            try:
+                for opcode, arg, _pos in pickletools.genops(stream):
+                    if opcode.name in ("GLOBAL", "INST"):
+                        found.append(_python3_name(*str(arg).split(" ", 1)))
+                    elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                        found.append(_python3_name(strings[-2], strings[-1]))
+                    elif isinstance(arg, str):
+                        strings.append(arg)
+            except Exception:
+                break
+    return list(dict.fromkeys(found))
+
+
+def _python3_name(module: str, name: str = "") -> str:
+    """``module.name``, with protocol 2's Python 2 module names (``__builtin__``) as Python 3's."""
+    module = {"__builtin__": "builtins", "copy_reg": "copyreg", "exceptions": "builtins"}.get(module, module)
+    return f"{module}.{name}"
+
+
+def _harmful(name: str) -> bool:
+    """An import no saved network needs: the standard library's, beyond a few data types."""
+    module, _, attribute = name.rpartition(".")
+    root = module.split(".")[0]
+    if name in SAFE_STDLIB or (module == "builtins" and attribute in SAFE_BUILTINS):
+        return False
+    return root in getattr(sys, "stdlib_module_names", ()) or root in {"os", "posix", "nt", "subprocess", "builtins"}
+
+
+def _model_class(name: str) -> bool:
+    """A network's class: one of torch.nn's, or one defined in the notebook or the student's files."""
+    root = name.split(".")[0]
+    return name.startswith("torch.nn.modules.") or root not in {"torch", "numpy", "collections", "_codecs", "copyreg"}
+
+
 def _first_line(error: BaseException) -> str:
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
+
+
+def on_the_cpu(data: bytes) -> bytes:
+    """A torch file's bytes with every tensor moved to the CPU, otherwise as saved (a checkpoint
+    stays a checkpoint): what a notebook on a machine without a GPU can ``torch.load``. Read
+    with ``weights_only=True``; raises :class:`WeightsProblem` for what cannot be read so."""
+    legacy = not zipfile.is_zipfile(io.BytesIO(data))
+    try:
+        with torch.serialization.safe_globals(_numpy_globals()):
+            found = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise WeightsProblem(_first_line(error)) from None
+    out = io.BytesIO()
+    torch.save(found, out, _use_new_zipfile_serialization=not legacy)
+    return out.getvalue()
+
+
+if __name__ == "__main__":  # python -I -m dlcourse.checks.weights < gpu.pt > cpu.pt (see grading.submission.stage)
+    try:
+        sys.stdout.buffer.write(on_the_cpu(sys.stdin.buffer.read(MAX_WEIGHTS_MB * 2**20 + 1)))
+    except WeightsProblem as problem:
+        sys.exit(f"not converted: {problem}")

@@ -21,6 +21,7 @@ class Verdict:
     weights_found: bool = False
     weights_problem: str | None = None   # unreadable, unsafe, or not the lesson's network
     unsafe_weights: bool = False         # a pickle that asks to import code other than torch's
+    unreadable_weights: bool = False     # not a state_dict the grader can read (a whole model, corrupt)
     fits_lesson: bool = False            # every tensor has the shape the lesson's network needs
     accuracy: float | None = None
     test_images: int = 0
@@ -50,7 +51,7 @@ def verify(lesson: Lesson, weights: Path, order: list[str] | None = None) -> Ver
         verdict.weights_problem, verdict.unsafe_weights = str(problem), True
         return verdict
     except WeightsProblem as problem:
-        verdict.weights_problem = str(problem)
+        verdict.weights_problem, verdict.unreadable_weights = str(problem), True
         return verdict
     state = in_use_order(state, order)
     problem = state_dict_problem(state, lesson.architecture)

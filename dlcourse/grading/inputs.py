@@ -1,8 +1,10 @@
 """Find the submissions in what an instructor points the grader at.
 
-INPUT may be one submission (a notebook or a zip), a folder of them (loose files, or one
-subfolder per student), or a Gradescope "Export Submissions" download, whose
-``submission_metadata.yml`` maps each ``submission_<id>`` folder to its students.
+INPUT may be one submission (a notebook, a zip, or a student's unzipped folder: a folder
+holding one notebook and no zip), a folder of them (loose files, or one subfolder per student,
+whatever its own subfolders), or a Gradescope "Export Submissions" download, whose
+``submission_metadata.yml`` maps each ``submission_<id>`` folder to its students. What one
+submission is, is :func:`.submission.read_submission`'s to say.
 Every file is accounted for: what is not a submission is listed as skipped. Symbolic links
 are never followed: a link placed among submissions could point at anything on the machine.
 """
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from .submission import is_submission_file
+from .submission import holds_submission, is_submission_file
 
 GRADESCOPE_METADATA = "submission_metadata.yml"
 IGNORED_NAMES = {".DS_Store", "Thumbs.db", GRADESCOPE_METADATA}
@@ -41,8 +43,13 @@ class Entry:
 
     @property
     def key(self) -> str:
-        """A file-name-safe id, stable across runs, for its results and notebook."""
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", self.label).strip("_") or "submission"
+        """A file-name-safe id, stable across runs, for its results and notebook; unique: a label
+        that had to be changed (``a b.zip``) gets a hash of itself, so it never meets another's
+        (``a_b.zip``)."""
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", self.label).strip("_") or "submission"
+        if safe == self.label and not safe.startswith("."):
+            return safe
+        return f"{safe.lstrip('.') or 'submission'}-{hashlib.sha256(self.label.encode()).hexdigest()[:10]}"
 
 
 
@@ -58,6 +65,8 @@ def discover(target: Path) -> Discovery:
         return Discovery([_loose_entry(target, target.parent)], [])
     if (target / GRADESCOPE_METADATA).is_file():
         return _gradescope_export(target)
+    if _one_student_folder(target):
+        return Discovery([Entry(target, target.name, [Student(target.name)], _mtime(target))], [])
     entries, skipped = [], []
     for path in sorted(target.iterdir()):
         if path.name in IGNORED_NAMES:
@@ -65,7 +74,7 @@ def discover(target: Path) -> Discovery:
         if path.is_symlink():
             skipped.append(f"{path.name} (a link: not followed)")
         elif path.is_dir():
-            if any(p.suffix == ".ipynb" for p in path.iterdir()):
+            if holds_submission(path):
                 entries.append(Entry(path, path.name, [Student(path.name)], _mtime(path)))
             else:
                 skipped += [p.relative_to(target).as_posix() for p in path.rglob("*") if p.is_file()]
@@ -85,6 +94,14 @@ def content_hash(path: Path) -> str:
             digest.update(file.relative_to(path).as_posix().encode())
         digest.update(file.read_bytes())
     return digest.hexdigest()
+
+
+def _one_student_folder(folder: Path) -> bool:
+    """A student's folder given as INPUT: exactly one notebook directly in it and no zip (a
+    folder of students' notebooks holds several; the files beside the notebook are its own)."""
+    files = [p for p in folder.iterdir() if p.is_file() and not p.is_symlink()]
+    notebooks = [p for p in files if p.suffix.lower() == ".ipynb"]
+    return len(notebooks) == 1 and not any(p.suffix.lower() == ".zip" for p in files)
 
 
 def _loose_entry(path: Path, root: Path) -> Entry:

@@ -99,6 +99,7 @@ def grade_submission(autograder: Path, submission: Path, options: GradingOptions
         if report.refused:
             return _ungraded(submission, lesson, points, "not-graded", report.refused, start)
         result = combine(submission, lesson, points, sub.files, report, evidence)
+        result.notes[:0] = sub.notes  # how the submission was read (e.g. graded as the lesson named)
         if options.keep_notebook and report.notebook:
             options.keep_notebook.parent.mkdir(parents=True, exist_ok=True)
             options.keep_notebook.write_text(report.notebook)
@@ -255,8 +256,9 @@ def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdi
         flags.append(f"unsafe weights file: {verdict.weights_problem}")
     architecture = questions.get(lesson.verified_questions.get("architecture", ""))
     if architecture:
-        if not verdict.weights_found:
-            architecture.verification = "unverified: no weights to check the network against"
+        if not verdict.weights_found or verdict.unreadable_weights:  # the notebook's own answer stands
+            architecture.verification = ("unverified: " + ("no weights to check the network against"
+                                         if not verdict.weights_found else verdict.weights_problem))
             notes.append(f"{architecture.name}: {architecture.verification}")
         elif verdict.fits_lesson:
             architecture.verification = "verified: the weights are the lesson's network"
