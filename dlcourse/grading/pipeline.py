@@ -225,9 +225,9 @@ def combine(submission: Path, lesson: Lesson, points: dict[str, float], files: d
 def _from_weights_alone(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdict,
                         report: JudgeReport) -> None:
     """A run that stopped before its tests (a timeout, a dead kernel) still earns the
-    questions measured from the submitted weights alone: accuracy and the train-test gap.
-    (The architecture needs the notebook: weights do not show activations.)"""
-    earned = {"accuracy": verdict.meets_threshold,
+    questions the submitted weights verify alone: the architecture (every tensor has the
+    lesson's shape), the accuracy and the train-test gap."""
+    earned = {"architecture": verdict.fits_lesson, "accuracy": verdict.meets_threshold,
               "gap": verdict.gap is not None and verdict.baseline_gap is not None and verdict.gap < verdict.baseline_gap}
     where = _first_line(report.running_cell) if report.running_cell else "the start-up"
     for role, name in lesson.verified_questions.items():
@@ -235,7 +235,7 @@ def _from_weights_alone(lesson: Lesson, questions: dict[str, QuestionResult], ve
         if question is None or not earned.get(role):
             continue
         question.score = question.possible
-        question.verification = (f"measured from the weights alone: the notebook stopped while running {where}, "
+        question.verification = (f"verified from the weights alone: the notebook stopped while running {where}, "
                                   f"before its tests ran")
 
 
