@@ -193,10 +193,12 @@ def _read_line(process: subprocess.Popen, deadline: float) -> str:
     return process.stdout.readline()
 
 
-def _terminate_on(stop: threading.Event, judge: subprocess.Popen) -> None:
-    while judge.poll() is None:
+def _terminate_on(stop: threading.Event, done: threading.Event, judge: subprocess.Popen) -> None:
+    """Stop the judge's current submission when ``stop`` is set (it ends its sandbox and
+    reports); give up once the submission is done."""
+    while not done.is_set():
         if stop.wait(0.2):
-            judge.terminate()  # the judge ends its sandbox and reports
+            judge.terminate()
             return
 
 

@@ -1,0 +1,77 @@
+"""What the judge costs: `dlcourse grade` of each lesson's reference, wall time and peak memory
+(median of --runs), and for dense-mnist `otter run` on the same file in the same run.
+
+Peak memory is the resident memory summed over the whole process tree (grader, judge,
+sandboxed runner and kernel), sampled every 20 ms (measure.py), as MB above a bare
+`import torch`. With --before DIR (a checkout of an earlier commit), the same gradings run
+with that checkout's toolkit first, for a before/after table.
+
+    DLCOURSE_DATA=<full datasets> .venv/bin/python benchmarks/judge_cost.py [--runs 3] [--before DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.measure import bare_torch_mb, measure, median_of  # noqa: E402
+from dlcourse.course import Course  # noqa: E402
+from dlcourse.sample_submissions import reference_submission  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def grade_runs(checkout: Path, autograder: Path, submission: Path, out: Path, runs: int) -> tuple[float, float]:
+    """`dlcourse grade` with the toolkit of ``checkout`` (its package first on the path)."""
+    env = {"PYTHONPATH": str(checkout)}
+    results = [measure([sys.executable, "-m", "dlcourse", "grade", "--autograder", str(autograder), str(submission),
+                        "--out", str(out / f"run{i}")], env=env) for i in range(runs)]
+    failed = [r.output[-500:] for r in results if r.returncode != 0]
+    if failed:
+        raise RuntimeError(f"grading failed: {failed[0]}")
+    return median_of(results)
+
+
+def otter_runs(autograder: Path, submission: Path, out: Path, runs: int) -> tuple[float, float]:
+    otter = Path(sys.executable).with_name("otter")
+    results = [measure([str(otter), "run", "-a", str(autograder), "-o", str(out / f"otter{i}"), str(submission)])
+               for i in range(runs)]
+    return median_of(results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--before", type=Path, help="a checkout of the commit to compare with")
+    parser.add_argument("--lessons", nargs="*", default=None)
+    args = parser.parse_args()
+    course = Course(ROOT)
+    floor = bare_torch_mb()
+    print(f"a bare import torch: {floor:.0f} MB; medians of {args.runs}")
+    print("| lesson | grader | seconds | MB above import torch |")
+    print("|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        for lesson_id in args.lessons or course.lesson_ids():
+            lesson = course.lesson(lesson_id)
+            submission = reference_submission(course, lesson, scratch / "in" / lesson_id)
+            checkouts = ([("before", args.before)] if args.before else []) + [("after", ROOT)]
+            for label, checkout in checkouts:
+                autograder = checkout / "autograder" / lesson_id / f"{lesson_id}-autograder.zip"
+                seconds, peak = grade_runs(checkout, autograder, submission, scratch / label / lesson_id, args.runs)
+                print(f"| {lesson_id} | dlcourse grade ({label}) | {seconds:.1f} | {peak - floor:.0f} |", flush=True)
+            if lesson_id == "dense-mnist" and args.before:
+                # Otter's own runner on the same file, with the zip of the commit it can still run.
+                autograder = args.before / "autograder" / lesson_id / f"{lesson_id}-autograder.zip"
+                seconds, peak = otter_runs(autograder, submission, scratch / "otter", args.runs)
+                print(f"| {lesson_id} | otter run | {seconds:.1f} | {peak - floor:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
