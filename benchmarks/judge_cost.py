@@ -31,7 +31,7 @@ def grade_runs(checkout: Path, autograder: Path, submission: Path, out: Path, ru
     env = {"PYTHONPATH": str(checkout)}
     results = [measure([sys.executable, "-m", "dlcourse", "grade", "--autograder", str(autograder), str(submission),
                         "--out", str(out / f"run{i}")], env=env) for i in range(runs)]
-    failed = [r.output[-500:] for r in results if r.returncode != 0]
+    failed = [r.output[-500:] for r in results if r.returncode != 0 or ": ok " not in r.output]
     if failed:
         raise RuntimeError(f"grading failed: {failed[0]}")
     return median_of(results)
@@ -57,6 +57,7 @@ def main() -> None:
     print("|---|---|---|---|")
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
+        os.chdir(scratch)  # so that `python -m dlcourse` takes the checkout on PYTHONPATH, not this folder
         for lesson_id in args.lessons or course.lesson_ids():
             lesson = course.lesson(lesson_id)
             submission = reference_submission(course, lesson, scratch / "in" / lesson_id)

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from .manifest import Manifest
-from .proxies import Oracle
 from .randomness import KEY_FILE, seed_for, seeded
 from .result import QuestionResult, TestResult
 from .sandbox import Limits, Outcome, Sandboxed, SandboxUnavailable, View
@@ -105,6 +104,8 @@ def judge(job: JudgeJob, stop: threading.Event) -> JudgeReport:
         _warm_up(job.threads)  # while the notebook runs
         report.ready = runner.wait_until_ready()
         if report.ready:
+            from .proxies import Oracle  # torch: loaded while the notebook ran (_warm_up)
+
             values = NotebookValues(Oracle(runner.exchange, Path(job.data_root)))
             report.questions = run_tests(manifest, autograder, values, job.submission_digest)
             order = _parameter_order(values.get(NETWORK), lesson)

@@ -21,18 +21,25 @@ anything: a hostile sender can at worst make a message that fails to decode.
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
-from typing import Any, BinaryIO, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
-import torch
+if TYPE_CHECKING:  # the notebook runner frames messages without loading torch
+    import torch
 
 MAX_HEADER_BYTES = 32 * 2**20
 MAX_MESSAGE_BYTES = 512 * 2**20   # a batch of 2,000 CIFAR images as float32 is ~25 MB
 MAX_DEPTH = 32
-DTYPES = {str(t).removeprefix("torch."): t for t in (
-    torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.uint8, torch.int8,
-    torch.int16, torch.int32, torch.int64, torch.bool)}
+DTYPE_NAMES = ("float16", "bfloat16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64", "bool")
+
+
+@functools.cache
+def dtypes() -> dict[str, torch.dtype]:
+    import torch
+
+    return {name: getattr(torch, name) for name in DTYPE_NAMES}
 
 
 class WireError(ValueError):
@@ -65,7 +72,7 @@ class Encoder:
                 return {k: self.encode(v, depth + 1) for k, v in value.items()}
             return {"$": "dict", "items": [[self.encode(k, depth + 1), self.encode(v, depth + 1)]
                                           for k, v in value.items()]}
-        if torch.is_tensor(value):
+        if _is_tensor(value):
             return self.tensor(value)
         if self.other is not None:
             encoded = self.other(value, self)
@@ -74,8 +81,10 @@ class Encoder:
         raise WireError(f"a value of type {type(value).__name__} cannot be sent")
 
     def tensor(self, value: torch.Tensor, tag: str = "tensor") -> dict:
+        import torch
+
         value = value.detach().to("cpu").contiguous()
-        if str(value.dtype).removeprefix("torch.") not in DTYPES:
+        if str(value.dtype).removeprefix("torch.") not in DTYPE_NAMES:
             value = value.float()
         data = value.reshape(-1).view(torch.uint8).numpy().tobytes() if value.numel() else b""
         self.blobs.append(data)
@@ -117,7 +126,9 @@ class Decoder:
         raise WireError(f"unknown value kind {tag!r}")
 
     def tensor(self, body: dict) -> torch.Tensor:
-        dtype = DTYPES.get(body.get("dtype"))
+        import torch
+
+        dtype = dtypes().get(body.get("dtype"))
         shape = body.get("shape")
         index = body.get("blob")
         if dtype is None or not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
@@ -133,6 +144,13 @@ class Decoder:
         if not numel:
             return torch.empty(shape, dtype=dtype)
         return torch.frombuffer(bytearray(data), dtype=dtype).reshape(shape)
+
+
+def _is_tensor(value: Any) -> bool:
+    import sys
+
+    torch = sys.modules.get("torch")  # a tensor exists only where torch is loaded already
+    return torch is not None and torch.is_tensor(value)
 
 
 def _list(body: dict, key: str) -> list:
