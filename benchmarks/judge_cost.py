@@ -39,8 +39,12 @@ def grade_runs(checkout: Path, autograder: Path, submission: Path, out: Path, ru
 
 def otter_runs(autograder: Path, submission: Path, out: Path, runs: int) -> tuple[float, float]:
     otter = Path(sys.executable).with_name("otter")
-    results = [measure([str(otter), "run", "-a", str(autograder), "-o", str(out / f"otter{i}"), str(submission)])
-               for i in range(runs)]
+    results = []
+    for i in range(runs):
+        (out / f"otter{i}").mkdir(parents=True)
+        results.append(measure([str(otter), "run", "-a", str(autograder), "-o", str(out / f"otter{i}"), str(submission)]))
+        if not (out / f"otter{i}" / "results.json").is_file():
+            raise RuntimeError(f"otter run failed: {results[-1].output[-500:]}")
     return median_of(results)
 
 
@@ -49,6 +53,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--before", type=Path, help="a checkout of the commit to compare with")
     parser.add_argument("--lessons", nargs="*", default=None)
+    parser.add_argument("--otter-only", action="store_true", help="only `otter run` on dense-mnist (needs --before)")
     args = parser.parse_args()
     course = Course(ROOT)
     floor = bare_torch_mb()
@@ -62,6 +67,7 @@ def main() -> None:
             lesson = course.lesson(lesson_id)
             submission = reference_submission(course, lesson, scratch / "in" / lesson_id)
             checkouts = ([("before", args.before)] if args.before else []) + [("after", ROOT)]
+            checkouts = [] if args.otter_only else checkouts
             for label, checkout in checkouts:
                 autograder = checkout / "autograder" / lesson_id / f"{lesson_id}-autograder.zip"
                 seconds, peak = grade_runs(checkout, autograder, submission, scratch / label / lesson_id, args.runs)
