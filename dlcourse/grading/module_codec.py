@@ -94,8 +94,9 @@ def rebuild(node: Any, decoder: Decoder, depth: int = 0) -> nn.Module:
     attrs = decoder.decode(node.get("attrs") or {})
     if not isinstance(attrs, dict):
         raise WireError("a malformed network description")
+    internals = set(vars(module))  # what nn.Module keeps for itself (_parameters, hooks...)
     for key, value in attrs.items():
-        if isinstance(key, str) and key not in taken and _plain_setting(key, value):
+        if isinstance(key, str) and key not in taken and key not in internals and _plain_setting(key, value):
             object.__setattr__(module, key, value)
     for key, (kind, tensor) in tensors.items():
         if kind == "params":
