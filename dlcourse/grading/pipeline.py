@@ -227,9 +227,10 @@ def combine(submission: Path, lesson: Lesson, points: dict[str, float], files: d
 def _from_weights_alone(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdict,
                         report: JudgeReport) -> None:
     """A run that stopped before its tests (a timeout, a dead kernel) still earns the
-    questions the submitted weights verify alone: the architecture (every tensor has the
-    lesson's shape), the accuracy and the train-test gap."""
-    earned = {"architecture": verdict.fits_lesson, "accuracy": verdict.meets_threshold,
+    questions the submitted weights verify alone: the accuracy, the train-test gap, and the
+    architecture when the weights are the lesson's network *trained* to its target (shapes
+    alone would give untrained weights, which anyone can make, the architecture's points)."""
+    earned = {"architecture": verdict.fits_lesson and verdict.meets_threshold, "accuracy": verdict.meets_threshold,
               "gap": verdict.gap is not None and verdict.baseline_gap is not None and verdict.gap < verdict.baseline_gap}
     where = _first_line(report.running_cell) if report.running_cell else "the start-up"
     for role, name in lesson.verified_questions.items():

@@ -5,8 +5,8 @@ A lesson's tests take the notebook's names as arguments (``def test_x(model, pre
 In the judge they receive:
 
 - numbers, strings, lists, tensors: the values themselves;
-- networks: a local copy of the layers and tensors (:mod:`.module_codec`); a network built
-  only of ``torch.nn`` classes runs here, any other runs in the kernel (:class:`RemoteModule`);
+- networks: a local copy of the layers and tensors (:mod:`.module_codec`) to inspect; the
+  network itself runs in the kernel (:class:`RemoteModule`), under the sandbox's limits;
 - functions: a :class:`RemoteFunction`, which sends its arguments to the kernel and decodes
   what comes back;
 - datasets: the judge's own copy of the same split (the student's pixels are never used);
@@ -97,12 +97,11 @@ class Oracle:
         return proxy
 
     def _module(self, ref: int, tree: Any, decoder: Decoder) -> nn.Module:
-        module = module_codec.rebuild(tree, decoder)
-        if any(isinstance(m, OpaqueModule) for m in module.modules()):
-            local = module
-            module = type(type(local).__name__, (RemoteModule,), {"__module__": "student"})()
-            module.adopt(local, self, ref)
-        object.__setattr__(module, "_dlcourse_ref", ref)
+        # The network runs in the kernel, under the sandbox's time and memory limits, even
+        # when it is made of torch.nn classes only: its size and its work are the student's.
+        local = module_codec.rebuild(tree, decoder)
+        module = type(type(local).__name__, (RemoteModule,), {"__module__": "student"})()
+        module.adopt(local, self, ref)
         return module
 
     def _dataset(self, body: dict, decoder: Decoder):
@@ -144,7 +143,7 @@ class RemoteFunction:
 
 
 class RemoteModule(OpaqueModule):
-    """A network with layers of the student's own classes: inspected here, run in the kernel."""
+    """A network of the notebook's: its layers and tensors inspected here, run in the kernel."""
 
     def adopt(self, local: nn.Module, oracle: Oracle, ref: int) -> None:
         self._parameters, self._buffers, self._modules = local._parameters, local._buffers, local._modules
