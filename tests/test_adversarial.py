@@ -168,6 +168,11 @@ ATTACKS = {
     "outlive-the-notebook": ("reference", OUTLIVE, "reference", None),
     # 4. root
     "whoami": ("reference", WHOAMI, "reference", "ok"),
+    # stopping early, or making the judge do the work
+    "kill-the-kernel": ("stub", "import os\nos._exit(0)", "untrained", "error"),
+    "slow-network": ("stub", "model = nn.Sequential(nn.Upsample(scale_factor=40), "
+                             "*[nn.Conv2d(1, 1, 31, padding=15) for _ in range(100)], nn.Identity())",
+                     "untrained", "error"),
     # resources, pickles and printed claims
     "crafted-pickle": ("reference", "", "crafted", "flagged"),
     "printed-accuracy": ("reference", "print('Test accuracy: 99.9%')", "untrained", "ok"),
@@ -298,6 +303,17 @@ def test_the_scan_is_evidence_not_the_defence(attacked):
         assert any("tampering evidence" in flag for flag in results[name].flags), name
     reference = results["read-by-path"]  # honest answers plus a probe: flagged, yet every point it earned stands
     assert reference.score == results["reference"].score
+
+
+def test_stopping_early_or_a_slow_network_costs_the_notebook_not_the_grader(attacked):
+    """Untrained weights of the right shapes earn nothing when the notebook stops before its
+    tests; a network too slow to run uses up its own sandbox's time, and the row still has
+    every question."""
+    results = attacked[0]
+    assert "kernel died" in results["kill-the-kernel"].reason
+    slow = results["slow-network"]
+    assert slow.possible == results["stub"].possible and slow.score == 0
+    assert slow.seconds < 60 + 120, "the judge did not wait on the network beyond the run's limit"
 
 
 def test_weights_are_the_bytes_submitted(attacked):

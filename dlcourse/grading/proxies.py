@@ -159,6 +159,15 @@ class RemoteModule(OpaqueModule):
         body = {"op": "forward", "ref": self._dlcourse_ref, "x": encoder.encode(x), "training": self.training}
         return self._oracle.ask(body, encoder.blobs)
 
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
+        """Load into the copy here (which checks the fit, as torch does) and into the network in
+        the kernel, so that both hold the same tensors, as when tests ran in the kernel."""
+        result = super().load_state_dict(state_dict, strict=strict, assign=assign)
+        encoder = Encoder(_encode_for_kernel)
+        body = {"op": "load", "ref": self._dlcourse_ref, "state": encoder.encode(dict(self.state_dict()))}
+        self._oracle.ask(body, encoder.blobs)
+        return result
+
     def trace_remotely(self, input_shape: tuple[int, ...], batch_size: int):
         """The layer calls of a forward pass on zeros, recorded in the kernel (see checks.architecture)."""
         from ..checks.architecture import LayerCall, Trace
