@@ -31,9 +31,9 @@ from typing import BinaryIO
 
 import nbformat
 
+from ..execute import IGNORE_TAG
 from .wire import read_message, write_message
 
-IGNORE_TAG = "otter_ignore"
 OUTPUT_LIMIT = 100_000  # characters of printed output kept per cell in the executed notebook
 NOTEBOOK_LIMIT = 20 * 2**20
 OTTER_CALL = re.compile(r"grader\.(check|check_all|export)\(.*\)")
