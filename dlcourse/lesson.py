@@ -113,6 +113,13 @@ class Lesson:
 
         return prepare
 
+    def describe_prepare(self) -> str:
+        """The lesson's input pipeline (:meth:`reference_prepare`) in words, for messages."""
+        words = "scaled from 0-255 pixels to [0, 1] (divided by 255)"
+        if self.prepare.get("standardize") == "train":
+            words += ", then standardised per channel with the training split's mean and std"
+        return words
+
 
 def dataset_class(name: str) -> type[ImageDataset]:
     from . import data

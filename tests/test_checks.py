@@ -3,12 +3,13 @@
 import os
 import re
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from dlcourse.checks import (architecture_problem, check_accuracy, output_problem, parameter_layers_problem,
-                             read_weights, state_dict_problem)
+                             read_weights, state_dict_problem, student_function, whole_number)
 from dlcourse.checks.messages import percent
 from dlcourse.checks.weights import UnsafeWeights, WeightsProblem
 from dlcourse.data import SAMPLE_DIR
@@ -139,6 +140,52 @@ def test_accuracy_check_loads_weights_and_names_the_target(tmp_path, monkeypatch
         check_accuracy(model, lambda x: x.float() / 255, lesson)  # untrained: about 10%
     with pytest.raises(AssertionError, match="define `prepare` first"):
         check_accuracy(model, None, lesson)
+
+
+def test_accuracy_check_measures_as_the_grade_and_names_a_different_pipeline(tmp_path, monkeypatch, course):
+    """Weights trained on unscaled pixels reach the target through the student's own
+    `prepare`, but the grade feeds the lesson's pipeline (pixels / 255): the local check
+    fails as the grade would, and says why."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DLCOURSE_DATA", str(SAMPLE_DIR))
+    lesson = course.lesson("dense-mnist")
+    state = torch.load(course.reference_weights(lesson), weights_only=True)
+    first = next(name for name in state if name.endswith("weight"))
+    state[first] = state[first] / 255  # the same network, for inputs of 0-255
+    torch.save(state, tmp_path / lesson.weights)
+    model = right_dense()
+    with pytest.raises(AssertionError) as failure:
+        check_accuracy(model, lambda x: x.float(), lesson)
+    message = str(failure.value)
+    assert "the target is" in message and "divided by 255" in message
+    yours = re.search(r"Through your `prepare`, the same weights reach ([\d.]+)%", message)
+    assert yours and float(yours.group(1)) >= 100 * lesson.accuracy_threshold, message
+
+    torch.save(torch.load(course.reference_weights(lesson), weights_only=True), tmp_path / lesson.weights)
+    assert check_accuracy(model, lambda x: x.float() / 255, lesson) >= lesson.accuracy_threshold
+
+
+def test_a_function_that_returns_nothing_is_told_so():
+    def flat_features(shape):
+        print(shape[0] * shape[1] * shape[2])
+
+    with pytest.raises(AssertionError, match="`flat_features` returned nothing"):
+        student_function(flat_features, "flat_features")((1, 28, 28))
+    with pytest.raises(AssertionError, match="define the function `flat_features` first"):
+        student_function(None, "flat_features")
+    assert student_function(lambda shape: 784, "flat_features")((1, 28, 28)) == 784
+
+
+@pytest.mark.parametrize("value", [101_770, np.int64(101_770), np.array(101_770), torch.tensor(101_770)])
+def test_whole_numbers_of_every_kind_are_whole_numbers(value):
+    assert whole_number(value, "total_params") == 101_770 and type(whole_number(value, "total_params")) is int
+
+
+@pytest.mark.parametrize("value, said", [(None, "nothing"), (101770.0, "the float"), ("101770", "a str"),
+                                         (True, "a bool"), (torch.tensor([1, 2]), "a Tensor")])
+def test_other_values_are_not_whole_numbers_and_say_what_they_are(value, said):
+    with pytest.raises(AssertionError, match=f"set `total_params` to a whole number: it holds {said}"):
+        whole_number(value, "total_params")
 
 
 def test_lesson_settings_read_from_lesson_yaml(course):

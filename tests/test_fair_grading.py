@@ -1,7 +1,9 @@
 """Honest work written another way gets the grade of the reference: networks written as
 classes (layers declared in another order than forward uses them, flattening with ``view``,
 activations and pooling as functions), and a notebook stopped by a forgotten training cell,
-which keeps the questions measured from its weights. On dense-mnist and cnn-mnist."""
+which keeps the questions measured from its weights. On dense-mnist and cnn-mnist; on
+dense-mnist also answers as students write them (numpy integers, printing instead of
+returning)."""
 
 from __future__ import annotations
 
@@ -64,6 +66,24 @@ CLASSES = {"dense-mnist": DENSE_CLASS, "cnn-mnist": CNN_CLASS}
 FORGOTTEN_TRAINING = "for epoch in range(1000):  # a training cell left untagged\n    __import__('time').sleep(1)"
 
 
+def _edit_cell(starts: str, old: str, new: str):
+    def change(notebook: nbformat.NotebookNode) -> None:
+        cell = next(c for c in notebook.cells if c.source.startswith(starts))
+        assert old in cell.source
+        cell.source = cell.source.replace(old, new)
+    return change
+
+
+# Answers as students write them: a count held in a numpy integer (a whole number all the
+# same), and a function that prints its result instead of returning it.
+ANSWER_SLIPS = {"dense-mnist": {
+    "numpy-count": _edit_cell("def linear_params", "total_params = linear_params(784, 512)",
+                              "total_params = __import__('numpy').int64(0) + linear_params(784, 512)"),
+    "prints-instead": _edit_cell("def flat_features", "return channels * height * width",
+                                 "print(channels * height * width)"),
+}}
+
+
 def class_weights(lesson) -> bytes:
     """The reference weights as torch.save(Net().state_dict()) writes them: the class's names,
     in declaration order."""
@@ -97,6 +117,10 @@ def graded(tmp_path_factory):
         looping = nbformat.from_dict(solution)
         looping.cells.append(nbformat.v4.new_code_cell(FORGOTTEN_TRAINING))
         submission(folder, "forgotten-training", lesson, looping, COURSE.reference_weights(lesson).read_bytes())
+        for name, change in ANSWER_SLIPS.get(lesson_id, {}).items():
+            slipped = nbformat.from_dict(solution)
+            change(slipped)
+            submission(folder, name, lesson, slipped, COURSE.reference_weights(lesson).read_bytes())
         with on_sample_data():
             summary = grade_batch(COURSE.autograder_zip(lesson_id), folder, tmp_path_factory.mktemp("out"),
                                   workers=2, timeout=45, progress=False)
@@ -121,3 +145,17 @@ def test_a_forgotten_training_cell_keeps_what_the_weights_show(graded, lesson_id
         question = result.questions[lesson.verified_questions[role]]
         assert question.score == question.possible, role
         assert "verified from the weights alone" in question.verification
+
+
+def test_a_numpy_integer_count_is_a_whole_number(graded):
+    result = graded["dense-mnist"]["numpy-count"]
+    assert result.score == result.possible, {q.name: [t.message for t in q.tests if not t.passed]
+                                             for q in result.questions.values() if q.score < q.possible}
+
+
+def test_a_function_that_prints_instead_of_returning_is_told_so(graded):
+    result = graded["dense-mnist"]["prints-instead"]
+    flatten = result.questions["flatten"]
+    assert flatten.score == 0
+    assert all("`flat_features` returned nothing (None)" in t.message for t in flatten.tests), flatten.tests
+    assert result.score == result.possible - flatten.possible

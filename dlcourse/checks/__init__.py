@@ -13,6 +13,7 @@ _EXPORTS = {
     "check_parameter_layers": "architecture", "parameter_layers_problem": "architecture",
     "WeightsProblem": "weights", "read_weights": "weights", "state_dict_problem": "weights",
     "check_accuracy": "accuracy", "load_submitted_weights": "accuracy", "check_gap": "accuracy",
+    "student_function": "answers", "whole_number": "answers",
 }
 __all__ = sorted(_EXPORTS)
 

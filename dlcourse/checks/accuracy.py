@@ -22,7 +22,7 @@ from ..data import ImageDataset
 from ..lesson import Lesson, current_lesson
 from ..training import evaluate
 from ..settings import GRADING_ENV
-from .messages import gap_not_smaller, shortfall
+from .messages import PIPELINES_AGREE, gap_not_smaller, pipelines_differ, shortfall
 from .architecture import in_use_order, parameter_order
 from .weights import WeightsProblem, read_weights, spec_model_with, state_dict_problem
 
@@ -55,42 +55,54 @@ def check_accuracy(model: Any, prepare: Callable[[torch.Tensor], torch.Tensor] |
                    lesson: Lesson | None = None) -> float | None:
     """Assert that the submitted weights reach the lesson's accuracy target; return the accuracy.
 
+    The accuracy is the one the grade counts, measured by the grader's own code
+    (:func:`dlcourse.grading.cleanroom.verify`): the lesson's network holding the weights, on
+    the full test split, through the lesson's input pipeline. When that falls short while the
+    student's ``prepare`` reaches the target, the message says that the two pipelines differ.
     While grading, only check that the weights load (see the module docstring); return None.
     """
+    from ..grading.cleanroom import verify
+
     lesson = lesson or current_lesson()
     if not callable(prepare):
         raise AssertionError("define `prepare` first (run the cell that defines it).")
     model = load_submitted_weights(model, lesson)
     if os.environ.get(GRADING_ENV) == "1":
         return None
-    test_set = lesson.test_set()
-    accuracy = evaluate(model, test_set, prepare=prepare).accuracy
-    target = lesson.accuracy_threshold
-    assert accuracy >= target, shortfall(accuracy, len(test_set), target)
-    return accuracy
+    verdict = verify(lesson, Path(lesson.weights), parameter_order(model, lesson.architecture), gap=False)
+    if verdict.accuracy is None:
+        raise WeightsProblem(verdict.weights_problem or verdict.error or "the weights could not be measured")
+    if not verdict.meets_threshold:
+        message = shortfall(verdict.accuracy, verdict.test_images, lesson.accuracy_threshold)
+        yours = evaluate(model, lesson.test_set(), prepare=prepare).accuracy
+        if yours - verdict.accuracy > PIPELINES_AGREE:
+            message += " " + pipelines_differ(yours, verdict.accuracy, lesson.describe_prepare())
+        raise AssertionError(message)
+    return verdict.accuracy
 
 
 def check_gap(model: Any, prepare: Callable[[torch.Tensor], torch.Tensor] | None,
               lesson: Lesson | None = None) -> tuple[float, float] | None:
     """Assert that ``model``'s train-test accuracy gap is smaller than the baseline's.
 
-    Both networks are measured from their submitted weights: the student's own, and the
-    baseline lesson's (rebuilt from its settings, with its own input pipeline). Returns
-    the two gaps; while grading, only checks that both weights files load (None).
+    Both networks are measured from their submitted weights, by the grader's own code
+    (:func:`dlcourse.grading.cleanroom.verify`), each through its lesson's input pipeline.
+    Returns the two gaps; while grading, only checks that both weights files load (None).
     """
+    from ..grading.cleanroom import verify
+
     lesson = lesson or current_lesson()
-    baseline = lesson.baseline_lesson()
     if not callable(prepare):
         raise AssertionError("define `prepare` first (run the cell that defines it).")
     model = load_submitted_weights(model, lesson)
-    base_model = baseline_model(lesson)
+    baseline_model(lesson)  # a WeightsProblem that names the baseline's file
     if os.environ.get(GRADING_ENV) == "1":
         return None
-    images = gap_images(lesson)
-    gap = train_test_gap(model, prepare, images)
-    base_gap = train_test_gap(base_model, baseline.reference_prepare(), images)
-    assert gap < base_gap, gap_not_smaller(gap, base_gap)
-    return gap, base_gap
+    verdict = verify(lesson, Path(lesson.weights), parameter_order(model, lesson.architecture))
+    if verdict.gap is None or verdict.baseline_gap is None:
+        raise WeightsProblem(verdict.baseline_problem or verdict.weights_problem or "the gap could not be measured")
+    assert verdict.gap < verdict.baseline_gap, gap_not_smaller(verdict.gap, verdict.baseline_gap)
+    return verdict.gap, verdict.baseline_gap
 
 
 def baseline_model(lesson: Lesson, folder: Path = Path(".")) -> nn.Module:

@@ -32,10 +32,12 @@ class Verdict:
     error: str | None = None             # the clean room itself failed
 
 
-def verify(lesson: Lesson, weights: Path, order: list[str] | None = None) -> Verdict:
+def verify(lesson: Lesson, weights: Path, order: list[str] | None = None, gap: bool = True) -> Verdict:
     """Check and measure ``weights`` against the lesson's network. ``order``, if known from
     the notebook, lists the tensors' names in the order its network uses them: weights saved
-    from a class that declares its layers in another order then line up all the same."""
+    from a class that declares its layers in another order then line up all the same.
+    ``gap=False`` skips the train-test gap (the notebook's accuracy check needs only the
+    accuracy). The notebook's checks call this too, so they measure what the grade counts."""
     from ..checks.accuracy import baseline_model, gap_images, train_test_gap
     from ..checks.architecture import in_use_order
     from ..checks.weights import UnsafeWeights, WeightsProblem, read_weights, spec_model_with, state_dict_problem
@@ -66,7 +68,7 @@ def verify(lesson: Lesson, weights: Path, order: list[str] | None = None) -> Ver
     verdict.test_images = len(test_set)
     verdict.accuracy = evaluate(model, test_set, prepare=prepare).accuracy
     verdict.meets_threshold = verdict.accuracy >= lesson.accuracy_threshold
-    if lesson.baseline:
+    if lesson.baseline and gap:
         try:
             base = baseline_model(lesson, weights.parent)
         except WeightsProblem as problem:

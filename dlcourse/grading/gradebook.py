@@ -5,7 +5,8 @@
   accuracy the clean room measured from the weights);
 - ``submissions.csv``: one row per input file, skipped files included, so nothing is lost;
 - ``report.md`` with ``scores.png``: statuses, per-question pass rates, the score histogram,
-  the most common failure messages and the submissions to look at by hand.
+  the most common failure messages, the submissions to look at by hand, and every row
+  scored 0 on a question whose measurement from the weights meets its target.
 
 A student with several submissions is graded on the latest (by Gradescope's time, else the
 file's); the others stay in submissions.csv.
@@ -20,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 from .inputs import Discovery, Entry
-from .result import STATUSES, GradeResult
+from .result import STATUSES, GradeResult, QuestionResult
 
 PENDING = "pending"  # found, not graded yet (the run was interrupted)
 
@@ -87,9 +88,19 @@ def write_report(out: Path, found: Discovery, results: dict[str, GradeResult]) -
         attention = [r for r in graded if r.status not in ("ok", "error", "missing-weights")]
         lines += ["", "## Submissions to look at", ""]
         lines += [f"- `{r.submission}`: **{r.status}**: {r.reason}" for r in attention] or ["- none"]
+        lines += ["", "## Zeros next to a measurement that meets the target", "",
+                  "The notebook's tests gave 0, but the grader's own measurement of the weights meets the "
+                  "question's target: likely regrade requests.", ""]
+        lines += [f"- `{r.submission}`: {q.name} scored 0; {q.verification}. Its tests said: "
+                  f"{_first_failure(q)}" for r in graded for q in r.questions.values()
+                  if q.score == 0 and q.measured_ok] or ["- none"]
     if found.skipped:
         lines += ["", "## Skipped files", ""] + [f"- `{name}`" for name in found.skipped]
     _atomic_write(out / "report.md", "\n".join(lines) + "\n")
+
+
+def _first_failure(question: QuestionResult) -> str:
+    return next((t.message for t in question.tests if not t.passed and t.message), "no test ran")
 
 
 def _score_columns(result: GradeResult | None, questions: list[str]) -> dict:

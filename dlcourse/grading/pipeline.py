@@ -237,7 +237,7 @@ def _from_weights_alone(lesson: Lesson, questions: dict[str, QuestionResult], ve
         question = questions.get(name)
         if question is None or not earned.get(role):
             continue
-        question.score = question.possible
+        question.score, question.measured_ok = question.possible, True
         question.verification = (f"verified from the weights alone: the notebook stopped while running {where}, "
                                   f"before its tests ran")
 
@@ -265,11 +265,13 @@ def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdi
             notes.append(f"{architecture.name}: {architecture.verification}")
         elif verdict.fits_lesson:
             architecture.verification = "verified: the weights are the lesson's network"
+            architecture.measured_ok = True
         else:
             architecture.verification = f"the clean room found: {verdict.weights_problem}"
+            architecture.measured_ok = False
             if architecture.score == architecture.possible:
                 flags.append(f"{architecture.name}: the notebook run gave full marks, but {verdict.weights_problem}")
-                architecture.score = 0.0
+                _overrule(architecture, architecture.verification)
     accuracy = questions.get(lesson.verified_questions.get("accuracy", ""))
     if accuracy:
         if verdict.accuracy is None:
@@ -277,6 +279,7 @@ def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdi
         else:
             accuracy.verification = (f"measured from the weights: {verdict.accuracy:.2%} of {verdict.test_images:,} "
                                      f"test images (target {percent(lesson.accuracy_threshold)})")
+        accuracy.measured_ok = verdict.meets_threshold if verdict.accuracy is not None else None
         if not verdict.meets_threshold:
             _overrule(accuracy, shortfall(verdict.accuracy, verdict.test_images, lesson.accuracy_threshold)
                       if verdict.accuracy is not None else verdict.weights_problem)
@@ -288,6 +291,7 @@ def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdi
         else:
             gap.verification = (f"measured from the weights: a train-test gap of {100 * verdict.gap:.1f} points, "
                                 f"the baseline's {100 * verdict.baseline_gap:.1f}")
+            gap.measured_ok = verdict.gap < verdict.baseline_gap
             if verdict.gap >= verdict.baseline_gap:
                 _overrule(gap, gap_not_smaller(verdict.gap, verdict.baseline_gap))
     return flags
@@ -295,7 +299,8 @@ def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdi
 
 def _overrule(question: QuestionResult, message: str) -> None:
     """The clean room's measurement decides: a question whose notebook tests only checked
-    that the weights load scores 0 when the measurement falls short."""
+    that the weights load scores 0 when the measurement falls short, and its tests say why
+    (no "passed" line stands next to a 0)."""
     if question.score > 0:
         question.score = 0.0
         for test in question.tests:

@@ -46,6 +46,9 @@ class QuestionResult:
     possible: float
     tests: list[TestResult] = field(default_factory=list)
     verification: str = ""  # what the clean room said about this question, if it checks it
+    # the clean room's measurement for this question meets its target (True), falls short
+    # (False), or was not taken (None): a 0 next to True is a row for an instructor to read
+    measured_ok: bool | None = None
 
     def part(self, hidden: bool) -> tuple[float, float, list[TestResult]]:
         """Score, possible and tests of the public (or hidden) part of this question.
@@ -107,10 +110,12 @@ class GradeResult:
         """
         tests = []
         for question in self.questions.values():
-            if not question.tests:  # nothing ran for it (a timeout, an unreadable file): a zero row with the reason
+            if not question.tests:  # no test ran (a timeout, an unreadable file): the weights may still decide it
+                earned = question.score >= question.possible
                 tests.append({"name": question.name, "score": question.score, "max_score": question.possible,
-                              "status": "failed", "visibility": "visible",
-                              "output": f"not graded ({self.status}): {self.reason}", **GRADESCOPE_TEST_FORMATS})
+                              "status": "passed" if earned else "failed", "visibility": "visible",
+                              "output": question.verification if earned else f"not graded ({self.status}): {self.reason}",
+                              **GRADESCOPE_TEST_FORMATS})
                 continue
             for hidden in (False, True):
                 score, possible, cases = question.part(hidden)

@@ -27,10 +27,12 @@ import os
 import subprocess
 import sys
 import zipfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import nbformat
+from nbformat.warnings import MissingIDFieldWarning
 
 from ..lesson import Lesson
 
@@ -263,7 +265,10 @@ def _parse_notebook(name: str, data: bytes) -> nbformat.NotebookNode:
     except (ValueError, UnicodeDecodeError) as error:
         raise SubmissionProblem("invalid-notebook", f"{name} is not valid JSON ({error})") from None
     try:
-        notebook = nbformat.reads(text, as_version=4)
+        with warnings.catch_warnings():
+            # missing cell ids are added just below: no warning for the grader's console
+            warnings.simplefilter("ignore", MissingIDFieldWarning)
+            notebook = nbformat.reads(text, as_version=4)
         _cell_ids_agree(notebook)
         nbformat.validate(notebook)
     except Exception as error:  # nbformat raises several kinds for malformed notebooks

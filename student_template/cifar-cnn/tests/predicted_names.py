@@ -7,7 +7,8 @@ points = 2
 
 @test_case(points=None, hidden=False)
 def test_names_for_test_images(predicted_names, model, test_set, classes):
-    assert callable(predicted_names), 'define the function `predicted_names` first (run its cell)'
+    from dlcourse.checks import student_function
+    predicted_names = student_function(predicted_names, 'predicted_names')
     assert test_set is not None and classes is not None, 'run the data cell above without errors'
     names = predicted_names(model, test_set.images[:5])
     assert isinstance(names, list) and len(names) == 5, 'predicted_names should return a list with one name per image'

@@ -10,7 +10,8 @@ def test_first_block(vgg_block):
     from dlcourse.checks import check_architecture
     from dlcourse.lesson import current_lesson
     from dlcourse.spec import ArchSpec
-    assert callable(vgg_block), 'define the function `vgg_block` first (run its cell)'
+    from dlcourse.checks import student_function
+    vgg_block = student_function(vgg_block, 'vgg_block')
     spec = current_lesson().architecture
     check_architecture(vgg_block(3, 32), ArchSpec(spec.input_shape, spec.layers[:5]))
 

@@ -7,6 +7,7 @@ points = 2
 
 @test_case(points=None, hidden=False)
 def test_conv_params_worked_example(conv_params):
-    assert callable(conv_params), 'define the function `conv_params` first (run its cell)'
+    from dlcourse.checks import student_function
+    conv_params = student_function(conv_params, 'conv_params')
     assert conv_params(3, 5, 5, 4) == 304, 'four 5x5 filters over 3 channels hold (3*5*5 + 1)*4 = 304 parameters'
 

@@ -8,7 +8,8 @@ points = 3
 @test_case(points=None, hidden=False)
 def test_counts_match_the_example(textbook_counts, example_counts, example_total, example):
     from torch import nn
-    assert callable(textbook_counts), 'define the function `textbook_counts` first (run its cell)'
+    from dlcourse.checks import student_function
+    textbook_counts = student_function(textbook_counts, 'textbook_counts')
     assert isinstance(example, nn.Module), 'run the cell that defines `example`'
     assert isinstance(example_counts, (list, tuple)) and len(example_counts) == 4, 'example_counts should list 4 numbers, one per layer with parameters'
     layers = [m for m in example.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]

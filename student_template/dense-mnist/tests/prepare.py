@@ -8,7 +8,8 @@ points = 2
 @test_case(points=None, hidden=False)
 def test_prepare_output(prepare, test_set):
     import torch
-    assert callable(prepare), 'define the function `prepare` first (run its cell)'
+    from dlcourse.checks import student_function
+    prepare = student_function(prepare, 'prepare')
     assert test_set is not None, '`test_set` is not defined: run the data cell above without errors'
     images = test_set.images[:8]
     x = prepare(images)

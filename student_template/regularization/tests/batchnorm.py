@@ -10,7 +10,8 @@ def test_first_layers(conv_bn_relu):
     from dlcourse.checks import check_architecture
     from dlcourse.lesson import current_lesson
     from dlcourse.spec import ArchSpec
-    assert callable(conv_bn_relu), 'define the function `conv_bn_relu` first (run its cell)'
+    from dlcourse.checks import student_function
+    conv_bn_relu = student_function(conv_bn_relu, 'conv_bn_relu')
     spec = current_lesson().architecture
     check_architecture(conv_bn_relu(3, 32), ArchSpec(spec.input_shape, spec.layers[:3]))
 

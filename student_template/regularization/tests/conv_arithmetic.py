@@ -8,7 +8,9 @@ points = 3
 @test_case(points=1, hidden=False)
 def test_worked_examples(conv_output_size, conv_layer_params):
     from torch import nn
-    assert callable(conv_output_size) and callable(conv_layer_params), 'define both functions first (run their cell)'
+    from dlcourse.checks import student_function
+    conv_output_size = student_function(conv_output_size, 'conv_output_size')
+    conv_layer_params = student_function(conv_layer_params, 'conv_layer_params')
 
     def size_of(*args, **kwargs):
         try:

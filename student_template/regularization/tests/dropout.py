@@ -10,7 +10,8 @@ def test_first_block(regularized_block):
     from dlcourse.checks import check_architecture
     from dlcourse.lesson import current_lesson
     from dlcourse.spec import ArchSpec
-    assert callable(regularized_block), 'define the function `regularized_block` first (run its cell)'
+    from dlcourse.checks import student_function
+    regularized_block = student_function(regularized_block, 'regularized_block')
     spec = current_lesson().architecture
     check_architecture(regularized_block(3, 32, 0.25), ArchSpec(spec.input_shape, spec.layers[:8]))
 

@@ -8,7 +8,8 @@ points = 3
 @test_case(points=1, hidden=False)
 def test_prepare_standardizes(prepare, train_full):
     import torch
-    assert callable(prepare), 'define the function `prepare` first (run its cell)'
+    from dlcourse.checks import student_function
+    prepare = student_function(prepare, 'prepare')
     assert train_full is not None, 'run the data cell above without errors'
     images = train_full.images[:2000]
     x = prepare(images)

@@ -9,7 +9,8 @@ points = 2
 def test_weight_decay_on_every_weight(make_optimizer):
     import torch
     from torch import nn
-    assert callable(make_optimizer), 'define the function `make_optimizer` first (run its cell)'
+    from dlcourse.checks import student_function
+    make_optimizer = student_function(make_optimizer, 'make_optimizer')
     probe = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Flatten(), nn.Linear(8, 2))
     optimizer = make_optimizer(probe)
     assert isinstance(optimizer, torch.optim.Optimizer), 'make_optimizer should return a torch.optim optimizer'
