@@ -350,3 +350,17 @@ def test_weights_of_another_lesson_are_named_in_a_note(tmp_path):
     sub = read_submission(path)
     check_assignment(sub, CNN)
     assert any(f"{CNN.weights} was not submitted, but {DENSE.weights} was" in note for note in sub.notes)
+
+
+def test_cell_errors_are_plain_text_without_terminal_colour_codes():
+    """torch.load's own refusal is bold in a terminal; the row's reason shows the words only."""
+    from dlcourse.grading.notebook_run import _cell_errors
+
+    cell = nbformat.v4.new_code_cell('model.load_state_dict(torch.load("dense_mnist.pt"))')
+    cell.outputs = [nbformat.v4.new_output("error", ename="UnpicklingError", traceback=[],
+                                           evalue="Weights only load failed. \x1b[1mdo those steps only if you trust "
+                                                  "the source\x1b[0m.")]
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    assert _cell_errors(notebook) == ['cell "model.load_state_dict(torch.load("dense_mnist.pt"))" raised '
+                                      'UnpicklingError: Weights only load failed. do those steps only if you '
+                                      'trust the source.']

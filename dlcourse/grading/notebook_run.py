@@ -139,13 +139,17 @@ def _cap_outputs(nb: nbformat.NotebookNode, limit: int = OUTPUT_LIMIT) -> None:
             cell["outputs"] = kept
 
 
+# Terminal colour codes (torch's own messages carry some): plain text for reasons and CSVs.
+_ANSI_CODE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
 def _cell_errors(nb: nbformat.NotebookNode) -> list[str]:
     errors = []
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 first_line = cell.source.strip().splitlines()[0][:60] if cell.source.strip() else ""
-                evalue = str(output.get("evalue") or "").splitlines()
+                evalue = _ANSI_CODE.sub("", str(output.get("evalue") or "")).splitlines()
                 errors.append(f'cell "{first_line}" raised {output.get("ename")}: {evalue[0] if evalue else ""}'.rstrip(": "))
     return errors
 
