@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
     data = commands.add_parser("data", help="datasets: fetch them, or show where they are read from")
     data.add_argument("action", choices=["fetch", "where"])
-    data.add_argument("datasets", nargs="*", default=["mnist", "cifar10"])
+    data.add_argument("datasets", nargs="*", help="dataset names (default: all registered)")
     data.set_defaults(run=_data)
 
     args = parser.parse_args(argv)
@@ -206,16 +206,17 @@ def _demo(args) -> int:
 
 def _data(args) -> int:
     from .data import DataNotFoundError
-    from .lesson import DATASETS, dataset_class
+    from .datasets import DATASETS, dataset_class
     from .settings import data_dir
 
-    unknown = set(args.datasets) - set(DATASETS)
+    names = args.datasets or list(DATASETS)
+    unknown = set(names) - set(DATASETS)
     if unknown:
         raise KnownProblem(f"unknown dataset(s) {', '.join(sorted(unknown))}; known: {', '.join(DATASETS)}")
     print(f"data directory: {data_dir()}")
     if args.action == "fetch":
         try:
-            for name in args.datasets:
+            for name in names:
                 for train in (True, False):
                     dataset = dataset_class(name)(train=train)
                 print(f"{name}: ready ({len(dataset):,} test images)")

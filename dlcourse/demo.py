@@ -16,7 +16,8 @@ from .course import Course
 from .data import DataNotFoundError
 from .settings import DATA_ENV, SAMPLE_DIR, data_dir
 from .grading.batch import grade_batch
-from .lesson import Lesson, dataset_class
+from .datasets import dataset_class
+from .lesson import Lesson
 from .sample_submissions import load_mistakes, mistake_submission, reference_submission, stub_submission
 
 

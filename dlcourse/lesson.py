@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable
 
 import yaml
 
+from .datasets import dataset_class
 from .spec import ArchSpec
 
 if TYPE_CHECKING:  # torch is imported only where tensors are made: graders stay light
@@ -24,7 +25,6 @@ if TYPE_CHECKING:  # torch is imported only where tensors are made: graders stay
 
 LESSON_FILE = "lesson.yaml"
 BASELINE_FILE = "baseline.yaml"  # the baseline lesson's settings, copied beside lesson.yaml by the build
-DATASETS = {"mnist": "MNIST", "cifar10": "CIFAR10"}  # lesson.yaml name -> dlcourse.data class
 
 
 @dataclass(frozen=True)
@@ -112,12 +112,6 @@ class Lesson:
             return x
 
         return prepare
-
-
-def dataset_class(name: str) -> type[ImageDataset]:
-    from . import data
-
-    return getattr(data, DATASETS[name])
 
 
 def current_lesson(start: str | os.PathLike = ".") -> Lesson:
