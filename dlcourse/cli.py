@@ -58,9 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     data.set_defaults(run=_data)
 
     args = parser.parse_args(argv)
+    from .lesson_config import LessonConfigError
+
     try:
         return args.run(args)
-    except KnownProblem as problem:
+    except (KnownProblem, LessonConfigError) as problem:
         print(f"dlcourse: {problem}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
