@@ -9,7 +9,9 @@ Layout (Gradescope unpacks it into ``/autograder/source``)::
     manifest.json        questions, tests and points as Otter resolves them (grading/manifest.py)
     grading.key          the key hidden tests' randomness derives from (grading/randomness.py)
     files/               support files copied next to the submission (lesson.yaml)
-    dlcourse-src/        this toolkit, installed with --no-deps
+    dlcourse-src/        the toolkit's modules that grading and the students' notebooks use,
+                         installed with --no-deps (not the build, calibration or demo: editing
+                         those does not change the zips)
 
 Otter Assign's ``otter_config.json`` is left out: nothing in this zip reads it (the grader is
 ``dlcourse.grading.gradescope``, not Otter's ``run_autograder``; points come from manifest.json).
@@ -34,6 +36,10 @@ PACKAGE_DIR = Path(dlcourse.__file__).parent
 GRADESCOPE_DATA_DIR = "/opt/dlcourse-data"
 TORCH_REQUIREMENTS = "torch==2.14.1 torchvision==0.29.1"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+# Modules of the toolkit that only an instructor's machine runs (tests/test_build.py checks that
+# the grading entry points import without them).
+NOT_FOR_GRADING = ("dlcourse/build/", "dlcourse/calibration.py", "dlcourse/course.py", "dlcourse/demo.py",
+                   "dlcourse/reference.py", "dlcourse/sample_submissions.py")
 
 
 def write_autograder_zip(lesson: Lesson, dist: Path, manifest: Manifest, zip_path: Path) -> Path:
@@ -63,7 +69,8 @@ def write_autograder_zip(lesson: Lesson, dist: Path, manifest: Manifest, zip_pat
             entries[f"files/{support.name}"] = (support.read_bytes(), 0o644)
     for source in sorted(PACKAGE_DIR.rglob("*.py")):
         rel = source.relative_to(PACKAGE_DIR.parent).as_posix()
-        entries[f"dlcourse-src/{rel}"] = (source.read_bytes(), 0o644)
+        if not rel.startswith(NOT_FOR_GRADING):
+            entries[f"dlcourse-src/{rel}"] = (source.read_bytes(), 0o644)
 
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
