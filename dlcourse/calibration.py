@@ -27,6 +27,7 @@ from pathlib import Path
 
 import nbformat
 
+from .atomic import write_atomically
 from .checks.messages import percent
 from .course import Course
 from .lesson import Lesson
@@ -154,9 +155,7 @@ def record(course: Course, lesson: Lesson, run: Run) -> None:
     machine = {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
                "torch": _torch_version()}
     data = {"machine": machine, "lessons": {k: [asdict(r) for r in v] for k, v in sorted(results.items())}}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    tmp.replace(path)
+    write_atomically(path, json.dumps(data, indent=1) + "\n")
     print(f"{lesson.id}: {run.kind} seed {run.seed}: {run.accuracy:.2%}", flush=True)
 
 

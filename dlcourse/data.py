@@ -27,13 +27,13 @@ import hashlib
 import io
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
+from .atomic import atomic_file
 from .datasets import CIFAR10Info, DatasetInfo, MNISTInfo
 from .settings import DATA_ENV, SAMPLE_DIR, data_dir  # noqa: F401  (re-exported for students)
 
@@ -228,31 +228,16 @@ def _write_cifar_cache(files: list[Path], pixels: Path, labels: Path) -> None:
     file is written last: its presence says the cache is complete."""
     pixels.parent.mkdir(mode=0o755, exist_ok=True)
     all_labels = []
-    with _published(pixels) as out:
+    with atomic_file(pixels) as out:
         for f in files:
             data, batch_labels = _read_cifar_batch(f)
             out.write(data.tobytes())
             all_labels.append(batch_labels)
-    with _published(labels) as out:
+    with atomic_file(labels) as out:
         np.save(out, np.concatenate(all_labels))
     for stale in pixels.parent.glob(pixels.name.split("-")[0] + "-*"):  # caches of older copies
         if stale not in (pixels, labels):
             stale.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def _published(target: Path):
-    """A file to write that appears at ``target`` only once complete, readable by every user
-    (graders may run as nobody); nothing is left behind if writing fails."""
-    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".", delete=False) as out:
-        try:
-            yield out
-        except BaseException:
-            out.close()
-            os.unlink(out.name)
-            raise
-    os.chmod(out.name, 0o644)
-    os.replace(out.name, target)
 
 
 def _read_cifar_batches(files: list[Path]) -> tuple[np.ndarray, np.ndarray]:

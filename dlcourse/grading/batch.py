@@ -23,6 +23,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..atomic import write_atomically
 from .gradebook import write_gradebook, write_report
 from .inputs import Discovery, Entry, content_hash, discover
 from .pipeline import GradingInterrupted, GradingOptions, Judge, grade_submission
@@ -128,9 +129,7 @@ def _grade_one(autograder: Path, entry: Entry, options: GradingOptions, judges: 
 def _save(out: Path, entry: Entry, result: GradeResult, grader_hash: str) -> None:
     record = {"content_hash": content_hash(entry.path), "autograder_hash": grader_hash, "result": result.to_dict()}
     path = out / "results" / f"{entry.key}.json"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.replace(path)
+    write_atomically(path, json.dumps(record, indent=1))
 
 
 def _previous(out: Path, entry: Entry, grader_hash: str) -> GradeResult | None:

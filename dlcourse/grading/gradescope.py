@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import write_atomically
 from ..lesson import LESSON_FILE, Lesson
 from ..settings import GRADESCOPE_MEMORY_ENV, GRADESCOPE_TIMEOUT_ENV, MEMORY_ENV
 from .manifest import Manifest
@@ -80,9 +81,7 @@ class ResultsWriter:
     def write(self, report: dict, blocking: bool = True) -> bool:
         if not self._lock.acquire(blocking=blocking):
             return False
-        tmp = self.folder / ".results.json.tmp"
-        tmp.write_text(json.dumps(report, indent=1))
-        tmp.replace(self.folder / "results.json")
+        write_atomically(self.folder / "results.json", json.dumps(report, indent=1))
         return True
 
 

@@ -509,21 +509,9 @@ class Cgroups:
     def oom_killed(self) -> bool:
         """Whether the kernel's OOM killer ended a process of this group (hitting the limit
         alone is not enough: page cache is reclaimed at the limit without killing anyone)."""
-        return self._memory_counters("memory.oom_control" if self.version == 1 else "memory.events")["oom_kill"] > 0
+        return self.memory_counters("memory.oom_control" if self.version == 1 else "memory.events")["oom_kill"] > 0
 
-    def anon_mb(self) -> float:
-        """The anonymous memory the group holds now: what cannot be reclaimed."""
-        return self._memory_counters("memory.stat")["total_rss" if self.version == 1 else "anon"] / 2**20
-
-    def peak_mb(self) -> float:
-        """The most the group was ever charged, page cache included."""
-        name = "memory.max_usage_in_bytes" if self.version == 1 else "memory.peak"
-        try:
-            return int((self.dirs[0] / name).read_text()) / 2**20
-        except (OSError, ValueError):
-            return 0.0
-
-    def _memory_counters(self, name: str) -> dict[str, int]:
+    def memory_counters(self, name: str) -> dict[str, int]:
         """A "key value" file of the memory group as numbers (missing keys read 0)."""
         counters: dict[str, int] = {}
         try:
