@@ -7,7 +7,8 @@ needs no torch, so lesson.yaml's schema and the grader's own process can use it.
 ``dlcourse data`` command, the autograder's set-up script (through the lesson's dataset)
 and ``scripts/make_sample_data.py`` all read ``DATASETS``.
 
-A new dataset is a new class here, a reader in ``dlcourse.data``, and an entry in ``DATASETS``.
+A new dataset is a new class here, its entry in ``DATASETS``, and a reader in ``dlcourse.data``
+that subclasses it.
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ class DatasetInfo:
 
     @classmethod
     def reader(cls) -> type[ImageDataset]:
-        """The ``dlcourse.data`` class that reads this dataset (imports torch)."""
-        raise NotImplementedError
+        """The ``dlcourse.data`` class that reads this dataset: the one that subclasses this
+        class (importing dlcourse.data, and so torch, defines it)."""
+        from . import data
+
+        return next(sub for sub in cls.__subclasses__() if sub.__module__ == data.__name__)
 
 
 class MNISTInfo(DatasetInfo):
@@ -49,12 +53,6 @@ class MNISTInfo(DatasetInfo):
     shape = (1, 28, 28)
     classes = [str(digit) for digit in range(10)]
 
-    @classmethod
-    def reader(cls) -> type[ImageDataset]:
-        from .data import MNIST
-
-        return MNIST
-
 
 class CIFAR10Info(DatasetInfo):
     name = "cifar10"
@@ -66,12 +64,6 @@ class CIFAR10Info(DatasetInfo):
     sample_sizes = {True: 200, False: 500}
     shape = (3, 32, 32)
     classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-
-    @classmethod
-    def reader(cls) -> type[ImageDataset]:
-        from .data import CIFAR10
-
-        return CIFAR10
 
 
 DATASETS: dict[str, type[DatasetInfo]] = {info.name: info for info in (MNISTInfo, CIFAR10Info)}
