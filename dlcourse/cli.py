@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--workers", type=int, default=None, help="parallel submissions (default: CPU count)")
     grade.add_argument("--timeout", type=float, default=None, help="seconds per submission (default: the lesson's)")
     grade.add_argument("--memory", type=int, default=2048, help="MB per submission (default: 2048)")
+    grade.add_argument("--data", type=Path, default=None,
+                       help="the datasets (default: $DLCOURSE_DATA, else a per-user cache folder)")
     grade.add_argument("--force", action="store_true", help="regrade submissions graded before")
     grade.add_argument("--allow-root", action="store_true",
                        help="throwaway machines only: run student code as root where no unprivileged user can "
@@ -108,6 +110,7 @@ def _build(args) -> int:
 
 def _grade(args) -> int:
     from .grading.batch import grade_batch
+    from .settings import data_dir
 
     if args.autograder:
         autograder, name = args.autograder, args.autograder.stem.removesuffix("-autograder")
@@ -121,7 +124,8 @@ def _grade(args) -> int:
         raise KnownProblem(f"{args.input} does not exist")
     out = args.out or Path("grades") / name
     summary = grade_batch(autograder, args.input, out, workers=args.workers, timeout=args.timeout,
-                          memory_mb=args.memory, force=args.force, allow_root=args.allow_root)
+                          memory_mb=args.memory, force=args.force, allow_root=args.allow_root,
+                          data=args.data or data_dir())
     results = list(summary.results.values())
     _print_enforcement(results)
     if args.input.is_file() and results:

@@ -100,18 +100,19 @@ class Lesson:
     def train_set(self, root: str | os.PathLike | None = None) -> ImageDataset:
         return dataset_class(self.dataset)(root, train=True)
 
-    def reference_prepare(self, train_images: torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    def reference_prepare(self, train_images: torch.Tensor | None = None,
+                          root: str | os.PathLike | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
         """The lesson's own input pipeline: scale to [0, 1], then optionally standardise.
 
         ``prepare: {standardize: train}`` standardises each channel with statistics of the
-        training set (``train_images`` if given, else loaded), computed here so that no
+        training set (``train_images`` if given, else loaded from ``root``), computed here so that no
         expected value needs to be written down.
         """
         from .data import channel_stats
 
         mean = std = None
         if self.prepare.get("standardize") == "train":
-            images = train_images if train_images is not None else self.train_set().images
+            images = train_images if train_images is not None else self.train_set(root).images
             mean, std = channel_stats(images)
 
         def prepare(images: torch.Tensor) -> torch.Tensor:

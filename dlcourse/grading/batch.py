@@ -40,8 +40,9 @@ class BatchSummary:
 
 def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | None = None,
                 timeout: float | None = None, memory_mb: int = 2048, force: bool = False,
-                progress: bool = True, allow_root: bool = False) -> BatchSummary:
-    """Grade every submission found in ``target`` into ``out`` (see the module docstring)."""
+                progress: bool = True, allow_root: bool = False, data: Path | None = None) -> BatchSummary:
+    """Grade every submission found in ``target`` into ``out`` (see the module docstring),
+    with the datasets in ``data`` (default: the data directory the environment names)."""
     from tqdm.auto import tqdm
 
     found = discover(target)
@@ -71,7 +72,7 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
         for entry in pending:
             options = GradingOptions(timeout=timeout, memory_mb=memory_mb, threads=threads,
                                      keep_notebook=out / "notebooks" / f"{entry.key}.ipynb", stop=stop,
-                                     allow_root=allow_root)
+                                     allow_root=allow_root, data=data)
             futures[pool.submit(_grade_one, autograder, entry, options, judges)] = entry
         remaining = set(futures)
         while remaining:
