@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # torch is imported only where tensors are made: graders stay
     from .data import ImageDataset
 
 LESSON_FILE = "lesson.yaml"
-BASELINE_FILE = "baseline.yaml"  # the baseline lesson's settings, copied beside lesson.yaml by the build
+BASELINE_FILE = "baseline.yaml"  # the baseline lesson's settings, generated beside lesson.yaml by the build
 
 
 @dataclass(frozen=True)

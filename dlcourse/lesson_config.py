@@ -23,6 +23,10 @@ Role = Literal["architecture", "accuracy", "gap"]
 class LessonConfigError(ValueError):
     """lesson.yaml breaks its schema or disagrees with the lesson's other sources (one line)."""
 
+    def _render_traceback_(self) -> list[str]:
+        # IPython calls this instead of printing a traceback: a notebook shows the one line.
+        return [f"{type(self).__name__}: {self}"]
+
 
 class _Strict(BaseModel):
     # Unknown keys are errors: a misspelt key must not fall back to a default unnoticed.
