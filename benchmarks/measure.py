@@ -115,10 +115,24 @@ def measure_in_container(command: list[str], limit_mb: int, cpus: str = "0", col
     wrapped = group.joined(["unshare", "--mount", "sh", "-c", f'{read_only}; exec "$@"', "sh",
                             "taskset", "-c", cpus, *command])
     try:
-        seconds, peak_anon, process, output = _run_sampled(wrapped, lambda _: group.anon_mb(), None, timeout)
-        return ContainerRun(seconds, group.peak_mb(), peak_anon, group.oom_killed(), process.returncode, output)
+        seconds, peak_anon, process, output = _run_sampled(wrapped, lambda _: anon_mb(group), None, timeout)
+        return ContainerRun(seconds, peak_mb(group), peak_anon, group.oom_killed(), process.returncode, output)
     finally:
         group.remove()
+
+
+def anon_mb(group: Cgroups) -> float:
+    """The anonymous memory ``group`` holds now: what cannot be reclaimed."""
+    return group.memory_counters("memory.stat")["total_rss" if group.version == 1 else "anon"] / 2**20
+
+
+def peak_mb(group: Cgroups) -> float:
+    """The most ``group`` was ever charged, page cache included."""
+    name = "memory.max_usage_in_bytes" if group.version == 1 else "memory.peak"
+    try:
+        return int((group.dirs[0] / name).read_text()) / 2**20
+    except (OSError, ValueError):
+        return 0.0
 
 
 def _evict(path: Path) -> None:

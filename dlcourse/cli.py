@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--workers", type=int, default=None, help="parallel submissions (default: CPU count)")
     grade.add_argument("--timeout", type=float, default=None, help="seconds per submission (default: the lesson's)")
     grade.add_argument("--memory", type=int, default=2048, help="MB per submission (default: 2048)")
+    grade.add_argument("--data", type=Path, default=None,
+                       help="the datasets (default: $DLCOURSE_DATA, else a per-user cache folder)")
     grade.add_argument("--force", action="store_true", help="regrade submissions graded before")
     grade.add_argument("--allow-root", action="store_true",
                        help="throwaway machines only: run student code as root where no unprivileged user can "
@@ -54,13 +56,15 @@ def main(argv: list[str] | None = None) -> int:
 
     data = commands.add_parser("data", help="datasets: fetch them, or show where they are read from")
     data.add_argument("action", choices=["fetch", "where"])
-    data.add_argument("datasets", nargs="*", default=["mnist", "cifar10"])
+    data.add_argument("datasets", nargs="*", help="dataset names (default: all registered)")
     data.set_defaults(run=_data)
 
     args = parser.parse_args(argv)
+    from .lesson_config import LessonConfigError
+
     try:
         return args.run(args)
-    except KnownProblem as problem:
+    except (KnownProblem, LessonConfigError) as problem:
         print(f"dlcourse: {problem}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -106,6 +110,7 @@ def _build(args) -> int:
 
 def _grade(args) -> int:
     from .grading.batch import grade_batch
+    from .settings import data_dir
 
     if args.autograder:
         autograder, name = args.autograder, args.autograder.stem.removesuffix("-autograder")
@@ -119,7 +124,8 @@ def _grade(args) -> int:
         raise KnownProblem(f"{args.input} does not exist")
     out = args.out or Path("grades") / name
     summary = grade_batch(autograder, args.input, out, workers=args.workers, timeout=args.timeout,
-                          memory_mb=args.memory, force=args.force, allow_root=args.allow_root)
+                          memory_mb=args.memory, force=args.force, allow_root=args.allow_root,
+                          data=args.data or data_dir())
     results = list(summary.results.values())
     _print_enforcement(results)
     if args.input.is_file() and results:
@@ -206,16 +212,17 @@ def _demo(args) -> int:
 
 def _data(args) -> int:
     from .data import DataNotFoundError
-    from .lesson import DATASETS, dataset_class
+    from .datasets import DATASETS, dataset_class
     from .settings import data_dir
 
-    unknown = set(args.datasets) - set(DATASETS)
+    names = args.datasets or list(DATASETS)
+    unknown = set(names) - set(DATASETS)
     if unknown:
         raise KnownProblem(f"unknown dataset(s) {', '.join(sorted(unknown))}; known: {', '.join(DATASETS)}")
     print(f"data directory: {data_dir()}")
     if args.action == "fetch":
         try:
-            for name in args.datasets:
+            for name in names:
                 for train in (True, False):
                     dataset = dataset_class(name)(train=train)
                 print(f"{name}: ready ({len(dataset):,} test images)")

@@ -27,20 +27,18 @@ import hashlib
 import io
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
+from .atomic import atomic_file
+from .datasets import CIFAR10Info, DatasetInfo, MNISTInfo
 from .settings import DATA_ENV, SAMPLE_DIR, data_dir  # noqa: F401  (re-exported for students)
 
 CIFAR_CACHE = "dlcourse-cache"
 CACHE_MIN_BYTES = 16 * 2**20  # smaller sets (the bundled sample) are simply read
-
-CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
-                   "dog", "frog", "horse", "ship", "truck"]
 
 
 class DataNotFoundError(RuntimeError):
@@ -78,7 +76,7 @@ class ImageDataset(torch.utils.data.Dataset):
         if classes is not None:
             self.classes = list(classes)
         self.transform = transform
-        # (dataset class name, train?) of the set the images come from: how a grader that
+        # (registered dataset name, train?) of the set the images come from: how a grader that
         # holds its own copy of the data rebuilds this set without being sent its pixels.
         self.source = source
 
@@ -124,61 +122,58 @@ class ImageDataset(torch.utils.data.Dataset):
         return f"{type(self).__name__}({len(self)} images of {c}x{h}x{w}, {len(self.classes)} classes{extra})"
 
 
-class MNIST(ImageDataset):
+class MNIST(MNISTInfo, ImageDataset):
     """The MNIST digits: 60,000 training and 10,000 test images of 1x28x28."""
-
-    classes = [str(digit) for digit in range(10)]
 
     def __init__(self, root: str | os.PathLike | None = None, train: bool = True,
                  download: bool = True,
                  transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         root = Path(root) if root is not None else data_dir()
-        raw = root / "MNIST" / "raw"
-        prefix = "train" if train else "t10k"
-        names = (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")
+        raw = root / self.folder
+        names = self.files[train]
         if not all(_find_idx(raw, name) for name in names):
-            _fetch("MNIST", raw, download, lambda: _torchvision_download("MNIST", root, train))
+            _fetch(self, raw, root, train, download)
         images = _read_idx(_find_idx(raw, names[0])).unsqueeze(1)
         labels = _read_idx(_find_idx(raw, names[1]))
-        super().__init__(images, labels, transform=transform, source=("MNIST", train))
+        super().__init__(images, labels, transform=transform, source=(self.name, train))
 
 
-class CIFAR10(ImageDataset):
+class CIFAR10(CIFAR10Info, ImageDataset):
     """CIFAR-10: 50,000 training and 10,000 test colour images of 3x32x32 in 10 classes.
 
     Reads every ``data_batch_*`` file (or ``test_batch``) of the official python layout,
     so a partial or re-encoded copy works as well as the original.
     """
 
-    classes = CIFAR10_CLASSES
-
     def __init__(self, root: str | os.PathLike | None = None, train: bool = True,
                  download: bool = True,
                  transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         root = Path(root) if root is not None else data_dir()
-        folder = root / "cifar-10-batches-py"
+        folder = root / self.folder
         files = sorted(folder.glob("data_batch_*")) if train else [folder / "test_batch"]
         if not files or not all(f.is_file() for f in files):
-            _fetch("CIFAR-10", folder, download, lambda: _torchvision_download("CIFAR10", root, train))
+            _fetch(self, folder, root, train, download)
             files = sorted(folder.glob("data_batch_*")) if train else [folder / "test_batch"]
         data, labels = _cifar_pixels(folder, files, "train" if train else "test")
         images, labels = torch.from_numpy(data).view(-1, 3, 32, 32), torch.from_numpy(labels)
         super().__init__(images, labels, classes=_cifar_class_names(folder), transform=transform,
-                         source=("CIFAR10", train))
+                         source=(self.name, train))
 
 
-def _fetch(name: str, where: Path, download: bool, downloader: Callable[[], None]) -> None:
-    """Download a missing dataset, or raise a one-line DataNotFoundError."""
+def _fetch(info: type[DatasetInfo] | DatasetInfo, where: Path, root: Path, train: bool, download: bool) -> None:
+    """Download a missing dataset's split with torchvision, or raise a one-line DataNotFoundError."""
     hint = f"put it there, or set {DATA_ENV} to a directory that holds it"
     if not download:
-        raise DataNotFoundError(f"{name} is not in {where}; {hint}.")
+        raise DataNotFoundError(f"{info.title} is not in {where}; {hint}.")
     try:
+        import torchvision.datasets
+
         # torchvision prints each failed mirror; keep that noise out of the student's view.
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            downloader()
+            getattr(torchvision.datasets, info.torchvision_name)(root=str(root), train=train, download=True)
     except Exception as error:  # any network or archive failure means "not available"
         raise DataNotFoundError(
-            f"{name} is not in {where} and could not be downloaded ({_root_cause(error)}); {hint}.") from None
+            f"{info.title} is not in {where} and could not be downloaded ({_root_cause(error)}); {hint}.") from None
 
 
 def _root_cause(error: BaseException) -> str:
@@ -187,12 +182,6 @@ def _root_cause(error: BaseException) -> str:
         error = error.__cause__ or error.__context__
     text = str(error).strip().splitlines()
     return text[0].rstrip(" :") if text else type(error).__name__
-
-
-def _torchvision_download(dataset: str, root: Path, train: bool) -> None:
-    import torchvision.datasets
-
-    getattr(torchvision.datasets, dataset)(root=str(root), train=train, download=True)
 
 
 def _find_idx(folder: Path, name: str) -> Path | None:
@@ -239,31 +228,16 @@ def _write_cifar_cache(files: list[Path], pixels: Path, labels: Path) -> None:
     file is written last: its presence says the cache is complete."""
     pixels.parent.mkdir(mode=0o755, exist_ok=True)
     all_labels = []
-    with _published(pixels) as out:
+    with atomic_file(pixels) as out:
         for f in files:
             data, batch_labels = _read_cifar_batch(f)
             out.write(data.tobytes())
             all_labels.append(batch_labels)
-    with _published(labels) as out:
+    with atomic_file(labels) as out:
         np.save(out, np.concatenate(all_labels))
     for stale in pixels.parent.glob(pixels.name.split("-")[0] + "-*"):  # caches of older copies
         if stale not in (pixels, labels):
             stale.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def _published(target: Path):
-    """A file to write that appears at ``target`` only once complete, readable by every user
-    (graders may run as nobody); nothing is left behind if writing fails."""
-    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".", delete=False) as out:
-        try:
-            yield out
-        except BaseException:
-            out.close()
-            os.unlink(out.name)
-            raise
-    os.chmod(out.name, 0o644)
-    os.replace(out.name, target)
 
 
 def _read_cifar_batches(files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
@@ -283,10 +257,10 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def _cifar_class_names(folder: Path) -> list[str]:
     meta = folder / "batches.meta"
     if not meta.is_file():
-        return list(CIFAR10_CLASSES)
+        return list(CIFAR10Info.classes)
     with open(meta, "rb") as f:
         names = pickle.load(f, encoding="bytes").get(b"label_names")
-    return [n.decode() for n in names] if names else list(CIFAR10_CLASSES)
+    return [n.decode() for n in names] if names else list(CIFAR10Info.classes)
 
 
 def channel_stats(images: torch.Tensor, chunk: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:

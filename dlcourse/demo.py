@@ -8,15 +8,15 @@ the small sample bundled with the package, so it runs on a fresh machine without
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .build import build
 from .course import Course
 from .data import DataNotFoundError
-from .settings import DATA_ENV, SAMPLE_DIR, data_dir
+from .settings import SAMPLE_DIR, data_dir
 from .grading.batch import grade_batch
-from .lesson import Lesson, dataset_class
+from .datasets import dataset_class
+from .lesson import Lesson
 from .sample_submissions import load_mistakes, mistake_submission, reference_submission, stub_submission
 
 
@@ -25,35 +25,37 @@ def run_demo(course: Course, out: Path, workers: int | None = None, lessons: lis
     for path in build(course, lessons):
         print(f"   wrote {path.relative_to(course.root)}")
     chosen = [lesson for lesson in course.lessons(lessons) if course.reference_weights(lesson).is_file()]
-    _choose_data(chosen)
+    data = _choose_data(chosen)
     for number, lesson in enumerate(chosen, start=2):
         print(f"\n{number}. {lesson.id}: preparing submissions and grading them")
         submissions = out / lesson.id / "submissions"
-        _prepare(course, lesson, submissions)
+        _prepare(course, lesson, submissions, data)
         summary = grade_batch(course.autograder_zip(lesson.id), submissions, out / lesson.id / "grades",
-                              workers=workers, progress=False)
+                              workers=workers, progress=False, data=data)
         _print_table(summary.results.values())
         print(f"   gradebook: {out / lesson.id / 'grades' / 'gradebook.csv'}")
 
 
-def _choose_data(lessons: list[Lesson]) -> None:
+def _choose_data(lessons: list[Lesson]) -> Path:
+    """The data directory, if it holds every dataset the lessons need; else the bundled sample."""
+    configured = data_dir()
     try:
         for lesson in lessons:
             for train in (True, False):
-                dataset_class(lesson.dataset)(train=train, download=False)
-        print(f"\n   datasets: {data_dir()}")
+                dataset_class(lesson.dataset)(configured, train=train, download=False)
+        print(f"\n   datasets: {configured}")
+        return configured
     except DataNotFoundError:
-        missing_from = data_dir()
-        os.environ[DATA_ENV] = str(SAMPLE_DIR)  # the grading runs inherit this
-        print(f"\n   datasets: not in {missing_from}, so the bundled sample is used ({SAMPLE_DIR});\n"
+        print(f"\n   datasets: not in {configured}, so the bundled sample is used ({SAMPLE_DIR});\n"
               f"   accuracies are measured on its few hundred test images")
+        return SAMPLE_DIR
 
 
-def _prepare(course: Course, lesson: Lesson, folder: Path) -> None:
+def _prepare(course: Course, lesson: Lesson, folder: Path, data: Path) -> None:
     made = [reference_submission(course, lesson, folder), stub_submission(course, lesson, folder)]
     for mistake in load_mistakes(lesson):
         if mistake.demo:
-            made.append(mistake_submission(course, lesson, mistake, folder))
+            made.append(mistake_submission(course, lesson, mistake, folder, data))
     for path in made:
         print(f"   prepared {path.name}")
 

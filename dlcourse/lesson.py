@@ -9,12 +9,14 @@ accuracy target, the network to build), never an answer.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import yaml
 
+from .datasets import dataset_class
+from .lesson_config import LessonConfig, LessonConfigError, read_config
 from .spec import ArchSpec
 
 if TYPE_CHECKING:  # torch is imported only where tensors are made: graders stay light
@@ -23,53 +25,60 @@ if TYPE_CHECKING:  # torch is imported only where tensors are made: graders stay
     from .data import ImageDataset
 
 LESSON_FILE = "lesson.yaml"
-BASELINE_FILE = "baseline.yaml"  # the baseline lesson's settings, copied beside lesson.yaml by the build
-DATASETS = {"mnist": "MNIST", "cifar10": "CIFAR10"}  # lesson.yaml name -> dlcourse.data class
+BASELINE_FILE = "baseline.yaml"  # the baseline lesson's settings, generated beside lesson.yaml by the build
 
 
 @dataclass(frozen=True)
 class Lesson:
+    """A lesson's settings, made only from a validated lesson.yaml (``load``): the schema,
+    its defaults included, is ``lesson_config.LessonConfig``."""
+
     id: str
     title: str
     directory: Path
     notebook: str
     dataset: str
-    weights: str | None = None
-    accuracy_threshold: float | None = None
-    grading_timeout: int = 600
-    architecture: ArchSpec | None = None
+    weights: str | None
+    accuracy_threshold: float | None
+    grading_timeout: int
+    architecture: ArchSpec | None
     # How the clean room turns stored uint8 images into network input (see reference_prepare).
-    prepare: dict = field(default_factory=dict)
+    prepare: dict
     # Question names the clean room re-verifies from the submitted weights alone.
-    verified_questions: dict[str, str] = field(default_factory=dict)
+    verified_questions: dict[str, str]
     # A lesson whose trained network is submitted too, to compare with (its id).
-    baseline: str | None = None
-    gap_images: int = 2000  # images of each split that train-test accuracy gaps are measured on
-    # The limits set in the Gradescope assignment's settings (``gradescope: {timeout: 600,
-    # memory_mb: 768}``, Gradescope's defaults): the autograder fits its own limits inside them.
-    gradescope_timeout: int = 600
-    gradescope_memory_mb: int = 768
+    baseline: str | None
+    gap_images: int  # images of each split that train-test accuracy gaps are measured on
+    # The limits set in the Gradescope assignment's settings: the autograder fits its own inside them.
+    gradescope_timeout: int
+    gradescope_memory_mb: int
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Lesson:
+        """The lesson of a lesson.yaml (or of the folder holding one); a LessonConfigError
+        names the file and the key when it breaks the schema."""
         path = Path(path)
         if path.is_dir():
             path = path / LESSON_FILE
-        config = yaml.safe_load(path.read_text())
-        architecture = config.get("architecture")
-        gradescope = config.get("gradescope") or {}
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as error:
+            raise LessonConfigError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from None
+        return cls.from_config(read_config(path, data), path.parent.resolve())
+
+    @classmethod
+    def from_config(cls, config: LessonConfig, directory: Path) -> Lesson:
+        architecture = config.architecture
         return cls(
-            id=config["id"], title=config["title"], directory=path.parent.resolve(),
-            notebook=config.get("notebook", f"{config['id']}.ipynb"),
-            dataset=config["dataset"], weights=config.get("weights"),
-            accuracy_threshold=config.get("accuracy_threshold"),
-            grading_timeout=int(config.get("grading_timeout", 600)),
-            architecture=ArchSpec.from_config(architecture) if architecture else None,
-            prepare=dict(config.get("prepare", {})),
-            verified_questions=dict(config.get("verified_questions", {})),
-            baseline=config.get("baseline"), gap_images=int(config.get("gap_images", 2000)),
-            gradescope_timeout=int(gradescope.get("timeout", 600)),
-            gradescope_memory_mb=int(gradescope.get("memory_mb", 768)),
+            id=config.id, title=config.title, directory=directory,
+            notebook=config.notebook or f"{config.id}.ipynb", dataset=config.dataset,
+            weights=config.weights, accuracy_threshold=config.accuracy_threshold,
+            grading_timeout=config.grading_timeout,
+            architecture=ArchSpec.from_config(architecture.model_dump()) if architecture else None,
+            prepare=config.prepare.model_dump(exclude_none=True),
+            verified_questions=dict(config.verified_questions), baseline=config.baseline,
+            gap_images=config.gap_images, gradescope_timeout=config.gradescope.timeout,
+            gradescope_memory_mb=config.gradescope.memory_mb,
         )
 
     def baseline_lesson(self) -> Lesson | None:
@@ -91,18 +100,19 @@ class Lesson:
     def train_set(self, root: str | os.PathLike | None = None) -> ImageDataset:
         return dataset_class(self.dataset)(root, train=True)
 
-    def reference_prepare(self, train_images: torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    def reference_prepare(self, train_images: torch.Tensor | None = None,
+                          root: str | os.PathLike | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
         """The lesson's own input pipeline: scale to [0, 1], then optionally standardise.
 
         ``prepare: {standardize: train}`` standardises each channel with statistics of the
-        training set (``train_images`` if given, else loaded), computed here so that no
+        training set (``train_images`` if given, else loaded from ``root``), computed here so that no
         expected value needs to be written down.
         """
         from .data import channel_stats
 
         mean = std = None
         if self.prepare.get("standardize") == "train":
-            images = train_images if train_images is not None else self.train_set().images
+            images = train_images if train_images is not None else self.train_set(root).images
             mean, std = channel_stats(images)
 
         def prepare(images: torch.Tensor) -> torch.Tensor:
@@ -119,12 +129,6 @@ class Lesson:
         if self.prepare.get("standardize") == "train":
             words += ", then standardised per channel with the training split's mean and std"
         return words
-
-
-def dataset_class(name: str) -> type[ImageDataset]:
-    from . import data
-
-    return getattr(data, DATASETS[name])
 
 
 def current_lesson(start: str | os.PathLike = ".") -> Lesson:

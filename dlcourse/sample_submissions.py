@@ -76,7 +76,10 @@ def stub_submission(course: Course, lesson: Lesson, folder: Path) -> Path:
     return target
 
 
-def mistake_submission(course: Course, lesson: Lesson, mistake: Mistake, folder: Path) -> Path:
+def mistake_submission(course: Course, lesson: Lesson, mistake: Mistake, folder: Path,
+                       data: Path | None = None) -> Path:
+    """``mistake`` made of the solution; untrained weights come from running it on ``data``
+    (default: the data directory the environment names)."""
     notebook = apply_edits(nbformat.read(course.solution_notebook(lesson.id), as_version=4), mistake.edits)
     if mistake.weights == "none":
         folder.mkdir(parents=True, exist_ok=True)
@@ -86,7 +89,7 @@ def mistake_submission(course: Course, lesson: Lesson, mistake: Mistake, folder:
     if mistake.weights == "reference":
         weights = course.reference_weights(lesson).read_bytes()
     else:
-        weights = untrained_weights(course, lesson, notebook)
+        weights = untrained_weights(course, lesson, notebook, data)
     files = {lesson.weights: weights, **baseline_files(course, lesson)}
     return _zip(folder / f"{mistake.name}.zip", lesson, notebook, files)
 
@@ -103,14 +106,15 @@ def apply_edits(notebook: nbformat.NotebookNode, edits: list[tuple[str, str]]) -
     return notebook
 
 
-def untrained_weights(course: Course, lesson: Lesson, notebook: nbformat.NotebookNode) -> bytes:
+def untrained_weights(course: Course, lesson: Lesson, notebook: nbformat.NotebookNode,
+                      data: Path | None = None) -> bytes:
     """What a student who never ran the training cell would save: their network, initialised."""
     notebook = nbformat.from_dict(notebook)
     notebook.cells.append(nbformat.v4.new_code_cell(f'torch.save(model.state_dict(), "{lesson.weights}")'))
     with tempfile.TemporaryDirectory(prefix="dlcourse-untrained-") as scratch:
         folder = course.student_workspace(lesson, Path(scratch))
         nbformat.write(notebook, folder / lesson.notebook)
-        execute_notebook(notebook, folder, skip_ignored=True, allow_errors=True)
+        execute_notebook(notebook, folder, skip_ignored=True, allow_errors=True, data=data)
         return (folder / lesson.weights).read_bytes()
 
 

@@ -2,7 +2,6 @@
 the grader's own process uses it without loading torch.
 
     DLCOURSE_DATA       the data directory (default: a per-user cache folder)
-    DLCOURSE_GRADING    "1" inside a grading run, where the clean room measures accuracy
     DLCOURSE_COURSE     the course folder, when commands run outside it
     DLCOURSE_MEMORY_MB  memory limit of one grading run on Gradescope (default: the container's
                         limit less the grader's own 68 MB, 700 of 768; raise it where torch is
@@ -18,7 +17,6 @@ import os
 from pathlib import Path
 
 DATA_ENV = "DLCOURSE_DATA"
-GRADING_ENV = "DLCOURSE_GRADING"
 COURSE_ENV = "DLCOURSE_COURSE"
 MEMORY_ENV = "DLCOURSE_MEMORY_MB"
 GRADESCOPE_TIMEOUT_ENV = "DLCOURSE_GRADESCOPE_TIMEOUT"

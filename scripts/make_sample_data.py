@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from dlcourse.data import CIFAR10, MNIST, SAMPLE_DIR
-
-SIZES = {"mnist": {True: 500, False: 1000}, "cifar": {True: 200, False: 500}}
+from dlcourse.datasets import DATASETS
 
 
 def pick(n_total: int, n: int, seed: int) -> np.ndarray:
@@ -30,20 +29,24 @@ def write_idx(path: Path, array: np.ndarray) -> None:
         f.write(header + array.astype(np.uint8).tobytes())
 
 
-def main(full: Path) -> None:
-    raw = SAMPLE_DIR / "MNIST" / "raw"
+def write_mnist(full: Path) -> None:
+    raw = SAMPLE_DIR / MNIST.folder
     raw.mkdir(parents=True, exist_ok=True)
-    for train, prefix in ((True, "train"), (False, "t10k")):
+    for train in (True, False):
         ds = MNIST(full, train=train, download=False)
-        idx = pick(len(ds), SIZES["mnist"][train], seed=int(train))
-        write_idx(raw / f"{prefix}-images-idx3-ubyte.gz", ds.images[idx, 0].numpy())
-        write_idx(raw / f"{prefix}-labels-idx1-ubyte.gz", ds.labels[idx].numpy())
+        idx = pick(len(ds), MNIST.sample_sizes[train], seed=int(train))
+        images, labels = MNIST.files[train]
+        write_idx(raw / f"{images}.gz", ds.images[idx, 0].numpy())
+        write_idx(raw / f"{labels}.gz", ds.labels[idx].numpy())
 
-    folder = SAMPLE_DIR / "cifar-10-batches-py"
+
+def write_cifar10(full: Path) -> None:
+    folder = SAMPLE_DIR / CIFAR10.folder
     folder.mkdir(parents=True, exist_ok=True)
-    for train, name in ((True, "data_batch_1"), (False, "test_batch")):
+    for train in (True, False):
+        name = CIFAR10.files[train][0]  # the sample's training images fit in one batch
         ds = CIFAR10(full, train=train, download=False)
-        idx = pick(len(ds), SIZES["cifar"][train], seed=int(train))
+        idx = pick(len(ds), CIFAR10.sample_sizes[train], seed=int(train))
         batch = {b"batch_label": f"dlcourse sample ({name})".encode(),
                  b"labels": ds.labels[idx].tolist(),
                  b"data": ds.images[idx].reshape(len(idx), -1).numpy(),
@@ -52,6 +55,17 @@ def main(full: Path) -> None:
             pickle.dump(batch, f, protocol=4)
     with open(folder / "batches.meta", "wb") as f:
         pickle.dump({b"label_names": [c.encode() for c in CIFAR10.classes]}, f, protocol=4)
+
+
+WRITERS = {"mnist": write_mnist, "cifar10": write_cifar10}  # each registered dataset's own format
+
+
+def main(full: Path) -> None:
+    missing = set(DATASETS) - set(WRITERS)
+    if missing:
+        raise SystemExit(f"no sample writer for dataset(s) {', '.join(sorted(missing))}")
+    for name in DATASETS:
+        WRITERS[name](full)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import pytest
 
 from dlcourse.course import Course
 from dlcourse.data import DATA_ENV, SAMPLE_DIR, DataNotFoundError
-from dlcourse.lesson import DATASETS, dataset_class
+from dlcourse.datasets import DATASETS, dataset_class
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_DATA = os.environ.get(DATA_ENV)  # as the session started, before any test changes it

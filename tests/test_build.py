@@ -29,3 +29,28 @@ def test_autograder_zip_has_gradescope_layout(course):
             assert mode & 0o111, "run_autograder must be executable"
             assert not any("sample_data" in n for n in names)
             assert "otter_config.json" not in names, "nothing in the zip reads Otter's config"
+
+
+def test_the_autograder_carries_only_what_grading_needs(course, tmp_path):
+    """Build and calibration code stays out of the zip (editing it changes no zip), and the
+    grading entry points and the students' helpers import from what the zip carries."""
+    import subprocess
+    import sys
+
+    from dlcourse.build.autograder import NOT_FOR_GRADING
+
+    with zipfile.ZipFile(course.autograder_zip("dense-mnist")) as archive:
+        names = [n.removeprefix("dlcourse-src/") for n in archive.namelist() if n.startswith("dlcourse-src/")]
+        archive.extractall(tmp_path, [f"dlcourse-src/{n}" for n in names])
+    assert not [n for n in names if n.startswith(NOT_FOR_GRADING)]
+    modules = ["dlcourse.cli", "dlcourse.grading.gradescope", "dlcourse.grading.judge", "dlcourse.grading.notebook_run",
+               "dlcourse.grading.oracle", "dlcourse.grading.proxies", "dlcourse.grading.cleanroom",
+               "dlcourse.checks.accuracy", "dlcourse.checks.architecture", "dlcourse.data", "dlcourse.training",
+               "dlcourse.plots", "dlcourse.model_summary", "dlcourse.seeding"]
+    # The venv's editable install would supply any module the zip lacks: leave it out.
+    script = ("import importlib, sys\nsys.meta_path = [f for f in sys.meta_path if 'editable' not in repr(f)]\n"
+              f"import dlcourse\nassert dlcourse.__file__.startswith({str(tmp_path)!r}), dlcourse.__file__\n"
+              f"for name in {modules!r}: importlib.import_module(name)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path / "dlcourse-src")})
+    assert done.returncode == 0, done.stderr[-2000:]

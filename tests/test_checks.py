@@ -140,6 +140,12 @@ def test_accuracy_check_loads_weights_and_names_the_target(tmp_path, monkeypatch
         check_accuracy(model, lambda x: x.float() / 255, lesson)  # untrained: about 10%
     with pytest.raises(AssertionError, match="define `prepare` first"):
         check_accuracy(model, None, lesson)
+    # Graded, the judge's clean room measures: the check only loads (the judge says so, explicitly).
+    monkeypatch.setattr("dlcourse.checks.mode._clean_room_measures", True)
+    assert check_accuracy(model, lambda x: x.float() / 255, lesson) is None
+    (tmp_path / "dense_mnist.pt").unlink()
+    with pytest.raises(AssertionError, match="dense_mnist.pt is missing"):
+        check_accuracy(model, lambda x: x.float() / 255, lesson)
 
 
 def test_accuracy_check_measures_as_the_grade_and_names_a_different_pipeline(tmp_path, monkeypatch, course):

@@ -11,6 +11,7 @@ import torch
 
 import dlcourse.data
 from dlcourse.data import CIFAR10, CIFAR_CACHE, MNIST, SAMPLE_DIR, DataNotFoundError, channel_stats
+from dlcourse.datasets import DATASETS, dataset_class
 
 OFFLINE = {"https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}  # every download fails fast
 
@@ -27,6 +28,16 @@ def test_cifar_sample_reads_the_official_python_layout():
     train = CIFAR10(SAMPLE_DIR, train=True)
     assert train.images.shape == (200, 3, 32, 32) and train.images.dtype == torch.uint8
     assert train.classes[:3] == ["airplane", "automobile", "bird"]
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_each_registered_dataset_reads_its_bundled_sample_as_its_facts_state(name):
+    info = DATASETS[name]
+    for train in (True, False):
+        ds = dataset_class(name)(SAMPLE_DIR, train=train, download=False)
+        assert isinstance(ds, info) and ds.source == (name, train)
+        assert ds.images.shape == (info.sample_sizes[train], *info.shape)
+        assert len(ds.classes) == len(info.classes) and int(ds.labels.max()) < len(info.classes)
 
 
 def test_split_holds_out_a_validation_set_and_keeps_the_transform():
@@ -131,3 +142,4 @@ def test_cifar_reader_loads_the_unpacked_offline_copy(real_data):
 def test_mnist_reader_loads_the_full_dataset(real_data):
     train, test = MNIST(real_data, train=True), MNIST(real_data, train=False)
     assert len(train) == 60000 and len(test) == 10000
+    assert (len(train), len(test)) == (MNIST.sizes[True], MNIST.sizes[False])

@@ -2,6 +2,7 @@
 
 The steps, in order, for each lesson:
 
+0. ``validate``    lesson.yaml, the master's config, text and tests agree (validate.py);
 1. ``assign``      run Otter Assign on a copy of ``assignments/<id>/``, without running
                    the tests (the master's training cells must not run at build time);
 2. ``normalize``   make Otter's notebooks byte-for-byte reproducible;
@@ -21,10 +22,12 @@ import tempfile
 from pathlib import Path
 
 from ..course import Course
+from ..grading.manifest import read_tests
 from ..lesson import Lesson
 from .assign import run_otter_assign
 from .autograder import write_autograder_zip
 from .notebooks import normalize_notebook
+from .validate import check_sources, check_tests
 
 STUDENT_README = """\
 # {title}
@@ -52,15 +55,18 @@ def build(course: Course, lesson_ids: list[str] | None = None, out: Path | None 
 
 
 def build_lesson(course: Course, lesson: Lesson, out: Path) -> list[Path]:
+    check_sources(lesson)
     with tempfile.TemporaryDirectory(prefix=f"dlcourse-build-{lesson.id}-") as scratch:
         dist = run_otter_assign(lesson, Path(scratch))
+        manifest = read_tests(lesson.id, dist / "autograder" / "tests", lesson.verified_questions)
+        check_tests(lesson, manifest, dist / "autograder")
         for notebook in dist.glob("*/*.ipynb"):
             normalize_notebook(notebook)
         student = _release(lesson, dist / "student", out / "student_template" / lesson.id)
         solution = _solution(lesson, dist / "autograder", out / "solutions" / lesson.id)
         autograder = out / "autograder" / lesson.id
         _replace_dir(autograder)
-        zip_path = write_autograder_zip(lesson, dist, autograder / f"{lesson.id}-autograder.zip")
+        zip_path = write_autograder_zip(lesson, dist, manifest, autograder / f"{lesson.id}-autograder.zip")
     return [student, solution, zip_path]
 
 

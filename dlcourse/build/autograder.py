@@ -9,7 +9,9 @@ Layout (Gradescope unpacks it into ``/autograder/source``)::
     manifest.json        questions, tests and points as Otter resolves them (grading/manifest.py)
     grading.key          the key hidden tests' randomness derives from (grading/randomness.py)
     files/               support files copied next to the submission (lesson.yaml)
-    dlcourse-src/        this toolkit, installed with --no-deps
+    dlcourse-src/        the toolkit's modules that grading and the students' notebooks use,
+                         installed with --no-deps (not the build, calibration or demo: editing
+                         those does not change the zips)
 
 Otter Assign's ``otter_config.json`` is left out: nothing in this zip reads it (the grader is
 ``dlcourse.grading.gradescope``, not Otter's ``run_autograder``; points come from manifest.json).
@@ -24,7 +26,7 @@ from pathlib import Path
 import dlcourse
 
 from ..grading.gradescope import limits
-from ..grading.manifest import MANIFEST, read_tests
+from ..grading.manifest import MANIFEST, Manifest
 from ..grading.randomness import KEY_FILE, make_key
 from ..lesson import Lesson
 from .assign import assignment_config
@@ -34,9 +36,13 @@ PACKAGE_DIR = Path(dlcourse.__file__).parent
 GRADESCOPE_DATA_DIR = "/opt/dlcourse-data"
 TORCH_REQUIREMENTS = "torch==2.14.1 torchvision==0.29.1"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+# Modules of the toolkit that only an instructor's machine runs (tests/test_build.py checks that
+# the grading entry points import without them).
+NOT_FOR_GRADING = ("dlcourse/build/", "dlcourse/calibration.py", "dlcourse/course.py", "dlcourse/demo.py",
+                   "dlcourse/reference.py", "dlcourse/sample_submissions.py")
 
 
-def write_autograder_zip(lesson: Lesson, dist: Path, zip_path: Path) -> Path:
+def write_autograder_zip(lesson: Lesson, dist: Path, manifest: Manifest, zip_path: Path) -> Path:
     limits(lesson, environ={})  # a lesson whose Gradescope limits leave no time to grade fails the build
     ag = dist / "autograder"
     student = dist / "student"
@@ -54,11 +60,6 @@ def write_autograder_zip(lesson: Lesson, dist: Path, zip_path: Path) -> Path:
         "requirements.txt": ((TEMPLATES / "requirements.txt").read_bytes(), 0o644),
         "dlcourse-src/pyproject.toml": (_template("pyproject.toml", values), 0o644),
     }
-    manifest = read_tests(lesson.id, ag / "tests", lesson.verified_questions)
-    unknown = sorted(set(lesson.verified_questions.values()) - set(manifest.points))
-    if unknown:
-        raise ValueError(f"{lesson.directory / 'lesson.yaml'}: verified question {unknown[0]!r} is not a question "
-                         f"of {lesson.notebook}")
     entries[MANIFEST] = (manifest.to_json().encode(), 0o644)
     entries[KEY_FILE] = (make_key(lesson.directory).read_bytes(), 0o600)
     for test in sorted((ag / "tests").glob("*.py")):
@@ -68,7 +69,8 @@ def write_autograder_zip(lesson: Lesson, dist: Path, zip_path: Path) -> Path:
             entries[f"files/{support.name}"] = (support.read_bytes(), 0o644)
     for source in sorted(PACKAGE_DIR.rglob("*.py")):
         rel = source.relative_to(PACKAGE_DIR.parent).as_posix()
-        entries[f"dlcourse-src/{rel}"] = (source.read_bytes(), 0o644)
+        if not rel.startswith(NOT_FOR_GRADING):
+            entries[f"dlcourse-src/{rel}"] = (source.read_bytes(), 0o644)
 
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:

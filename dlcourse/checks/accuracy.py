@@ -3,7 +3,7 @@
 A printed number proves nothing: the check loads the weights file into the student's
 network and evaluates the lesson's whole test split in eval mode, without gradients.
 
-When a submission is graded (``DLCOURSE_GRADING=1``, set by the grader), the kernel only
+When a submission is graded (the judge calls ``mode.measure_in_clean_room()``), the test only
 checks that the weights load into the student's network: the clean room then measures the
 accuracy once, from the weights, in a process no student code runs in. One evaluation
 instead of two keeps grading within a CPU budget, and leaves nothing for tampering to fake.
@@ -11,7 +11,6 @@ instead of two keeps grading within a CPU budget, and leaves nothing for tamperi
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,8 +20,8 @@ from torch import nn
 from ..data import ImageDataset
 from ..lesson import Lesson, current_lesson
 from ..training import evaluate
-from ..settings import GRADING_ENV
 from .messages import PIPELINES_AGREE, gap_not_smaller, pipelines_differ, shortfall
+from .mode import clean_room_measures
 from .architecture import in_use_order, parameter_order
 from .weights import WeightsProblem, read_weights, spec_model_with, state_dict_problem
 
@@ -67,7 +66,7 @@ def check_accuracy(model: Any, prepare: Callable[[torch.Tensor], torch.Tensor] |
     if not callable(prepare):
         raise AssertionError("define `prepare` first (run the cell that defines it).")
     model = load_submitted_weights(model, lesson)
-    if os.environ.get(GRADING_ENV) == "1":
+    if clean_room_measures():
         return None
     verdict = verify(lesson, Path(lesson.weights), parameter_order(model, lesson.architecture), gap=False)
     if verdict.accuracy is None:
@@ -96,7 +95,7 @@ def check_gap(model: Any, prepare: Callable[[torch.Tensor], torch.Tensor] | None
         raise AssertionError("define `prepare` first (run the cell that defines it).")
     model = load_submitted_weights(model, lesson)
     baseline_model(lesson)  # a WeightsProblem that names the baseline's file
-    if os.environ.get(GRADING_ENV) == "1":
+    if clean_room_measures():
         return None
     verdict = verify(lesson, Path(lesson.weights), parameter_order(model, lesson.architecture))
     if verdict.gap is None or verdict.baseline_gap is None:
@@ -115,11 +114,12 @@ def baseline_model(lesson: Lesson, folder: Path = Path(".")) -> nn.Module:
     return spec_model_with(state, baseline.architecture)
 
 
-def gap_images(lesson: Lesson, train: ImageDataset | None = None) -> tuple:
+def gap_images(lesson: Lesson, train: ImageDataset | None = None, root: Path | None = None) -> tuple:
     """The first ``gap_images`` training and test images with their labels, the sets gaps
-    are measured on (pass ``train`` if the training set is loaded already)."""
+    are measured on (pass ``train`` if the training set is loaded already), from ``root``
+    (default: the data directory)."""
     n = lesson.gap_images
-    train, test = train or lesson.train_set(), lesson.test_set()
+    train, test = train or lesson.train_set(root), lesson.test_set(root)
     return (train.images[:n], train.labels[:n]), (test.images[:n], test.labels[:n])
 
 

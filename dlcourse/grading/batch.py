@@ -23,6 +23,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..atomic import write_atomically
 from .gradebook import write_gradebook, write_report
 from .inputs import Discovery, Entry, content_hash, discover
 from .pipeline import GradingInterrupted, GradingOptions, Judge, grade_submission
@@ -39,8 +40,9 @@ class BatchSummary:
 
 def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | None = None,
                 timeout: float | None = None, memory_mb: int = 2048, force: bool = False,
-                progress: bool = True, allow_root: bool = False) -> BatchSummary:
-    """Grade every submission found in ``target`` into ``out`` (see the module docstring)."""
+                progress: bool = True, allow_root: bool = False, data: Path | None = None) -> BatchSummary:
+    """Grade every submission found in ``target`` into ``out`` (see the module docstring),
+    with the datasets in ``data`` (default: the data directory the environment names)."""
     from tqdm.auto import tqdm
 
     found = discover(target)
@@ -70,7 +72,7 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
         for entry in pending:
             options = GradingOptions(timeout=timeout, memory_mb=memory_mb, threads=threads,
                                      keep_notebook=out / "notebooks" / f"{entry.key}.ipynb", stop=stop,
-                                     allow_root=allow_root)
+                                     allow_root=allow_root, data=data)
             futures[pool.submit(_grade_one, autograder, entry, options, judges)] = entry
         remaining = set(futures)
         while remaining:
@@ -128,9 +130,7 @@ def _grade_one(autograder: Path, entry: Entry, options: GradingOptions, judges: 
 def _save(out: Path, entry: Entry, result: GradeResult, grader_hash: str) -> None:
     record = {"content_hash": content_hash(entry.path), "autograder_hash": grader_hash, "result": result.to_dict()}
     path = out / "results" / f"{entry.key}.json"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.replace(path)
+    write_atomically(path, json.dumps(record, indent=1))
 
 
 def _previous(out: Path, entry: Entry, grader_hash: str) -> GradeResult | None:

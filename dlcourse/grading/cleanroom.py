@@ -32,8 +32,10 @@ class Verdict:
     error: str | None = None             # the clean room itself failed
 
 
-def verify(lesson: Lesson, weights: Path, order: list[str] | None = None, gap: bool = True) -> Verdict:
-    """Check and measure ``weights`` against the lesson's network. ``order``, if known from
+def verify(lesson: Lesson, weights: Path, order: list[str] | None = None, data: Path | None = None,
+           gap: bool = True) -> Verdict:
+    """Check and measure ``weights`` against the lesson's network, on the datasets in ``data``
+    (default: the data directory). ``order``, if known from
     the notebook, lists the tensors' names in the order its network uses them: weights saved
     from a class that declares its layers in another order then line up all the same.
     ``gap=False`` skips the train-test gap (the notebook's accuracy check needs only the
@@ -62,9 +64,9 @@ def verify(lesson: Lesson, weights: Path, order: list[str] | None = None, gap: b
         return verdict
     verdict.fits_lesson = True
     model = spec_model_with(state, lesson.architecture)
-    train = lesson.train_set() if lesson.baseline or lesson.prepare else None
+    train = lesson.train_set(data) if lesson.baseline or lesson.prepare else None
     prepare = lesson.reference_prepare(train.images if train is not None else None)
-    test_set = lesson.test_set()
+    test_set = lesson.test_set(data)
     verdict.test_images = len(test_set)
     verdict.accuracy = evaluate(model, test_set, prepare=prepare).accuracy
     verdict.meets_threshold = verdict.accuracy >= lesson.accuracy_threshold
@@ -74,7 +76,7 @@ def verify(lesson: Lesson, weights: Path, order: list[str] | None = None, gap: b
         except WeightsProblem as problem:
             verdict.baseline_problem = str(problem)
             return verdict
-        images = gap_images(lesson, train)
+        images = gap_images(lesson, train, data)
         verdict.gap = train_test_gap(model, prepare, images)
-        verdict.baseline_gap = train_test_gap(base, lesson.baseline_lesson().reference_prepare(), images)
+        verdict.baseline_gap = train_test_gap(base, lesson.baseline_lesson().reference_prepare(root=data), images)
     return verdict

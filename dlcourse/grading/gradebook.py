@@ -20,6 +20,7 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
+from ..atomic import atomic_file, write_atomically
 from .inputs import Discovery, Entry
 from .result import STATUSES, GradeResult, QuestionResult
 
@@ -96,7 +97,7 @@ def write_report(out: Path, found: Discovery, results: dict[str, GradeResult]) -
                   if q.score == 0 and q.measured_ok] or ["- none"]
     if found.skipped:
         lines += ["", "## Skipped files", ""] + [f"- `{name}`" for name in found.skipped]
-    _atomic_write(out / "report.md", "\n".join(lines) + "\n")
+    write_atomically(out / "report.md", "\n".join(lines) + "\n")
 
 
 def _first_failure(question: QuestionResult) -> str:
@@ -144,10 +145,9 @@ def _histogram(path: Path, totals: list[float], possible: float) -> None:
     ax.set_xlabel("score")
     ax.set_ylabel("submissions")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100, metadata={"Software": None})
+    with atomic_file(path) as out:
+        fig.savefig(out, format="png", dpi=100, metadata={"Software": None})
     plt.close(fig)
-    tmp.replace(path)
 
 
 def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
@@ -155,10 +155,4 @@ def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
-    _atomic_write(path, buffer.getvalue())
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_atomically(path, buffer.getvalue())

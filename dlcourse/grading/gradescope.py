@@ -24,8 +24,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import write_atomically
 from ..lesson import LESSON_FILE, Lesson
-from ..settings import GRADESCOPE_MEMORY_ENV, GRADESCOPE_TIMEOUT_ENV, MEMORY_ENV
+from ..settings import GRADESCOPE_MEMORY_ENV, GRADESCOPE_TIMEOUT_ENV, MEMORY_ENV, data_dir
 from .manifest import Manifest
 from .pipeline import MEASURE_SECONDS, GradingOptions, grade_submission
 from .result import GRADESCOPE_FORMATS, GradeResult, QuestionResult
@@ -80,9 +81,7 @@ class ResultsWriter:
     def write(self, report: dict, blocking: bool = True) -> bool:
         if not self._lock.acquire(blocking=blocking):
             return False
-        tmp = self.folder / ".results.json.tmp"
-        tmp.write_text(json.dumps(report, indent=1))
-        tmp.replace(self.folder / "results.json")
+        write_atomically(self.folder / "results.json", json.dumps(report, indent=1))
         return True
 
 
@@ -125,7 +124,8 @@ def main(root: Path) -> int:
                            seconds=limit.watchdog)
         start_watchdog(writer, limit.watchdog - (time.monotonic() - start), late.to_gradescope())
         result = grade_submission(root / "source", root / "submission",
-                                  GradingOptions(timeout=limit.notebook_timeout, memory_mb=limit.memory_mb, threads=1))
+                                  GradingOptions(timeout=limit.notebook_timeout, memory_mb=limit.memory_mb, threads=1,
+                                                 data=data_dir()))  # the one place this run reads DLCOURSE_DATA
         report = result.to_gradescope()
         print(f"{result.status}: {result.score:g}/{result.possible:g} in {time.monotonic() - start:.0f} s"
               + (f" ({result.reason})" if result.reason else ""))

@@ -150,7 +150,7 @@ def measure(lesson, job: JudgeJob, order: list[str] | None) -> dict:
     from .cleanroom import verify
 
     weights = Path(job.weights.get(lesson.weights, Path(job.autograder) / "no-weights" / lesson.weights))
-    return asdict(verify(lesson, weights, order))
+    return asdict(verify(lesson, weights, order, Path(job.data_root)))
 
 
 def _parameter_order(network: Any, lesson) -> list[str] | None:
@@ -265,12 +265,12 @@ class RunnerSession:
 
 def _sandbox_env(run_dir: Path, data_root: str) -> dict[str, str]:
     """A small, explicit environment for the sandbox: nothing of the grader's own leaks in."""
-    from ..settings import DATA_ENV, GRADING_ENV
+    from ..settings import DATA_ENV
 
     home = run_dir / "home"
     keep = ("PATH", "LANG", "LC_ALL", "TZ")
     return {**{k: os.environ[k] for k in keep if k in os.environ},
-            DATA_ENV: data_root, GRADING_ENV: "1", "HOME": str(home),
+            DATA_ENV: data_root, "HOME": str(home),
             "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / "ipython"),
             "MPLCONFIGDIR": str(home / "matplotlib"), "MPLBACKEND": "Agg",
             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
@@ -292,15 +292,14 @@ def _failure(result) -> str:
 
 def main() -> None:
     """Judge each job read from stdin; SIGTERM stops the current one early (it still reports)."""
-    from ..settings import DATA_ENV, GRADING_ENV
+    from ..checks.mode import measure_in_clean_room
 
-    os.environ[GRADING_ENV] = "1"  # the weights-measured checks only check loading: measure() decides
+    measure_in_clean_room()  # the tests' weights-measured checks only check loading: measure() decides
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     for line in sys.stdin:
         job = JudgeJob(**json.loads(line))
         os.chdir(job.workdir)  # where the tests find lesson.yaml and the weights they load
-        os.environ[DATA_ENV] = job.data_root
         report = judge(job, stop)
         sys.stdout.write(report.to_json() + "\n")
         sys.stdout.flush()

@@ -105,19 +105,18 @@ class Oracle:
         return module
 
     def _dataset(self, body: dict, decoder: Decoder):
-        from .. import data
         from ..data import ImageDataset
-        from ..lesson import DATASETS
+        from ..datasets import DATASETS
 
         source = decoder.decode(body.get("source"))
         if not (isinstance(source, (tuple, list)) and len(source) == 2 and isinstance(source[1], bool)):
             return _opaque_value({"type": "ImageDataset", "repr": "a dataset of unknown origin"})
         key = (str(source[0]), source[1])
-        if key[0] not in DATASETS.values():
+        if key[0] not in DATASETS:
             raise WireError(f"a dataset of unknown kind {key[0]!r}")
         cache_key = (str(self.data_root), *key)
         if cache_key not in _FULL_SETS:
-            _FULL_SETS[cache_key] = getattr(data, key[0])(self.data_root, train=key[1], download=False)
+            _FULL_SETS[cache_key] = DATASETS[key[0]].reader()(self.data_root, train=key[1], download=False)
         full = _FULL_SETS[cache_key]
         transform = decoder.decode(body.get("transform"))
         indices = body.get("indices")

@@ -21,6 +21,7 @@ starts kernels in a session of their own, out of reach of a process-group kill.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -448,7 +449,7 @@ class Cgroups:
             return None
         memory.mkdir()
         group = cls([memory], 1, ("cgroup memory",))
-        try:
+        with group._removed_on_failure():
             if limits.memory_mb:
                 (memory / "memory.limit_in_bytes").write_text(str(limits.memory_mb * 2**20))
                 swap = memory / "memory.memsw.limit_in_bytes"
@@ -459,9 +460,6 @@ class Cgroups:
             group.enforced += ("cgroup pids",)
             if limits.max_processes:
                 (pids / "pids.max").write_text(str(limits.max_processes))
-        except OSError:
-            group.remove()
-            return None
         return group
 
     @classmethod
@@ -474,16 +472,22 @@ class Cgroups:
         group_dir = parent / name
         group_dir.mkdir()
         group = cls([group_dir], 2, ("cgroup memory", "cgroup pids"))
-        try:
+        with group._removed_on_failure():
             if limits.memory_mb:
                 (group_dir / "memory.max").write_text(str(limits.memory_mb * 2**20))
                 (group_dir / "memory.swap.max").write_text("0")
             if limits.max_processes:
                 (group_dir / "pids.max").write_text(str(limits.max_processes))
-        except OSError:
-            group.remove()
-            return None
         return group
+
+    @contextlib.contextmanager
+    def _removed_on_failure(self):
+        """Setting a limit failed: no half-made group stays behind (create() then returns None)."""
+        try:
+            yield
+        except OSError:
+            self.remove()
+            raise
 
     def pids(self) -> set[int]:
         found = set()
@@ -509,21 +513,9 @@ class Cgroups:
     def oom_killed(self) -> bool:
         """Whether the kernel's OOM killer ended a process of this group (hitting the limit
         alone is not enough: page cache is reclaimed at the limit without killing anyone)."""
-        return self._memory_counters("memory.oom_control" if self.version == 1 else "memory.events")["oom_kill"] > 0
+        return self.memory_counters("memory.oom_control" if self.version == 1 else "memory.events")["oom_kill"] > 0
 
-    def anon_mb(self) -> float:
-        """The anonymous memory the group holds now: what cannot be reclaimed."""
-        return self._memory_counters("memory.stat")["total_rss" if self.version == 1 else "anon"] / 2**20
-
-    def peak_mb(self) -> float:
-        """The most the group was ever charged, page cache included."""
-        name = "memory.max_usage_in_bytes" if self.version == 1 else "memory.peak"
-        try:
-            return int((self.dirs[0] / name).read_text()) / 2**20
-        except (OSError, ValueError):
-            return 0.0
-
-    def _memory_counters(self, name: str) -> dict[str, int]:
+    def memory_counters(self, name: str) -> dict[str, int]:
         """A "key value" file of the memory group as numbers (missing keys read 0)."""
         counters: dict[str, int] = {}
         try:
