@@ -11,7 +11,6 @@ limit (Gradescope's 768 MB) enforces, under a cgroup CPU quota (Gradescope's hal
 from __future__ import annotations
 
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -91,8 +90,8 @@ def median_of(runs: list[Measurement]) -> tuple[float, float]:
 @dataclass
 class ContainerRun:
     seconds: float
-    cpu_seconds: float       # CPU time the command and its children used
-    throttled: int           # CPU quota periods that stopped the command: above 0, the quota bound it
+    periods: int             # CPU quota periods (100 ms) in which the command ran
+    throttled: int           # of those, the periods that stopped it at its quota: nearly all, the quota bound it
     peak_charged_mb: float   # everything the cgroup was charged: private memory and page cache
     peak_anon_mb: float      # private (anonymous) memory alone: what cannot be reclaimed
     oom_killed: bool
@@ -104,9 +103,11 @@ def measure_in_container(command: list[str], limit_mb: int, cpus: float, cold: t
                          timeout: float = 1800) -> ContainerRun:
     """Run ``command`` the way a Gradescope container runs the autograder: in one cgroup with
     a memory limit of ``limit_mb`` without swap and a CPU quota of ``cpus`` CPUs (cgroup v2's
-    ``cpu.max``, v1's CFS quota), with the cgroup file system read-only (so the grader cannot
-    make cgroups of its own), and the files under ``cold`` evicted from the page cache first,
-    as in a fresh container. Needs root and cgroups with the memory, pids and cpu controllers."""
+    ``cpu.max``, v1's CFS quota) and the largest CPU weight, so other work on a shared machine
+    cannot hold it below its quota (its time measures the quota, not the machine's load), with
+    the cgroup file system read-only (so the grader cannot make cgroups of its own), and the
+    files under ``cold`` evicted from the page cache first, as in a fresh container. Needs root
+    and cgroups with the memory, pids and cpu controllers."""
     for folder in cold:
         for path in folder.rglob("*"):
             if path.is_file():
@@ -114,22 +115,26 @@ def measure_in_container(command: list[str], limit_mb: int, cpus: float, cold: t
     group = Cgroups.create(Limits(timeout=timeout, memory_mb=limit_mb, max_processes=None, cpus=cpus))
     if group is None:
         raise RuntimeError("measuring as a container needs root and writable memory, pids and cpu cgroups")
+    _largest_cpu_weight(group.dirs[-1])
     read_only = ('for m in $(grep " /sys/fs/cgroup" /proc/self/mountinfo | cut -d" " -f5); '
                  'do mount -o remount,bind,ro "$m"; done')
     wrapped = group.joined(["unshare", "--mount", "sh", "-c", f'{read_only}; exec "$@"', "sh", *command])
-    before = _children_cpu_seconds()
     try:
         seconds, peak_anon, process, output = _run_sampled(wrapped, lambda _: group.anon_mb(), None, timeout)
-        return ContainerRun(seconds, _children_cpu_seconds() - before, group.throttled_periods(), group.peak_mb(),
-                            peak_anon, group.oom_killed(), process.returncode, output)
+        return ContainerRun(seconds, *group.cpu_periods(), group.peak_mb(), peak_anon, group.oom_killed(),
+                            process.returncode, output)
     finally:
         group.remove()
 
 
-def _children_cpu_seconds() -> float:
-    """User and system time of every finished child process (and the children they waited for)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def _largest_cpu_weight(cpu_group: Path) -> None:
+    """The kernel's largest CPU weight for ``cpu_group`` (v2 ``cpu.weight``, v1 ``cpu.shares``):
+    first claim on the CPU, up to its quota."""
+    for name, largest in (("cpu.weight", 10_000), ("cpu.shares", 262_144)):
+        if (cpu_group / name).is_file():
+            (cpu_group / name).write_text(str(largest))
+            return
+    raise RuntimeError(f"{cpu_group} has no CPU weight to set")
 
 
 def _evict(path: Path) -> None:

@@ -543,10 +543,13 @@ class Cgroups:
         except (OSError, ValueError):
             return 0.0
 
-    def throttled_periods(self) -> int:
-        """How many of the CPU quota's periods ended with the group stopped for the rest of the
-        period: above 0, the quota did limit the command."""
-        return self._counters("cpu.stat", self.dirs[-1])["nr_throttled"] if "cgroup cpu" in self.enforced else 0
+    def cpu_periods(self) -> tuple[int, int]:
+        """(periods of the CPU quota in which the group ran, periods that stopped it at its quota):
+        the two nearly equal mean the group always got its whole quota, no more, no less."""
+        if "cgroup cpu" not in self.enforced:
+            return 0, 0
+        stat = self._counters("cpu.stat", self.dirs[-1])
+        return stat["nr_periods"], stat["nr_throttled"]
 
     def _counters(self, name: str, folder: Path | None = None) -> dict[str, int]:
         """A "key value" file of the memory group (or of ``folder``) as numbers (missing keys read 0)."""
