@@ -5,14 +5,15 @@ Each run unpacks the lesson's built autograder zip and the reference submission 
 Gradescope-like tree and starts its entry point (``python -m dlcourse.grading.gradescope``)
 
 - with half a CPU, Gradescope's default: a cgroup CPU quota of 50 ms per 100 ms (cgroup v2's
-  ``cpu.max`` "50000 100000", v1's CFS quota), so a machine shared with other work can only
-  make the figures slower, never faster than Gradescope's;
+  ``cpu.max`` "50000 100000", v1's CFS quota), never more, and the largest CPU weight, so other
+  work on a shared machine cannot hold it below that either;
 - inside the same cgroup, a memory limit of 768 MB without swap, the container's limit, which
   is charged for private memory and page cache alike (the kernel reclaims cache before it kills);
 - with the cgroup file system read-only, as in a container, so the grader falls back to
   polling its own limit, the path it takes on Gradescope;
 - with the datasets evicted from the page cache, as in a fresh container;
-- with the grader's default memory limit (700 MB of the 768).
+- with the grader told the container's memory limit (``DLCOURSE_GRADESCOPE_MEMORY_MB``), as
+  ``lesson.yaml`` tells it on Gradescope: the notebook gets 700 MB of 768.
 
 Run it with the build of torch Gradescope installs, the CPU wheels (``benchmarks/cpu_env.sh``
 makes ``.venv-cpu``): the CUDA build's libraries alone need ~400 MB more than that.
@@ -41,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.measure import ContainerRun, bare_torch_mb, measure_in_container  # noqa: E402
 from dlcourse.course import Course  # noqa: E402
 from dlcourse.sample_submissions import reference_submission  # noqa: E402
-from dlcourse.settings import data_dir  # noqa: E402
+from dlcourse.settings import GRADESCOPE_MEMORY_ENV, data_dir  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 GRADESCOPE_MB = 768
@@ -60,6 +61,11 @@ def emulate(course: Course, lesson_id: str, scratch: Path, limit_mb: int,
                                limit_mb=limit_mb, cpus=cpus, cold=(data_dir(),))
     report = json.loads((tree / "results" / "results.json").read_text())
     score = sum(t["score"] for t in report["tests"]), sum(t["max_score"] for t in report["tests"])
+    for test in report["tests"]:  # a reference that loses points: what the student would read, and the grader's output
+        if test["score"] < test["max_score"]:
+            print(f"    lost {test['max_score'] - test['score']:g} on {test['name']}: {test['output']}")
+    if score[0] < score[1]:
+        print("    " + run.output.strip().replace("\n", "\n    "))
     return run, score
 
 
@@ -82,6 +88,7 @@ def main() -> None:
     print(f"torch {torch.__version__} ({build} build): a bare import takes {bare_torch_mb():.0f} MB; "
           f"container limits {args.cpus:g} CPU and {args.limit_mb} MB")
     course = Course(ROOT)
+    os.environ[GRADESCOPE_MEMORY_ENV] = str(args.limit_mb)  # the grader divides the container's memory, as on Gradescope
     for lesson_id in args.lessons or course.lesson_ids():
         runs, scores = [], set()
         for _ in range(args.runs):
