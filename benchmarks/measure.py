@@ -5,7 +5,7 @@ by the benchmarks as MB above a bare `import torch` (the floor every grading run
 so figures from machines with different torch builds compare.
 
 ``measure_in_container``: what a memory cgroup is charged, the accounting a container's
-limit (Gradescope's 768 MB) enforces.
+limit (Gradescope's 768 MB) enforces, under a cgroup CPU quota (Gradescope's half a CPU).
 """
 
 from __future__ import annotations
@@ -90,6 +90,8 @@ def median_of(runs: list[Measurement]) -> tuple[float, float]:
 @dataclass
 class ContainerRun:
     seconds: float
+    periods: int             # CPU quota periods (100 ms) in which the command ran
+    throttled: int           # of those, the periods that stopped it at its quota: nearly all, the quota bound it
     peak_charged_mb: float   # everything the cgroup was charged: private memory and page cache
     peak_anon_mb: float      # private (anonymous) memory alone: what cannot be reclaimed
     oom_killed: bool
@@ -97,33 +99,37 @@ class ContainerRun:
     output: str
 
 
-def measure_in_container(command: list[str], limit_mb: int, cpus: str = "0", cold: tuple[Path, ...] = (),
+def measure_in_container(command: list[str], limit_mb: int, cpus: float, cold: tuple[Path, ...] = (),
                          timeout: float = 1800) -> ContainerRun:
-    """Run ``command`` the way a Gradescope container runs the autograder: in one memory
-    cgroup of ``limit_mb`` without swap, on ``cpus``, with the cgroup file system read-only
-    (so the grader cannot make cgroups of its own), and the files under ``cold`` evicted
-    from the page cache first, as in a fresh container. Needs root and cgroups."""
+    """Run ``command`` the way a Gradescope container runs the autograder: in one cgroup with
+    a memory limit of ``limit_mb`` without swap and a CPU quota of ``cpus`` CPUs (cgroup v2's
+    ``cpu.max``, v1's CFS quota) and the largest CPU weight, so other work on a shared machine
+    cannot hold it below its quota (its time measures the quota, not the machine's load), with
+    the cgroup file system read-only (so the grader cannot make cgroups of its own), and the
+    files under ``cold`` evicted from the page cache first, as in a fresh container. Needs root
+    and cgroups with the memory, pids and cpu controllers."""
     for folder in cold:
         for path in folder.rglob("*"):
             if path.is_file():
                 _evict(path)
-    group = Cgroups.create(Limits(timeout=timeout, memory_mb=limit_mb, max_processes=None))
+    group = Cgroups.create(Limits(timeout=timeout, memory_mb=limit_mb, max_processes=None, cpus=cpus))
     if group is None:
-        raise RuntimeError("measuring as a container needs root and writable cgroups")
+        raise RuntimeError("measuring as a container needs root and writable memory, pids and cpu cgroups")
+    _largest_cpu_weight(group.dirs[-1])
     read_only = ('for m in $(grep " /sys/fs/cgroup" /proc/self/mountinfo | cut -d" " -f5); '
                  'do mount -o remount,bind,ro "$m"; done')
-    wrapped = group.joined(["unshare", "--mount", "sh", "-c", f'{read_only}; exec "$@"', "sh",
-                            "taskset", "-c", cpus, *command])
+    wrapped = group.joined(["unshare", "--mount", "sh", "-c", f'{read_only}; exec "$@"', "sh", *command])
     try:
         seconds, peak_anon, process, output = _run_sampled(wrapped, lambda _: anon_mb(group), None, timeout)
-        return ContainerRun(seconds, peak_mb(group), peak_anon, group.oom_killed(), process.returncode, output)
+        return ContainerRun(seconds, *cpu_periods(group), peak_mb(group), peak_anon, group.oom_killed(),
+                            process.returncode, output)
     finally:
         group.remove()
 
 
 def anon_mb(group: Cgroups) -> float:
     """The anonymous memory ``group`` holds now: what cannot be reclaimed."""
-    return group.memory_counters("memory.stat")["total_rss" if group.version == 1 else "anon"] / 2**20
+    return group.counters("memory.stat")["total_rss" if group.version == 1 else "anon"] / 2**20
 
 
 def peak_mb(group: Cgroups) -> float:
@@ -133,6 +139,25 @@ def peak_mb(group: Cgroups) -> float:
         return int((group.dirs[0] / name).read_text()) / 2**20
     except (OSError, ValueError):
         return 0.0
+
+
+def cpu_periods(group: Cgroups) -> tuple[int, int]:
+    """(periods of the CPU quota in which ``group`` ran, periods that stopped it at its quota):
+    the two nearly equal mean the group always got its whole quota, no more, no less."""
+    if "cgroup cpu" not in group.enforced:
+        return 0, 0
+    stat = group.counters("cpu.stat", group.dirs[-1])
+    return stat["nr_periods"], stat["nr_throttled"]
+
+
+def _largest_cpu_weight(cpu_group: Path) -> None:
+    """The kernel's largest CPU weight for ``cpu_group`` (v2 ``cpu.weight``, v1 ``cpu.shares``):
+    first claim on the CPU, up to its quota."""
+    for name, largest in (("cpu.weight", 10_000), ("cpu.shares", 262_144)):
+        if (cpu_group / name).is_file():
+            (cpu_group / name).write_text(str(largest))
+            return
+    raise RuntimeError(f"{cpu_group} has no CPU weight to set")
 
 
 def _evict(path: Path) -> None:

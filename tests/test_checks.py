@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from dlcourse.checks import (architecture_problem, check_accuracy, output_problem, parameter_layers_problem,
-                             read_weights, state_dict_problem, student_function, whole_number)
+from dlcourse.checks import (architecture_problem, check_accuracy, check_architecture, for_input, output_problem,
+                             parameter_layers_problem, read_weights, state_dict_problem, student_function,
+                             whole_number)
 from dlcourse.checks.messages import percent
 from dlcourse.checks.weights import UnsafeWeights, WeightsProblem
 from dlcourse.data import SAMPLE_DIR
@@ -203,3 +204,21 @@ def test_lesson_settings_read_from_lesson_yaml(course):
 
 def test_thresholds_read_as_people_write_them():
     assert percent(0.97) == "97%" and percent(0.965) == "96.5%" and percent(0.7) == "70%"
+
+
+def test_a_hidden_tests_failure_names_its_input_on_one_line():
+    """The judge shows a failed test's last line: the input and the reason must both be on it."""
+    with pytest.raises(AssertionError) as failed:
+        with for_input("flat_features((3, 35, 12))"):
+            raise AssertionError("flat_features should multiply\nchannels, height and width")
+    assert str(failed.value) == "for flat_features((3, 35, 12)): flat_features should multiply channels, height and width"
+    spec = ArchSpec.from_config({"input": [3, 8, 8], "layers": [{"Conv2d": {"out_channels": 5, "kernel_size": 3}}]})
+    with pytest.raises(AssertionError, match=r"^for vgg_block\(3, 5\): \S.*5"):
+        with for_input("vgg_block(3, 5)"):
+            check_architecture(nn.Sequential(nn.Conv2d(3, 4, 3)), spec)
+    with pytest.raises(AssertionError, match=r"^for f\(0\): ZeroDivisionError: division by zero$"):
+        with for_input("f(0)"):
+            1 / 0  # an error in the student's own code keeps its type
+    with for_input("f(1)"):
+        pass  # nothing fails, nothing is raised
+

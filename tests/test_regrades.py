@@ -4,7 +4,9 @@ draws others, and students, who never see the key, cannot predict them."""
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import secrets
 import zipfile
 
@@ -47,11 +49,12 @@ def test_the_key_travels_only_in_the_autograder(lesson_id):
 @pytest.mark.slow
 def test_the_same_submission_graded_twice_gets_the_same_results(tmp_path):
     """A flat_features that is right only for small images fails some random shapes: which
-    ones, and so its score and messages, must not change between regrades."""
+    ones, and so its score and messages, must not change between regrades. The failure names
+    the shape that failed, in a result students see once grades are published."""
     lesson = COURSE.lesson("dense-mnist")
     notebook = nbformat.read(COURSE.solution_notebook(lesson.id), as_version=4)
     cell = next(c for c in notebook.cells if c.source.startswith("def flat_features"))
-    cell.source += "\n\n_right = flat_features\ndef flat_features(shape):\n    return _right(shape) if max(shape) < 30 else 0\n"
+    cell.source += "\n\n_right = flat_features\ndef flat_features(shape):\n    return _right(shape) if max(shape) < 10 else 0\n"
     path = tmp_path / "partly-wrong.zip"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr(lesson.notebook, nbformat.writes(notebook))
@@ -62,3 +65,7 @@ def test_the_same_submission_graded_twice_gets_the_same_results(tmp_path):
         report.pop("execution_time")
         graded.append(json.dumps(report, sort_keys=True))
     assert graded[0] == graded[1]
+    hidden = next(t for t in json.loads(graded[0])["tests"] if t["name"] == "flatten (hidden tests)")
+    assert hidden["visibility"] == "after_published" and hidden["score"] < hidden["max_score"]
+    shown = re.findall(r"for flat_features\((\(\d+, \d+, \d+\))\): flat_features should multiply", hidden["output"])
+    assert len(shown) == 1 and max(ast.literal_eval(shown[0])) >= 10, hidden["output"]

@@ -1,6 +1,7 @@
 """The sandbox: every way a command can misbehave ends in a bounded, cleaned-up outcome."""
 
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -72,6 +73,25 @@ def test_a_command_is_limited_inside_the_graders_own_cgroup(tmp_path):
     v2_fallback = not (sandbox.CGROUP_ROOT / "memory").is_dir() and theirs.parent == PurePosixPath("/")
     assert theirs.parent == mine or v2_fallback
 
+
+
+BUSY_SECOND = "import os, time\nstart = time.time()\nwhile time.time() - start < 1: pass\nprint(sum(os.times()[:2]))"
+
+
+def test_a_cpu_quota_holds_a_command_to_its_share():
+    """What the Gradescope emulation gives a grading: a container's CPU limit (half a CPU
+    there; 5% here, so the quota binds even on a machine busy with other work)."""
+    group = sandbox.Cgroups.create(Limits(timeout=10, cpus=0.05))
+    if group is None:
+        pytest.skip("no cgroups with a cpu controller to create here")
+    try:
+        start = time.monotonic()
+        done = subprocess.run(group.joined([PY, "-c", BUSY_SECOND]), capture_output=True, text=True, timeout=60)
+        wall = time.monotonic() - start
+        assert "cgroup cpu" in group.enforced and group.counters("cpu.stat", group.dirs[-1])["nr_throttled"] > 0
+        assert float(done.stdout) < 0.2 * wall, "the command used more CPU than its quota"
+    finally:
+        group.remove()
 
 def test_a_flood_of_output_is_capped(tmp_path):
     outcome = run("import sys\nfor _ in range(200000): sys.stdout.write('x' * 99 + '\\n')", tmp_path,

@@ -1,4 +1,5 @@
-"""Checks that lesson tests call: architecture against the lesson's spec, weights, accuracy.
+"""Checks that lesson tests call: architecture against the lesson's spec, weights, accuracy;
+and ``for_input``, which makes a hidden test's failure name the input that failed.
 
 Names load on first use, so a test that needs only the architecture check does not pay
 for the rest.
@@ -13,7 +14,7 @@ _EXPORTS = {
     "check_parameter_layers": "architecture", "parameter_layers_problem": "architecture",
     "WeightsProblem": "weights", "read_weights": "weights", "state_dict_problem": "weights",
     "check_accuracy": "accuracy", "load_submitted_weights": "accuracy", "check_gap": "accuracy",
-    "student_function": "answers", "whole_number": "answers",
+    "student_function": "answers", "whole_number": "answers", "for_input": "inputs",
 }
 __all__ = sorted(_EXPORTS)
 

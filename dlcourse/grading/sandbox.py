@@ -11,7 +11,8 @@ Each command runs in its own session (process group) and, where the machine allo
   to the folders it is given; without bubblewrap, the same promises rest on permissions
   (see :func:`sandbox_plan`), and a Python that ``nobody`` cannot reach is refused;
 - its own memory and process-count cgroup (cgroup v1 or v2), so a memory bomb or a fork
-  loop is stopped by the kernel and counted.
+  loop is stopped by the kernel and counted; and, where asked (``Limits.cpus``), a CPU quota
+  in the same group, as a container's CPU limit.
 
 Where cgroups are unavailable, memory is watched by polling instead (a fast enough bomb can
 outrun a poll; the OOM killer is then the backstop). A wall-clock timeout always applies,
@@ -41,6 +42,7 @@ import psutil
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 POLL_SECONDS = 0.1
 NOBODY = 65534
+CPU_PERIOD_US = 100_000  # the kernel's default period for a cgroup's CPU quota
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 
 
@@ -59,6 +61,7 @@ class Limits:
     drop_privileges: bool = True      # run as nobody when started as root
     allow_root: bool = False          # throwaway machines only: run as root where nobody cannot
     bubblewrap: bool | None = None    # None: use bubblewrap wherever it works; False: permissions alone
+    cpus: float | None = None         # CPU time per wall-clock second (0.5: half a CPU), a cgroup cpu quota
 
 
 @dataclass
@@ -334,12 +337,18 @@ def _own_cgroup(controller: str) -> Path:
     return CGROUP_ROOT / controller
 
 
-def _delegates_memory_and_pids(group: Path) -> bool:
+def _delegates(group: Path, controllers: set[str]) -> bool:
+    """Whether ``group`` (cgroup v2) hands ``controllers`` to groups made below it."""
     try:
-        controllers = set((group / "cgroup.subtree_control").read_text().split())
+        delegated = set((group / "cgroup.subtree_control").read_text().split())
     except OSError:
         return False
-    return {"memory", "pids"} <= controllers and os.access(group, os.W_OK)
+    return controllers <= delegated and os.access(group, os.W_OK)
+
+
+def _quota_us(cpus: float) -> int:
+    """CPU microseconds per ``CPU_PERIOD_US`` for ``cpus`` CPUs: 50000 for half a CPU."""
+    return max(1000, round(cpus * CPU_PERIOD_US))  # the kernel refuses quotas under 1 ms
 
 
 def _give_to_nobody(folder: Path) -> None:
@@ -416,7 +425,8 @@ class _CappedReader(threading.Thread):
 
 @dataclass
 class Cgroups:
-    """A memory and a pids cgroup made for one command (v1: two hierarchies; v2: one group)."""
+    """A memory and a pids cgroup made for one command, and a cpu one where ``Limits.cpus``
+    asks (v1: a hierarchy each, memory first; v2: one group)."""
 
     dirs: list[Path]
     version: int
@@ -460,24 +470,34 @@ class Cgroups:
             group.enforced += ("cgroup pids",)
             if limits.max_processes:
                 (pids / "pids.max").write_text(str(limits.max_processes))
+            if limits.cpus:
+                cpu = _own_cgroup("cpu") / name
+                cpu.mkdir()
+                group.dirs.append(cpu)
+                group.enforced += ("cgroup cpu",)
+                (cpu / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+                (cpu / "cpu.cfs_quota_us").write_text(str(_quota_us(limits.cpus)))
         return group
 
     @classmethod
     def _create_v2(cls, name: str, limits: Limits) -> Cgroups | None:
         # v2 allows controllers only below a group without processes of its own: our own
         # group qualifies when it was delegated that way (systemd does), else the root.
-        parent = next((d for d in (_own_cgroup(""), CGROUP_ROOT) if _delegates_memory_and_pids(d)), None)
+        needed = {"memory", "pids"} | ({"cpu"} if limits.cpus else set())
+        parent = next((d for d in (_own_cgroup(""), CGROUP_ROOT) if _delegates(d, needed)), None)
         if parent is None:
             return None
         group_dir = parent / name
         group_dir.mkdir()
-        group = cls([group_dir], 2, ("cgroup memory", "cgroup pids"))
+        group = cls([group_dir], 2, ("cgroup memory", "cgroup pids") + (("cgroup cpu",) if limits.cpus else ()))
         with group._removed_on_failure():
             if limits.memory_mb:
                 (group_dir / "memory.max").write_text(str(limits.memory_mb * 2**20))
                 (group_dir / "memory.swap.max").write_text("0")
             if limits.max_processes:
                 (group_dir / "pids.max").write_text(str(limits.max_processes))
+            if limits.cpus:
+                (group_dir / "cpu.max").write_text(f"{_quota_us(limits.cpus)} {CPU_PERIOD_US}")
         return group
 
     @contextlib.contextmanager
@@ -513,13 +533,13 @@ class Cgroups:
     def oom_killed(self) -> bool:
         """Whether the kernel's OOM killer ended a process of this group (hitting the limit
         alone is not enough: page cache is reclaimed at the limit without killing anyone)."""
-        return self.memory_counters("memory.oom_control" if self.version == 1 else "memory.events")["oom_kill"] > 0
+        return self.counters("memory.oom_control" if self.version == 1 else "memory.events")["oom_kill"] > 0
 
-    def memory_counters(self, name: str) -> dict[str, int]:
-        """A "key value" file of the memory group as numbers (missing keys read 0)."""
+    def counters(self, name: str, folder: Path | None = None) -> dict[str, int]:
+        """A "key value" file of the memory group (or of ``folder``) as numbers (missing keys read 0)."""
         counters: dict[str, int] = {}
         try:
-            for line in (self.dirs[0] / name).read_text().splitlines():
+            for line in ((folder or self.dirs[0]) / name).read_text().splitlines():
                 key, _, value = line.partition(" ")
                 counters[key] = int(value)
         except (OSError, ValueError):
