@@ -6,7 +6,8 @@ Layout (Gradescope unpacks it into ``/autograder/source``)::
     run_autograder       grades one submission: ``python -m dlcourse.grading.gradescope``
     requirements.txt     the pinned grading environment
     tests/               every test, hidden ones included
-    manifest.json        questions, tests and points as Otter resolves them (grading/manifest.py)
+    manifest.json        questions, tests and points as Otter resolves them, and the questions
+                         graded by hand (grading/manifest.py)
     grading.key          the key hidden tests' randomness derives from (grading/randomness.py)
     files/               support files copied next to the submission (lesson.yaml)
     dlcourse-src/        this toolkit, installed with --no-deps
@@ -27,7 +28,7 @@ from ..grading.gradescope import limits
 from ..grading.manifest import MANIFEST, read_tests
 from ..grading.randomness import KEY_FILE, make_key
 from ..lesson import Lesson
-from .assign import assignment_config
+from .assign import assignment_config, manual_questions
 
 TEMPLATES = Path(__file__).parent / "templates"
 PACKAGE_DIR = Path(dlcourse.__file__).parent
@@ -54,7 +55,8 @@ def write_autograder_zip(lesson: Lesson, dist: Path, zip_path: Path) -> Path:
         "requirements.txt": ((TEMPLATES / "requirements.txt").read_bytes(), 0o644),
         "dlcourse-src/pyproject.toml": (_template("pyproject.toml", values), 0o644),
     }
-    manifest = read_tests(lesson.id, ag / "tests", lesson.verified_questions)
+    manifest = read_tests(lesson.id, ag / "tests", lesson.verified_questions,
+                          manual_questions(lesson.directory / lesson.notebook))
     unknown = sorted(set(lesson.verified_questions.values()) - set(manifest.points))
     if unknown:
         raise ValueError(f"{lesson.directory / 'lesson.yaml'}: verified question {unknown[0]!r} is not a question "

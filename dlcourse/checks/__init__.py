@@ -1,4 +1,5 @@
-"""Checks that lesson tests call: architecture against the lesson's spec, weights, accuracy.
+"""Checks that lesson tests call: architecture against the lesson's spec, weights, accuracy,
+and answers given as a value (a choice of statements, a number, a shape).
 
 Names load on first use, so a test that needs only the architecture check does not pay
 for the rest.
@@ -13,6 +14,8 @@ _EXPORTS = {
     "check_parameter_layers": "architecture", "parameter_layers_problem": "architecture",
     "WeightsProblem": "weights", "read_weights": "weights", "state_dict_problem": "weights",
     "check_accuracy": "accuracy", "load_submitted_weights": "accuracy", "check_gap": "accuracy",
+    "chosen_answer": "answers", "number_answer": "answers", "shape_answer": "answers",
+    "check_choice": "answers", "check_number": "answers", "check_shape": "answers",
 }
 __all__ = sorted(_EXPORTS)
 

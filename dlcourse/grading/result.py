@@ -76,6 +76,8 @@ class GradeResult:
     peak_memory_mb: float = 0.0            # private memory of the notebook run, sampled (sandbox.py)
     enforced: list[str] = field(default_factory=list)       # sandbox promises in force for this run
     not_enforced: list[str] = field(default_factory=list)   # promises this machine could not keep
+    # questions the instructor grades by hand -> their points: in no score and no total here
+    manual: dict[str, float] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -127,6 +129,7 @@ class GradeResult:
                     "visibility": "after_published" if hidden else "visible",
                     "output": "\n".join(lines), **GRADESCOPE_TEST_FORMATS,
                 })
+        tests += [manual_entry(name, points) for name, points in self.manual.items()]
         # No top-level score: Gradescope then totals the tests, honouring their visibility.
         return {"output": self.student_summary(), "tests": tests, **GRADESCOPE_FORMATS,
                 "stdout_visibility": "hidden", "execution_time": round(self.seconds)}
@@ -137,3 +140,13 @@ class GradeResult:
         if self.status == "flagged":
             return "Graded; your instructor will review this submission before grades are published."
         return f"{self.status}: {self.reason}"
+
+
+def manual_entry(name: str, points: float) -> dict:
+    """A results.json entry for a question graded by hand: it says so, and is worth nothing
+    here (0 of 0), so the autograder neither awards nor deducts its points; the instructor
+    grades it in a manually graded question of the Gradescope assignment."""
+    return {"name": f"{name} (graded by hand)", "score": 0.0, "max_score": 0.0, "visibility": "visible",
+            "output": f"Your instructor reads this answer and grades it by hand ({points:g} points). Those points "
+                      "are not part of the autograder's score; they are added when it is graded.",
+            **GRADESCOPE_TEST_FORMATS}
