@@ -202,7 +202,8 @@ def _manual_cells(lesson_id: str, name: str) -> tuple[str, str]:
 
 def test_questions_graded_by_hand_are_reported_as_such_and_never_scored(tmp_path):
     """results.json: an entry per question graded by hand, worth 0 of 0 (so Gradescope's total
-    is the autograder's alone); gradebook.csv: its column says "manual"; report.md says so."""
+    is the autograder's alone), with the written answer for whoever grades it; gradebook.csv:
+    its column says "manual"; report.md says so."""
     import csv
     import json
 
@@ -214,13 +215,15 @@ def test_questions_graded_by_hand_are_reported_as_such_and_never_scored(tmp_path
     passed = QuestionResult("steps", 2.0, 2.0, [TestResult("steps - 1", False, 0.0, True),
                                                  TestResult("steps - 2", True, 2.0, True)])
     result = GradeResult(submission="a.zip", lesson="dense-mnist", status="ok", reason="",
-                         questions={"steps": passed}, manual={"more_epochs": 2.0})
+                         questions={"steps": passed}, manual={"more_epochs": 2.0},
+                         answers={"more_epochs": "It <b>overfits</b>."})
     assert (result.score, result.possible) == (2.0, 2.0)
     results = json.loads(json.dumps(result.to_gradescope()))
     check_gradescope_format(results)
     entry = next(t for t in results["tests"] if t["name"].startswith("more_epochs"))
     assert entry["name"] == "more_epochs (graded by hand)" and entry["score"] == entry["max_score"] == 0
     assert "2 points" in entry["output"] and entry["visibility"] == "visible"
+    assert entry["output"].endswith("The answer, as submitted:\n\nIt <b>overfits</b>.")
     assert sum(t["max_score"] for t in results["tests"]) == 2.0
     assert GradeResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
 
@@ -239,3 +242,18 @@ def test_the_gradescope_guide_states_each_lessons_points(tmp_path):
         assert f"{sum(manifest.points.values()):g} for {lesson_id}" in guide, f"{lesson_id}'s autograded total"
         for name, points in manifest.manual.items():
             assert f"`{name}` ({lesson_id})" in guide and f"{points:g} points each" in guide
+
+
+def test_the_written_answer_is_read_from_the_notebook_under_its_prompt():
+    from dlcourse.grading.written import written_answers
+
+    lesson = COURSE.lesson("regularization")
+    names = list(manual_questions(lesson.directory / lesson.notebook))
+    student = nbformat.read(COURSE.student_dir(lesson.id) / lesson.notebook, as_version=4)
+    assert written_answers(student, names) == dict.fromkeys(names, ""), "the untouched placeholder is no answer"
+    answer_cell = next(c for c in student.cells if c.source == "_Type your answer here, replacing this text._")
+    answer_cell.source = "Augmentation, I think.\n\nAn ablation: drop one technique at a time."
+    student.cells.insert(student.cells.index(answer_cell) + 1, nbformat.v4.new_markdown_cell("More."))
+    answers = written_answers(student, names)
+    assert answers == {names[0]: "Augmentation, I think.\n\nAn ablation: drop one technique at a time.\n\nMore."}
+    assert "Submission" not in answers[names[0]], "the answer ends where the question does"

@@ -40,14 +40,17 @@ class Manifest:
     questions: tuple[QuestionSpec, ...]
     # role ("architecture", "accuracy", "gap") -> question the judge verifies from the weights
     verified: dict[str, str] = field(default_factory=dict)
-    manual: dict[str, float] = field(default_factory=dict)   # question graded by hand -> its points
+    # question graded by hand -> its points, in the master's order (written.py relies on it)
+    manual: dict[str, float] = field(default_factory=dict)
 
     @property
     def points(self) -> dict[str, float]:
         return {q.name: q.points for q in self.questions}
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1, sort_keys=True) + "\n"
+        data = asdict(self)
+        data["manual"] = [[name, points] for name, points in self.manual.items()]  # a list keeps the order
+        return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
     @classmethod
     def load(cls, autograder: Path) -> Manifest:
@@ -56,7 +59,7 @@ class Manifest:
                                        tuple(TestSpec(t["name"], float(t["points"]), bool(t["hidden"]))
                                              for t in q["tests"]))
                           for q in data["questions"])
-        manual = {str(name): float(points) for name, points in data.get("manual", {}).items()}
+        manual = {str(name): float(points) for name, points in data.get("manual", [])}
         return cls(data["lesson"], questions, dict(data.get("verified", {})), manual)
 
 

@@ -40,6 +40,7 @@ from .randomness import submission_digest
 from .result import GradeResult, QuestionResult
 from .submission import SubmissionProblem, check_assignment, read_submission, stage
 from .tamper import scan_notebook
+from .written import written_answers
 
 MEASURE_SECONDS = 180  # the judge's own work after the notebook: tests and the weights' measurement
 
@@ -100,6 +101,7 @@ def grade_submission(autograder: Path, submission: Path, options: GradingOptions
             return _ungraded(submission, lesson, manifest, "not-graded", report.refused, start)
         result = combine(submission, lesson, manifest.points, sub.files, report, evidence)
         result.manual = dict(manifest.manual)
+        result.answers = written_answers(sub.notebook, list(manifest.manual))
         result.notes[:0] = sub.notes  # how the submission was read (e.g. graded as the lesson named)
         if options.keep_notebook and report.notebook:
             options.keep_notebook.parent.mkdir(parents=True, exist_ok=True)

@@ -78,6 +78,7 @@ class GradeResult:
     not_enforced: list[str] = field(default_factory=list)   # promises this machine could not keep
     # questions the instructor grades by hand -> their points: in no score and no total here
     manual: dict[str, float] = field(default_factory=dict)
+    answers: dict[str, str] = field(default_factory=dict)   # their written answers (written.py)
 
     @property
     def score(self) -> float:
@@ -129,7 +130,7 @@ class GradeResult:
                     "visibility": "after_published" if hidden else "visible",
                     "output": "\n".join(lines), **GRADESCOPE_TEST_FORMATS,
                 })
-        tests += [manual_entry(name, points) for name, points in self.manual.items()]
+        tests += [manual_entry(name, points, self.answers.get(name)) for name, points in self.manual.items()]
         # No top-level score: Gradescope then totals the tests, honouring their visibility.
         return {"output": self.student_summary(), "tests": tests, **GRADESCOPE_FORMATS,
                 "stdout_visibility": "hidden", "execution_time": round(self.seconds)}
@@ -142,11 +143,15 @@ class GradeResult:
         return f"{self.status}: {self.reason}"
 
 
-def manual_entry(name: str, points: float) -> dict:
-    """A results.json entry for a question graded by hand: it says so, and is worth nothing
-    here (0 of 0), so the autograder neither awards nor deducts its points; the instructor
-    grades it in a manually graded question of the Gradescope assignment."""
+def manual_entry(name: str, points: float, answer: str | None) -> dict:
+    """A results.json entry for a question graded by hand: it says so, is worth nothing here
+    (0 of 0, so the autograder neither awards nor deducts its points; the instructor grades it
+    in a manually graded question of the Gradescope assignment), and shows the written answer,
+    if the notebook was read, to whoever grades it."""
+    output = (f"Your instructor reads this answer and grades it by hand ({points:g} points). Those points "
+              "are not part of the autograder's score; they are added when it is graded.")
+    if answer is not None:
+        output += ("\n\nThe answer, as submitted:\n\n" + answer if answer else
+                   "\n\nNo answer was found: the cell under the question is empty or still holds its placeholder.")
     return {"name": f"{name} (graded by hand)", "score": 0.0, "max_score": 0.0, "visibility": "visible",
-            "output": f"Your instructor reads this answer and grades it by hand ({points:g} points). Those points "
-                      "are not part of the autograder's score; they are added when it is graded.",
-            **GRADESCOPE_TEST_FORMATS}
+            "output": output, **GRADESCOPE_TEST_FORMATS}
