@@ -133,7 +133,8 @@ def test_one_row_per_student_with_the_latest_submission(mixed):
     alice = [r for r in rows if r["student"] == "alice"]
     assert len(alice) == 1
     assert alice[0]["submission"] == "alice.zip" and alice[0]["other_submissions"] == "alice.ipynb"
-    assert alice[0]["score"] == alice[0]["possible"] == "14"
+    assert alice[0]["score"] == alice[0]["possible"] == "18"
+    assert alice[0]["more_epochs"] == "manual", "a question graded by hand is marked, not scored"
     for column in ("prepare", "flatten", "model", "parameters", "accuracy", "percent", "status", "reason"):
         assert column in rows[0]
 
@@ -216,7 +217,7 @@ def test_gradescope_export_maps_identities(tmp_path):
     rows = {r["sid"]: r for r in read_csv(tmp_path / "out" / "gradebook.csv")}
     assert set(rows) == {"S1", "S2", "S3"}
     assert rows["S1"]["name"] == "Ada Lovelace" and rows["S1"]["email"] == "ada@uni.edu"
-    assert rows["S1"]["score"] == rows["S2"]["score"] == "14", "a group submission counts for each member"
+    assert rows["S1"]["score"] == rows["S2"]["score"] == "18", "a group submission counts for each member"
     assert rows["S3"]["status"] == "missing-weights" and rows["S3"]["submission"] == "submission_222"
     results = json.loads((tmp_path / "out" / "results" / "submission_111.json").read_text())
     assert results["result"]["status"] == "ok"

@@ -42,9 +42,10 @@ def test_grade_one_submission_prints_a_table_and_writes_results(course, tmp_path
     done = dlcourse("grade", "--lesson", "dense-mnist", str(submission), "--out", str(out),
                     env={"DLCOURSE_DATA": str(SAMPLE_DIR)})
     assert done.returncode == 0, done.stderr
-    assert "reference.zip: ok  14/14" in done.stdout
+    assert "reference.zip: ok  18/18" in done.stdout
     for question in ("prepare", "flatten", "model", "parameters", "accuracy"):
         assert question in done.stdout
+    assert "more_epochs      graded by hand (2 points, not in this score)" in done.stdout
     record = json.loads((out / "results" / "reference.zip.json").read_text())
-    assert record["result"]["score"] == 14 and record["result"]["status"] == "ok"
+    assert record["result"]["score"] == 18 and record["result"]["status"] == "ok"
     assert (out / "gradebook.csv").is_file() and (out / "report.md").is_file()

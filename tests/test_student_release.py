@@ -132,3 +132,24 @@ def test_every_name_a_test_uses_is_defined(lesson_id):
             used = {n.id for n in ast.walk(body) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
             undefined = used - defined - set(dir(builtins))
             assert not undefined, f"{name}: {function.name} uses {sorted(undefined)} without importing them"
+
+
+@pytest.mark.parametrize("lesson_id", COURSE.lesson_ids())
+def test_no_answer_key_in_the_release(lesson_id):
+    """A question answered with a value (``name = value  # SOLUTION``): its key appears nowhere
+    in the release, neither as written in the master nor, for a choice of letters, in any order."""
+    import itertools
+
+    from tests.test_understanding import value_questions
+
+    texts = {path: path.read_text(errors="replace") for path in student_files(lesson_id)}
+    for name, (variable, key) in value_questions(lesson_id).items():
+        if isinstance(key, str):
+            forms = {f"{q}{''.join(p)}{q}" for p in itertools.permutations(key) for q in "\"'"}
+        elif isinstance(key, tuple):
+            forms = {str(key), ", ".join(map(str, key[1:]))}
+        else:
+            forms = {f"{variable} = {key:g}", f"== {key:g}", f"{key:g}" if key > 99 else f"= {key:g}"}
+        for path, text in texts.items():
+            leaked = [form for form in forms if form in text]
+            assert not leaked, f"{path.relative_to(ROOT)} gives away the key of {name}: {leaked}"

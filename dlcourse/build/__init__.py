@@ -24,7 +24,7 @@ from pathlib import Path
 from ..course import Course
 from ..grading.manifest import read_tests
 from ..lesson import Lesson
-from .assign import run_otter_assign
+from .assign import manual_questions, run_otter_assign
 from .autograder import write_autograder_zip
 from .notebooks import normalize_notebook
 from .validate import check_sources, check_tests
@@ -58,7 +58,8 @@ def build_lesson(course: Course, lesson: Lesson, out: Path) -> list[Path]:
     check_sources(lesson)
     with tempfile.TemporaryDirectory(prefix=f"dlcourse-build-{lesson.id}-") as scratch:
         dist = run_otter_assign(lesson, Path(scratch))
-        manifest = read_tests(lesson.id, dist / "autograder" / "tests", lesson.verified_questions)
+        manifest = read_tests(lesson.id, dist / "autograder" / "tests", lesson.verified_questions,
+                              manual_questions(lesson.directory / lesson.notebook))
         check_tests(lesson, manifest, dist / "autograder")
         for notebook in dist.glob("*/*.ipynb"):
             normalize_notebook(notebook)

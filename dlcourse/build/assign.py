@@ -57,6 +57,28 @@ def assignment_config(master: Path) -> dict:
     return yaml.safe_load(body) or {}
 
 
+def manual_questions(master: Path) -> dict[str, float]:
+    """Questions of a master that its instructor grades by hand (``manual: true``), with their points.
+
+    Read with Otter's own question configuration, so a question counts as manual exactly when
+    Otter Assign treats it so. A manual question must state its points: Otter would count it
+    as 0, and the instructor's rubric would have nothing to add up to.
+    """
+    from otter.assign.question_config import QuestionConfig
+
+    manual = {}
+    for cell in nbformat.read(master, as_version=4).cells:
+        header, _, body = cell.source.strip().partition("\n")
+        if cell.cell_type != "raw" or header.strip() != "# BEGIN QUESTION":
+            continue
+        question = QuestionConfig(yaml.safe_load(body) or {})
+        if question.manual:
+            if not isinstance(question.points, (int, float)) or question.points <= 0:
+                raise ValueError(f"{master}: question {question.name!r} is graded by hand; give it points")
+            manual[question.name] = float(question.points)
+    return manual
+
+
 @contextlib.contextmanager
 def _quiet():
     """Keep Otter's progress messages and logs out of the build's output."""

@@ -6,7 +6,8 @@ Layout (Gradescope unpacks it into ``/autograder/source``)::
     run_autograder       grades one submission: ``python -m dlcourse.grading.gradescope``
     requirements.txt     the pinned grading environment
     tests/               every test, hidden ones included
-    manifest.json        questions, tests and points as Otter resolves them (grading/manifest.py)
+    manifest.json        questions, tests and points as Otter resolves them, and the questions
+                         graded by hand (grading/manifest.py)
     grading.key          the key hidden tests' randomness derives from (grading/randomness.py)
     files/               support files copied next to the submission (lesson.yaml)
     dlcourse-src/        the toolkit's modules that grading and the students' notebooks use,

@@ -1,5 +1,6 @@
 """Checks that lesson tests call: architecture against the lesson's spec, weights, accuracy;
-and ``for_input``, which makes a hidden test's failure name the input that failed.
+answers given as a value (a function's result, a whole number, a choice of statements, a
+shape); and ``for_input``, which makes a hidden test's failure name the input that failed.
 
 Names load on first use, so a test that needs only the architecture check does not pay
 for the rest.
@@ -15,6 +16,8 @@ _EXPORTS = {
     "WeightsProblem": "weights", "read_weights": "weights", "state_dict_problem": "weights",
     "check_accuracy": "accuracy", "load_submitted_weights": "accuracy", "check_gap": "accuracy",
     "student_function": "answers", "whole_number": "answers", "for_input": "inputs",
+    "chosen_answer": "answers", "number_answer": "answers", "shape_answer": "answers",
+    "check_choice": "answers", "check_number": "answers", "check_shape": "answers",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -2,7 +2,8 @@
 
 - ``gradebook.csv``: one row per student, the columns an LMS import expects (identity,
   total, percent, one column per question) plus status, reason and ``test_accuracy`` (the
-  accuracy the clean room measured from the weights);
+  accuracy the clean room measured from the weights). A question graded by hand has its
+  column too, holding ``manual``: its points are in neither the score nor the total;
 - ``submissions.csv``: one row per input file, skipped files included, so nothing is lost;
 - ``report.md`` with ``scores.png``: statuses, per-question pass rates, the score histogram,
   the most common failure messages, the submissions to look at by hand, and every row
@@ -25,6 +26,7 @@ from .inputs import Discovery, Entry
 from .result import STATUSES, GradeResult, QuestionResult
 
 PENDING = "pending"  # found, not graded yet (the run was interrupted)
+MANUAL = "manual"    # a question the instructor grades by hand
 
 
 def write_gradebook(out: Path, found: Discovery, results: dict[str, GradeResult]) -> None:
@@ -76,11 +78,14 @@ def write_report(out: Path, found: Discovery, results: dict[str, GradeResult]) -
                   f"min {min(totals):g}, max {max(totals):g} (of {possible:g}).", "", "![score histogram](scores.png)", ""]
         _histogram(out / "scores.png", totals, possible)
         lines += ["## Questions", "", "| question | mean score | full marks |", "|---|---|---|"]
-        for name in _question_names(graded):
+        for name in _question_names(graded, manual=False):
             scored = [r.questions[name] for r in graded if name in r.questions]
             mean = statistics.mean(q.score for q in scored)
             full = sum(q.score == q.possible for q in scored) / len(scored)
             lines.append(f"| {name} | {mean:.2f} / {scored[0].possible:g} | {full:.0%} |")
+        manual = {name: points for r in graded for name, points in r.manual.items()}
+        lines += [f"| {name} | graded by hand ({points:g} points, not in these scores) | |"
+                  for name, points in manual.items()]
         failures = Counter(message for r in graded for message in
                            {f"{q.name}: {t.message}" for q in r.questions.values() for t in q.tests
                             if not t.passed and t.message})  # each message once per submission
@@ -111,6 +116,7 @@ def _score_columns(result: GradeResult | None, questions: list[str]) -> dict:
            "percent": f"{100 * result.score / result.possible:.1f}" if result.possible else "",
            "test_accuracy": f"{result.accuracy:.4f}" if result.accuracy is not None else "", "reason": result.reason}
     row.update({name: f"{result.questions[name].score:g}" for name in questions if name in result.questions})
+    row.update({name: MANUAL for name in questions if name in result.manual})
     return row
 
 
@@ -127,10 +133,14 @@ def _latest_per_student(entries: list[Entry]) -> list[tuple[str, Entry, list[Ent
     return chosen
 
 
-def _question_names(results) -> list[str]:
+def _question_names(results, manual: bool = True) -> list[str]:
+    """Every question's name, in grading order; then those graded by hand (unless ``manual`` is false)."""
     names: dict[str, None] = {}
     for result in results:
         names.update(dict.fromkeys(result.questions))
+    if manual:
+        for result in results:
+            names.update(dict.fromkeys(result.manual))
     return list(names)
 
 

@@ -116,12 +116,12 @@ def main(root: Path) -> int:
         limit = limits(lesson)
         print(f"limits: notebook {limit.notebook_timeout} s and {limit.memory_mb} MB, inside Gradescope's "
               f"{limit.gradescope_timeout} s and {limit.gradescope_memory_mb} MB")
-        points = Manifest.load(root / "source").points
+        manifest = Manifest.load(root / "source")
         reason = (f"grading did not finish within {limit.watchdog} s (Gradescope's limit is "
                   f"{limit.gradescope_timeout} s); your instructor can rerun it")
         late = GradeResult(submission="submission", lesson=lesson.id, status="timeout", reason=reason,
-                           questions={name: QuestionResult(name, 0.0, p) for name, p in points.items()},
-                           seconds=limit.watchdog)
+                           questions={name: QuestionResult(name, 0.0, p) for name, p in manifest.points.items()},
+                           seconds=limit.watchdog, manual=dict(manifest.manual))
         start_watchdog(writer, limit.watchdog - (time.monotonic() - start), late.to_gradescope())
         result = grade_submission(root / "source", root / "submission",
                                   GradingOptions(timeout=limit.notebook_timeout, memory_mb=limit.memory_mb, threads=1,

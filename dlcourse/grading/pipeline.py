@@ -40,6 +40,7 @@ from .randomness import submission_digest
 from .result import GradeResult, QuestionResult
 from .submission import SubmissionProblem, check_assignment, read_submission, stage
 from .tamper import scan_notebook
+from .written import written_answers
 
 MEASURE_SECONDS = 180  # the judge's own work after the notebook: tests and the weights' measurement
 
@@ -77,12 +78,12 @@ def grade_submission(autograder: Path, submission: Path, options: GradingOptions
         os.chmod(run_parent, 0o711)       # the sandbox's user may pass through to run/, not look around
         source = _unpack(autograder, judge_dir / "autograder")
         lesson = Lesson.load(source / "files" / LESSON_FILE)
-        points = Manifest.load(source).points
+        manifest = Manifest.load(source)
         try:
             sub = read_submission(submission)
             check_assignment(sub, lesson)
         except SubmissionProblem as problem:
-            return _ungraded(submission, lesson, points, problem.status, problem.reason, start)
+            return _ungraded(submission, lesson, manifest, problem.status, problem.reason, start)
         work = _capture(sub.files, lesson, source, judge_dir / "work")
         stage(sub, lesson, run_dir / "submission", support=source / "files")
         (run_dir / "home").mkdir()
@@ -97,8 +98,10 @@ def grade_submission(autograder: Path, submission: Path, options: GradingOptions
         if options.stop is not None and options.stop.is_set():
             raise GradingInterrupted(submission.name)
         if report.refused:
-            return _ungraded(submission, lesson, points, "not-graded", report.refused, start)
-        result = combine(submission, lesson, points, sub.files, report, evidence)
+            return _ungraded(submission, lesson, manifest, "not-graded", report.refused, start)
+        result = combine(submission, lesson, manifest.points, sub.files, report, evidence)
+        result.manual = dict(manifest.manual)
+        result.answers = written_answers(sub.notebook, list(manifest.manual))
         result.notes[:0] = sub.notes  # how the submission was read (e.g. graded as the lesson named)
         if options.keep_notebook and report.notebook:
             options.keep_notebook.parent.mkdir(parents=True, exist_ok=True)
@@ -332,11 +335,11 @@ def _status(lesson: Lesson, report: JudgeReport, files: dict[str, bytes], flags:
     return "ok", ""
 
 
-def _ungraded(submission: Path, lesson: Lesson, points: dict[str, float], status: str, reason: str,
+def _ungraded(submission: Path, lesson: Lesson, manifest: Manifest, status: str, reason: str,
               start: float) -> GradeResult:
-    questions = {name: QuestionResult(name, 0.0, possible) for name, possible in points.items()}
+    questions = {name: QuestionResult(name, 0.0, possible) for name, possible in manifest.points.items()}
     return GradeResult(submission=submission.name, lesson=lesson.id, status=status, reason=reason,
-                       questions=questions, seconds=time.monotonic() - start)
+                       questions=questions, seconds=time.monotonic() - start, manual=dict(manifest.manual))
 
 
 def _unpack(autograder: Path, target: Path) -> Path:

@@ -79,6 +79,9 @@ class GradeResult:
     peak_memory_mb: float = 0.0            # private memory of the notebook run, sampled (sandbox.py)
     enforced: list[str] = field(default_factory=list)       # sandbox promises in force for this run
     not_enforced: list[str] = field(default_factory=list)   # promises this machine could not keep
+    # questions the instructor grades by hand -> their points: in no score and no total here
+    manual: dict[str, float] = field(default_factory=dict)
+    answers: dict[str, str] = field(default_factory=dict)   # their written answers (written.py)
 
     @property
     def score(self) -> float:
@@ -132,6 +135,7 @@ class GradeResult:
                     "visibility": "after_published" if hidden else "visible",
                     "output": "\n".join(lines), **GRADESCOPE_TEST_FORMATS,
                 })
+        tests += [manual_entry(name, points, self.answers.get(name)) for name, points in self.manual.items()]
         # No top-level score: Gradescope then totals the tests, honouring their visibility.
         return {"output": self.student_summary(), "tests": tests, **GRADESCOPE_FORMATS,
                 "stdout_visibility": "hidden", "execution_time": round(self.seconds)}
@@ -142,3 +146,17 @@ class GradeResult:
         if self.status == "flagged":
             return "Graded; your instructor will review this submission before grades are published."
         return f"{self.status}: {self.reason}"
+
+
+def manual_entry(name: str, points: float, answer: str | None) -> dict:
+    """A results.json entry for a question graded by hand: it says so, is worth nothing here
+    (0 of 0, so the autograder neither awards nor deducts its points; the instructor grades it
+    in a manually graded question of the Gradescope assignment), and shows the written answer,
+    if the notebook was read, to whoever grades it."""
+    output = (f"Your instructor reads this answer and grades it by hand ({points:g} points). Those points "
+              "are not part of the autograder's score; they are added when it is graded.")
+    if answer is not None:
+        output += ("\n\nThe answer, as submitted:\n\n" + answer if answer else
+                   "\n\nNo answer was found: the cell under the question is empty or still holds its placeholder.")
+    return {"name": f"{name} (graded by hand)", "score": 0.0, "max_score": 0.0, "visibility": "visible",
+            "output": output, **GRADESCOPE_TEST_FORMATS}
