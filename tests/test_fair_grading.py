@@ -81,6 +81,11 @@ ANSWER_SLIPS = {"dense-mnist": {
                               "total_params = __import__('numpy').int64(0) + linear_params(784, 512)"),
     "prints-instead": _edit_cell("def flat_features", "return channels * height * width",
                                  "print(channels * height * width)"),
+    # not a slip: the kernel killed from outside (as a container's memory limit does) while
+    # the tests ask it questions
+    "killed-during-tests": _edit_cell("def flat_features", "channels, height, width = image_shape",
+                                      "import os, signal; os.kill(os.getpid(), signal.SIGKILL)\n"
+                                      "    channels, height, width = image_shape"),
 }}
 
 
@@ -159,3 +164,14 @@ def test_a_function_that_prints_instead_of_returning_is_told_so(graded):
     assert flatten.score == 0
     assert all("`flat_features` returned nothing (None)" in t.message for t in flatten.tests), flatten.tests
     assert result.score == result.possible - flatten.possible
+
+
+def test_a_kernel_killed_while_the_tests_ask_keeps_what_the_weights_show_and_says_so(graded):
+    lesson = COURSE.lesson("dense-mnist")
+    result = graded["dense-mnist"]["killed-during-tests"]
+    assert result.status == "error" and "stopped answering while the tests asked it questions" in result.reason
+    assert result.questions["flatten"].score == result.questions["parameters"].score == 0
+    assert not any("define the function" in t.message for q in result.questions.values() for t in q.tests)
+    for role in ("architecture", "accuracy"):
+        question = result.questions[lesson.verified_questions[role]]
+        assert question.score == question.possible, (role, question)

@@ -69,6 +69,7 @@ class JudgeReport:
     outcome: Outcome | None = None
     notebook: str | None = None        # the executed notebook (the student's output, capped)
     refused: str | None = None         # the sandbox could not be made safe here
+    lost_during_tests: bool = False    # the kernel died or stopped answering while tests asked it
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -108,7 +109,8 @@ def judge(job: JudgeJob, stop: threading.Event) -> JudgeReport:
 
             values = NotebookValues(Oracle(runner.exchange, Path(job.data_root)))
             report.questions = run_tests(manifest, autograder, values, job.submission_digest)
-            order = _parameter_order(values.get(NETWORK), lesson)
+            order = _parameter_order(values, lesson)
+            report.lost_during_tests = not runner.alive
     finally:
         runner.close()
         report.outcome = sandboxed.finish(grace=0)  # the notebook was sent already: no need to wait
@@ -153,17 +155,18 @@ def measure(lesson, job: JudgeJob, order: list[str] | None) -> dict:
     return asdict(verify(lesson, weights, order, Path(job.data_root)))
 
 
-def _parameter_order(network: Any, lesson) -> list[str] | None:
+def _parameter_order(values: NotebookValues, lesson) -> list[str] | None:
     """How the notebook's network uses its tensors, so that weights saved from a class that
     declares its layers in another order still line up with the lesson's network."""
     from torch import nn
 
     from ..checks.architecture import parameter_order
 
-    if not isinstance(network, nn.Module) or lesson.architecture is None:
+    if lesson.architecture is None:
         return None
     try:
-        return parameter_order(network, lesson.architecture)
+        network = values.get(NETWORK)
+        return parameter_order(network, lesson.architecture) if isinstance(network, nn.Module) else None
     except Exception:  # the kernel stopped answering, or the network cannot run
         return None
 
@@ -177,10 +180,14 @@ class NotebookValues(dict):
         self.oracle = oracle
 
     def get(self, name: str, default: Any = None) -> Any:
+        from .proxies import OracleUnavailable
+
         if not super().__contains__(name):
             try:
                 found, value = self.oracle.get(name)
-            except Exception:  # a value that cannot travel, or a kernel that stopped answering
+            except OracleUnavailable:
+                raise  # the test fails saying so, not "define `name` first"
+            except Exception:  # a value that cannot travel
                 found, value = False, None
             self[name] = value if found else default
         return super().__getitem__(name)
@@ -235,6 +242,10 @@ class RunnerSession:
                 raise OracleUnavailable(self._why_silent())
             if event.get("event") == "answer":
                 return event.get("answer"), answer_blobs
+            if event.get("event") == "dead":  # the kernel died while answering (killed from outside)
+                self.kernel_error = str(event.get("message", "the notebook's kernel died"))[:500]
+                self.alive = False
+                raise OracleUnavailable(self._why_silent())
 
     def _next(self) -> tuple[dict | None, list[bytes]]:
         try:

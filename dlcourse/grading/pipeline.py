@@ -218,7 +218,7 @@ def combine(submission: Path, lesson: Lesson, points: dict[str, float], files: d
     if verdict is not None:
         if report.ready:
             flags += _verify(lesson, questions, verdict, notes)
-        else:
+        if not report.ready or report.lost_during_tests:
             _from_weights_alone(lesson, questions, verdict, report)
     result = GradeResult(submission=submission.name, lesson=lesson.id, status="ok", reason="",
                          questions=questions, accuracy=verdict.accuracy if verdict else None,
@@ -235,14 +235,19 @@ def _from_weights_alone(lesson: Lesson, questions: dict[str, QuestionResult], ve
     alone would give untrained weights, which anyone can make, the architecture's points)."""
     earned = {"architecture": verdict.fits_lesson and verdict.meets_threshold, "accuracy": verdict.meets_threshold,
               "gap": verdict.gap is not None and verdict.baseline_gap is not None and verdict.gap < verdict.baseline_gap}
-    where = _first_line(report.running_cell) if report.running_cell else "the start-up"
+    if report.ready:
+        when = "the notebook's kernel stopped answering while the tests ran"
+    else:
+        where = _first_line(report.running_cell) if report.running_cell else "the start-up"
+        when = f"the notebook stopped while running {where}, before its tests ran"
     for role, name in lesson.verified_questions.items():
         question = questions.get(name)
-        if question is None or not earned.get(role):
+        if question is None or not earned.get(role) or question.score >= question.possible:
             continue
         question.score, question.measured_ok = question.possible, True
-        question.verification = (f"verified from the weights alone: the notebook stopped while running {where}, "
-                                  f"before its tests ran")
+        question.verification = f"verified from the weights alone: {when}"
+        for test in question.tests:
+            test.passed, test.message = True, ""
 
 
 def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdict, notes: list[str]) -> list[str]:
@@ -324,11 +329,16 @@ def _status(lesson: Lesson, report: JudgeReport, files: dict[str, bytes], flags:
     if missing:
         files_were = f"{missing[0]} was" if len(missing) == 1 else f"{' and '.join(missing)} were"
         return "missing-weights", f"{files_were} not submitted: the questions measured from weights score 0"
-    if report.kernel_error:
-        return "error", report.kernel_error
     if outcome.timed_out or outcome.out_of_memory:
         limit = "time" if outcome.timed_out else "memory"
         return "error", f"the notebook ran out of {limit} while the tests asked it questions; those tests failed"
+    if report.lost_during_tests:  # not by the grader's limits: killed from outside, by the container
+        return "error", (f"the notebook's kernel stopped answering while the tests asked it questions "
+                         f"({report.kernel_error or 'killed from outside the grader'}; on Gradescope most likely "
+                         f"by the container's memory limit): the questions asked after that score 0, except "
+                         f"those the weights verify alone. Regrade it with more memory.")
+    if report.kernel_error:
+        return "error", report.kernel_error
     if report.cell_errors:
         more = f" (+{len(report.cell_errors) - 1} more)" if len(report.cell_errors) > 1 else ""
         return "error", report.cell_errors[0] + more
