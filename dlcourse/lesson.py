@@ -45,6 +45,10 @@ class Lesson:
     # A lesson whose trained network is submitted too, to compare with (its id).
     baseline: str | None = None
     gap_images: int = 2000  # images of each split that train-test accuracy gaps are measured on
+    # The share of the training set the notebook holds out for validation (``len // 10`` for
+    # 0.1, split by ``ImageDataset.split`` with seed 0): never used for standardization
+    # statistics, nor measured as training images.
+    validation_fraction: float = 0.0
     # The limits set in the Gradescope assignment's settings (``gradescope: {timeout: 600,
     # memory_mb: 768}``, Gradescope's defaults): the autograder fits its own limits inside them.
     gradescope_timeout: int = 600
@@ -68,6 +72,7 @@ class Lesson:
             prepare=dict(config.get("prepare", {})),
             verified_questions=dict(config.get("verified_questions", {})),
             baseline=config.get("baseline"), gap_images=int(config.get("gap_images", 2000)),
+            validation_fraction=float(config.get("validation_fraction", 0.0)),
             gradescope_timeout=int(gradescope.get("timeout", 600)),
             gradescope_memory_mb=int(gradescope.get("memory_mb", 768)),
         )
@@ -91,19 +96,25 @@ class Lesson:
     def train_set(self, root: str | os.PathLike | None = None) -> ImageDataset:
         return dataset_class(self.dataset)(root, train=True)
 
-    def reference_prepare(self, train_images: torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    def training_part(self, train: ImageDataset | None = None) -> ImageDataset:
+        """The images the notebook trains on: the training set (``train`` if loaded already)
+        less the ``validation_fraction`` it holds out, split as the notebook splits it."""
+        train = train if train is not None else self.train_set()
+        held_out = int(len(train) * self.validation_fraction)
+        return train.split(held_out)[0] if held_out else train
+
+    def reference_prepare(self, train: ImageDataset | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
         """The lesson's own input pipeline: scale to [0, 1], then optionally standardise.
 
         ``prepare: {standardize: train}`` standardises each channel with statistics of the
-        training set (``train_images`` if given, else loaded), computed here so that no
-        expected value needs to be written down.
+        images the notebook trains on (:meth:`training_part` of ``train``, loaded if not
+        given), computed here so that no expected value needs to be written down.
         """
         from .data import channel_stats
 
         mean = std = None
         if self.prepare.get("standardize") == "train":
-            images = train_images if train_images is not None else self.train_set().images
-            mean, std = channel_stats(images)
+            mean, std = channel_stats(self.training_part(train))
 
         def prepare(images: torch.Tensor) -> torch.Tensor:
             x = images.float() / 255

@@ -11,7 +11,8 @@ from dlcourse.checks import (architecture_problem, check_accuracy, output_proble
                              read_weights, state_dict_problem)
 from dlcourse.checks.messages import percent
 from dlcourse.checks.weights import UnsafeWeights, WeightsProblem
-from dlcourse.data import SAMPLE_DIR
+from dlcourse.checks.accuracy import gap_images
+from dlcourse.data import SAMPLE_DIR, ImageDataset, channel_stats
 from dlcourse.lesson import Lesson
 from dlcourse.spec import ArchSpec
 
@@ -150,3 +151,27 @@ def test_lesson_settings_read_from_lesson_yaml(course):
 
 def test_thresholds_read_as_people_write_them():
     assert percent(0.97) == "97%" and percent(0.965) == "96.5%" and percent(0.7) == "70%"
+
+
+def test_standardization_and_gaps_leave_the_validation_images_out(course, monkeypatch):
+    """Issue 13: lesson 4's statistics come from the images the notebook trains on, and the
+    train-test gap is never measured on an image held out for validation."""
+    monkeypatch.setenv("DLCOURSE_DATA", str(SAMPLE_DIR))
+    lesson = course.lesson("regularization")
+    train = lesson.train_set()
+    trained_on, validation = train.split(len(train) // 10)  # as the notebook splits it
+    mean, std = channel_stats(trained_on)
+    x = train.images[:50]
+    expected = (x.float() / 255 - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+    assert torch.allclose(lesson.reference_prepare()(x), expected, atol=1e-6)
+    (gap_train, gap_labels), _ = gap_images(lesson)
+    held_out = {bytes(image.numpy()) for image in validation.images}
+    assert not any(bytes(image.numpy()) in held_out for image in gap_train), "a validation image is measured as training"
+    assert torch.equal(gap_train, trained_on.images[:len(gap_train)]) and torch.equal(gap_labels, trained_on.labels[:len(gap_train)])
+
+
+def test_channel_stats_reads_a_split_part_chunk_by_chunk():
+    images = torch.randint(0, 256, (37, 3, 4, 4), dtype=torch.uint8)
+    part, _ = ImageDataset(images, torch.zeros(37, dtype=torch.long)).split(7)
+    for got, wanted in zip(channel_stats(part, chunk=5), channel_stats(part.images)):
+        assert torch.allclose(got, wanted, atol=1e-6)

@@ -272,3 +272,22 @@ def test_stated_targets_match_the_threshold(lesson_id):
             for figure in re.findall(r"(\d+(?:\.\d+)?)\s*%", span)]
     assert all(abs(float(figure) - threshold) < 1e-6 for figure in bold), \
         f"{lesson_id}: every percentage in bold is read as the target: {bold}"
+
+
+# 8. Lesson 4: standardization statistics come from the training images, without the validation images.
+
+def test_statistics_question_rejects_the_validation_images():
+    from dlcourse.data import CIFAR10, SAMPLE_DIR, channel_stats
+
+    train_full, test_set = CIFAR10(SAMPLE_DIR), CIFAR10(SAMPLE_DIR, train=False)
+    reference = solution_namespace("regularization", "standardize",
+                                   {"torch": torch, "nn": nn, "train_full": train_full, "test_set": test_set,
+                                    "train_set": train_full.split(len(train_full) // 10)[0]})
+    sets = {"train_full": train_full, "train_set": reference["train_set"], "test_set": test_set}
+    name = "test_statistics_come_from_the_training_set"
+    assert run_tests("regularization", "standardize", **reference)[name] is None
+    for source, message in (("train_full", "include the validation images"), ("test_set", "come from the test set")):
+        mean, std = channel_stats(sets[source])
+        assert message in run_tests("regularization", "standardize", **dict(reference, train_mean=mean, train_std=std))[name]
+    cells = "\n".join(cell.source for cell in master("regularization").cells if cell.cell_type == "code")
+    assert "channel_mean_std(train_set.images)" in cells and "channel_mean_std(train_full.images)" not in cells

@@ -61,7 +61,7 @@ def verify(lesson: Lesson, weights: Path, order: list[str] | None = None) -> Ver
     verdict.fits_lesson = True
     model = spec_model_with(state, lesson.architecture)
     train = lesson.train_set() if lesson.baseline or lesson.prepare else None
-    prepare = lesson.reference_prepare(train.images if train is not None else None)
+    prepare = lesson.reference_prepare(train)
     test_set = lesson.test_set()
     verdict.test_images = len(test_set)
     verdict.accuracy = evaluate(model, test_set, prepare=prepare).accuracy
