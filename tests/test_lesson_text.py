@@ -209,7 +209,11 @@ def test_lesson_4_introduction_keeps_its_promises():
         assert broken not in introduction, f"the introduction still says {broken!r}"
     lesson_3 = re.search(r"a correct network gets about (\d+)%", text_of("cifar-cnn")).group(1)
     assert f"about {lesson_3}%" in introduction, "quote lesson 3's accuracy as lesson 3 states it"
-    assert "train the result once" in introduction and "does not measure what each technique buys" in introduction
+    assert "train the result once" in introduction and "what each technique buys on its own" in introduction
+    ablations = "\n".join(cell.source for cell in master("regularization").cells
+                          if "ablation" in cell.metadata.get("tags", []))
+    for variant in ("baseline", "+ augmentation", "+ batch normalization", "+ dropout", "+ weight decay"):
+        assert f'"{variant}' in ablations, f"the ablation runs should include {variant!r}"
 
 
 # 4. Lesson 2: a CNN with a dense head is not translation invariant.
@@ -291,3 +295,19 @@ def test_statistics_question_rejects_the_validation_images():
         assert message in run_tests("regularization", "standardize", **dict(reference, train_mean=mean, train_std=std))[name]
     cells = "\n".join(cell.source for cell in master("regularization").cells if cell.cell_type == "code")
     assert "channel_mean_std(train_set.images)" in cells and "channel_mean_std(train_full.images)" not in cells
+
+
+# 9. Lesson 2: students work out the shapes of the architecture table themselves.
+
+def test_lesson_2_table_shapes_are_computed_not_copied():
+    reference = solution_namespace("cnn-mnist", "shapes")
+    answers = {key: reference[key] for key in ("conv_output_size", "table_shapes")}
+    assert all(message is None for message in run_tests("cnn-mnist", "shapes", **answers).values())
+    hidden = {name for name, (_, is_hidden) in question_tests("cnn-mnist", "shapes").items() if is_hidden}
+    copied = dict(answers, table_shapes=lambda size: [(32, 26, 26), (32, 13, 13), (64, 11, 11), (32, 9, 9), 2592])
+    results = run_tests("cnn-mnist", "shapes", **copied)
+    assert all(results[name] is None for name in results if name not in hidden), "the copy passes the public test"
+    assert all(results[name] for name in hidden), "a hidden test should catch shapes copied for 28 pixels"
+    assert all(run_tests("cnn-mnist", "shapes").values()), "the untouched stub passes nothing"
+    table = next(cell for cell in markdown_cells("cnn-mnist") if "| layer | output for one image |" in cell)
+    assert "26 × 26" not in table and "2592" not in table, "the table leaves its shapes to the student"
