@@ -311,3 +311,23 @@ def test_lesson_2_table_shapes_are_computed_not_copied():
     assert all(run_tests("cnn-mnist", "shapes").values()), "the untouched stub passes nothing"
     table = next(cell for cell in markdown_cells("cnn-mnist") if "| layer | output for one image |" in cell)
     assert "26 × 26" not in table and "2592" not in table, "the table leaves its shapes to the student"
+
+
+# 10. Lesson 4's ablations: each switch changes only its technique, and the grader skips the runs.
+
+def test_ablation_switches_and_grading_skips_them():
+    cells = [cell for cell in master("regularization").cells if "ablation" in cell.metadata.get("tags", [])]
+    assert cells and all("otter_ignore" in cell.metadata["tags"] for cell in cells), "the grader must skip the ablations"
+    definitions = next(cell.source for cell in cells if "def ablation_network" in cell.source)
+    namespace = {"torch": torch, "nn": nn, "train_set": None}
+    exec(definitions.split("\n", 2)[2], namespace)  # the definitions, without the cell's data lines
+
+    def kinds(network):
+        return [type(layer).__name__ for layer in network]
+
+    baseline = kinds(namespace["ablation_network"]())
+    assert "BatchNorm2d" not in baseline and "Dropout" not in baseline
+    both = kinds(namespace["ablation_network"](batchnorm=True, dropout=True))
+    assert both.count("BatchNorm2d") == 6 and both.count("Dropout") == 3
+    assert [k for k in both if k not in ("BatchNorm2d", "Dropout")] == baseline, "switches add layers, nothing else"
+    assert kinds(namespace["ablation_network"](activation=nn.ELU)).count("ELU") == baseline.count("ReLU")
