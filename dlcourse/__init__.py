@@ -13,8 +13,10 @@ _EXPORTS = {
     "MNIST": "data", "CIFAR10": "data", "ImageDataset": "data", "data_dir": "data",
     "DataNotFoundError": "data",
     "fit": "training", "evaluate": "training", "predict": "training", "History": "training",
+    "confusion_matrix": "training",
     "summary": "model_summary",
-    "plot_history": "plots", "show_predictions": "plots",
+    "plot_history": "plots", "show_predictions": "plots", "show_images": "plots", "show_filters": "plots",
+    "show_feature_maps": "plots", "plot_confusion_matrix": "plots",
     "seed_everything": "seeding",
 }
 __all__ = sorted(_EXPORTS)

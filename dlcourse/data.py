@@ -263,15 +263,24 @@ def _cifar_class_names(folder: Path) -> list[str]:
     return [n.decode() for n in names] if names else list(CIFAR10Info.classes)
 
 
-def channel_stats(images: torch.Tensor, chunk: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and std of uint8 images scaled to [0, 1], computed chunk by chunk."""
-    total = torch.zeros(images.shape[1], dtype=torch.float64)
+def channel_stats(images: torch.Tensor | ImageDataset, chunk: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std of uint8 images scaled to [0, 1], computed chunk by chunk.
+
+    ``images`` is a tensor or a dataset; a dataset's images are read a chunk at a time, so
+    a split part (whose images are scattered through the full set) is never gathered whole.
+    """
+    if isinstance(images, ImageDataset):
+        parts = (images.take(index) for index in torch.arange(len(images)).split(chunk))
+        shape = (len(images), *images.take(0).shape)
+    else:
+        parts, shape = images.split(chunk), tuple(images.shape)
+    total = torch.zeros(shape[1], dtype=torch.float64)
     squares = torch.zeros_like(total)
-    for part in images.split(chunk):
+    for part in parts:
         x = part.to(torch.float64) / 255
         total += x.sum(dim=(0, 2, 3))
         squares += (x * x).sum(dim=(0, 2, 3))
-    count = images.shape[0] * images.shape[2] * images.shape[3]
+    count = shape[0] * shape[2] * shape[3]
     mean = total / count
     std = (squares / count - mean**2).sqrt()
     return mean.float(), std.float()

@@ -49,6 +49,10 @@ class Lesson:
     # A lesson whose trained network is submitted too, to compare with (its id).
     baseline: str | None
     gap_images: int  # images of each split that train-test accuracy gaps are measured on
+    # The share of the training set the notebook holds out for validation (``len // 10`` for
+    # 0.1, split by ``ImageDataset.split`` with seed 0): never used for standardization
+    # statistics, nor measured as training images.
+    validation_fraction: float
     # The limits set in the Gradescope assignment's settings: the autograder fits its own inside them.
     gradescope_timeout: int
     gradescope_memory_mb: int
@@ -77,7 +81,8 @@ class Lesson:
             architecture=ArchSpec.from_config(architecture.model_dump()) if architecture else None,
             prepare=config.prepare.model_dump(exclude_none=True),
             verified_questions=dict(config.verified_questions), baseline=config.baseline,
-            gap_images=config.gap_images, gradescope_timeout=config.gradescope.timeout,
+            gap_images=config.gap_images, validation_fraction=config.validation_fraction,
+            gradescope_timeout=config.gradescope.timeout,
             gradescope_memory_mb=config.gradescope.memory_mb,
         )
 
@@ -100,20 +105,28 @@ class Lesson:
     def train_set(self, root: str | os.PathLike | None = None) -> ImageDataset:
         return dataset_class(self.dataset)(root, train=True)
 
-    def reference_prepare(self, train_images: torch.Tensor | None = None,
+    def training_part(self, train: ImageDataset | None = None,
+                      root: str | os.PathLike | None = None) -> ImageDataset:
+        """The images the notebook trains on: the training set (``train`` if loaded already,
+        else read from ``root``) less the ``validation_fraction`` it holds out, split as the
+        notebook splits it."""
+        train = train if train is not None else self.train_set(root)
+        held_out = int(len(train) * self.validation_fraction)
+        return train.split(held_out)[0] if held_out else train
+
+    def reference_prepare(self, train: ImageDataset | None = None,
                           root: str | os.PathLike | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
         """The lesson's own input pipeline: scale to [0, 1], then optionally standardise.
 
         ``prepare: {standardize: train}`` standardises each channel with statistics of the
-        training set (``train_images`` if given, else loaded from ``root``), computed here so that no
-        expected value needs to be written down.
+        images the notebook trains on (:meth:`training_part` of ``train``, read from ``root``
+        if not given), computed here so that no expected value needs to be written down.
         """
         from .data import channel_stats
 
         mean = std = None
         if self.prepare.get("standardize") == "train":
-            images = train_images if train_images is not None else self.train_set(root).images
-            mean, std = channel_stats(images)
+            mean, std = channel_stats(self.training_part(train, root))
 
         def prepare(images: torch.Tensor) -> torch.Tensor:
             x = images.float() / 255

@@ -77,6 +77,9 @@ class LessonConfig(_Strict):
     verified_questions: dict[Role, StrictStr] = {}
     baseline: Optional[StrictStr] = None             # a lesson whose trained network is submitted too
     gap_images: StrictInt = Field(2000, gt=0)        # images of each split that gaps are measured on
+    # the share of the training set the notebook holds out for validation: never in the
+    # standardization statistics, never measured as training images
+    validation_fraction: float = Field(0.0, ge=0, lt=1)
 
     @field_validator("dataset")
     @classmethod

@@ -3,8 +3,8 @@
 The solution notebook is executed in a fresh folder with the lesson's files and *all* its
 tests (hidden ones too); a ``grader.check`` cell that reports a failure stops the run, so no
 reference is ever saved that fails its own lesson. The seed can be changed (``SEED = 0`` in
-the setup cell) for calibration runs. Cells tagged ``challenge`` (optional extras for
-students) are not part of the reference and do not run.
+the setup cell) for calibration runs. Cells tagged ``challenge`` or ``ablation`` (optional
+extras for students, minutes each) are not part of the reference and do not run.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .lesson import Lesson
 from .sample_submissions import apply_edits
 
 SEED_LINE = "SEED = 0"
-CHALLENGE_TAG = "challenge"
+EXTRA_TAGS = ("challenge", "ablation")
 # Appended to the run: what the training did, for the caller (not kept in the saved notebook).
 RECORD_HISTORY = """\
 import json as _json
@@ -51,7 +51,7 @@ def train_reference(course: Course, lesson: Lesson, seed: int | None = None,
     if seed is not None:
         edits = [(SEED_LINE, f"SEED = {seed}"), *edits]
     notebook = apply_edits(notebook, list(edits))
-    notebook.cells = [c for c in notebook.cells if CHALLENGE_TAG not in c.metadata.get("tags", [])]
+    notebook.cells = [c for c in notebook.cells if not set(EXTRA_TAGS) & set(c.metadata.get("tags", []))]
     notebook.cells.append(nbformat.v4.new_code_cell(RECORD_HISTORY))
     with tempfile.TemporaryDirectory(prefix=f"dlcourse-train-{lesson.id}-") as scratch:
         folder = course.student_workspace(lesson, Path(scratch))

@@ -150,6 +150,16 @@ def predict(model: nn.Module, images: torch.Tensor, *, prepare: Prepare | None =
     return torch.cat(predictions) if predictions else labels
 
 
+@torch.no_grad()
+def confusion_matrix(model: nn.Module, data: Data, *, prepare: Prepare | None = None,
+                     classes: int = 10) -> torch.Tensor:
+    """How often each class is predicted as each other: ``matrix[true, predicted]`` counts images."""
+    labels = _labels(data)
+    images = data.images if isinstance(data, ImageDataset) else data[0]
+    predicted = predict(model, images, prepare=prepare)
+    return torch.bincount(labels * classes + predicted, minlength=classes * classes).view(classes, classes)
+
+
 def _labels(data: Data) -> torch.Tensor:
     return data.labels if isinstance(data, ImageDataset) else data[1]
 

@@ -13,7 +13,8 @@ from dlcourse.checks import (architecture_problem, check_accuracy, check_archite
                              whole_number)
 from dlcourse.checks.messages import percent
 from dlcourse.checks.weights import UnsafeWeights, WeightsProblem
-from dlcourse.data import SAMPLE_DIR
+from dlcourse.checks.accuracy import gap_images
+from dlcourse.data import SAMPLE_DIR, ImageDataset, channel_stats
 from dlcourse.lesson import Lesson
 from dlcourse.spec import ArchSpec
 
@@ -222,3 +223,26 @@ def test_a_hidden_tests_failure_names_its_input_on_one_line():
     with for_input("f(1)"):
         pass  # nothing fails, nothing is raised
 
+
+def test_standardization_and_gaps_leave_the_validation_images_out(course, monkeypatch):
+    """Issue 13: lesson 4's statistics come from the images the notebook trains on, and the
+    train-test gap is never measured on an image held out for validation."""
+    monkeypatch.setenv("DLCOURSE_DATA", str(SAMPLE_DIR))
+    lesson = course.lesson("regularization")
+    train = lesson.train_set()
+    trained_on, validation = train.split(len(train) // 10)  # as the notebook splits it
+    mean, std = channel_stats(trained_on)
+    x = train.images[:50]
+    expected = (x.float() / 255 - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+    assert torch.allclose(lesson.reference_prepare()(x), expected, atol=1e-6)
+    (gap_train, gap_labels), _ = gap_images(lesson)
+    held_out = {bytes(image.numpy()) for image in validation.images}
+    assert not any(bytes(image.numpy()) in held_out for image in gap_train), "a validation image is measured as training"
+    assert torch.equal(gap_train, trained_on.images[:len(gap_train)]) and torch.equal(gap_labels, trained_on.labels[:len(gap_train)])
+
+
+def test_channel_stats_reads_a_split_part_chunk_by_chunk():
+    images = torch.randint(0, 256, (37, 3, 4, 4), dtype=torch.uint8)
+    part, _ = ImageDataset(images, torch.zeros(37, dtype=torch.long)).split(7)
+    for got, wanted in zip(channel_stats(part, chunk=5), channel_stats(part.images)):
+        assert torch.allclose(got, wanted, atol=1e-6)

@@ -210,7 +210,11 @@ def test_lesson_4_introduction_keeps_its_promises():
         assert broken not in introduction, f"the introduction still says {broken!r}"
     lesson_3 = re.search(r"a correct network gets about (\d+)%", text_of("cifar-cnn")).group(1)
     assert f"about {lesson_3}%" in introduction, "quote lesson 3's accuracy as lesson 3 states it"
-    assert "train the result once" in introduction and "does not measure what each technique buys" in introduction
+    assert "train the result once" in introduction and "what each technique buys on its own" in introduction
+    ablations = "\n".join(cell.source for cell in master("regularization").cells
+                          if "ablation" in cell.metadata.get("tags", []))
+    for variant in ("baseline", "+ augmentation", "+ batch normalization", "+ dropout", "+ weight decay"):
+        assert f'"{variant}' in ablations, f"the ablation runs should include {variant!r}"
 
 
 # 4. Lesson 2: a CNN with a dense head is not translation invariant.
@@ -267,3 +271,63 @@ def test_stated_targets_match_the_threshold(lesson_id):
     assert target_problem(lesson, text) is None
     assert len(STATED_TARGET.findall(text)) >= 2, \
         f"{lesson_id} should state its target in the introduction and where it measures it"
+    threshold = 100 * lesson.accuracy_threshold
+    bold = [figure for span in re.findall(r"\*\*([^*]+)\*\*", text)
+            for figure in re.findall(r"(\d+(?:\.\d+)?)\s*%", span)]
+    assert all(abs(float(figure) - threshold) < 1e-6 for figure in bold), \
+        f"{lesson_id}: every percentage in bold is read as the target: {bold}"
+
+
+# 8. Lesson 4: standardization statistics come from the training images, without the validation images.
+
+def test_statistics_question_rejects_the_validation_images():
+    from dlcourse.data import CIFAR10, SAMPLE_DIR, channel_stats
+
+    train_full, test_set = CIFAR10(SAMPLE_DIR), CIFAR10(SAMPLE_DIR, train=False)
+    reference = solution_namespace("regularization", "standardize",
+                                   {"torch": torch, "nn": nn, "train_full": train_full, "test_set": test_set,
+                                    "train_set": train_full.split(len(train_full) // 10)[0]})
+    sets = {"train_full": train_full, "train_set": reference["train_set"], "test_set": test_set}
+    name = "test_statistics_come_from_the_training_set"
+    assert run_tests("regularization", "standardize", **reference)[name] is None
+    for source, message in (("train_full", "include the validation images"), ("test_set", "come from the test set")):
+        mean, std = channel_stats(sets[source])
+        assert message in run_tests("regularization", "standardize", **dict(reference, train_mean=mean, train_std=std))[name]
+    cells = "\n".join(cell.source for cell in master("regularization").cells if cell.cell_type == "code")
+    assert "channel_mean_std(train_set.images)" in cells and "channel_mean_std(train_full.images)" not in cells
+
+
+# 9. Lesson 2: students work out the shapes of the architecture table themselves.
+
+def test_lesson_2_table_shapes_are_computed_not_copied():
+    reference = solution_namespace("cnn-mnist", "shapes")
+    answers = {key: reference[key] for key in ("conv_output_size", "table_shapes")}
+    assert all(message is None for message in run_tests("cnn-mnist", "shapes", **answers).values())
+    hidden = {name for name, (_, is_hidden) in question_tests("cnn-mnist", "shapes").items() if is_hidden}
+    copied = dict(answers, table_shapes=lambda size: [(32, 26, 26), (32, 13, 13), (64, 11, 11), (32, 9, 9), 2592])
+    results = run_tests("cnn-mnist", "shapes", **copied)
+    assert all(results[name] is None for name in results if name not in hidden), "the copy passes the public test"
+    assert all(results[name] for name in hidden), "a hidden test should catch shapes copied for 28 pixels"
+    assert all(run_tests("cnn-mnist", "shapes").values()), "the untouched stub passes nothing"
+    table = next(cell for cell in markdown_cells("cnn-mnist") if "| layer | output for one image |" in cell)
+    assert "26 × 26" not in table and "2592" not in table, "the table leaves its shapes to the student"
+
+
+# 10. Lesson 4's ablations: each switch changes only its technique, and the grader skips the runs.
+
+def test_ablation_switches_and_grading_skips_them():
+    cells = [cell for cell in master("regularization").cells if "ablation" in cell.metadata.get("tags", [])]
+    assert cells and all("otter_ignore" in cell.metadata["tags"] for cell in cells), "the grader must skip the ablations"
+    definitions = next(cell.source for cell in cells if "def ablation_network" in cell.source)
+    namespace = {"torch": torch, "nn": nn, "train_set": None}
+    exec(definitions.split("\n", 2)[2], namespace)  # the definitions, without the cell's data lines
+
+    def kinds(network):
+        return [type(layer).__name__ for layer in network]
+
+    baseline = kinds(namespace["ablation_network"]())
+    assert "BatchNorm2d" not in baseline and "Dropout" not in baseline
+    both = kinds(namespace["ablation_network"](batchnorm=True, dropout=True))
+    assert both.count("BatchNorm2d") == 6 and both.count("Dropout") == 3
+    assert [k for k in both if k not in ("BatchNorm2d", "Dropout")] == baseline, "switches add layers, nothing else"
+    assert kinds(namespace["ablation_network"](activation=nn.ELU)).count("ELU") == baseline.count("ReLU")

@@ -4,10 +4,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import pytest
 import torch
 from torch import nn
 
-from dlcourse import MNIST, evaluate, fit, plot_history, predict, seed_everything, show_predictions, summary
+from dlcourse import (MNIST, confusion_matrix, evaluate, fit, plot_confusion_matrix, plot_history, predict,
+                      seed_everything, show_feature_maps, show_filters, show_predictions, summary)
 from dlcourse.data import SAMPLE_DIR
 
 
@@ -82,3 +84,33 @@ def test_plots_draw_curves_and_a_labelled_grid():
     grid = show_predictions(model, MNIST(SAMPLE_DIR, train=False), prepare=scale, n=8)
     titles = [ax.get_title() for ax in grid.axes if ax.get_title()]
     assert len(titles) == 8 and all("(" in t for t in titles)
+
+
+def test_confusion_matrix_counts_each_true_and_predicted_pair():
+    class Guess(nn.Module):  # predicts the class written in each image's first pixel
+        def forward(self, x):
+            return nn.functional.one_hot(x[:, 0, 0, 0].long(), 10).float()
+
+    images = torch.zeros(6, 1, 2, 2, dtype=torch.uint8)
+    images[:, 0, 0, 0] = torch.tensor([3, 3, 5, 1, 1, 1])
+    labels = torch.tensor([3, 5, 5, 1, 2, 1])
+    matrix = confusion_matrix(Guess(), (images, labels))
+    assert matrix.shape == (10, 10) and int(matrix.sum()) == 6
+    assert (matrix[3, 3], matrix[5, 3], matrix[5, 5], matrix[1, 1], matrix[2, 1]) == (1, 1, 1, 2, 1)
+    figure = plot_confusion_matrix(matrix, [str(k) for k in range(10)])
+    axes = figure.axes[0]
+    assert (axes.get_xlabel(), axes.get_ylabel()) == ("predicted", "true") and len(axes.texts) == 100
+
+
+def test_filters_and_feature_maps_are_drawn_one_picture_each():
+    grey, colour = nn.Conv2d(1, 6, 3), nn.Conv2d(3, 4, 3)
+    assert len([ax for ax in show_filters(grey).axes if ax.images]) == 6
+    assert len([ax for ax in show_filters(colour, n=3).axes if ax.images]) == 3
+    assert show_filters(colour).axes[0].images[0].get_array().shape == (3, 3, 3)  # drawn in colour
+    with pytest.raises(ValueError, match="1 or 3 input channels"):
+        show_filters(nn.Conv2d(8, 4, 3))
+    layers = nn.Sequential(nn.Conv2d(1, 20, 3), nn.ReLU()).train()
+    figure = show_feature_maps(layers, MNIST(SAMPLE_DIR, train=False).images[0], prepare=scale, n=5)
+    titles = [ax.get_title() for ax in figure.axes if ax.images]
+    assert titles == ["image", "map 0", "map 1", "map 2", "map 3", "map 4"]
+    assert figure.axes[1].images[0].get_array().shape == (26, 26) and layers.training  # mode restored

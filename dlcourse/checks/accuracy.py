@@ -115,12 +115,14 @@ def baseline_model(lesson: Lesson, folder: Path = Path(".")) -> nn.Module:
 
 
 def gap_images(lesson: Lesson, train: ImageDataset | None = None, root: Path | None = None) -> tuple:
-    """The first ``gap_images`` training and test images with their labels, the sets gaps
-    are measured on (pass ``train`` if the training set is loaded already), from ``root``
-    (default: the data directory)."""
+    """The first ``gap_images`` images the notebook trains on (no validation image among
+    them) and the first ``gap_images`` test images, with their labels: the sets gaps are
+    measured on (pass ``train``, the full training set, if it is loaded already), from
+    ``root`` (default: the data directory)."""
     n = lesson.gap_images
-    train, test = train or lesson.train_set(root), lesson.test_set(root)
-    return (train.images[:n], train.labels[:n]), (test.images[:n], test.labels[:n])
+    trained_on, test = lesson.training_part(train, root), lesson.test_set(root)
+    index = torch.arange(min(n, len(trained_on)))
+    return (trained_on.take(index), trained_on.labels[index]), (test.images[:n], test.labels[:n])
 
 
 def train_test_gap(model: nn.Module, prepare: Callable[[torch.Tensor], torch.Tensor], images: tuple) -> float:

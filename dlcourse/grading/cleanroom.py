@@ -65,7 +65,7 @@ def verify(lesson: Lesson, weights: Path, order: list[str] | None = None, data: 
     verdict.fits_lesson = True
     model = spec_model_with(state, lesson.architecture)
     train = lesson.train_set(data) if lesson.baseline or lesson.prepare else None
-    prepare = lesson.reference_prepare(train.images if train is not None else None)
+    prepare = lesson.reference_prepare(train, root=data)
     test_set = lesson.test_set(data)
     verdict.test_images = len(test_set)
     verdict.accuracy = evaluate(model, test_set, prepare=prepare).accuracy

@@ -6,12 +6,12 @@ name = "standardize"
 points = 3
 
 @test_case(points=1, hidden=False)
-def test_prepare_standardizes(prepare, train_full):
+def test_prepare_standardizes(prepare, train_set):
     import torch
     from dlcourse.checks import student_function
     prepare = student_function(prepare, 'prepare')
-    assert train_full is not None, 'run the data cell above without errors'
-    images = train_full.images[:2000]
+    assert train_set is not None, 'run the data cell above without errors'
+    images = train_set.take(torch.arange(len(train_set))[:2000])
     x = prepare(images)
     assert torch.is_tensor(x) and x.dtype == torch.float32, 'prepare should return float32 values'
     assert x.shape == images.shape, 'prepare should keep the shape of the batch'
