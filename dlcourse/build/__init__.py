@@ -4,7 +4,8 @@ The steps, in order, for each lesson:
 
 1. ``assign``      run Otter Assign on a copy of ``assignments/<id>/``, without running
                    the tests (the master's training cells must not run at build time);
-2. ``normalize``   make Otter's notebooks byte-for-byte reproducible;
+2. ``normalize``   make Otter's notebooks byte-for-byte reproducible; ``embed``: the toolkit's
+                   first and export cells, and the public tests and settings in the metadata;
 3. ``release``     ``student_template/<id>/``: stub notebook, public tests, support files;
 4. ``solution``    ``solutions/<id>/<id>-solution.ipynb``;
 5. ``autograder``  ``autograder/<id>/<id>-autograder.zip``, laid out as Gradescope expects.
@@ -24,6 +25,7 @@ from ..course import Course
 from ..lesson import Lesson
 from .assign import run_otter_assign
 from .autograder import write_autograder_zip
+from .embed import embed
 from .notebooks import normalize_notebook
 
 STUDENT_README = """\
@@ -56,6 +58,7 @@ def build_lesson(course: Course, lesson: Lesson, out: Path) -> list[Path]:
         dist = run_otter_assign(lesson, Path(scratch))
         for notebook in dist.glob("*/*.ipynb"):
             normalize_notebook(notebook)
+        embed(lesson, dist / "student", [dist / "student" / lesson.notebook, dist / "autograder" / lesson.notebook])
         student = _release(lesson, dist / "student", out / "student_template" / lesson.id)
         solution = _solution(lesson, dist / "autograder", out / "solutions" / lesson.id)
         autograder = out / "autograder" / lesson.id
