@@ -18,6 +18,7 @@ import pytest
 
 from dlcourse.course import Course
 from dlcourse.data import SAMPLE_DIR
+from dlcourse.execute import kernel_manager
 from tests.conftest import ROOT
 from tests.test_export import LESSON, worked_notebook
 
@@ -35,7 +36,7 @@ def kernel(cwd: Path, env: dict[str, str]):
     saved = dict(os.environ)
     os.environ.update({"DLCOURSE_DATA": str(SAMPLE_DIR), **env})  # the kernel inherits this environment
     nb = nbformat.v4.new_notebook()
-    client = NotebookClient(nb, kernel_name="python3", timeout=300, allow_errors=True,
+    client = NotebookClient(nb, km=kernel_manager(), timeout=300, allow_errors=True,
                             resources={"metadata": {"path": str(cwd)}})
     try:
         with client.setup_kernel():
@@ -73,12 +74,17 @@ def run_like_a_student(run, notebook: nbformat.NotebookNode) -> dict[str, str]:
     return checks
 
 
-def graded_score(zip_path: Path, out: Path) -> str:
-    done = subprocess.run([sys.executable, "-m", "dlcourse", "grade", "--lesson", LESSON.id, str(zip_path),
+def graded(submissions: Path, out: Path) -> dict[str, tuple[str, str, str]]:
+    """``dlcourse grade`` on a folder: submission -> (status, score, flags) from submissions.csv."""
+    import csv
+
+    done = subprocess.run([sys.executable, "-m", "dlcourse", "grade", "--lesson", LESSON.id, str(submissions),
                            "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "DLCOURSE_DATA": str(SAMPLE_DIR)})
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    assert "without encryption" not in done.stdout + done.stderr
+    with open(out / "submissions.csv", newline="") as f:
+        return {row["submission"]: (row["status"], row["score"], row["flags"]) for row in csv.DictReader(f)}
 
 
 def test_on_colab_the_notebook_alone_checks_exports_and_grades_full_marks(tmp_path):
@@ -100,7 +106,23 @@ def test_on_colab_the_notebook_alone_checks_exports_and_grades_full_marks(tmp_pa
     assert f"Wrote {zip_path.name}: the notebook open in Colab + {LESSON.weights}" in exported, exported
     assert downloads.read_text().split() == [str(zip_path)]
     assert sorted(os.listdir(content)) == sorted([LESSON.weights, zip_path.name, ".OTTER_LOG"])
-    assert f"{zip_path.name}: ok  14/14" in graded_score(zip_path, tmp_path / "grades")
+    submissions = tmp_path / "submissions"   # with an old-style zip: Otter's own first cell, no embedded tests
+    submissions.mkdir()
+    shutil.copy(zip_path, submissions / "new.zip")
+    old_style(submissions / "old.zip")
+    assert graded(submissions, tmp_path / "grades") == {"new.zip": ("ok", "14", ""), "old.zip": ("ok", "14", "")}
+
+
+def old_style(target: Path) -> None:
+    """A submission as releases before the embedded tests made it: Otter's init and export cells."""
+    notebook = nbformat.read(COURSE.solution_notebook(LESSON.id), as_version=4)
+    notebook.cells[0].source = f'# Initialize Otter\nimport otter\ngrader = otter.Notebook("{LESSON.notebook}")'
+    export_cell = next(c for c in notebook.cells if "grader.export(" in c.source)
+    export_cell.source = f"grader.export(pdf=False, files=['{LESSON.weights}'])"
+    del notebook.metadata["dlcourse"], notebook.metadata.otter["tests"], notebook.metadata.otter["OK_FORMAT"]
+    with zipfile.ZipFile(target, "w") as archive:
+        archive.writestr(LESSON.notebook, nbformat.writes(notebook))
+        archive.write(COURSE.reference_weights(LESSON), LESSON.weights)
 
 
 def test_in_jupyter_a_renamed_copy_is_exported_only_once_saved(tmp_path):
