@@ -16,6 +16,7 @@ _EXPORTS = {
     "summary": "model_summary",
     "plot_history": "plots", "show_predictions": "plots",
     "seed_everything": "seeding",
+    "best_device": "device", "device_of": "device",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -82,3 +82,19 @@ def test_plots_draw_curves_and_a_labelled_grid():
     grid = show_predictions(model, MNIST(SAMPLE_DIR, train=False), prepare=scale, n=8)
     titles = [ax.get_title() for ax in grid.axes if ax.get_title()]
     assert len(titles) == 8 and all("(" in t for t in titles)
+
+
+def test_fit_prints_one_line_per_epoch_beside_its_progress_bars(capsys):
+    """The bars are widgets in a notebook, which it does not save; the printed lines stay."""
+    import re
+
+    seed_everything(0)
+    model = small_net()
+    fit(model, MNIST(SAMPLE_DIR, train=True), optimizer=torch.optim.Adam(model.parameters(), lr=3e-3), epochs=2,
+        batch_size=100, prepare=scale, val_data=MNIST(SAMPLE_DIR, train=False))
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    number, percent = r"\d+\.\d{4}", r"\d+\.\d\d%"
+    assert [re.fullmatch(rf"epoch {e}/2 - \d+\.\d s - loss {number} - accuracy {percent} - val_loss {number} - "
+                         rf"val_accuracy {percent}", line) is not None for e, line in enumerate(lines, 1)] == [True, True], lines
+    assert "epoch 2/2" in captured.err and "batch" in captured.err  # tqdm's bars, on stderr outside a notebook
