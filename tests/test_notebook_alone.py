@@ -74,13 +74,13 @@ def run_like_a_student(run, notebook: nbformat.NotebookNode) -> dict[str, str]:
     return checks
 
 
-def graded(submissions: Path, out: Path) -> dict[str, tuple[str, str, str]]:
+def graded(submissions: Path, out: Path, data: Path = SAMPLE_DIR) -> dict[str, tuple[str, str, str]]:
     """``dlcourse grade`` on a folder: submission -> (status, score, flags) from submissions.csv."""
     import csv
 
     done = subprocess.run([sys.executable, "-m", "dlcourse", "grade", "--lesson", LESSON.id, str(submissions),
                            "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "DLCOURSE_DATA": str(SAMPLE_DIR)})
+                          env={**os.environ, "DLCOURSE_DATA": str(data)})
     assert done.returncode == 0, done.stderr
     assert "without encryption" not in done.stdout + done.stderr
     with open(out / "submissions.csv", newline="") as f:
