@@ -25,7 +25,9 @@ import zipfile
 from pathlib import Path
 
 from .lesson import Lesson, current_lesson
-from .running import RunningNotebook, cell_source, code_digest, find_running_notebook, on_colab
+from .running import (NotebookNotFound, RunningNotebook, assignment_name, cell_source, code_digest,
+                      find_running_notebook, on_colab)
+from .session import CELL_RUNS, ipython_shell
 
 ANSWER_TAG = "otter_answer_cell"
 PLACEHOLDER = re.compile(r"(^|=)\s*\.\.\.\s*(#.*)?$")   # a line that is `...` or `name = ...`
@@ -42,10 +44,7 @@ class ExportRefused(Exception):
 def export_submission(lesson_id: str, notebook: str | os.PathLike | None = None, *,
                       unfinished: bool = False) -> Path:
     """Check and zip the running notebook of ``lesson_id`` with the lesson's files; return the zip."""
-    from .running import NotebookNotFound
-    from .session import CELL_RUNS, _shell
-
-    shell = _shell()
+    shell = ipython_shell()
     try:
         found = find_running_notebook(lesson_id, notebook, user_ns=shell.user_ns if shell else None)
     except NotebookNotFound as error:
@@ -159,8 +158,6 @@ def write_zip(target: Path, members: dict[str, bytes]) -> None:
 
 def read_back(target: Path, members: dict[str, bytes], lesson_id: str) -> None:
     """The zip on disk must hold exactly ``members``, intact, and a notebook of this lesson."""
-    from .running import assignment_name
-
     try:
         with zipfile.ZipFile(target) as archive:
             stored = {name: archive.read(name) for name in archive.namelist()}

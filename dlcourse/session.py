@@ -54,7 +54,7 @@ def start(lesson_id: str) -> LessonGrader:
     """Set up the notebook of ``lesson_id``: its tests and settings, wherever it runs."""
     if os.environ.get(GRADING_ENV) == "1":
         return LessonGrader(lesson_id, None)
-    shell = _shell()
+    shell = ipython_shell()
     CELL_RUNS.watch(shell)
     try:
         material = _material(find_running_notebook(lesson_id, user_ns=shell.user_ns if shell else None).content)
@@ -97,7 +97,8 @@ def _otter_notebook(tests_dir: Path):
         os.chdir(here)
 
 
-def _shell():
+def ipython_shell():
+    """The IPython shell this code runs in, or None outside IPython."""
     try:
         from IPython import get_ipython
     except ImportError:
