@@ -27,8 +27,8 @@ try:
 except ImportError:
     import subprocess, sys
     try:
-        import torch, torchvision
-        keep = [f"torch=={{torch.__version__}}", f"torchvision=={{torchvision.__version__}}"]
+        import torch
+        keep = [f"torch=={{torch.__version__}}"]
     except ImportError:
         keep = []
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "{toolkit_url}", *keep], check=True)
