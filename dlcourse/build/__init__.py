@@ -48,8 +48,9 @@ pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu
 pip install "dlcourse[student] @ {toolkit_url}"
 ```
 
-The third line installs PyTorch's CPU build, which every laptop runs (under 1 GB installed). With
-an NVIDIA GPU, leave it out: the fourth line then installs PyTorch's GPU build (several GB). The
+The third line installs PyTorch's CPU build, which every laptop runs: the environment then
+takes about 1.6 GB. With an NVIDIA GPU, leave it out: the fourth line then installs PyTorch's
+GPU build (about 6 GB in all). The
 fourth installs the course toolkit from your course's own address, with JupyterLab; never
 `pip install dlcourse` by name, which could fetch somebody else's package. Then, each time:
 `. dl-env/bin/activate` and `jupyter lab {notebook}`.
