@@ -18,6 +18,7 @@ _EXPORTS = {
     "plot_history": "plots", "show_predictions": "plots", "show_images": "plots", "show_filters": "plots",
     "show_feature_maps": "plots", "plot_confusion_matrix": "plots",
     "seed_everything": "seeding",
+    "best_device": "device", "device_of": "device",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("lessons", nargs="*", help="lesson ids (default: all)")
     build.add_argument("--check", action="store_true",
                        help="build into a scratch folder and list committed files that drifted")
+    build.add_argument("--wheel", action="store_true",
+                       help="also build the toolkit's wheel into dist/, the file students install (course.yaml)")
     build.set_defaults(run=_build)
 
     grade = commands.add_parser("grade", help="grade a submission, a folder of them, or a Gradescope export")
@@ -102,6 +104,14 @@ def _build(args) -> int:
         start = time.perf_counter()
         for path in build(course, args.lessons or None):
             print(f"wrote {path.relative_to(course.root)}")
+        if args.wheel:
+            from .build.wheel import WheelProblem, build_wheel
+
+            try:
+                wheel = build_wheel(course, course.root / "dist")
+            except WheelProblem as error:
+                raise KnownProblem(error) from None
+            print(f"wrote {wheel.relative_to(course.root)}: publish it at {course.toolkit_url}")
         print(f"built in {time.perf_counter() - start:.1f} s")
     except CourseNotFound as error:
         raise KnownProblem(error) from None

@@ -7,6 +7,8 @@ run directly, without the grading sandbox.
 from __future__ import annotations
 
 import os
+import secrets
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -37,8 +39,28 @@ def execute_notebook(nb: nbformat.NotebookNode, folder: Path, *, skip_ignored: b
         nb.cells = [c for c in nb.cells if IGNORE_TAG not in c.metadata.get("tags", [])]
     kernel = {"env": {**os.environ, DATA_ENV: str(data)}} if data is not None else {}
     try:
-        NotebookClient(nb, kernel_name="python3", timeout=None, allow_errors=allow_errors,
+        NotebookClient(nb, km=kernel_manager(), timeout=None, allow_errors=allow_errors,
                        resources={"metadata": {"path": str(folder)}}).execute(**kernel)
     except CellExecutionError as error:
         raise NotebookFailed(str(error).strip().splitlines()[-1]) from None
     return nb
+
+
+def kernel_manager():
+    """A ``python3`` kernel that talks over Unix sockets in the user's private runtime folder.
+
+    Over TCP (jupyter_client's default) ipykernel 7 logs "Kernel is running over TCP without
+    encryption" at every start, into the output of ``dlcourse grade`` and ``dlcourse demo``;
+    the warning is right: any local user could connect to those ports. Sockets in a 0700
+    folder are reachable by their owner only. Windows has no Unix sockets here: TCP stays.
+    """
+    from jupyter_client.manager import KernelManager
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    if os.name == "nt":
+        return KernelManager(kernel_name="python3")
+    folder = Path(jupyter_runtime_dir())
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if len(str(folder)) > 80:  # a socket path may not exceed ~104 bytes (macOS), 108 (Linux)
+        folder = Path(tempfile.mkdtemp(prefix="dlcourse-kernel-"))
+    return KernelManager(kernel_name="python3", transport="ipc", ip=str(folder / f"kernel-{secrets.token_hex(6)}"))

@@ -144,10 +144,24 @@ class Lesson:
         return words
 
 
+_notebook_lesson: Path | None = None  # set by the notebook's first cell (dlcourse.session)
+
+
+def use_lesson_folder(folder: Path) -> None:
+    """Make ``folder``'s ``lesson.yaml`` the current lesson of this process, wherever its
+    working directory is (the settings a notebook carries, unpacked by its first cell)."""
+    global _notebook_lesson
+    _notebook_lesson = Path(folder)
+
+
 def current_lesson(start: str | os.PathLike = ".") -> Lesson:
-    """The lesson whose ``lesson.yaml`` sits in ``start`` (the notebook's folder)."""
+    """The lesson the running notebook carries (see :func:`use_lesson_folder`), else the one
+    whose ``lesson.yaml`` sits in ``start`` (the notebook's folder)."""
+    if _notebook_lesson is not None and (_notebook_lesson / LESSON_FILE).is_file():
+        return Lesson.load(_notebook_lesson / LESSON_FILE)
     path = Path(start) / LESSON_FILE
     if not path.is_file():
         raise FileNotFoundError(
-            f"{LESSON_FILE} is not in {Path(start).resolve()}: open the notebook from the lesson folder")
+            f"{LESSON_FILE} is not in {Path(start).resolve()}: run the notebook's first cell, or open the "
+            f"notebook from the lesson folder")
     return Lesson.load(path)

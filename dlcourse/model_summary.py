@@ -13,8 +13,10 @@ def summary(model: nn.Module, input_shape: tuple[int, ...], batch_size: int = 1)
     """
     import torchinfo
 
+    from .device import device_of
+
     return torchinfo.summary(
         model, input_size=(batch_size, *input_shape),
         col_names=("output_size", "num_params"), row_settings=("var_names",),
-        depth=4, verbose=0, device="cpu",
+        depth=4, verbose=0, device=device_of(model),  # torchinfo would move the network to its device
     )

@@ -9,6 +9,9 @@ the grader's own process uses it without loading torch.
     DLCOURSE_GRADESCOPE_TIMEOUT    Gradescope's timeout in seconds, over the lesson's
     DLCOURSE_GRADESCOPE_MEMORY_MB  Gradescope's memory limit, over the lesson's
                         (lesson.yaml ``gradescope: {timeout: 600, memory_mb: 768}``)
+    DLCOURSE_GRADING    set by the grader in the sandboxed kernel's environment only: the
+                        notebook's first cell (session.start) then unpacks nothing. Nothing
+                        that decides a score reads it (the tests run in the judge)
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ COURSE_ENV = "DLCOURSE_COURSE"
 MEMORY_ENV = "DLCOURSE_MEMORY_MB"
 GRADESCOPE_TIMEOUT_ENV = "DLCOURSE_GRADESCOPE_TIMEOUT"
 GRADESCOPE_MEMORY_ENV = "DLCOURSE_GRADESCOPE_MEMORY_MB"
+GRADING_ENV = "DLCOURSE_GRADING"
 SAMPLE_DIR = Path(__file__).parent / "sample_data"
 
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .data import ImageDataset
+from .device import device_of
 
 Data = Union[ImageDataset, tuple[torch.Tensor, torch.Tensor]]
 Prepare = Callable[[torch.Tensor], torch.Tensor]
@@ -69,12 +70,15 @@ def fit(model: nn.Module, train_data: Data, *, optimizer: torch.optim.Optimizer,
         loss_fn: nn.Module | None = None, scheduler=None, progress: bool = True) -> History:
     """Train ``model`` for ``epochs`` passes over shuffled ``train_data``; return the history.
 
-    ``scheduler``, if given, is stepped after every batch (e.g. ``OneCycleLR``).
+    ``scheduler``, if given, is stepped after every batch (e.g. ``OneCycleLR``). With
+    ``progress``, each epoch shows a progress bar and ends with one printed line of its
+    metrics: a notebook saves printed text, but not the bars (widgets), so the line is what
+    the submitted notebook keeps of the training.
     """
     from tqdm.auto import tqdm
 
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    device = _device_of(model)
+    device = device_of(model)
     model.to(memory_format=torch.channels_last)  # matches the batches; the state_dict is unchanged
     history = History()
     n_batches = -(-len(_labels(train_data)) // batch_size)
@@ -110,7 +114,19 @@ def fit(model: nn.Module, train_data: Data, *, optimizer: torch.optim.Optimizer,
         history.seconds.append(time.perf_counter() - start)
         bar.set_postfix(metrics)
         bar.close()
+        if progress:
+            print(epoch_line(history, epochs), flush=True)
     return history
+
+
+def epoch_line(history: History, epochs: int) -> str:
+    """``epoch 2/5 - 2.1 s - loss 0.1234 - accuracy 96.12% - val_loss ... - val_accuracy ...``"""
+    i = history.epochs - 1
+    parts = [f"epoch {history.epochs}/{epochs}", f"{history.seconds[i]:.1f} s", f"loss {history.loss[i]:.4f}",
+             f"accuracy {history.accuracy[i]:.2%}"]
+    if history.val_loss:
+        parts += [f"val_loss {history.val_loss[i]:.4f}", f"val_accuracy {history.val_accuracy[i]:.2%}"]
+    return " - ".join(parts)
 
 
 @torch.no_grad()
@@ -118,7 +134,7 @@ def evaluate(model: nn.Module, data: Data, *, prepare: Prepare | None = None,
              batch_size: int = 100, loss_fn: nn.Module | None = None) -> Evaluation:
     """Mean loss and accuracy of ``model`` on ``data``, in eval mode, batch by batch."""
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    device = _device_of(model)
+    device = device_of(model)
     was_training = model.training
     model.eval()
     try:
@@ -139,7 +155,7 @@ def predict(model: nn.Module, images: torch.Tensor, *, prepare: Prepare | None =
             batch_size: int = 100) -> torch.Tensor:
     """The predicted class of each image in ``images`` (a batch of stored images)."""
     labels = torch.zeros(len(images), dtype=torch.long)
-    device = _device_of(model)
+    device = device_of(model)
     was_training = model.training
     model.eval()
     try:
@@ -162,8 +178,3 @@ def confusion_matrix(model: nn.Module, data: Data, *, prepare: Prepare | None = 
 
 def _labels(data: Data) -> torch.Tensor:
     return data.labels if isinstance(data, ImageDataset) else data[1]
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")

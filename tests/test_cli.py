@@ -43,9 +43,22 @@ def test_grade_one_submission_prints_a_table_and_writes_results(course, tmp_path
                     env={"DLCOURSE_DATA": str(SAMPLE_DIR)})
     assert done.returncode == 0, done.stderr
     assert "reference.zip: ok  18/18" in done.stdout
+    assert "without encryption" not in done.stdout + done.stderr  # kernels talk over private Unix sockets
     for question in ("prepare", "flatten", "model", "parameters", "accuracy"):
         assert question in done.stdout
     assert "more_epochs      graded by hand (2 points, not in this score)" in done.stdout
     record = json.loads((out / "results" / "reference.zip.json").read_text())
     assert record["result"]["score"] == 18 and record["result"]["status"] == "ok"
     assert (out / "gradebook.csv").is_file() and (out / "report.md").is_file()
+
+
+def test_kernels_start_without_the_unencrypted_tcp_warning(tmp_path):
+    """ipykernel warns at every start of a kernel on TCP; ours use Unix sockets (execute.kernel_manager)."""
+    code = ("import nbformat, pathlib; from dlcourse.execute import execute_notebook, kernel_manager;"
+            "nb = execute_notebook(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('print(6 * 7)')]),"
+            " pathlib.Path('.')); print(nb.cells[0].outputs[0]['text'].strip(), kernel_manager().transport)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["42", "ipc"]
+    assert "without encryption" not in done.stderr, done.stderr
+    assert not list(tmp_path.iterdir())  # no socket files left in the notebook's folder

@@ -114,3 +114,19 @@ def test_filters_and_feature_maps_are_drawn_one_picture_each():
     titles = [ax.get_title() for ax in figure.axes if ax.images]
     assert titles == ["image", "map 0", "map 1", "map 2", "map 3", "map 4"]
     assert figure.axes[1].images[0].get_array().shape == (26, 26) and layers.training  # mode restored
+
+
+def test_fit_prints_one_line_per_epoch_beside_its_progress_bars(capsys):
+    """The bars are widgets in a notebook, which it does not save; the printed lines stay."""
+    import re
+
+    seed_everything(0)
+    model = small_net()
+    fit(model, MNIST(SAMPLE_DIR, train=True), optimizer=torch.optim.Adam(model.parameters(), lr=3e-3), epochs=2,
+        batch_size=100, prepare=scale, val_data=MNIST(SAMPLE_DIR, train=False))
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    number, percent = r"\d+\.\d{4}", r"\d+\.\d\d%"
+    assert [re.fullmatch(rf"epoch {e}/2 - \d+\.\d s - loss {number} - accuracy {percent} - val_loss {number} - "
+                         rf"val_accuracy {percent}", line) is not None for e, line in enumerate(lines, 1)] == [True, True], lines
+    assert "epoch 2/2" in captured.err and "batch" in captured.err  # tqdm's bars, on stderr outside a notebook

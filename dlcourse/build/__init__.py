@@ -5,7 +5,8 @@ The steps, in order, for each lesson:
 0. ``validate``    lesson.yaml, the master's config, text and tests agree (validate.py);
 1. ``assign``      run Otter Assign on a copy of ``assignments/<id>/``, without running
                    the tests (the master's training cells must not run at build time);
-2. ``normalize``   make Otter's notebooks byte-for-byte reproducible;
+2. ``normalize``   make Otter's notebooks byte-for-byte reproducible; ``embed``: the toolkit's
+                   first and export cells, and the public tests and settings in the metadata;
 3. ``release``     ``student_template/<id>/``: stub notebook, public tests, support files;
 4. ``solution``    ``solutions/<id>/<id>-solution.ipynb``;
 5. ``autograder``  ``autograder/<id>/<id>-autograder.zip``, laid out as Gradescope expects.
@@ -26,20 +27,42 @@ from ..grading.manifest import read_tests
 from ..lesson import Lesson
 from .assign import manual_questions, run_otter_assign
 from .autograder import write_autograder_zip
+from .embed import embed
 from .notebooks import normalize_notebook
 from .validate import check_sources, check_tests
 
 STUDENT_README = """\
 # {title}
 
-Open `{notebook}` in Jupyter (JupyterLab, Notebook or Colab) from this folder: the
-notebook reads `lesson.yaml` and the checks in `tests/` from here.
+`{notebook}` is all you need: it carries its checks and settings, so it works on its own in
+JupyterLab, Jupyter, a JupyterHub or Google Colab, from any folder.
 
-1. Install the course toolkit once: `pip install dlcourse` (or the address your course gives).
-2. Work through the notebook. After each question, its `grader.check(...)` cell tests your
+**On Colab:** upload the notebook (File > Upload notebook) and run its cells from the top: the
+first one installs the course toolkit. For a GPU: Runtime > Change runtime type > GPU.
+
+**On your own computer,** once, in a terminal (on Windows, `dl-env\\Scripts\\activate`
+instead of `. dl-env/bin/activate`):
+
+<!-- student install -->
+```sh
+python3 -m venv dl-env
+. dl-env/bin/activate
+pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu
+pip install "dlcourse[student] @ {toolkit_url}"
+```
+
+The third line installs PyTorch's CPU build, which every laptop runs: the environment then
+takes about 1.6 GB. With an NVIDIA GPU, leave it out: the fourth line then installs PyTorch's
+GPU build (about 6 GB in all). The
+fourth installs the course toolkit from your course's own address, with JupyterLab; never
+`pip install dlcourse` by name, which could fetch somebody else's package. Then, each time:
+`. dl-env/bin/activate` and `jupyter lab {notebook}`.
+
+1. Work through the notebook. After each question, its `grader.check(...)` cell tests your
    answer; more tests run when your submission is graded.
-3. Run the training cell: it saves `{weights}`, the weights your network learned.{baseline}
-4. Run the last cell. It writes a zip file with the notebook and {submitted}: submit that zip.
+2. Run the training cell: it saves `{weights}`, the weights your network learned.{baseline}
+3. Save the notebook (Ctrl+S), then run the last cell. It writes `{lesson_id}-submission.zip`
+   with the notebook and {submitted} (on Colab, it downloads itself): submit that zip.
 """
 BASELINE_NOTE = """
    Copy `{weights}`, the weights you trained in lesson {lesson}, into this folder too."""
@@ -63,7 +86,9 @@ def build_lesson(course: Course, lesson: Lesson, out: Path) -> list[Path]:
         check_tests(lesson, manifest, dist / "autograder")
         for notebook in dist.glob("*/*.ipynb"):
             normalize_notebook(notebook)
-        student = _release(lesson, dist / "student", out / "student_template" / lesson.id)
+        embed(lesson, dist / "student", [dist / "student" / lesson.notebook, dist / "autograder" / lesson.notebook],
+              course.toolkit_url)
+        student = _release(lesson, dist / "student", out / "student_template" / lesson.id, course.toolkit_url)
         solution = _solution(lesson, dist / "autograder", out / "solutions" / lesson.id)
         autograder = out / "autograder" / lesson.id
         _replace_dir(autograder)
@@ -85,12 +110,13 @@ def check(course: Course, lesson_ids: list[str] | None = None) -> list[str]:
     return drifted
 
 
-def _release(lesson: Lesson, student_dist: Path, target: Path) -> Path:
+def _release(lesson: Lesson, student_dist: Path, target: Path, toolkit_url: str) -> Path:
     _replace_dir(target)
     shutil.copytree(student_dist, target, dirs_exist_ok=True)
     baseline = lesson.baseline_lesson()
     (target / "README.md").write_text(STUDENT_README.format(
-        title=lesson.title, notebook=lesson.notebook, weights=lesson.weights,
+        title=lesson.title, notebook=lesson.notebook, weights=lesson.weights, lesson_id=lesson.id,
+        toolkit_url=toolkit_url,
         baseline=BASELINE_NOTE.format(weights=baseline.weights, lesson=baseline.id) if baseline else "",
         submitted=" and ".join(f"`{name}`" for name in lesson.submitted_files)))
     return target

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..device import device_of
 from ..spec import ArchSpec
 
 TRAINING_ONLY = {"Dropout", "Dropout2d"}  # identity in eval mode: checked by their settings
@@ -85,7 +86,7 @@ def trace(model: nn.Module, input_shape: tuple[int, ...], batch_size: int = 2) -
     result = Trace(calls)
     try:
         with torch.no_grad():
-            output = model(torch.zeros(batch_size, *input_shape))
+            output = model(torch.zeros(batch_size, *input_shape, device=device_of(model)))
         result.output_shape = tuple(output.shape) if torch.is_tensor(output) else None
     except Exception as exc:  # a student's network may fail in any way; report, don't crash
         result.error = exc
@@ -156,7 +157,8 @@ def computes_the_lesson_network(model: nn.Module, spec: ArchSpec, got: Trace | N
     reference.eval()
     try:
         with torch.no_grad():
-            output, expected = model(images), reference(images)
+            output, expected = model(images.to(device_of(model))), reference(images)
+            output = output.cpu() if torch.is_tensor(output) else output
     except Exception:  # a student's network may fail in any way
         return False
     finally:

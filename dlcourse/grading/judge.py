@@ -276,12 +276,12 @@ class RunnerSession:
 
 def _sandbox_env(run_dir: Path, data_root: str) -> dict[str, str]:
     """A small, explicit environment for the sandbox: nothing of the grader's own leaks in."""
-    from ..settings import DATA_ENV
+    from ..settings import DATA_ENV, GRADING_ENV
 
     home = run_dir / "home"
     keep = ("PATH", "LANG", "LC_ALL", "TZ")
     return {**{k: os.environ[k] for k in keep if k in os.environ},
-            DATA_ENV: data_root, "HOME": str(home),
+            DATA_ENV: data_root, GRADING_ENV: "1", "HOME": str(home),
             "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / "ipython"),
             "MPLCONFIGDIR": str(home / "matplotlib"), "MPLBACKEND": "Agg",
             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",

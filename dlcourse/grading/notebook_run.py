@@ -31,7 +31,7 @@ from typing import BinaryIO
 
 import nbformat
 
-from ..execute import IGNORE_TAG
+from ..execute import IGNORE_TAG, kernel_manager
 from .wire import read_message, write_message
 
 OUTPUT_LIMIT = 100_000  # characters of printed output kept per cell in the executed notebook
@@ -52,7 +52,7 @@ def main(run_dir: Path) -> None:
     notebook_path = next(submission.glob("*.ipynb"))
     nb = nbformat.read(notebook_path, as_version=4)
     nb.cells = [c for c in nb.cells if c.cell_type == "code" and not _left_out(c)]
-    client = NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=None,
+    client = NotebookClient(nb, km=kernel_manager(), allow_errors=True, timeout=None,
                             resources={"metadata": {"path": str(submission)}})
     try:
         with client.setup_kernel():

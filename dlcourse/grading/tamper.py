@@ -99,7 +99,7 @@ class _Finder(ast.NodeVisitor):
 
     def visit_Assign(self, node: ast.Assign) -> None:
         for target in node.targets:
-            if isinstance(target, ast.Name) and target.id == "grader" and not _is_otter_notebook(node.value):
+            if isinstance(target, ast.Name) and target.id == "grader" and not _is_grader_setup(node.value):
                 self.note(node, "rebinds grader")
         self.generic_visit(node)
 
@@ -110,8 +110,13 @@ class _Finder(ast.NodeVisitor):
                 self.note(node, f"names a grading file or setting ({node.value[:60]!r})")
 
 
-def _is_otter_notebook(value: ast.AST) -> bool:
-    """``otter.Notebook(...)``: the assignment in Otter's own first cell."""
-    return (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
-            and value.func.attr == "Notebook" and isinstance(value.func.value, ast.Name)
-            and value.func.value.id == "otter")
+def _is_grader_setup(value: ast.AST) -> bool:
+    """``otter.Notebook(...)``, the assignment in Otter's own first cell, or ``start("<lesson>")``,
+    the toolkit's (:mod:`dlcourse.session`)."""
+    if not isinstance(value, ast.Call):
+        return False
+    func = value.func
+    if isinstance(func, ast.Name):
+        return func.id == "start"
+    return (isinstance(func, ast.Attribute) and func.attr == "Notebook" and isinstance(func.value, ast.Name)
+            and func.value.id == "otter")

@@ -1,0 +1,182 @@
+"""``grader.export()``: the submission zip, made so that it cannot hold the wrong thing.
+
+Otter's own export zips whichever notebook its init cell named, saved or not, and refuses to
+run on Colab. This one, in order:
+
+1. finds the notebook that is running (:mod:`dlcourse.running`), whatever its file name;
+2. refuses a file older than the work done in this kernel (unsaved changes), a notebook
+   whose code is the released stub's, and one whose answers still hold ``...``
+   (``unfinished=True`` submits it anyway);
+3. refuses when a file the lesson submits (its weights) is missing or does not load;
+4. writes ``<lesson>-submission.zip`` beside the weights through a temporary file, so a
+   crash never leaves half a zip under that name, reads it back, and says in one line what
+   it holds; on Colab it also sends the zip to the browser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+from .lesson import Lesson, current_lesson
+from .running import (NotebookNotFound, RunningNotebook, assignment_name, cell_source, code_digest,
+                      find_running_notebook, on_colab)
+from .session import CELL_RUNS, ipython_shell
+
+ANSWER_TAG = "otter_answer_cell"
+PLACEHOLDER = re.compile(r"(^|=)\s*\.\.\.\s*(#.*)?$")   # a line that is `...` or `name = ...`
+CHECK_CALL = re.compile(r"""grader\.check\(\s*["']([^"']+)["']""")
+
+
+class ExportRefused(Exception):
+    """Why no zip was written; shown to the student as one message, without a traceback."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of the traceback
+        return [f"Not exported: {self}"]
+
+
+def export_submission(lesson_id: str, notebook: str | os.PathLike | None = None, *,
+                      unfinished: bool = False) -> Path:
+    """Check and zip the running notebook of ``lesson_id`` with the lesson's files; return the zip."""
+    shell = ipython_shell()
+    try:
+        found = find_running_notebook(lesson_id, notebook, user_ns=shell.user_ns if shell else None)
+    except NotebookNotFound as error:
+        raise ExportRefused(str(error)) from None
+    if found.path is not None:
+        refuse_unsaved(found, CELL_RUNS.since(found.path.stat().st_mtime))
+    refuse_stub(found)
+    if not unfinished:
+        refuse_unfinished(found)
+    lesson = current_lesson()
+    files = lesson_files(lesson, Path.cwd())
+    notebook_bytes = found.path.read_bytes() if found.path else json.dumps(found.content, indent=1).encode()
+    members = {lesson.notebook: notebook_bytes, **files}
+    target = Path.cwd() / f"{lesson.id}-submission.zip"
+    write_zip(target, members)
+    read_back(target, members, lesson.id)
+    print(describe(target, found, files))
+    if found.path is None and on_colab():
+        from google.colab import files as colab_files  # type: ignore[import-not-found]
+
+        colab_files.download(str(target))
+    return target
+
+
+def refuse_unsaved(found: RunningNotebook, ran_since_saved: list[str]) -> None:
+    """Code run in this kernel after the file was last saved must be in the file."""
+    saved = {cell_source(cell).strip() for cell in found.content.get("cells", []) if cell.get("cell_type") == "code"}
+    unsaved = [source for source in ran_since_saved if source.strip() not in saved]
+    if unsaved:
+        first = unsaved[0].strip().splitlines()[0][:60]
+        raise ExportRefused(f"{found.path.name} on disk is older than your work: the cell starting "
+                            f'"{first}" ran after the last save and is not in the file. Save the notebook '
+                            f"(Ctrl+S, or File > Save Notebook), then run this cell again.")
+
+
+def refuse_stub(found: RunningNotebook) -> None:
+    stub = ((found.content.get("metadata") or {}).get("dlcourse") or {}).get("stub")
+    if stub and code_digest(found.content) == stub:
+        raise ExportRefused(f"{found.name} is the notebook as released, without any of your answers. "
+                            f"If you worked in another copy, open that one and export from it.")
+
+
+def refuse_unfinished(found: RunningNotebook) -> None:
+    cells = [c for c in found.content.get("cells", []) if c.get("cell_type") == "code"]
+    open_questions = []
+    for index, cell in enumerate(cells):
+        tags = (cell.get("metadata") or {}).get("tags") or []
+        if ANSWER_TAG in tags and any(PLACEHOLDER.search(line.strip()) for line in cell_source(cell).splitlines()):
+            open_questions.append(_question_after(cells, index))
+    if open_questions:
+        names = ", ".join(f"'{name}'" for name in open_questions)
+        raise ExportRefused(f"{found.name} still holds `...` where an answer goes (questions {names}). Finish "
+                            f"them, or submit what you have with grader.export(unfinished=True).")
+
+
+def _question_after(cells: list[dict], index: int) -> str:
+    """The question an answer cell belongs to: the one its next ``grader.check`` names."""
+    for cell in cells[index + 1:]:
+        match = CHECK_CALL.search(cell_source(cell))
+        if match:
+            return match.group(1)
+    return f"cell {index + 1}"
+
+
+def lesson_files(lesson: Lesson, folder: Path) -> dict[str, bytes]:
+    """The files the lesson submits (its weights), read from ``folder``; each must load."""
+    files = {}
+    baseline = lesson.baseline_lesson()
+    for name in lesson.submitted_files:
+        path = folder / name
+        if not path.is_file():
+            if baseline is not None and name == baseline.weights:
+                how = f"copy {name}, the weights you trained in lesson {baseline.id}, into {folder}"
+            else:
+                how = "run the training cell: it saves them there"
+            raise ExportRefused(f"{name} is not in {folder}: {how}; then run this cell again.")
+        problem = _weights_problem(path)
+        if problem:
+            raise ExportRefused(f"{name} cannot be read as weights ({problem}): run the training cell again.")
+        files[name] = path.read_bytes()
+    return files
+
+
+def _weights_problem(path: Path) -> str | None:
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many kinds for a damaged or foreign file
+        return str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
+    if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) for v in state.values()):
+        return "it is not a state_dict: save model.state_dict()"
+    return None
+
+
+def write_zip(target: Path, members: dict[str, bytes]) -> None:
+    """Write the zip under a temporary name beside ``target``, then rename it: a crash leaves
+    the previous zip (or none), never a partial one."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+        with open(temporary, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def read_back(target: Path, members: dict[str, bytes], lesson_id: str) -> None:
+    """The zip on disk must hold exactly ``members``, intact, and a notebook of this lesson."""
+    try:
+        with zipfile.ZipFile(target) as archive:
+            stored = {name: archive.read(name) for name in archive.namelist()}
+    except (OSError, zipfile.BadZipFile, KeyError) as error:
+        raise ExportRefused(f"{target.name} could not be read back ({error}); run this cell again.") from None
+    digests = {name: hashlib.sha256(data).digest() for name, data in members.items()}
+    if {name: hashlib.sha256(data).digest() for name, data in stored.items()} != digests:
+        raise ExportRefused(f"{target.name} does not hold what was written (is the disk full?); run this cell again.")
+    notebook = next(data for name, data in stored.items() if name.endswith(".ipynb"))
+    if assignment_name(json.loads(notebook)) not in (None, lesson_id):
+        raise ExportRefused(f"{target.name} holds a notebook of another lesson")
+
+
+def describe(target: Path, found: RunningNotebook, files: dict[str, bytes]) -> str:
+    """One line: the zip, the notebook it holds (which one, when saved) and each file's size."""
+    if found.path is not None:
+        saved = time.strftime("%H:%M:%S", time.localtime(found.path.stat().st_mtime))
+        notebook = f"{found.path.name} (saved {saved})"
+    else:
+        notebook = found.where
+    parts = ", ".join(f"{name} ({len(data) / 2**20:.1f} MB)" for name, data in files.items())
+    return f"Wrote {target.name}: {notebook}{' + ' + parts if parts else ''}. Submit this zip."
