@@ -54,13 +54,15 @@ def kernel_manager():
     the warning is right: any local user could connect to those ports. Sockets in a 0700
     folder are reachable by their owner only. Windows has no Unix sockets here: TCP stays.
     """
-    from jupyter_client.manager import KernelManager
+    # nbclient's own manager class: with the synchronous KernelManager, nbclient never notices
+    # a kernel killed mid-cell (SIGKILL, an OOM kill) and waits for its reply forever.
+    from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.paths import jupyter_runtime_dir
 
     if os.name == "nt":
-        return KernelManager(kernel_name="python3")
+        return AsyncKernelManager(kernel_name="python3")
     folder = Path(jupyter_runtime_dir())
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     if len(str(folder)) > 80:  # a socket path may not exceed ~104 bytes (macOS), 108 (Linux)
         folder = Path(tempfile.mkdtemp(prefix="dlcourse-kernel-"))
-    return KernelManager(kernel_name="python3", transport="ipc", ip=str(folder / f"kernel-{secrets.token_hex(6)}"))
+    return AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(folder / f"kernel-{secrets.token_hex(6)}"))

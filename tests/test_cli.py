@@ -62,3 +62,16 @@ def test_kernels_start_without_the_unencrypted_tcp_warning(tmp_path):
     assert done.stdout.split() == ["42", "ipc"]
     assert "without encryption" not in done.stderr, done.stderr
     assert not list(tmp_path.iterdir())  # no socket files left in the notebook's folder
+
+
+def test_a_kernel_killed_mid_cell_is_noticed_at_once(tmp_path):
+    """A kernel killed from outside (SIGKILL, as an OOM kill) ends the run with DeadKernelError
+    within seconds, over our Unix sockets too, not after the grader's whole time limit."""
+    code = ("import nbformat, time; from nbclient import NotebookClient; from dlcourse.execute import kernel_manager;"
+            "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("
+            "'import os, signal; os.kill(os.getpid(), signal.SIGKILL)')]);"
+            "client = NotebookClient(nb, km=kernel_manager(), timeout=None); start = time.monotonic()\n"
+            "try:\n    client.execute()\nexcept Exception as error:\n    print(type(error).__name__, time.monotonic() - start)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    name, seconds = done.stdout.split()
+    assert name == "DeadKernelError" and float(seconds) < 20, done.stdout + done.stderr
