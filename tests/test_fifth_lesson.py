@@ -21,6 +21,7 @@ FIXTURE = ROOT / "tests" / "fixtures" / "tiny-mnist"
 def test_a_fifth_lesson_from_a_master_and_a_lesson_yaml_builds_and_grades(tmp_path):
     root = tmp_path / "course"
     shutil.copytree(FIXTURE, root / "assignments" / "tiny-mnist")
+    shutil.copy(ROOT / "course.yaml", root)  # the course's own settings (where students install the toolkit)
     assert sorted(p.name for p in (root / "assignments" / "tiny-mnist").iterdir()) == ["lesson.yaml", "tiny-mnist.ipynb"]
     with on_sample_data():
         assert main(["--course", str(root), "build"]) == 0

@@ -20,12 +20,15 @@ from dlcourse.course import Course
 from dlcourse.data import SAMPLE_DIR
 from dlcourse.execute import kernel_manager
 from tests.conftest import ROOT
-from tests.test_export import LESSON, worked_notebook
+from tests.test_export import LESSON, STUB, worked_notebook
 
 pytestmark = pytest.mark.slow
 COURSE = Course(ROOT)
 STANDIN = Path(__file__).parent / "colab_standin"
-QUESTIONS = ("prepare", "flatten", "model", "parameters", "accuracy")
+# every question the released notebook checks, and the autograder's full marks
+QUESTIONS = tuple(cell.source.split('"')[1] for cell in nbformat.read(STUB, as_version=4).cells
+                  if cell.cell_type == "code" and cell.source.startswith("grader.check("))
+FULL_MARKS = f"{sum(q['points'] for q in json.loads(zipfile.ZipFile(COURSE.autograder_zip(LESSON.id)).read('manifest.json'))['questions']):g}"
 
 
 @contextlib.contextmanager
@@ -110,7 +113,7 @@ def test_on_colab_the_notebook_alone_checks_exports_and_grades_full_marks(tmp_pa
     submissions.mkdir()
     shutil.copy(zip_path, submissions / "new.zip")
     old_style(submissions / "old.zip")
-    assert graded(submissions, tmp_path / "grades") == {"new.zip": ("ok", "14", ""), "old.zip": ("ok", "14", "")}
+    assert graded(submissions, tmp_path / "grades") == {"new.zip": ("ok", FULL_MARKS, ""), "old.zip": ("ok", FULL_MARKS, "")}
 
 
 def old_style(target: Path) -> None:

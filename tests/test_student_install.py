@@ -170,12 +170,12 @@ def test_in_jupyterlab_in_a_browser_the_notebook_runs_checks_and_exports_a_full_
         assert f"{question} passed!" in text, text[-3000:]   # Otter's rendered result
     assert re.search(r"epoch 2/2 - .* val_accuracy", text), "fit's epoch lines are missing"
     assert f"Wrote {LESSON.id}-submission.zip: {LESSON.notebook}" in text, text[-2000:]
-    from tests.test_notebook_alone import graded
+    from tests.test_notebook_alone import FULL_MARKS, QUESTIONS, graded
 
     submissions = work / "submitted"
     submissions.mkdir(exist_ok=True)
     shutil.copy(folder / f"{LESSON.id}-submission.zip", submissions / "browser.zip")
-    assert graded(submissions, work / "grades", data=real_data) == {"browser.zip": ("ok", "14", "")}
+    assert graded(submissions, work / "grades", data=real_data) == {"browser.zip": ("ok", FULL_MARKS, "")}
 
 
 def free_port() -> int:
