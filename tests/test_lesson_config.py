@@ -93,6 +93,18 @@ def test_a_weights_file_students_cannot_submit_stops_the_build(scratch_course, c
     assert str(master) in line and "weights file 'dense_mnist.pt' is not among" in line
 
 
+@pytest.mark.parametrize("layers, problem", [
+    (["Flatten", {"Linear": 512}, "Relu", {"Linear": 10}], "layer 'Relu' is not a torch.nn layer"),
+    (["Flatten", {"Linear": {"out_features": 512, "bias_": False}}, "ReLU", {"Linear": 10}],
+     "the architecture cannot be built: TypeError"),
+])
+def test_a_network_that_cannot_be_built_stops_the_build(scratch_course, capsys, layers, problem):
+    """Otherwise the judge fails on every submission, when it builds the lesson's network."""
+    path = edit_settings(scratch_course, architecture={"input": [1, 28, 28], "layers": layers})
+    line = build_fails(scratch_course, capsys)
+    assert str(path) in line and problem in line
+
+
 def test_the_stated_target_rule_reads_both_phrasings(course):
     lesson = course.lesson(LESSON)
     assert stated_targets("The target is **95%**. Later: the target is 95 %.") == [95.0, 95.0, 95.0]

@@ -6,6 +6,8 @@ Each problem is a LessonConfigError naming the file to fix, in one line:
 - the assignment config's ``name`` is the lesson id, and its ``student_files`` hold every
   weights file a submission must carry (this lesson's and its baseline's);
 - the baseline lesson exists;
+- the network lesson.yaml describes can be built: every layer a ``torch.nn`` class, with
+  arguments it accepts (else every grading would fail in the judge);
 - every target the text states ("The target is 95%", or a percentage in bold) is the
   lesson's ``accuracy_threshold``, and a lesson with a threshold states it;
 - every verified question is a question of the master;
@@ -50,6 +52,25 @@ def check_sources(lesson: Lesson) -> None:
     problem = target_problem(lesson, lesson_text(master))
     if problem:
         _fail(master, problem)
+    problem = architecture_problem(lesson)
+    if problem:
+        _fail(lesson.directory / LESSON_FILE, problem)
+
+
+def architecture_problem(lesson: Lesson) -> str | None:
+    """Why the network in lesson.yaml cannot be built, if it cannot (one line)."""
+    if lesson.architecture is None:
+        return None
+    from torch import nn
+
+    for layer in lesson.architecture.layers:
+        if not isinstance(getattr(nn, layer.kind, None), type):
+            return f"architecture layer {layer.kind!r} is not a torch.nn layer (names are case-sensitive: ReLU, Conv2d)"
+    try:
+        lesson.architecture.build()
+    except Exception as error:  # wrong arguments, shapes that do not chain: torch's own message
+        return f"the architecture cannot be built: {type(error).__name__}: {' '.join(str(error).split())[:300]}"
+    return None
 
 
 def check_tests(lesson: Lesson, manifest: Manifest, autograder: Path) -> None:
