@@ -19,6 +19,7 @@ import nbformat
 
 from dlcourse.course import Course
 from dlcourse.execute import IGNORE_TAG, execute_notebook
+from dlcourse.settings import data_dir
 
 MARK = "EPOCH_SECONDS"
 
@@ -47,7 +48,7 @@ def main(lesson_ids: list[str]) -> None:
         before = os.getloadavg()[0]
         with tempfile.TemporaryDirectory() as scratch:
             folder = course.student_workspace(lesson, Path(scratch))
-            nb = execute_notebook(one_epoch_notebook(course, lesson_id), folder, timeout=1800)
+            nb = execute_notebook(one_epoch_notebook(course, lesson_id), folder, data=data_dir())
         text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
         seconds = float(text.split(MARK)[1].split()[0])
         print(f"{lesson_id}: {seconds:.1f} s per epoch (load average {before:.1f} before, "
