@@ -11,11 +11,12 @@ from typing import IO, Iterator
 
 
 @contextlib.contextmanager
-def atomic_file(target: Path, mode: int = 0o644) -> Iterator[IO[bytes]]:
+def atomic_file(target: Path, mode: int = 0o644, suffix: str = "") -> Iterator[IO[bytes]]:
     """A binary file to write that replaces ``target`` only once complete, with permissions
     ``mode`` (readable by every user by default: graders may run as nobody); nothing is left
-    behind if writing fails."""
-    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False) as out:
+    behind if writing fails. The temporary file is ``.<target name>.<random><suffix>``."""
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=suffix,
+                                     delete=False) as out:
         try:
             yield out
         except BaseException:

@@ -19,11 +19,11 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 import zipfile
 from pathlib import Path
 
+from .atomic import atomic_file
 from .lesson import Lesson, current_lesson
 from .running import (NotebookNotFound, RunningNotebook, assignment_name, cell_source, code_digest,
                       find_running_notebook, on_colab)
@@ -143,17 +143,12 @@ def _weights_problem(path: Path) -> str | None:
 def write_zip(target: Path, members: dict[str, bytes]) -> None:
     """Write the zip under a temporary name beside ``target``, then rename it: a crash leaves
     the previous zip (or none), never a partial one."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
+    with atomic_file(target, mode=0o600, suffix=".part") as out:
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
             for name, data in members.items():
                 archive.writestr(name, data)
-        with open(temporary, "rb") as written:
-            os.fsync(written.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        out.flush()
+        os.fsync(out.fileno())  # on disk before the rename: a zip the student uploads next
 
 
 def read_back(target: Path, members: dict[str, bytes], lesson_id: str) -> None:
