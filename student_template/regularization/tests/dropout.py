@@ -7,10 +7,9 @@ points = 2
 
 @test_case(points=None, hidden=False)
 def test_first_block(regularized_block):
-    from dlcourse.checks import check_architecture
+    from dlcourse.checks import check_architecture, student_function
     from dlcourse.lesson import current_lesson
     from dlcourse.spec import ArchSpec
-    from dlcourse.checks import student_function
     regularized_block = student_function(regularized_block, 'regularized_block')
     spec = current_lesson().architecture
     check_architecture(regularized_block(3, 32, 0.25), ArchSpec(spec.input_shape, spec.layers[:8]))
