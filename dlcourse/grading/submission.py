@@ -35,6 +35,7 @@ import nbformat
 from nbformat.warnings import MissingIDFieldWarning
 
 from ..lesson import Lesson
+from ..running import assignment_name
 
 MAX_FILE_MB = 250        # weights are ~5 MB, notebooks under 10 MB
 MAX_ZIP_ENTRIES = 200
@@ -59,8 +60,7 @@ class Submission:
 
     @property
     def assignment_name(self) -> str | None:
-        otter = self.notebook.metadata.get("otter", {})
-        return otter.get("assignment_name") if isinstance(otter, dict) else None
+        return assignment_name(self.notebook)
 
 
 def read_submission(path: Path) -> Submission:
