@@ -76,3 +76,18 @@ def test_a_question_the_weights_earned_after_a_timeout_shows_as_earned():
     assert shown["accuracy"]["score"] == 4 and shown["accuracy"]["status"] == "passed"
     assert "verified from the weights alone" in shown["accuracy"]["output"]
     assert shown["model"]["status"] == "passed"
+
+
+def test_a_kernel_lost_during_the_tests_keeps_the_verdicts_it_gave_and_earns_only_unasked_questions():
+    """An attack: fail the architecture question, then kill the kernel in the last question
+    asked; the weights alone must not turn the failure into full marks."""
+    verdict = dict(fits_lesson=True, accuracy=0.98, test_images=10_000, meets_threshold=True)
+    answered = judged(False, True, **verdict)
+    answered.lost_during_tests, answered.unasked = True, []
+    result = combine(Path("kill.zip"), LESSON, POINTS, FILES, answered, [])
+    assert result.questions["model"].score == 0 and result.status == "error"
+    never_asked = judged(False, True, **verdict)
+    never_asked.lost_during_tests, never_asked.unasked = True, ["model"]
+    result = combine(Path("oom.zip"), LESSON, POINTS, FILES, never_asked, [])
+    assert result.questions["model"].score == 4
+    assert "kernel stopped answering while the tests ran" in result.questions["model"].verification

@@ -28,7 +28,7 @@ import sys
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .manifest import Manifest
 from .randomness import KEY_FILE, seed_for, seeded
@@ -70,6 +70,7 @@ class JudgeReport:
     notebook: str | None = None        # the executed notebook (the student's output, capped)
     refused: str | None = None         # the sandbox could not be made safe here
     lost_during_tests: bool = False    # the kernel died or stopped answering while tests asked it
+    unasked: list[str] = field(default_factory=list)  # questions whose tests began after that
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -108,7 +109,8 @@ def judge(job: JudgeJob, stop: threading.Event) -> JudgeReport:
             from .proxies import Oracle  # torch: loaded while the notebook ran (_warm_up)
 
             values = NotebookValues(Oracle(runner.exchange, Path(job.data_root)))
-            report.questions = run_tests(manifest, autograder, values, job.submission_digest)
+            report.questions, report.unasked = run_tests(manifest, autograder, values, job.submission_digest,
+                                                         answering=lambda: runner.alive)
             order = _parameter_order(values, lesson)
             report.lost_during_tests = not runner.alive
     finally:
@@ -129,21 +131,27 @@ def _warm_up(threads: int) -> None:
     torch.set_num_threads(max(1, threads))
 
 
-def run_tests(manifest: Manifest, autograder: Path, values: NotebookValues, digest: str) -> dict[str, QuestionResult]:
+def run_tests(manifest: Manifest, autograder: Path, values: NotebookValues, digest: str,
+              answering: Callable[[], bool] = lambda: True) -> tuple[dict[str, QuestionResult], list[str]]:
     """Every question's tests, run here with Otter's machinery on the notebook's values, each
-    test file drawing its random inputs from the submission's own seed."""
+    test file drawing its random inputs from the submission's own seed; and the questions
+    whose tests began after the kernel stopped ``answering``. Only those may later be earned
+    from the weights alone: a question the kernel did answer keeps its verdict, however the
+    kernel ends."""
     from otter.test_files.exception_test import ExceptionTestFile
 
     key = (autograder / KEY_FILE).read_text().strip()
-    questions = {}
+    questions, unasked = {}, []
     for spec in manifest.questions:
+        if not answering():
+            unasked.append(spec.name)
         test_file = ExceptionTestFile.from_file(str(autograder / spec.file))
         with seeded(seed_for(key, digest, spec.file)):
             test_file.run(values)
         tests = [TestResult(r.test_case.name, bool(r.test_case.hidden), float(r.test_case.points), bool(r.passed),
                             _failure(r)) for r in test_file.test_case_results]
         questions[spec.name] = QuestionResult(spec.name, float(test_file.score), float(test_file.possible), tests)
-    return questions
+    return questions, unasked
 
 
 def measure(lesson, job: JudgeJob, order: list[str] | None) -> dict:

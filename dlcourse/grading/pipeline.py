@@ -232,7 +232,9 @@ def _from_weights_alone(lesson: Lesson, questions: dict[str, QuestionResult], ve
     """A run that stopped before its tests (a timeout, a dead kernel) still earns the
     questions the submitted weights verify alone: the accuracy, the train-test gap, and the
     architecture when the weights are the lesson's network *trained* to its target (shapes
-    alone would give untrained weights, which anyone can make, the architecture's points)."""
+    alone would give untrained weights, which anyone can make, the architecture's points).
+    When the kernel stopped during the tests, only questions it was never asked are earned so:
+    a notebook that kills its kernel after failing a question keeps that failure."""
     earned = {"architecture": verdict.fits_lesson and verdict.meets_threshold, "accuracy": verdict.meets_threshold,
               "gap": verdict.gap is not None and verdict.baseline_gap is not None and verdict.gap < verdict.baseline_gap}
     if report.ready:
@@ -243,6 +245,8 @@ def _from_weights_alone(lesson: Lesson, questions: dict[str, QuestionResult], ve
     for role, name in lesson.verified_questions.items():
         question = questions.get(name)
         if question is None or not earned.get(role) or question.score >= question.possible:
+            continue
+        if report.ready and name not in report.unasked:  # the kernel answered it: its verdict stands
             continue
         question.score, question.measured_ok = question.possible, True
         question.verification = f"verified from the weights alone: {when}"
