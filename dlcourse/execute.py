@@ -39,8 +39,10 @@ def execute_notebook(nb: nbformat.NotebookNode, folder: Path, *, skip_ignored: b
         nb.cells = [c for c in nb.cells if IGNORE_TAG not in c.metadata.get("tags", [])]
     kernel = {"env": {**os.environ, DATA_ENV: str(data)}} if data is not None else {}
     try:
+        # nbclient shuts down only kernels whose manager it made itself: ours must be asked to
+        # (cleanup_kc), or each run's kernel, holding its data, lives until this process exits.
         NotebookClient(nb, km=kernel_manager(), timeout=None, allow_errors=allow_errors,
-                       resources={"metadata": {"path": str(folder)}}).execute(**kernel)
+                       resources={"metadata": {"path": str(folder)}}).execute(cleanup_kc=True, **kernel)
     except CellExecutionError as error:
         raise NotebookFailed(str(error).strip().splitlines()[-1]) from None
     return nb

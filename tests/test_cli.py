@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -62,6 +63,18 @@ def test_kernels_start_without_the_unencrypted_tcp_warning(tmp_path):
     assert done.stdout.split() == ["42", "ipc"]
     assert "without encryption" not in done.stderr, done.stderr
     assert not list(tmp_path.iterdir())  # no socket files left in the notebook's folder
+
+
+def test_a_notebook_run_stops_its_kernel(tmp_path):
+    """A kernel outliving its run keeps the run's data in memory: four calibration runs in one
+    process held four CIFAR-10 kernels, each logging "Parent appears to have exited" at the end."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from dlcourse.execute import execute_notebook
+
+    nb = execute_notebook(new_notebook(cells=[new_code_cell("import os; print(os.getpid())")]), tmp_path)
+    kernel = Path("/proc", nb.cells[0].outputs[0]["text"].strip())
+    assert not kernel.exists(), "the kernel is still running after execute_notebook returned"
 
 
 def test_a_kernel_killed_mid_cell_is_noticed_at_once(tmp_path):

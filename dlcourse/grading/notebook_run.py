@@ -52,10 +52,10 @@ def main(run_dir: Path) -> None:
     notebook_path = next(submission.glob("*.ipynb"))
     nb = nbformat.read(notebook_path, as_version=4)
     nb.cells = [c for c in nb.cells if c.cell_type == "code" and not _left_out(c)]
-    client = NotebookClient(nb, km=kernel_manager(), allow_errors=True, timeout=None,
+    client = NotebookClient(nb, km=kernel_manager(), allow_errors=True, timeout=None, shutdown_kernel="immediate",
                             resources={"metadata": {"path": str(submission)}})
     try:
-        with client.setup_kernel():
+        with client.setup_kernel(cleanup_kc=True):  # our manager: nbclient stops its kernel only if asked to
             for index, cell in enumerate(nb.cells):
                 write_message(channel, {"event": "cell", "source": cell.source[:2000]})
                 client.execute_cell(cell, index)
