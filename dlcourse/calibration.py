@@ -50,9 +50,13 @@ class Run:
     note: str = ""
 
 
-def calibrate(course: Course, lesson: Lesson, seeds: list[int], wrong: bool = True) -> None:
-    """Train what is missing from the results file for ``lesson``, saving after every run."""
-    done = {(r.kind, r.seed) for r in load(course).get(lesson.id, [])}
+def calibrate(course: Course, lesson: Lesson, seeds: list[int], wrong: bool = True, again: bool = False) -> None:
+    """Train what is missing from the results file for ``lesson``, saving after every run.
+
+    ``again`` retrains the runs asked for even where the file has them: after a change to the
+    lesson's network or recipe, the recorded runs measure a recipe students no longer get.
+    """
+    done = set() if again else {(r.kind, r.seed) for r in load(course).get(lesson.id, [])}
     for seed in seeds:
         if ("correct", seed) not in done:
             record(course, lesson, _correct(course, lesson, seed))

@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     calibrate.add_argument("lessons", nargs="+")
     calibrate.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     calibrate.add_argument("--no-wrong", action="store_true", help="only the correct recipe's seeds")
+    calibrate.add_argument("--again", action="store_true",
+                           help="retrain these runs even if recorded (after changing a network or recipe)")
     calibrate.set_defaults(run=_calibrate)
 
     demo = commands.add_parser("demo", help="build, then grade prepared submissions of every lesson (offline)")
@@ -192,12 +194,13 @@ def _train(args) -> int:
     _check_lessons(course, args.lessons)
     for lesson_id in args.lessons:
         lesson = course.lesson(lesson_id)
-        print(f"training {lesson_id} (its solution notebook, training cell included)...")
-        run = train_reference(course, lesson)
+        print(f"training {lesson_id} (its whole solution notebook: training and optional cells)...")
+        run = train_reference(course, lesson, extras=True)
         for path in save_reference(course, lesson, run):
             print(f"wrote {path.relative_to(course.root)}")
         record(course, lesson, correct_run(lesson, run, seed=0))  # the reference is calibration's seed 0
-        print(f"trained in {run.seconds:.0f} s; test accuracy {run.history['test_accuracy']:.2%}")
+        print(f"ran in {run.seconds:.0f} s ({sum(run.history['seconds']):.0f} s of training); "
+              f"test accuracy {run.history['test_accuracy']:.2%}")
     render(course)
     return 0
 
@@ -208,7 +211,7 @@ def _calibrate(args) -> int:
     course = _course(args)
     _check_lessons(course, args.lessons)
     for lesson_id in args.lessons:
-        calibrate(course, course.lesson(lesson_id), args.seeds, wrong=not args.no_wrong)
+        calibrate(course, course.lesson(lesson_id), args.seeds, wrong=not args.no_wrong, again=args.again)
     print(f"wrote {render(course).relative_to(course.root)}")
     return 0
 

@@ -4,7 +4,10 @@ The solution notebook is executed in a fresh folder with the lesson's files and 
 tests (hidden ones too); a ``grader.check`` cell that reports a failure stops the run, so no
 reference is ever saved that fails its own lesson. The seed can be changed (``SEED = 0`` in
 the setup cell) for calibration runs. Cells tagged ``challenge`` or ``ablation`` (optional
-extras for students, minutes each) are not part of the reference and do not run.
+extras for students, minutes each) never touch the reference's model or weights: ``dlcourse
+train`` runs them, so the executed solution shows their results and the time the whole lesson
+takes; calibration runs leave them out. nbclient records each cell's start and end in its
+``metadata.execution``, so the executed notebook also says where the time went.
 """
 
 from __future__ import annotations
@@ -42,16 +45,19 @@ class TrainingRun:
 
 
 def train_reference(course: Course, lesson: Lesson, seed: int | None = None,
-                    edits: list[tuple[str, str]] = (), require_passing: bool = True) -> TrainingRun:
+                    edits: list[tuple[str, str]] = (), require_passing: bool = True,
+                    extras: bool = False) -> TrainingRun:
     """Run the solution notebook (with ``edits``; the seed is one) and collect what it trained.
 
     ``require_passing=False`` keeps going when a check fails: for deliberately wrong runs.
+    ``extras`` also runs the optional cells (tagged ``challenge`` or ``ablation``).
     """
     notebook = nbformat.read(course.solution_notebook(lesson.id), as_version=4)
     if seed is not None:
         edits = [(SEED_LINE, f"SEED = {seed}"), *edits]
     notebook = apply_edits(notebook, list(edits))
-    notebook.cells = [c for c in notebook.cells if not set(EXTRA_TAGS) & set(c.metadata.get("tags", []))]
+    if not extras:
+        notebook.cells = [c for c in notebook.cells if not set(EXTRA_TAGS) & set(c.metadata.get("tags", []))]
     notebook.cells.append(nbformat.v4.new_code_cell(RECORD_HISTORY))
     with tempfile.TemporaryDirectory(prefix=f"dlcourse-train-{lesson.id}-") as scratch:
         folder = course.student_workspace(lesson, Path(scratch))
