@@ -52,8 +52,7 @@ def main(lesson_ids: list[str]) -> None:
     print("| lesson | whole notebook | without optional cells | training cell | optional cells | ran on |")
     print("|---|---|---|---|---|---|")
     for lesson_id in lesson_ids or course.lesson_ids():
-        path = course.solution_dir(lesson_id) / f"{lesson_id}-solution-executed.ipynb"
-        notebook = nbformat.read(path, as_version=4)
+        notebook = nbformat.read(course.executed_solution(lesson_id), as_version=4)
         try:
             times = lesson_times(notebook)
         except KeyError:

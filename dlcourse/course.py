@@ -81,6 +81,10 @@ class Course:
     def solution_notebook(self, lesson_id: str) -> Path:
         return self.solution_dir(lesson_id) / f"{lesson_id}-solution.ipynb"
 
+    def executed_solution(self, lesson_id: str) -> Path:
+        """The solution notebook as ``dlcourse train`` last ran it, outputs and cell times included."""
+        return self.solution_dir(lesson_id) / f"{lesson_id}-solution-executed.ipynb"
+
     def reference_weights(self, lesson: Lesson) -> Path:
         return self.solution_dir(lesson.id) / lesson.weights
 

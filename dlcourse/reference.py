@@ -85,9 +85,8 @@ def _require_passing_checks(notebook: nbformat.NotebookNode) -> None:
 
 def save_reference(course: Course, lesson: Lesson, run: TrainingRun) -> list[Path]:
     """Store the weights and the executed notebook in ``solutions/<id>/``."""
-    folder = course.solution_dir(lesson.id)
     weights = course.reference_weights(lesson)
     weights.write_bytes(run.weights)
-    executed = folder / f"{lesson.id}-solution-executed.ipynb"
+    executed = course.executed_solution(lesson.id)
     nbformat.write(run.notebook, executed)
     return [weights, executed]

@@ -2,6 +2,8 @@
 
 import zipfile
 
+import nbformat
+
 from dlcourse.build import build, check
 
 
@@ -54,3 +56,41 @@ def test_the_autograder_carries_only_what_grading_needs(course, tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path,
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path / "dlcourse-src")})
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_executed_solutions_ran_the_solutions_code(course):
+    """solutions/<id>/<id>-solution-executed.ipynb is what `dlcourse train` ran: the reference
+    weights and the figures the lessons quote (times, ablations) come from it. Once the
+    solution's code changes, they no longer describe it; retrain."""
+
+    from dlcourse.reference import EXTRA_TAGS
+
+    for lesson_id in course.lesson_ids():
+        solution = nbformat.read(course.solution_notebook(lesson_id), as_version=4)
+        executed = nbformat.read(course.executed_solution(lesson_id), as_version=4)
+        code = [[c.source for c in nb.cells if c.cell_type == "code"] for nb in (solution, executed)]
+        assert code[0] == code[1], f"run `dlcourse train {lesson_id}`: its executed solution predates its code"
+        ran = [c for c in executed.cells if c.cell_type == "code" and "execution" in c.metadata]
+        assert len(ran) == len(code[1]), f"run `dlcourse train {lesson_id}`: not every cell ran ({EXTRA_TAGS} too)"
+
+
+def test_a_text_edit_reaches_the_executed_solution_without_retraining(tmp_path):
+    """The build copies the solution's text into the executed solution while its code is the
+    code that ran (outputs kept); once the code changed, it leaves the notebook for `train`."""
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    from dlcourse.build import _executed_solution_text
+
+    def notebooks(text, code, output=None):
+        cell = new_code_cell(code, outputs=[new_output("stream", text=output)] if output else [])
+        return new_notebook(cells=[new_markdown_cell(text), cell])
+
+    (tmp_path / "ran").mkdir()
+    executed, solution = tmp_path / "ran" / "executed.ipynb", tmp_path / "solution.ipynb"
+    nbformat.write(notebooks("An epoch takes 2 minutes.", "fit()", "epoch 1/1"), executed)
+    for code, text in (("fit()", "An epoch takes 3 minutes."), ("fit(epochs=2)", "An epoch takes 2 minutes.")):
+        nbformat.write(notebooks("An epoch takes 3 minutes.", code), solution)
+        _executed_solution_text(executed, solution)
+        written = nbformat.read(tmp_path / "executed.ipynb", as_version=4)
+        assert written.cells[0].source == text and written.cells[1].source == "fit()"
+        assert written.cells[1].outputs[0].text == "epoch 1/1"

@@ -8,7 +8,8 @@ The steps, in order, for each lesson:
 2. ``normalize``   make Otter's notebooks byte-for-byte reproducible; ``embed``: the toolkit's
                    first and export cells, and the public tests and settings in the metadata;
 3. ``release``     ``student_template/<id>/``: stub notebook, public tests, support files;
-4. ``solution``    ``solutions/<id>/<id>-solution.ipynb``;
+4. ``solution``    ``solutions/<id>/<id>-solution.ipynb``, and the text of the executed
+                   solution next to it (its code and outputs come from ``dlcourse train``);
 5. ``autograder``  ``autograder/<id>/<id>-autograder.zip``, laid out as Gradescope expects.
 
 Everything written is a pure function of the repository, so ``check`` can rebuild into a
@@ -21,6 +22,8 @@ import filecmp
 import shutil
 import tempfile
 from pathlib import Path
+
+import nbformat
 
 from ..course import Course
 from ..grading.manifest import read_tests
@@ -90,6 +93,7 @@ def build_lesson(course: Course, lesson: Lesson, out: Path) -> list[Path]:
               course.toolkit_url)
         student = _release(lesson, dist / "student", out / "student_template" / lesson.id, course.toolkit_url)
         solution = _solution(lesson, dist / "autograder", out / "solutions" / lesson.id)
+        _executed_solution_text(course.executed_solution(lesson.id), solution)
         autograder = out / "autograder" / lesson.id
         _replace_dir(autograder)
         zip_path = write_autograder_zip(lesson, dist, manifest, autograder / f"{lesson.id}-autograder.zip")
@@ -105,7 +109,8 @@ def check(course: Course, lesson_ids: list[str] | None = None) -> list[str]:
         drifted = []
         for lesson_id in ids:
             for rel in (f"student_template/{lesson_id}", f"autograder/{lesson_id}",
-                        f"solutions/{lesson_id}/{lesson_id}-solution.ipynb"):
+                        f"solutions/{lesson_id}/{lesson_id}-solution.ipynb",
+                        course.executed_solution(lesson_id).relative_to(course.root).as_posix()):
                 drifted += _differences(course.root / rel, fresh / rel, rel)
     return drifted
 
@@ -127,6 +132,26 @@ def _solution(lesson: Lesson, autograder_dist: Path, target_dir: Path) -> Path:
     target = target_dir / f"{lesson.id}-solution.ipynb"
     shutil.copyfile(autograder_dist / lesson.notebook, target)
     return target
+
+
+def _executed_solution_text(executed_path: Path, solution: Path) -> None:
+    """Write the executed solution beside ``solution`` with the solution's current text.
+
+    Retraining takes up to half an hour, a text edit should not need it: while the code cells
+    are still the ones that ran, the markdown is taken from the fresh solution and the outputs
+    stay. Once the code differs, the executed notebook is copied as it is, and
+    ``test_executed_solutions_ran_the_solutions_code`` asks for ``dlcourse train``.
+    """
+    if not executed_path.is_file():
+        return
+    executed = nbformat.read(executed_path, as_version=4)
+    fresh = nbformat.read(solution, as_version=4)
+    same_code = [(c.cell_type, c.source if c.cell_type == "code" else "") for c in executed.cells] == \
+                [(c.cell_type, c.source if c.cell_type == "code" else "") for c in fresh.cells]
+    if same_code:
+        for ran, current in zip(executed.cells, fresh.cells):
+            ran.source = current.source
+    nbformat.write(executed, solution.parent / executed_path.name)
 
 
 def _replace_dir(path: Path) -> None:
