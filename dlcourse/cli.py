@@ -188,6 +188,7 @@ def _check_lessons(course, lesson_ids: list[str]) -> None:
 
 def _train(args) -> int:
     from .calibration import correct_run, record, render
+    from .execute import NotebookFailed
     from .reference import save_reference, train_reference
 
     course = _course(args)
@@ -195,7 +196,10 @@ def _train(args) -> int:
     for lesson_id in args.lessons:
         lesson = course.lesson(lesson_id)
         print(f"training {lesson_id} (its whole solution notebook: training and optional cells)...")
-        run = train_reference(course, lesson, extras=True)
+        try:
+            run = train_reference(course, lesson, extras=True)
+        except NotebookFailed as failure:
+            raise KnownProblem(f"{lesson_id} was not saved: {failure}") from None
         for path in save_reference(course, lesson, run):
             print(f"wrote {path.relative_to(course.root)}")
         record(course, lesson, correct_run(lesson, run, seed=0))  # the reference is calibration's seed 0

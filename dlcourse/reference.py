@@ -17,12 +17,13 @@ import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
 
 from .course import Course
-from .execute import NotebookFailed, execute_notebook
+from .execute import IGNORE_TAG, NotebookFailed, execute_notebook
 from .lesson import Lesson
 from .sample_submissions import apply_edits
 
@@ -70,17 +71,49 @@ def train_reference(course: Course, lesson: Lesson, seed: int | None = None,
         weights = (folder / lesson.weights).read_bytes()
         history = json.loads((folder / "history.json").read_text())
     executed.cells.pop()  # the history cell was ours, not the lesson's
-    if require_passing:
-        _require_passing_checks(executed)
+    if require_passing and (failure := _failing_check(executed)):
+        # Half an hour of training should not vanish with the error: keep it to read.
+        kept = Path(tempfile.gettempdir()) / f"{lesson.id}-solution-failed.ipynb"
+        nbformat.write(executed, kept)
+        raise NotebookFailed(f"the reference fails {failure} (test accuracy {history['test_accuracy']:.2%}); "
+                             f"the executed notebook is in {kept}")
     return TrainingRun(executed, weights, seconds, history)
 
 
-def _require_passing_checks(notebook: nbformat.NotebookNode) -> None:
+def _failing_check(notebook: nbformat.NotebookNode) -> str | None:
+    """The first ``grader.check`` cell that did not pass, with what it printed; None if all passed."""
     for cell in notebook.cells:
         if cell.cell_type == "code" and cell.source.startswith("grader.check("):
             shown = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in cell.outputs)
             if "All test cases passed" not in shown:
-                raise NotebookFailed(f"the reference fails {cell.source}: {shown.strip()[:300]}")
+                return f"{cell.source}: {' '.join(shown.split())[:600]}"
+    return None
+
+
+def notebook_times(executed: nbformat.NotebookNode) -> dict[str, float]:
+    """Seconds an executed notebook spent, from nbclient's stamps on each code cell.
+
+    ``notebook``: every cell but the optional challenges (what "Run All" costs a student who
+    skips them; ablations count, a lesson asks for them); ``training``: the training cell(s)
+    (tagged ``otter_ignore``, calling ``fit``); ``challenge``: the cells tagged ``challenge``.
+    Raises KeyError when a code cell never ran.
+    """
+    times = {"notebook": 0.0, "training": 0.0, "challenge": 0.0}
+    for cell in executed.cells:
+        if cell.cell_type != "code":
+            continue
+        stamps = cell.metadata["execution"]
+        start, end = (datetime.fromisoformat(stamps[k].replace("Z", "+00:00"))
+                      for k in ("iopub.execute_input", "shell.execute_reply"))
+        seconds = (end - start).total_seconds()
+        tags = set(cell.metadata.get("tags", []))
+        if "challenge" in tags:
+            times["challenge"] += seconds
+            continue
+        times["notebook"] += seconds
+        if IGNORE_TAG in tags and "fit(" in cell.source:
+            times["training"] += seconds
+    return times
 
 
 def save_reference(course: Course, lesson: Lesson, run: TrainingRun) -> list[Path]:

@@ -25,6 +25,21 @@ def test_unknown_lesson_is_one_line_not_a_traceback():
     assert "Traceback" not in done.stderr
 
 
+def test_a_reference_failing_its_checks_is_one_line_and_saves_nothing(course, monkeypatch, capsys):
+    from dlcourse import reference
+    from dlcourse.cli import main
+    from dlcourse.execute import NotebookFailed
+
+    def failing(*args, **kwargs):
+        raise NotebookFailed('the reference fails grader.check("accuracy") (test accuracy 74.10%)')
+
+    monkeypatch.setattr(reference, "train_reference", failing)
+    monkeypatch.setattr(reference, "save_reference", lambda *a: pytest.fail("a failing reference was saved"))
+    assert main(["train", "dense-mnist"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "dense-mnist was not saved" in error and "74.10%" in error
+
+
 def test_outside_a_course_is_one_line(tmp_path):
     done = dlcourse("build", cwd=tmp_path, env={"DLCOURSE_COURSE": ""})
     assert done.returncode == 2 and "no course" in done.stderr and "Traceback" not in done.stderr
