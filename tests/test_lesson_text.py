@@ -331,3 +331,45 @@ def test_ablation_switches_and_grading_skips_them():
     assert both.count("BatchNorm2d") == 6 and both.count("Dropout") == 3
     assert [k for k in both if k not in ("BatchNorm2d", "Dropout")] == baseline, "switches add layers, nothing else"
     assert kinds(namespace["ablation_network"](activation=nn.ELU)).count("ELU") == baseline.count("ReLU")
+
+
+STATED_TIME = re.compile(r"running the whole notebook took about (\d+) (seconds|minutes), (\d+) of them in the "
+                         r"training cell(?:; the optional challenge adds about (\d+) minutes)?")
+
+
+@pytest.mark.parametrize("lesson_id", COURSE.lesson_ids())
+def test_each_lesson_states_the_time_its_executed_solution_took(lesson_id):
+    """The time a lesson's text states is the time its solution took under `dlcourse train`
+    (nbclient's stamps in the executed solution), within a quarter or a minute: a retrain on
+    another machine, or a longer recipe, cannot leave the text behind."""
+    from dlcourse.reference import notebook_times
+
+    stated = STATED_TIME.findall(text_of(lesson_id))
+    assert len(stated) == 1, f"{lesson_id} should state its time once: 'running the whole notebook took about ...'"
+    total, unit, training, challenge = stated[0]
+    scale = 60 if unit == "minutes" else 1
+    measured = notebook_times(nbformat.read(COURSE.executed_solution(lesson_id), as_version=4))
+    claims = {"notebook": int(total) * scale, "training": int(training) * scale,
+              "challenge": int(challenge or 0) * 60}
+    for part, seconds in claims.items():
+        assert abs(seconds - measured[part]) <= max(60, measured[part] / 4), \
+            f"{lesson_id}: the text says {part} takes {seconds} s; its executed solution took {measured[part]:.0f} s"
+
+
+def test_lesson_3_quotes_its_reference_networks_confusions(real_data):
+    """Lesson 3 answers its confusion question with the reference network's own counts."""
+    from dlcourse.checks.weights import read_weights, spec_model_with
+    from dlcourse.training import confusion_matrix
+    from tests.conftest import data_dir_set_to
+
+    lesson = COURSE.lesson("cifar-cnn")
+    model = spec_model_with(read_weights(COURSE.reference_weights(lesson)), lesson.architecture)
+    with data_dir_set_to(real_data):
+        test_set = lesson.test_set()
+        matrix = confusion_matrix(model, test_set, prepare=lesson.reference_prepare())
+    cat, dog, automobile, truck = (test_set.classes.index(name) for name in ("cat", "dog", "automobile", "truck"))
+    text = text_of("cifar-cnn")
+    quoted = (f"mixed them up {matrix[cat, dog] + matrix[dog, cat]} times ({matrix[cat, dog]} cats called dogs, "
+              f"{matrix[dog, cat]} dogs called cats)")
+    assert quoted in text, f"lesson 3 should say: {quoted}"
+    assert f"automobile with truck ({matrix[automobile, truck] + matrix[truck, automobile]})" in text
