@@ -373,3 +373,17 @@ def test_lesson_3_quotes_its_reference_networks_confusions(real_data):
               f"{matrix[dog, cat]} dogs called cats)")
     assert quoted in text, f"lesson 3 should say: {quoted}"
     assert f"automobile with truck ({matrix[automobile, truck] + matrix[truck, automobile]})" in text
+
+
+def test_the_ablation_answers_are_the_executed_solutions_numbers():
+    """solutions/regularization/ABLATIONS.md gives instructors the table students fill in:
+    its rows are the ones the executed solution printed (dlcourse train runs the ablations)."""
+    executed = nbformat.read(COURSE.executed_solution("regularization"), as_version=4)
+    cell = next(c for c in executed.cells if "ablation" in c.metadata.get("tags", []) and c.outputs)
+    printed = "".join(o.get("text", "") for o in cell.outputs).splitlines()[1:]
+    answers = (COURSE.solution_dir("regularization") / "ABLATIONS.md").read_text()
+    assert len(printed) == 5
+    for line in printed:
+        *name, training, validation, gap, seconds = line.split()
+        row = f"| {' '.join(name)} | {training} | {validation} | {gap} | {seconds} |"
+        assert row in answers, f"ABLATIONS.md should have the executed solution's row {row}"
