@@ -199,6 +199,11 @@ def render(course: Course) -> Path:
         "CIFAR-10 here is a JPEG-degraded copy (quality 75) of the original: expect the original",
         "to score a point or two differently, so these figures are a conservative stand-in.",
         "",
+        "Seconds per epoch are those of the machine each run was recorded on. Runs are recorded one",
+        "at a time, sometimes days apart (`dlcourse train` rerecords seed 0), and 2-core machines of",
+        "the same kind ran these recipes up to two times faster or slower: compare accuracies across",
+        "rows, and read the time a lesson takes from `benchmarks/lesson_times.py`.",
+        "",
     ]
     for lesson in course.lessons([i for i in course.lesson_ids() if i in results]):
         lines += _lesson_table(lesson, results[lesson.id])
