@@ -200,6 +200,8 @@ def _train(args) -> int:
             run = train_reference(course, lesson, extras=True)
         except NotebookFailed as failure:
             raise KnownProblem(f"{lesson_id} was not saved: {failure}") from None
+        for error in run.extra_errors:
+            print(f"optional {error} (the reference is saved without it)")
         for path in save_reference(course, lesson, run):
             print(f"wrote {path.relative_to(course.root)}")
         record(course, lesson, correct_run(lesson, run, seed=0))  # the reference is calibration's seed 0

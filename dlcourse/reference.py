@@ -4,10 +4,11 @@ The solution notebook is executed in a fresh folder with the lesson's files and 
 tests (hidden ones too); a ``grader.check`` cell that reports a failure stops the run, so no
 reference is ever saved that fails its own lesson. The seed can be changed (``SEED = 0`` in
 the setup cell) for calibration runs. Cells tagged ``challenge`` or ``ablation`` (optional
-extras for students, minutes each) never touch the reference's model or weights: ``dlcourse
-train`` runs them, so the executed solution shows their results and the time the whole lesson
-takes; calibration runs leave them out. nbclient records each cell's start and end in its
-``metadata.execution``, so the executed notebook also says where the time went.
+extras for students, minutes each) run after the reference's training is recorded, and an
+error in one is reported, not fatal: ``dlcourse train`` runs them, so the executed solution
+shows their results and the time the whole lesson takes; calibration runs leave them out.
+nbclient records each cell's start and end in its ``metadata.execution``, so the executed
+notebook also says where the time went.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from .sample_submissions import apply_edits
 
 SEED_LINE = "SEED = 0"
 EXTRA_TAGS = ("challenge", "ablation")
-# Appended to the run: what the training did, for the caller (not kept in the saved notebook).
+# Run before the first optional cell (which may reuse names like ``history``): what the
+# training did, for the caller; not kept in the saved notebook.
 RECORD_HISTORY = """\
 import json as _json
 _json.dump({"seconds": history.seconds, "accuracy": history.accuracy, "val_accuracy": history.val_accuracy,
@@ -43,6 +45,7 @@ class TrainingRun:
     weights: bytes
     seconds: float
     history: dict                     # per-epoch seconds and accuracies, and the test accuracy
+    extra_errors: list[str]           # optional cells that raised, each as "cell N: error"
 
 
 def train_reference(course: Course, lesson: Lesson, seed: int | None = None,
@@ -58,26 +61,46 @@ def train_reference(course: Course, lesson: Lesson, seed: int | None = None,
         edits = [(SEED_LINE, f"SEED = {seed}"), *edits]
     notebook = apply_edits(notebook, list(edits))
     if not extras:
-        notebook.cells = [c for c in notebook.cells if not set(EXTRA_TAGS) & set(c.metadata.get("tags", []))]
-    notebook.cells.append(nbformat.v4.new_code_cell(RECORD_HISTORY))
+        notebook.cells = [c for c in notebook.cells if not _is_extra(c)]
+    record_at = next((i for i, c in enumerate(notebook.cells) if _is_extra(c)), len(notebook.cells))
+    notebook.cells.insert(record_at, nbformat.v4.new_code_cell(RECORD_HISTORY))
     with tempfile.TemporaryDirectory(prefix=f"dlcourse-train-{lesson.id}-") as scratch:
         folder = course.student_workspace(lesson, Path(scratch))
         nbformat.write(notebook, folder / lesson.notebook)
         with zipfile.ZipFile(course.autograder_zip(lesson.id)) as archive:
             archive.extractall(folder, [n for n in archive.namelist() if n.startswith("tests/")])
         start = time.perf_counter()
-        executed = execute_notebook(notebook, folder)
+        executed = execute_notebook(notebook, folder, allow_errors=True)
         seconds = time.perf_counter() - start
+        del executed.cells[record_at]  # the history cell was ours, not the lesson's
+        errors = _cell_errors(executed)
+        failure = next((error for index, error in errors if not _is_extra(executed.cells[index])), None)
+        if failure is None and require_passing:
+            failure = _failing_check(executed)
+        if failure is not None:
+            # Half an hour of training should not vanish with the error: keep it to read.
+            kept = Path(tempfile.gettempdir()) / f"{lesson.id}-solution-failed.ipynb"
+            nbformat.write(executed, kept)
+            accuracy = _test_accuracy(folder / "history.json")
+            raise NotebookFailed(f"the reference fails {failure}{accuracy}; the executed notebook is in {kept}")
         weights = (folder / lesson.weights).read_bytes()
         history = json.loads((folder / "history.json").read_text())
-    executed.cells.pop()  # the history cell was ours, not the lesson's
-    if require_passing and (failure := _failing_check(executed)):
-        # Half an hour of training should not vanish with the error: keep it to read.
-        kept = Path(tempfile.gettempdir()) / f"{lesson.id}-solution-failed.ipynb"
-        nbformat.write(executed, kept)
-        raise NotebookFailed(f"the reference fails {failure} (test accuracy {history['test_accuracy']:.2%}); "
-                             f"the executed notebook is in {kept}")
-    return TrainingRun(executed, weights, seconds, history)
+    return TrainingRun(executed, weights, seconds, history, [error for _, error in errors])
+
+
+def _is_extra(cell: nbformat.NotebookNode) -> bool:
+    return bool(set(EXTRA_TAGS) & set(cell.metadata.get("tags", [])))
+
+
+def _cell_errors(notebook: nbformat.NotebookNode) -> list[tuple[int, str]]:
+    """(index, "cell N: ErrorName: message") of every cell that raised, in order."""
+    return [(index, f"cell {index}: {output.ename}: {output.evalue}")
+            for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+            for output in cell.get("outputs", []) if output.output_type == "error"]
+
+
+def _test_accuracy(history: Path) -> str:
+    return f" (test accuracy {json.loads(history.read_text())['test_accuracy']:.2%})" if history.is_file() else ""
 
 
 def _failing_check(notebook: nbformat.NotebookNode) -> str | None:
@@ -95,12 +118,12 @@ def notebook_times(executed: nbformat.NotebookNode) -> dict[str, float]:
 
     ``notebook``: every cell but the optional challenges (what "Run All" costs a student who
     skips them; ablations count, a lesson asks for them); ``training``: the training cell(s)
-    (tagged ``otter_ignore``, calling ``fit``); ``challenge``: the cells tagged ``challenge``.
-    Raises KeyError when a code cell never ran.
+    (tagged ``otter_ignore``, calling ``fit``, not optional); ``challenge``: the cells tagged
+    ``challenge``. Raises KeyError when a code cell never ran (nbclient skips blank cells).
     """
     times = {"notebook": 0.0, "training": 0.0, "challenge": 0.0}
     for cell in executed.cells:
-        if cell.cell_type != "code":
+        if cell.cell_type != "code" or not cell.source.strip():
             continue
         stamps = cell.metadata["execution"]
         start, end = (datetime.fromisoformat(stamps[k].replace("Z", "+00:00"))
@@ -111,7 +134,7 @@ def notebook_times(executed: nbformat.NotebookNode) -> dict[str, float]:
             times["challenge"] += seconds
             continue
         times["notebook"] += seconds
-        if IGNORE_TAG in tags and "fit(" in cell.source:
+        if IGNORE_TAG in tags and "fit(" in cell.source and not _is_extra(cell):
             times["training"] += seconds
     return times
 

@@ -135,22 +135,27 @@ def _solution(lesson: Lesson, autograder_dist: Path, target_dir: Path) -> Path:
 
 
 def _executed_solution_text(executed_path: Path, solution: Path) -> None:
-    """Write the executed solution beside ``solution`` with the solution's current text.
+    """Write the executed solution beside ``solution``: the fresh solution with the run's outputs.
 
     Retraining takes up to half an hour, a text edit should not need it: while the code cells
-    are still the ones that ran, the markdown is taken from the fresh solution and the outputs
-    stay. Once the code differs, the executed notebook is copied as it is, and
-    ``test_executed_solutions_ran_the_solutions_code`` asks for ``dlcourse train``.
+    are still the ones that ran (same sources, same order), the fresh solution's cells (text,
+    tags) get each code cell's outputs and timing from the run. Once the code differs, the
+    executed notebook is copied as it is, and ``test_executed_solutions_ran_the_solutions_code``
+    asks for ``dlcourse train``.
     """
     if not executed_path.is_file():
         return
     executed = nbformat.read(executed_path, as_version=4)
     fresh = nbformat.read(solution, as_version=4)
-    same_code = [(c.cell_type, c.source if c.cell_type == "code" else "") for c in executed.cells] == \
-                [(c.cell_type, c.source if c.cell_type == "code" else "") for c in fresh.cells]
-    if same_code:
-        for ran, current in zip(executed.cells, fresh.cells):
-            ran.source = current.source
+    ran = [c for c in executed.cells if c.cell_type == "code"]
+    current = [c for c in fresh.cells if c.cell_type == "code"]
+    if [c.source for c in ran] == [c.source for c in current]:
+        for before, cell in zip(ran, current):
+            cell.outputs, cell.execution_count = before.outputs, before.execution_count
+            if "execution" in before.metadata:
+                cell.metadata["execution"] = before.metadata["execution"]
+        fresh.metadata.update({k: executed.metadata[k] for k in ("language_info", "widgets") if k in executed.metadata})
+        executed = fresh
     nbformat.write(executed, solution.parent / executed_path.name)
 
 
