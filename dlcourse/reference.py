@@ -134,9 +134,15 @@ def notebook_times(executed: nbformat.NotebookNode) -> dict[str, float]:
             times["challenge"] += seconds
             continue
         times["notebook"] += seconds
-        if IGNORE_TAG in tags and "fit(" in cell.source and not _is_extra(cell):
+        if is_training_cell(cell):
             times["training"] += seconds
     return times
+
+
+def is_training_cell(cell: nbformat.NotebookNode) -> bool:
+    """A lesson's own training cell: tagged ``otter_ignore`` (grading skips it), calling ``fit``."""
+    return (cell.cell_type == "code" and IGNORE_TAG in cell.metadata.get("tags", []) and "fit(" in cell.source
+            and not _is_extra(cell))
 
 
 def save_reference(course: Course, lesson: Lesson, run: TrainingRun) -> list[Path]:

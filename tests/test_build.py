@@ -80,7 +80,7 @@ def test_a_text_edit_reaches_the_executed_solution_without_retraining(tmp_path):
     code that ran (outputs kept); once the code changed, it leaves the notebook for `train`."""
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-    from dlcourse.build import _executed_solution_text
+    from dlcourse.build import _executed_solution
 
     def notebooks(text, code, output=None, note=None):
         cell = new_code_cell(code, outputs=[new_output("stream", text=output)] if output else [])
@@ -92,7 +92,7 @@ def test_a_text_edit_reaches_the_executed_solution_without_retraining(tmp_path):
     for code, texts in (("fit()", ["An epoch takes 3 minutes.", "A new note."]),
                         ("fit(epochs=2)", ["An epoch takes 2 minutes."])):
         nbformat.write(notebooks("An epoch takes 3 minutes.", code, note="A new note."), solution)
-        _executed_solution_text(executed, solution)
+        _executed_solution(executed, solution)
         written = nbformat.read(tmp_path / "executed.ipynb", as_version=4)
         assert [c.source for c in written.cells if c.cell_type == "markdown"] == texts
         assert written.cells[1].source == "fit()" and written.cells[1].outputs[0].text == "epoch 1/1"

@@ -363,14 +363,12 @@ def test_each_lesson_states_the_epoch_time_its_executed_solution_took(lesson_id)
     cell (the lines `fit` prints), within 15%."""
     import statistics
 
-    from dlcourse.execute import IGNORE_TAG
-    from dlcourse.reference import _is_extra
+    from dlcourse.reference import is_training_cell
 
     stated = re.findall(r"an epoch took about (\d+) seconds", text_of(lesson_id))
     assert len(stated) == 1, f"{lesson_id} should state its epoch time once: 'an epoch took about N seconds'"
     executed = nbformat.read(COURSE.executed_solution(lesson_id), as_version=4)
-    training = next(c for c in executed.cells if c.cell_type == "code" and IGNORE_TAG in c.metadata.get("tags", [])
-                    and "fit(" in c.source and not _is_extra(c))
+    training = next(c for c in executed.cells if is_training_cell(c))
     printed = "".join(o.get("text", "") for o in training.outputs)
     median = statistics.median(float(s) for s in re.findall(r"epoch \d+/\d+ - ([\d.]+) s", printed))
     assert abs(int(stated[0]) - median) <= 0.15 * median, \

@@ -93,7 +93,7 @@ def build_lesson(course: Course, lesson: Lesson, out: Path) -> list[Path]:
               course.toolkit_url)
         student = _release(lesson, dist / "student", out / "student_template" / lesson.id, course.toolkit_url)
         solution = _solution(lesson, dist / "autograder", out / "solutions" / lesson.id)
-        _executed_solution_text(course.executed_solution(lesson.id), solution)
+        _executed_solution(course.executed_solution(lesson.id), solution)
         autograder = out / "autograder" / lesson.id
         _replace_dir(autograder)
         zip_path = write_autograder_zip(lesson, dist, manifest, autograder / f"{lesson.id}-autograder.zip")
@@ -134,7 +134,7 @@ def _solution(lesson: Lesson, autograder_dist: Path, target_dir: Path) -> Path:
     return target
 
 
-def _executed_solution_text(executed_path: Path, solution: Path) -> None:
+def _executed_solution(executed_path: Path, solution: Path) -> None:
     """Write the executed solution beside ``solution``: the fresh solution with the run's outputs.
 
     Retraining takes up to half an hour, a text edit should not need it: while the code cells
