@@ -122,6 +122,7 @@ def _build(args) -> int:
 
 def _grade(args) -> int:
     from .grading.batch import grade_batch
+    from .grading.result import GRADER_SIDE
     from .settings import data_dir
 
     if args.autograder:
@@ -148,9 +149,15 @@ def _grade(args) -> int:
             counts[result.status] = counts.get(result.status, 0) + 1
         print(f"{len(results)} graded ({summary.reused} reused from an earlier run); "
               + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
-        if summary.discovery and summary.discovery.skipped:
-            print(f"{len(summary.discovery.skipped)} file(s) skipped (not submissions): see submissions.csv")
+        if summary.discovery and summary.discovery.set_aside:
+            print(f"{len(summary.discovery.set_aside)} file(s) skipped (not submissions): see submissions.csv")
     print(f"gradebook: {out / 'gradebook.csv'}   report: {out / 'report.md'}")
+    failed = [r for r in results if r.status in GRADER_SIDE]
+    if failed:
+        print(f"{len(failed)} submission(s) not graded through the grader's own failure (status "
+              f"{', '.join(sorted({r.status for r in failed}))}): fix the cause and rerun; they are regraded",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -431,5 +431,5 @@ def test_folder_input_never_follows_links(tmp_path):
     assert [r.submission for r in summary.results.values()] == ["student-a"]
     result = summary.results["student-a"]
     assert result.status == "missing-weights" and result.score == 0
-    assert sorted(summary.discovery.skipped) == ["linked-solution (a link: not followed)",
-                                                 "linked.ipynb (a link: not followed)"]
+    assert sorted((a.name, a.reason) for a in summary.discovery.set_aside) == [
+        ("linked-solution", "a link: not followed"), ("linked.ipynb", "a link: not followed")]

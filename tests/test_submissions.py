@@ -194,7 +194,7 @@ def test_an_unzipped_student_folder_given_as_input_is_one_row(tmp_path):
     (folder / DENSE.weights).write_bytes(COURSE.reference_weights(DENSE).read_bytes())
     (folder / ".ipynb_checkpoints" / "dense-mnist-checkpoint.ipynb").write_text(reference_notebook_text(DENSE))
     found = discover(folder)
-    assert [(e.path, e.label) for e in found.entries] == [(folder, "student_ada")] and found.skipped == []
+    assert [(e.path, e.label) for e in found.entries] == [(folder, "student_ada")] and found.set_aside == []
     assert DENSE.weights in read_submission(folder).files
 
 
@@ -208,7 +208,7 @@ def test_student_folders_with_subfolders_and_gradescope_submissions_are_read_ali
         (lesson_folder / DENSE.notebook).write_text(reference_notebook_text(DENSE))
         (lesson_folder / DENSE.weights).write_bytes(COURSE.reference_weights(DENSE).read_bytes())
     found = discover(root)
-    assert [e.label for e in found.entries] == ["ada", "bob"] and found.skipped == []
+    assert [e.label for e in found.entries] == ["ada", "bob"] and found.set_aside == []
     assert DENSE.weights in read_submission(root / "ada").files
 
 

@@ -27,7 +27,7 @@ from ..atomic import write_atomically
 from .gradebook import write_gradebook, write_report
 from .inputs import Discovery, Entry, content_hash, discover
 from .pipeline import GradingInterrupted, GradingOptions, Judge, grade_submission
-from .result import GradeResult
+from .result import GRADER_SIDE, GradeResult
 
 
 @dataclass
@@ -120,7 +120,7 @@ def _grade_one(autograder: Path, entry: Entry, options: GradingOptions, judges: 
     except GradingInterrupted:
         raise
     except Exception as error:  # a grader bug must cost one row its score, never the batch
-        result = GradeResult(submission=entry.path.name, lesson="", status="error",
+        result = GradeResult(submission=entry.path.name, lesson="", status="grader-error",
                         reason=f"the grader failed on this submission: {type(error).__name__}: {error}",
                         questions={})
     result.submission = entry.label
@@ -134,11 +134,13 @@ def _save(out: Path, entry: Entry, result: GradeResult, grader_hash: str) -> Non
 
 
 def _previous(out: Path, entry: Entry, grader_hash: str) -> GradeResult | None:
-    """The saved result for ``entry``, if it graded exactly this content with this autograder."""
+    """The saved result for ``entry``, if it graded exactly this content with this autograder
+    and the grader did not fail on it (its own failures are regraded, never kept)."""
     path = out / "results" / f"{entry.key}.json"
     try:
         record = json.loads(path.read_text())
-        if record["content_hash"] == content_hash(entry.path) and record["autograder_hash"] == grader_hash:
+        if record["content_hash"] == content_hash(entry.path) and record["autograder_hash"] == grader_hash \
+                and record["result"]["status"] not in GRADER_SIDE:
             return GradeResult.from_dict(record["result"])
     except (OSError, ValueError, KeyError, TypeError):
         pass

@@ -53,9 +53,8 @@ def write_gradebook(out: Path, found: Discovery, results: dict[str, GradeResult]
         row["enforced"] = ", ".join(result.enforced) if result else ""
         row["not_enforced"] = " | ".join(result.not_enforced) if result else ""
         submission_rows.append(row)
-    for name in found.skipped:
-        submission_rows.append({"submission": name, "status": "skipped",
-                                "reason": "not a submission (a notebook, a zip or a folder with a notebook)"})
+    for aside in found.set_aside:
+        submission_rows.append({"submission": aside.name, "status": "skipped", "reason": aside.reason})
     _write_csv(out / "submissions.csv", submission_rows,
                ["submission", "students", "status", "score", "possible", "percent", *questions, "test_accuracy",
                 "reason", "flags", "enforced", "not_enforced"])
@@ -64,7 +63,7 @@ def write_gradebook(out: Path, found: Discovery, results: dict[str, GradeResult]
 def write_report(out: Path, found: Discovery, results: dict[str, GradeResult]) -> None:
     graded = [results[e.key] for e in found.entries if e.key in results]
     lines = [f"# Grading report: {graded[0].lesson if graded else 'no submissions'}", "",
-             f"{len(found.entries)} submissions found, {len(graded)} graded, {len(found.skipped)} other files skipped.", ""]
+             f"{len(found.entries)} submissions found, {len(graded)} graded, {len(found.set_aside)} other files skipped.", ""]
     counts = Counter(r.status for r in graded)
     lines += ["## Statuses", "", "| status | submissions |", "|---|---|"]
     lines += [f"| {status} | {counts[status]} |" for status in STATUSES if counts[status]]
@@ -100,8 +99,8 @@ def write_report(out: Path, found: Discovery, results: dict[str, GradeResult]) -
         lines += [f"- `{r.submission}`: {q.name} scored 0; {q.verification}. Its tests said: "
                   f"{_first_failure(q)}" for r in graded for q in r.questions.values()
                   if q.score == 0 and q.measured_ok] or ["- none"]
-    if found.skipped:
-        lines += ["", "## Skipped files", ""] + [f"- `{name}`" for name in found.skipped]
+    if found.set_aside:
+        lines += ["", "## Skipped files", ""] + [f"- `{aside.name}`: {aside.reason}" for aside in found.set_aside]
     write_atomically(out / "report.md", "\n".join(lines) + "\n")
 
 

@@ -22,24 +22,33 @@ from .submission import holds_submission, is_submission_file
 
 GRADESCOPE_METADATA = "submission_metadata.yml"
 IGNORED_NAMES = {".DS_Store", "Thumbs.db", GRADESCOPE_METADATA}
+NOT_A_SUBMISSION = "not a submission (a notebook, a zip or a folder with a notebook)"
 
 
 @dataclass(frozen=True)
 class Student:
-    key: str                 # what the gradebook groups by: sid, email, or the file's stem
+    """Who handed a submission in, as far as the input's layout (or a roster) says."""
+
+    key: str                 # what the gradebook groups by: the LMS user id, sid, email, or the file's stem
     name: str = ""
     email: str = ""
-    sid: str = ""
+    sid: str = ""            # the student id: Gradescope's SID, or the LMS's user id
+    login: str = ""          # the LMS's login or user name, where the platform gives one
 
 
 @dataclass
 class Entry:
-    """One submission to grade."""
+    """One submission to grade: one row of the gradebook per student in ``students``."""
 
     path: Path
     label: str                                  # its path relative to INPUT
     students: list[Student] = field(default_factory=list)
-    submitted_at: str = ""                      # from Gradescope metadata, else the file's mtime
+    submitted_at: str = ""                      # ISO 8601: the platform's recorded time, else the file's mtime
+    late: bool | None = None                    # the platform's own late mark (Canvas's LATE); None: it has none
+    layout: str = ""                            # the input layout that found it (plain, gradescope, canvas...)
+    earlier: list[str] = field(default_factory=list)   # labels of the same student's earlier attempts, not graded
+    notes: list[str] = field(default_factory=list)     # what the reader did to find it, for the row
+    problem: tuple[str, str] | None = None      # (status, reason): an upload that gets a row but cannot be graded
 
     @property
     def key(self) -> str:
@@ -53,10 +62,18 @@ class Entry:
 
 
 
+@dataclass(frozen=True)
+class SetAside:
+    """Something in INPUT that is not a student's row, and why (every entry is one or the other)."""
+
+    name: str                   # relative to INPUT
+    reason: str
+
+
 @dataclass
 class Discovery:
     entries: list[Entry]
-    skipped: list[str]          # files that are not submissions, relative to INPUT
+    set_aside: list[SetAside]   # what is not a submission, each with why
 
 
 def discover(target: Path) -> Discovery:
@@ -72,16 +89,16 @@ def discover(target: Path) -> Discovery:
         if path.name in IGNORED_NAMES:
             continue
         if path.is_symlink():
-            skipped.append(f"{path.name} (a link: not followed)")
+            skipped.append(SetAside(path.name, "a link: not followed"))
         elif path.is_dir():
             if holds_submission(path):
                 entries.append(Entry(path, path.name, [Student(path.name)], _mtime(path)))
             else:
-                skipped += [p.relative_to(target).as_posix() for p in path.rglob("*") if p.is_file()]
+                skipped += [SetAside(p.relative_to(target).as_posix(), NOT_A_SUBMISSION) for p in path.rglob("*") if p.is_file()]
         elif is_submission_file(path):
             entries.append(_loose_entry(path, target))
         else:
-            skipped.append(path.name)
+            skipped.append(SetAside(path.name, NOT_A_SUBMISSION))
     return Discovery(entries, skipped)
 
 
@@ -124,8 +141,8 @@ def _gradescope_export(target: Path) -> Discovery:
                                  str(info.get(":created_at", ""))))
     for path in sorted(target.iterdir()):
         if path.name not in known and path.name not in IGNORED_NAMES:
-            skipped += [p.relative_to(target).as_posix() for p in ([path] if path.is_file() else path.rglob("*"))
-                        if p.is_file()]
+            skipped += [SetAside(p.relative_to(target).as_posix(), "not listed in the export's metadata")
+                        for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file()]
     return Discovery(entries, skipped)
 
 

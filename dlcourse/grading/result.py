@@ -1,7 +1,9 @@
 """The outcome of grading one submission: per-question scores, a status and a one-line reason.
 
-Statuses, most serious first (a row carries the first that applies):
+Statuses, most serious first (a row carries the first that applies). The first two are the
+grader's side, never the student's: a resumed run regrades them, and the command exits non-zero.
 
+    grader-error       the grader itself failed on this submission (a bug, a lost judge): regrade
     not-graded         the grader could not run student code safely here: nothing ran
     invalid-notebook   not a readable notebook or zip: nothing ran
     wrong-assignment   a notebook of another lesson: nothing ran
@@ -26,8 +28,9 @@ GRADESCOPE_FORMATS = {"output_format": GRADESCOPE_FORMAT, "test_output_format": 
                       "test_name_format": GRADESCOPE_FORMAT}
 GRADESCOPE_TEST_FORMATS = {"output_format": GRADESCOPE_FORMAT, "name_format": GRADESCOPE_FORMAT}
 
-STATUSES = ("not-graded", "invalid-notebook", "wrong-assignment", "timeout", "out-of-memory", "flagged",
+STATUSES = ("grader-error", "not-graded", "invalid-notebook", "wrong-assignment", "timeout", "out-of-memory", "flagged",
             "missing-weights", "error", "ok")
+GRADER_SIDE = frozenset({"grader-error", "not-graded"})   # the grader's failures: never reused, never final
 
 
 @dataclass
