@@ -12,7 +12,7 @@ from dlcourse.grading.cleanroom import Verdict
 from dlcourse.grading.gradebook import write_report
 from dlcourse.grading.inputs import Discovery, Entry
 from dlcourse.grading.judge import JudgeReport
-from dlcourse.grading.pipeline import combine
+from dlcourse.grading.scoring import combine
 from dlcourse.grading.result import QuestionResult
 from dlcourse.grading.result import TestResult as CaseResult  # not a pytest class
 from dlcourse.grading.sandbox import Outcome

@@ -23,7 +23,7 @@ from dlcourse.build.assign import assignment_config
 from dlcourse.build.autograder import TORCH_REQUIREMENTS
 from dlcourse.course import Course
 from dlcourse.grading.gradescope import (JUDGE_GRACE_SECONDS, START_SECONDS, failure_report, limits)
-from dlcourse.grading.pipeline import MEASURE_SECONDS
+from dlcourse.grading.judge_client import MEASURE_SECONDS
 from dlcourse.grading.result import GradeResult, QuestionResult
 from dlcourse.grading.result import TestResult as CaseResult
 from dlcourse.lesson import Lesson

@@ -26,7 +26,8 @@ from pathlib import Path
 from ..atomic import write_atomically
 from .gradebook import write_gradebook, write_report
 from .inputs import Discovery, Entry, content_hash, discover
-from .pipeline import GradingInterrupted, GradingOptions, Judge, grade_submission
+from .judge_client import Judge
+from .pipeline import GradingInterrupted, GradingOptions, grade_submission
 from .result import GRADER_SIDE, GradeResult
 
 

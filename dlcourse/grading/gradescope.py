@@ -28,11 +28,11 @@ from ..atomic import write_atomically
 from ..lesson import LESSON_FILE, Lesson
 from ..settings import GRADESCOPE_MEMORY_ENV, GRADESCOPE_TIMEOUT_ENV, MEMORY_ENV, data_dir
 from .manifest import Manifest
-from .pipeline import MEASURE_SECONDS, GradingOptions, grade_submission
+from .judge_client import JUDGE_GRACE_SECONDS, MEASURE_SECONDS
+from .pipeline import GradingOptions, grade_submission
 from .result import GRADESCOPE_FORMATS, GradeResult, QuestionResult
 
 START_SECONDS = 60         # start-up, unpacking, staging and writing results
-JUDGE_GRACE_SECONDS = 60   # the pipeline kills the judge at notebook timeout + MEASURE_SECONDS + this
 WATCHDOG_MARGIN = 15       # the watchdog writes its result this long before Gradescope's limit
 MIN_NOTEBOOK_SECONDS = 30  # a Gradescope timeout that leaves less for the notebook is refused
 GRADER_MEMORY_MB = 68      # the grader's own processes, outside the run's limit (700 of 768 MB)
