@@ -19,6 +19,7 @@ _EXPORTS = {
     "show_feature_maps": "plots", "plot_confusion_matrix": "plots",
     "seed_everything": "seeding",
     "best_device": "device", "device_of": "device",
+    "load_weights": "checks.weights",
 }
 __all__ = sorted(_EXPORTS)
 

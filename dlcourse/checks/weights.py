@@ -64,6 +64,20 @@ def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
     return weights_from_bytes(path.read_bytes(), path.name)
 
 
+def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
+    """Load the weights file at ``path`` into ``model`` (on the model's device) and return it.
+
+    Accepts every file the grader accepts (see the module docstring): a state_dict saved on
+    any device, a DataParallel or ``torch.compile`` prefix, a training checkpoint, safetensors.
+    Raises :class:`WeightsProblem` with one line saying what is wrong with the file, and
+    torch's own ``RuntimeError`` when the names or shapes are not ``model``'s.
+    """
+    state = read_weights(path)
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    model.load_state_dict({name: tensor.to(device) for name, tensor in state.items()})
+    return model
+
+
 def weights_from_bytes(data: bytes, name: str) -> dict[str, torch.Tensor]:
     """The state_dict in a weights file's bytes (see the module docstring), names and dtypes normalised."""
     if is_safetensors(data):
