@@ -158,3 +158,39 @@ def test_cuda_served_on_the_cpu_leaves_a_note():
     result = grade(lesson, completed(lesson, TRAINED, passed=True, cuda_on_cpu=True))
     assert result.status == "ok" and result.score == result.possible
     assert any('GPU ("cuda")' in note for note in result.notes)
+
+
+def inverted_weights(lesson) -> dict:
+    """The reference network rewritten for inputs 1 - x: the same answers through a `prepare`
+    that inverts the pixels, nonsense through the lesson's pipeline."""
+    import torch
+
+    state = dict(torch.load(COURSE.reference_weights(lesson), weights_only=True))
+    first_weight, first_bias = list(state)[:2]
+    weight = state[first_weight]
+    state[first_bias] = state[first_bias] + weight.sum(dim=1)
+    state[first_weight] = -weight
+    return state
+
+
+def test_a_prepare_that_differs_from_the_lessons_pipeline_is_explained_as_the_students_check_does(tmp_path):
+    import torch
+
+    from dlcourse.grading.pipeline_probe import your_pipeline_accuracy
+    from tests.conftest import SAMPLE_DIR
+
+    lesson = LESSONS["dense-mnist"]
+    weights = tmp_path / lesson.weights
+    torch.save(inverted_weights(lesson), weights)
+    inverted = {"prepare": lambda images: 1 - images.float() / 255}
+    yours = your_pipeline_accuracy(inverted, lesson, weights, SAMPLE_DIR)
+    assert yours is not None and yours > 0.9
+    same = {"prepare": lambda images: images.float() / 255}
+    assert your_pipeline_accuracy(same, lesson, weights, SAMPLE_DIR) is None  # the same pipeline: nothing to say
+    assert your_pipeline_accuracy({}, lesson, weights, SAMPLE_DIR) is None
+
+    report = completed(lesson, dict(TRAINED, accuracy=0.11, meets_threshold=False), passed=True, your_pipeline=yours)
+    accuracy = grade(lesson, report).questions[lesson.verified_questions["accuracy"]]
+    assert accuracy.score == 0
+    message = accuracy.tests[0].message
+    assert "target is 95%" in message and f"reach {yours:.2%}" in message and "your `prepare` differs" in message

@@ -120,6 +120,11 @@ def judge(job: JudgeJob, stop: threading.Event) -> JudgeReport:
                                                                          answering=lambda: runner.alive)
             order = _parameter_order(values, lesson)
             report.lost_during_tests = not runner.alive
+            if "accuracy" in lesson.verified_questions and runner.alive:
+                from .pipeline_probe import your_pipeline_accuracy
+
+                report.your_pipeline = your_pipeline_accuracy(values, lesson, Path(job.weights.get(lesson.weights, "")),
+                                                              Path(job.data_root))
     finally:
         runner.close()
         report.outcome = sandboxed.finish(grace=0)  # the notebook was sent already: no need to wait
