@@ -8,6 +8,7 @@ evaluation cell and the grader alike."""
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -36,8 +37,9 @@ def zipped(folder: Path, name: str, lesson, notebook: nbformat.NotebookNode, wei
 def on_the_gpu(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The model cell sends the network to "cuda" by name; a tensor is made there too."""
     notebook = nbformat.from_dict(solution)
-    cell = next(c for c in notebook.cells if c.source.startswith("model = nn.Sequential("))
-    cell.source = CUDA_LINES + cell.source.rstrip() + ".to(device)\nmodel.cuda()\n_ = torch.zeros(1, device=device)"
+    cell = next(c for c in notebook.cells if c.cell_type == "code" and re.search(r"^model = ", c.source, re.M))
+    cell.source = (CUDA_LINES + cell.source.rstrip() + "\nmodel = model.to(device)\nmodel.cuda()\n"
+                   "_ = torch.zeros(1, device=device)")
     return notebook
 
 
