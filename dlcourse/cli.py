@@ -34,9 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--data", type=Path, default=None,
                        help="the datasets (default: $DLCOURSE_DATA, else a per-user cache folder)")
     grade.add_argument("--force", action="store_true", help="regrade submissions graded before")
-    grade.add_argument("--allow-root", action="store_true",
-                       help="throwaway machines only: run student code as root where no unprivileged user can "
-                            "reach Python (every row then says so)")
+    grade.add_argument("--sandbox", choices=["auto", "bubblewrap", "permissions"], default="auto",
+                       help="how student code is confined (default auto: bubblewrap where it starts, else "
+                            "permissions: a user of the run's own, which needs root)")
+    grade.add_argument("--allow-root", "--allow-unconfined", dest="allow_root", action="store_true",
+                       help="throwaway machines only: grade even where student code cannot run as an unprivileged "
+                            "user (it then runs as root, or as your own user); every row says so, and nothing "
+                            "graded so is reused by a resumed run")
     grade.set_defaults(run=_grade)
 
     train = commands.add_parser("train", help="train a lesson's reference weights (runs its solution notebook)")
@@ -136,9 +140,10 @@ def _grade(args) -> int:
     if not args.input.exists():
         raise KnownProblem(f"{args.input} does not exist")
     out = args.out or Path("grades") / name
+    _refuse_unconfined(args.sandbox, args.allow_root, args.data or data_dir())
     summary = grade_batch(autograder, args.input, out, workers=args.workers, timeout=args.timeout,
                           memory_mb=args.memory, force=args.force, allow_root=args.allow_root,
-                          data=args.data or data_dir())
+                          data=args.data or data_dir(), sandbox=args.sandbox)
     results = list(summary.results.values())
     _print_enforcement(results)
     if args.input.is_file() and results:
@@ -159,6 +164,17 @@ def _grade(args) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _refuse_unconfined(sandbox: str, allow_root: bool, data: Path) -> None:
+    """One line naming the fix, before anything is graded, where student code would run
+    unconfined (as root, or as the grader's own user) and ``--allow-root`` does not accept it."""
+    from .grading.sandbox import Limits, SandboxUnavailable, View, plan_for
+
+    try:
+        plan_for(Limits(timeout=1, allow_root=allow_root, confinement=sandbox), View(readable=(data,)))
+    except SandboxUnavailable as problem:
+        raise KnownProblem(f"not grading: {problem}") from None
 
 
 def _print_enforcement(results) -> None:

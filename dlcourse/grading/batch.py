@@ -16,7 +16,6 @@ exactly where an uninterrupted one would have.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -29,6 +28,8 @@ from .inputs import Discovery, Entry, content_hash, discover
 from .judge_client import Judge
 from .pipeline import GradingInterrupted, GradingOptions, grade_submission
 from .result import GRADER_SIDE, GradeResult
+from .sandbox import Limits, SandboxUnavailable, plan_for
+from .trust import results_key, seal, unseal
 
 
 @dataclass
@@ -41,19 +42,22 @@ class BatchSummary:
 
 def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | None = None,
                 timeout: float | None = None, memory_mb: int = 2048, force: bool = False,
-                progress: bool = True, allow_root: bool = False, data: Path | None = None) -> BatchSummary:
+                progress: bool = True, allow_root: bool = False, data: Path | None = None,
+                sandbox: str = "auto") -> BatchSummary:
     """Grade every submission found in ``target`` into ``out`` (see the module docstring),
-    with the datasets in ``data`` (default: the data directory the environment names)."""
+    with the datasets in ``data`` (default: the data directory the environment names);
+    ``sandbox`` names how student code is confined (sandbox.CONFINEMENTS, or auto)."""
     from tqdm.auto import tqdm
 
     found = discover(target)
     (out / "results").mkdir(parents=True, exist_ok=True)
     os.chmod(out / "results", 0o700)  # other students' results: never for a sandbox's user
     grader_hash = content_hash(autograder)
+    key = results_key(out / "results", sandbox_reaches_grader=_sandbox_reaches_grader(sandbox, allow_root))
     summary = BatchSummary(discovery=found)
     pending: list[Entry] = []
     for entry in found.entries:
-        previous = _previous(out, entry, grader_hash) if not force else None
+        previous = _previous(out, entry, grader_hash, key) if not force else None
         if previous:
             summary.results[entry.key] = previous
             summary.reused += 1
@@ -63,6 +67,7 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
     cores = os.cpu_count() or 1
     workers = max(1, min(workers or cores, len(pending) or 1))
     threads = max(1, cores // workers)  # workers x threads <= cores: no oversubscription
+    cpus = cores / workers if workers > 1 else None  # each run its share: a neighbour's burner costs it nothing
     stop = threading.Event()
     judges = _JudgePerWorker()
     bar = tqdm(total=len(found.entries), initial=summary.reused, unit="submission",
@@ -71,9 +76,9 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
     futures: dict[Future, Entry] = {}
     try:
         for entry in pending:
-            options = GradingOptions(timeout=timeout, memory_mb=memory_mb, threads=threads,
+            options = GradingOptions(timeout=timeout, memory_mb=memory_mb, threads=threads, cpus=cpus,
                                      keep_notebook=out / "notebooks" / f"{entry.key}.ipynb", stop=stop,
-                                     allow_root=allow_root, data=data)
+                                     allow_root=allow_root, data=data, sandbox=sandbox)
             futures[pool.submit(_grade_one, autograder, entry, options, judges)] = entry
         remaining = set(futures)
         while remaining:
@@ -81,7 +86,7 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
             for future in done:
                 entry = futures[future]
                 result = future.result()
-                _save(out, entry, result, grader_hash)
+                _save(out, entry, result, grader_hash, key)
                 summary.results[entry.key] = result
                 summary.graded += 1
                 bar.update()
@@ -123,24 +128,34 @@ def _grade_one(autograder: Path, entry: Entry, options: GradingOptions, judges: 
     except Exception as error:  # a grader bug must cost one row its score, never the batch
         result = GradeResult(submission=entry.path.name, lesson="", status="grader-error",
                         reason=f"the grader failed on this submission: {type(error).__name__}: {error}",
-                        questions={})
+                        questions={}, notes=list(getattr(error, "evidence", [])))  # the judge's log
     result.submission = entry.label
     return result
 
 
-def _save(out: Path, entry: Entry, result: GradeResult, grader_hash: str) -> None:
+def _sandbox_reaches_grader(sandbox: str, allow_root: bool) -> bool:
+    """Whether student code in this batch could read or write the grader's files (it runs as
+    the grader's own user, accepted with ``--allow-root``)."""
+    try:
+        return plan_for(Limits(timeout=1, allow_root=allow_root, confinement=sandbox)).reaches_grader
+    except SandboxUnavailable:
+        return False  # nothing runs: every row is not-graded
+
+
+def _save(out: Path, entry: Entry, result: GradeResult, grader_hash: str, key: bytes | None) -> None:
     record = {"content_hash": content_hash(entry.path), "autograder_hash": grader_hash, "result": result.to_dict()}
     path = out / "results" / f"{entry.key}.json"
-    write_atomically(path, json.dumps(record, indent=1))
+    write_atomically(path, seal(record, key), mode=0o600)
 
 
-def _previous(out: Path, entry: Entry, grader_hash: str) -> GradeResult | None:
-    """The saved result for ``entry``, if it graded exactly this content with this autograder
-    and the grader did not fail on it (its own failures are regraded, never kept)."""
+def _previous(out: Path, entry: Entry, grader_hash: str, key: bytes | None) -> GradeResult | None:
+    """The saved result for ``entry``, if this grader signed it (trust.py), it graded exactly
+    this content with this autograder, and the grader did not fail on it (its own failures are
+    regraded, never kept)."""
     path = out / "results" / f"{entry.key}.json"
     try:
-        record = json.loads(path.read_text())
-        if record["content_hash"] == content_hash(entry.path) and record["autograder_hash"] == grader_hash \
+        record = unseal(path.read_text(), key)
+        if record is not None and record["content_hash"] == content_hash(entry.path) and record["autograder_hash"] == grader_hash \
                 and record["result"]["status"] not in GRADER_SIDE:
             return GradeResult.from_dict(record["result"])
     except (OSError, ValueError, KeyError, TypeError):

@@ -1,0 +1,127 @@
+"""Refusals and trust (issue 24): student code never runs as the grader's own user unless an
+option accepts it, and a resumed batch reuses only results the grader itself signed."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+import dlcourse.grading.batch as batch
+from dlcourse.grading.result import GradeResult, QuestionResult
+from dlcourse.grading.sandbox import (CONFINEMENTS, NOBODY, Limits, Permissions, SandboxUnavailable, Sandboxed, View,
+                                      choose, plan_for)
+from dlcourse.grading.trust import KEY_FILE, results_key, seal, unseal
+
+
+@pytest.fixture
+def not_root(monkeypatch):
+    """The grader started as an ordinary user (uid 1000)."""
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+
+
+def test_an_ordinary_user_without_bubblewrap_is_refused_with_the_fix(not_root, tmp_path):
+    with pytest.raises(SandboxUnavailable) as refused:
+        plan_for(Limits(timeout=5, confinement="permissions"), View(writable=(tmp_path,)))
+    message = str(refused.value)
+    assert "your own user (uid 1000)" in message and "\n" not in message
+    assert "apt-get install bubblewrap" in message and "--allow-root" in message
+
+
+def test_the_refusal_comes_before_anything_runs(not_root, tmp_path):
+    with pytest.raises(SandboxUnavailable):
+        Sandboxed(["touch", str(tmp_path / "ran")], cwd=tmp_path, env={}, view=View(writable=(tmp_path,)),
+                  limits=Limits(timeout=5, confinement="permissions"), stop=threading.Event())
+    assert not (tmp_path / "ran").exists()
+
+
+def test_accepting_it_is_reported_and_marks_the_run_as_reaching_the_grader(not_root):
+    plan = plan_for(Limits(timeout=5, confinement="permissions", allow_root=True))
+    assert plan.reaches_grader and plan.uid is None
+    assert any("grader's user" in promise for promise in plan.not_enforced)
+
+
+def test_a_confinement_is_chosen_by_name_and_an_unknown_name_is_refused():
+    assert set(CONFINEMENTS) == {"bubblewrap", "permissions"}
+    assert isinstance(choose("permissions", Limits(timeout=1)), Permissions)
+    with pytest.raises(SandboxUnavailable, match="no sandbox called 'nsjail'"):
+        choose("nsjail", Limits(timeout=1))
+
+
+def test_bubblewrap_as_root_runs_nobody_out_of_the_graders_reach():
+    if os.geteuid() != 0 or "bubblewrap" not in {type(choose("auto", Limits(timeout=1))).name}:
+        pytest.skip("needs root and bubblewrap, as CI has")
+    plan = plan_for(Limits(timeout=5))
+    assert plan.uid == NOBODY and not plan.reaches_grader
+
+
+def test_without_bubblewrap_each_run_has_a_user_of_its_own(monkeypatch):
+    """Two runs of a batch confined by permissions cannot signal, trace or read each other."""
+    monkeypatch.setattr("dlcourse.grading.sandbox.confinement.can_drop_privileges", lambda: True)
+    monkeypatch.setattr("dlcourse.grading.sandbox.confinement.readable_by_everyone", lambda path: True)
+    plans = [plan_for(Limits(timeout=5, confinement="permissions")) for _ in range(2)]
+    assert plans[0].uid != plans[1].uid and all(p.uid > 2**20 for p in plans)
+    assert not any(p.reaches_grader for p in plans)
+
+
+# ---------------------------------------------------------------- signed results
+
+
+def test_a_record_is_trusted_only_with_the_graders_signature(tmp_path):
+    key = results_key(tmp_path, sandbox_reaches_grader=False)
+    assert (tmp_path / KEY_FILE).stat().st_mode & 0o777 == 0o600
+    assert results_key(tmp_path, sandbox_reaches_grader=False) == key
+    record = {"content_hash": "a", "autograder_hash": "b", "result": {"score": 4}}
+    assert unseal(seal(record, key), key) == record
+    forged = json.loads(seal(record, key))
+    forged["result"]["score"] = 18
+    assert unseal(json.dumps(forged), key) is None
+    assert unseal(json.dumps(record), key) is None                       # unsigned
+    assert unseal(seal(record, os.urandom(32)), key) is None             # another key
+    assert unseal("[" * 100_000, key) is None
+
+
+def test_a_planted_key_is_replaced(tmp_path):
+    (tmp_path / KEY_FILE).write_text("00" * 32)
+    os.chmod(tmp_path / KEY_FILE, 0o644)                                  # readable by others: not ours
+    assert results_key(tmp_path, sandbox_reaches_grader=False) != bytes(32)
+
+
+def test_a_batch_whose_sandbox_reaches_the_grader_retires_the_key_and_signs_nothing(tmp_path):
+    results_key(tmp_path, sandbox_reaches_grader=False)
+    assert results_key(tmp_path, sandbox_reaches_grader=True) is None
+    assert not (tmp_path / KEY_FILE).exists()
+    assert unseal(seal({"a": 1}, None), None) is None
+
+
+def fake_grader(scores: list[float]):
+    def grade_submission(autograder, submission, options, judge):
+        scores.append(1.0)
+        return GradeResult(submission=submission.name, lesson="dense-mnist", status="ok", reason="",
+                           questions={"model": QuestionResult("model", 1.0, 4.0)})
+    return grade_submission
+
+
+def test_a_forged_result_in_the_output_folder_is_not_reused(tmp_path, monkeypatch):
+    """What the sandboxed user would write into OUT/results/, had it reached it: a higher score,
+    with the right hashes. The resumed run regrades it."""
+    graded: list[float] = []
+    monkeypatch.setattr(batch, "grade_submission", fake_grader(graded))
+    monkeypatch.setattr(batch, "_sandbox_reaches_grader", lambda sandbox, allow_root: False)
+    inbox, out, autograder = tmp_path / "in", tmp_path / "out", tmp_path / "autograder.zip"
+    inbox.mkdir()
+    autograder.write_bytes(b"autograder")
+    (inbox / "alice.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    batch.grade_batch(autograder, inbox, out, workers=1, progress=False)
+    assert batch.grade_batch(autograder, inbox, out, workers=1, progress=False).reused == 1  # honest: reused
+    record_path = next((out / "results").glob("*.json"))
+    record = json.loads(record_path.read_text())
+    record.pop("signature")
+    record["result"]["questions"]["model"]["score"] = 4.0
+    record_path.write_text(json.dumps(record))
+    again = batch.grade_batch(autograder, inbox, out, workers=1, progress=False)
+    assert again.reused == 0 and again.graded == 1 and len(graded) == 2
+    assert next(iter(again.results.values())).score == 1.0
