@@ -25,9 +25,8 @@ from pathlib import Path
 
 from .atomic import atomic_file
 from .lesson import Lesson, current_lesson
-from .running import (NotebookNotFound, RunningNotebook, assignment_name, cell_source, code_digest,
+from .running import (CELL_RUNS, ipython_shell, NotebookNotFound, RunningNotebook, assignment_name, cell_source, code_digest,
                       find_running_notebook, on_colab)
-from .session import CELL_RUNS, ipython_shell
 
 ANSWER_TAG = "otter_answer_cell"
 PLACEHOLDER = re.compile(r"(^|=)\s*\.\.\.\s*(#.*)?$")   # a line that is `...` or `name = ...`

@@ -12,6 +12,7 @@ from dlcourse.checks import (architecture_problem, check_accuracy, check_archite
                              parameter_layers_problem, read_weights, state_dict_problem, student_function,
                              whole_number)
 from dlcourse.checks.messages import percent
+from dlcourse.checks.mode import judged_in
 from dlcourse.checks.weights import UnsafeWeights, WeightsProblem
 from dlcourse.checks.accuracy import gap_images
 from dlcourse.data import SAMPLE_DIR, ImageDataset, channel_stats
@@ -143,11 +144,11 @@ def test_accuracy_check_loads_weights_and_names_the_target(tmp_path, monkeypatch
     with pytest.raises(AssertionError, match="define `prepare` first"):
         check_accuracy(model, None, lesson)
     # Graded, the judge's clean room measures: the check only loads (the judge says so, explicitly).
-    monkeypatch.setattr("dlcourse.checks.mode._clean_room_measures", True)
-    assert check_accuracy(model, lambda x: x.float() / 255, lesson) is None
-    (tmp_path / "dense_mnist.pt").unlink()
-    with pytest.raises(AssertionError, match="dense_mnist.pt is missing"):
-        check_accuracy(model, lambda x: x.float() / 255, lesson)
+    with judged_in(tmp_path):
+        assert check_accuracy(model, lambda x: x.float() / 255, lesson) is None
+        (tmp_path / "dense_mnist.pt").unlink()
+        with pytest.raises(AssertionError, match="dense_mnist.pt is missing"):
+            check_accuracy(model, lambda x: x.float() / 255, lesson)
 
 
 def test_accuracy_check_measures_as_the_grade_and_names_a_different_pipeline(tmp_path, monkeypatch, course):
