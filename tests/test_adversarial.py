@@ -249,7 +249,7 @@ ATTACKS = {
     "write-outside": ("reference", "try:\n    open({outside!r}, 'w').write('pwned')\nexcept OSError as error:\n"
                                    "    print('write refused:', error)", "reference", "ok"),
     # issue 24
-    "forge-ready": ("stub", FORGE_READY, "untrained", "error"),
+    "forge-ready": ("stub", FORGE_READY, "untrained", "flagged"),  # ctypes: the scan flags it
     "kill-the-runner": ("reference", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)", "reference", "error"),
     "kill-everything": ("reference", "import os, signal\nos.kill(-1, signal.SIGKILL)", "reference", "error"),
     "huge-network": ("stub", HUGE_NETWORK, "untrained", "error"),

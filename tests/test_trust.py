@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -125,3 +124,18 @@ def test_a_forged_result_in_the_output_folder_is_not_reused(tmp_path, monkeypatc
     again = batch.grade_batch(autograder, inbox, out, workers=1, progress=False)
     assert again.reused == 0 and again.graded == 1 and len(graded) == 2
     assert next(iter(again.results.values())).score == 1.0
+
+
+def test_dlcourse_grade_refuses_in_one_line_before_grading(not_root, tmp_path, capsys):
+    from dlcourse.cli import main
+    from dlcourse.course import Course
+    from tests.conftest import ROOT
+
+    notebook = tmp_path / "alice.ipynb"
+    notebook.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    code = main(["grade", str(notebook), "--autograder", str(Course(ROOT).autograder_zip("dense-mnist")),
+                 "--out", str(tmp_path / "out"), "--sandbox", "permissions"])
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and len(error.splitlines()) == 1
+    assert error.startswith("dlcourse: not grading: student code would run as your own user")
+    assert not (tmp_path / "out").exists()

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..checks.mode import judged_in
+from ..lesson import judged_in
 from .manifest import Manifest
 from .randomness import KEY_FILE, seed_for, seeded
 from .result import QuestionResult, TestResult
