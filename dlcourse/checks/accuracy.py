@@ -21,7 +21,7 @@ from ..training import evaluate
 from .messages import PIPELINES_AGREE, gap_not_smaller, pipelines_differ, shortfall
 from .mode import clean_room_measures, lesson_folder
 from .architecture import in_use_order, parameter_order
-from .weights import WeightsProblem, read_weights, state_dict_problem
+from .weights import WeightsProblem, read_weights, state_dict_problem, unwrapped
 from ..measurement import baseline_model, gap_images, train_test_gap, verify  # noqa: F401  (gap_images, train_test_gap: re-exported)
 
 
@@ -34,6 +34,7 @@ def load_submitted_weights(model: Any, lesson: Lesson | None = None) -> nn.Modul
     lesson = lesson or current_lesson(lesson_folder())
     if not isinstance(model, nn.Module):
         raise AssertionError("define `model` first (run the cell that builds your network).")
+    model = unwrapped(model)  # torch.compile, DataParallel: the weights go into the network inside
     state = read_weights(lesson_folder() / lesson.weights)
     if lesson.architecture is not None:
         # Tensors line up with the lesson's network in the order forward uses them.
