@@ -9,6 +9,8 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .grading.reader.layouts import LAYOUTS  # the input layouts --layout chooses from
+
     parser = argparse.ArgumentParser(prog="dlcourse", description=__doc__)
     parser.add_argument("--course", type=Path, default=None,
                         help="the course folder (default: found from the working directory)")
@@ -22,8 +24,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="also build the toolkit's wheel into dist/, the file students install (course.yaml)")
     build.set_defaults(run=_build)
 
-    grade = commands.add_parser("grade", help="grade a submission, a folder of them, or a Gradescope export")
-    grade.add_argument("input", type=Path, help="a notebook, a zip, a folder, or a Gradescope export folder")
+    grade = commands.add_parser("grade", help="grade a submission, a folder of them, or an LMS's download")
+    grade.add_argument("input", type=Path, help="a notebook, an archive, a folder, or a Gradescope, Canvas, Moodle "
+                                                "or Blackboard download (folder or zip)")
     which = grade.add_mutually_exclusive_group(required=True)
     which.add_argument("--lesson", help="lesson id (uses the course's autograder/<id>/ zip)")
     which.add_argument("--autograder", type=Path, help="an autograder zip to grade with")
@@ -33,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--memory", type=int, default=2048, help="MB per submission (default: 2048)")
     grade.add_argument("--data", type=Path, default=None,
                        help="the datasets (default: $DLCOURSE_DATA, else a per-user cache folder)")
+    grade.add_argument("--layout", default="auto", choices=["auto", *LAYOUTS],
+                       help="how INPUT is laid out (default: detected; docs/inputs.md lists them)")
     grade.add_argument("--force", action="store_true", help="regrade submissions graded before")
     grade.add_argument("--allow-root", action="store_true",
                        help="throwaway machines only: run student code as root where no unprivileged user can "
@@ -138,7 +143,7 @@ def _grade(args) -> int:
     out = args.out or Path("grades") / name
     summary = grade_batch(autograder, args.input, out, workers=args.workers, timeout=args.timeout,
                           memory_mb=args.memory, force=args.force, allow_root=args.allow_root,
-                          data=args.data or data_dir())
+                          data=args.data or data_dir(), layout=args.layout)
     results = list(summary.results.values())
     _print_enforcement(results)
     if args.input.is_file() and results:

@@ -41,12 +41,14 @@ class BatchSummary:
 
 def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | None = None,
                 timeout: float | None = None, memory_mb: int = 2048, force: bool = False,
-                progress: bool = True, allow_root: bool = False, data: Path | None = None) -> BatchSummary:
-    """Grade every submission found in ``target`` into ``out`` (see the module docstring),
-    with the datasets in ``data`` (default: the data directory the environment names)."""
+                progress: bool = True, allow_root: bool = False, data: Path | None = None,
+                layout: str | None = None) -> BatchSummary:
+    """Grade every submission found in ``target`` (read with the input ``layout``; None: detected)
+    into ``out`` (see the module docstring), with the datasets in ``data`` (default: the data
+    directory the environment names)."""
     from tqdm.auto import tqdm
 
-    found = discover(target)
+    found = discover(target, layout)
     (out / "results").mkdir(parents=True, exist_ok=True)
     os.chmod(out / "results", 0o700)  # other students' results: never for a sandbox's user
     grader_hash = content_hash(autograder)
@@ -117,7 +119,7 @@ class _JudgePerWorker(threading.local):
 
 def _grade_one(autograder: Path, entry: Entry, options: GradingOptions, judges: _JudgePerWorker) -> GradeResult:
     try:
-        result = grade_submission(autograder, entry.path, options, judges.get())
+        result = grade_submission(autograder, entry, options, judges.get())
     except GradingInterrupted:
         raise
     except Exception as error:  # a grader bug must cost one row its score, never the batch
@@ -129,7 +131,7 @@ def _grade_one(autograder: Path, entry: Entry, options: GradingOptions, judges: 
 
 
 def _save(out: Path, entry: Entry, result: GradeResult, grader_hash: str) -> None:
-    record = {"content_hash": content_hash(entry.path), "autograder_hash": grader_hash, "result": result.to_dict()}
+    record = {"content_hash": content_hash(entry), "autograder_hash": grader_hash, "result": result.to_dict()}
     path = out / "results" / f"{entry.key}.json"
     write_atomically(path, json.dumps(record, indent=1))
 
@@ -140,7 +142,7 @@ def _previous(out: Path, entry: Entry, grader_hash: str) -> GradeResult | None:
     path = out / "results" / f"{entry.key}.json"
     try:
         record = json.loads(path.read_text())
-        if record["content_hash"] == content_hash(entry.path) and record["autograder_hash"] == grader_hash \
+        if record["content_hash"] == content_hash(entry) and record["autograder_hash"] == grader_hash \
                 and record["result"]["status"] not in GRADER_SIDE:
             return GradeResult.from_dict(record["result"])
     except (OSError, ValueError, KeyError, TypeError):
