@@ -6,8 +6,9 @@ graded; only what no tool opens is refused, with a reason that says what the fil
 
     encoding       a byte-order mark (UTF-8, UTF-16, UTF-32) dropped; text that is not UTF-8
                    read as Windows-1252, as editors on Windows write it
-    bounds         refused before any parsing: over MAX_NOTEBOOK_MB; after: nested deeper than
-                   MAX_DEPTH, more than MAX_CELLS cells (the reader's own cost stays bounded)
+    bounds         refused before any parsing: over MAX_NOTEBOOK_MB; after: more than MAX_CELLS
+                   cells, nested deeper than MAX_DEPTH, more than MAX_CODE_LINES lines of code
+                   (reading, scanning and running cost grows with these: the cost stays bounded)
     json           not JSON: the reason says what the file is (a zip, a PDF, an HTML export...)
     format         an nbformat 3 notebook converted to 4, as Jupyter does when it opens one
     line endings   Windows (CRLF) and old Mac (CR) line endings in cells made LF
@@ -31,8 +32,9 @@ from nbformat.warnings import MissingIDFieldWarning
 
 from .files import SubmissionProblem, display
 
-MAX_NOTEBOOK_MB = 100     # a notebook full of plots is a few MB; past this it is not one
+MAX_NOTEBOOK_MB = 50      # a notebook full of plots is a few MB; past this it is not one
 MAX_CELLS = 2000          # the lessons have ~60 cells; reading, scanning and running scale with this
+MAX_CODE_LINES = 5000    # the lessons' answers are ~600 lines; scanning costs ~1 ms a line
 MAX_DEPTH = 64            # a notebook's JSON nests about 8 deep (widget state a little more)
 BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
@@ -93,6 +95,9 @@ def _encoding(d: Draft) -> str | None:
 def _json(d: Draft) -> str | None:
     if not d.text.strip():
         raise d.refuse("is empty")
+    if d.text.count('"cell_type"') > 10 * MAX_CELLS:  # counted without parsing: many cells cost before any limit
+        raise d.refuse(f"has over {10 * MAX_CELLS} cells; the lesson's notebook has about 60 "
+                       f"(over {MAX_CELLS} is not read)")
     try:
         nb = json.loads(d.text)
     except RecursionError:
@@ -104,16 +109,27 @@ def _json(d: Draft) -> str | None:
         elif what is None and re.match(r"\s*(#|import |from |def |print\()", d.text):
             what = "Python code, not a notebook: submit the .ipynb file itself"
         raise d.refuse(f"is {what}" if what else f"is not valid JSON ({str(error)[:80]}); a notebook is JSON") from None
-    if _depth_over(nb, MAX_DEPTH):
-        raise d.refuse(f"nests its JSON deeper than any notebook (over {MAX_DEPTH} levels)")
     if not isinstance(nb, dict) or "cells" not in nb and "worksheets" not in nb:
         raise d.refuse("is JSON, but not a Jupyter notebook (it has no cells)")
     cells = nb.get("cells") or [c for ws in nb.get("worksheets") or [] if isinstance(ws, dict)
                                 for c in ws.get("cells") or []]
     if isinstance(cells, list) and len(cells) > MAX_CELLS:
         raise d.refuse(f"has {len(cells)} cells; the lesson's notebook has about 60 (over {MAX_CELLS} is not read)")
+    if _depth_over(nb, MAX_DEPTH):
+        raise d.refuse(f"nests its JSON deeper than any notebook (over {MAX_DEPTH} levels)")
+    lines = sum(_text(c.get("source", c.get("input"))).count("\n") + 1 for c in cells
+                if isinstance(c, dict) and c.get("cell_type") == "code")
+    if lines > MAX_CODE_LINES:
+        raise d.refuse(f"has {lines} lines of code; the lesson's notebook has about 600 (over {MAX_CODE_LINES} "
+                       f"is not read)")
     d.nb = nb
     return None
+
+
+def _text(source: object) -> str:
+    if isinstance(source, list):
+        return "".join(s for s in source if isinstance(s, str))
+    return source if isinstance(source, str) else ""
 
 
 def _depth_over(value: object, limit: int) -> bool:
@@ -213,12 +229,14 @@ def _schema(d: Draft) -> str | None:
                 _conform(output, *kinds[output["output_type"]], dropped)
             if output.get("output_type") == "execute_result" and not isinstance(output["execution_count"], int):
                 output["execution_count"] = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from nbformat.validator import normalize
+    from nbformat.validator import isvalid, normalize
 
-        _changes, d.nb = normalize(d.nb, version=4, version_minor=d.nb.get("nbformat_minor"),
-                                   strip_invalid_metadata=True)
+    if not isvalid(d.nb):  # metadata the schema refuses (a kernelspec without a name): stripped
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _changes, d.nb = normalize(d.nb, version=4, version_minor=d.nb.get("nbformat_minor"),
+                                       strip_invalid_metadata=True)
+        dropped.add("invalid metadata")
     return (f"keys the notebook format does not have were removed and missing ones added "
             f"({', '.join(sorted(dropped))}), as Jupyter does when it opens the file") if dropped else None
 
