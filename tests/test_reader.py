@@ -381,3 +381,33 @@ def test_package_folder_and_renamed_files_grade_like_the_reference(tmp_path):
     assert {label: (r.status, r.score) for label, r in results.items()} == \
         {"package.zip": ("ok", full), "renamed.zip": ("ok", full)}
     assert any("dense_mnist (1).pt" in note for note in results["renamed.zip"].notes)
+
+
+# ---------------------------------------------------------------- issue 24: inputs built to stall or crash a batch
+
+def test_inputs_that_stall_or_crash_a_reader_each_get_a_row_with_a_reason(tmp_path):
+    """A FIFO, names that are not UTF-8, an encrypted zip, deeply nested JSON and a notebook of
+    many cells in one class folder: the batch ends, every one is a row or set aside with why."""
+    root = tmp_path / "class"
+    root.mkdir()
+    os.mkfifo(root / "stalls.zip")
+    (root / os.fsdecode(b"caf\xe9.rar")).write_bytes(b"Rar!\x1a\x07\x00")
+    encrypted = bytearray(as_zip(tmp_path / "e.zip", members(DENSE)).read_bytes())
+    for offset in _headers(bytes(encrypted)):
+        encrypted[offset] |= 0x1
+    (root / "locked.zip").write_bytes(bytes(encrypted))
+    (root / "deep.ipynb").write_bytes(b'{"cells": ' + b"[" * 200_000 + b"]" * 200_000 + b"}")
+    many = json.loads(notebook_text(DENSE))
+    many["cells"] += [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                       "source": "x = 1\n" * 100} for _ in range(1900)]
+    (root / "many.ipynb").write_text(json.dumps(many))
+    with on_sample_data():
+        summary = grade_batch(COURSE.autograder_zip(DENSE.id), root, tmp_path / "out", workers=1, progress=False)
+    rows = {result.submission: (result.status, result.reason) for result in summary.results.values()}
+    assert set(rows) == {"caf\ufffd.rar", "locked.zip", "deep.ipynb", "many.ipynb"}
+    assert {status for status, _ in rows.values()} == {"invalid-notebook"}
+    assert "a .rar archive" in rows["caf\ufffd.rar"][1] and "encrypted" in rows["locked.zip"][1]
+    assert "deeper than any notebook" in rows["deep.ipynb"][1] and "lines of code" in rows["many.ipynb"][1]
+    assert [(a.name, "FIFO" in a.reason) for a in summary.discovery.set_aside] == [("stalls.zip", True)]
+    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")  # strict UTF-8 throughout
+    assert "caf\ufffd.rar" in report and "stalls.zip" in report
