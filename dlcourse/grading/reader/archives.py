@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import lzma
+import os
 import stat
 import tarfile
 import zipfile
@@ -21,7 +22,8 @@ from pathlib import Path, PurePosixPath
 
 from .files import MAX_FILE_MB, SubmissionProblem, archive_kind, display, ignored, read_regular
 
-MAX_ENTRIES = 200
+MAX_ENTRIES = 200                # one submission
+MAX_DOWNLOAD_ENTRIES = 100_000   # a platform's download of a whole class
 BROKEN = (zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError, EOFError, OSError, ValueError,
           NotImplementedError, RuntimeError)
 
@@ -47,21 +49,71 @@ def unpack(name: str, data: bytes, notes: list[str]) -> dict[str, bytes]:
                                                     f"({type(error).__name__}: {str(error)[:100]})") from None
 
 
-def member_names(name: str, data: bytes) -> list[str]:
-    """The member paths of an archive, read from its index only; [] if it is not one."""
+def member_names(path: Path) -> list[str]:
+    """The member paths of the archive at ``path``, from its index (a tar's headers); [] if it
+    is not a readable archive."""
     try:
-        if archive_kind(name) == "zip" or data[:4] == b"PK\x03\x04":
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                return archive.namelist()[:MAX_ENTRIES * 50]
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
-            names = []
-            for member in archive:
-                names.append(member.name)
-                if len(names) > MAX_ENTRIES * 50:
-                    break
-            return names
-    except BROKEN:
+        with _open(path) as f:
+            if zipfile.is_zipfile(f):
+                with zipfile.ZipFile(f) as archive:
+                    return archive.namelist()[:MAX_DOWNLOAD_ENTRIES]
+            f.seek(0)
+            with tarfile.open(fileobj=f, mode="r:*") as archive:
+                names = []
+                for member in archive:
+                    names.append(member.name)
+                    if len(names) >= MAX_DOWNLOAD_ENTRIES:
+                        break
+                return names
+    except (SubmissionProblem, *BROKEN):
         return []
+
+
+def extract_download(path: Path, folder: Path) -> None:
+    """Unpack a platform's download (every student's files) into ``folder``, member by member:
+    regular files only, safe paths only, each under the submission cap, at most
+    :data:`MAX_DOWNLOAD_ENTRIES` members. Raises :class:`SubmissionProblem`."""
+    def write(name: str, source, size: int) -> None:
+        relative = _safe(name, path.name)
+        if size > MAX_FILE_MB * 2**20:
+            return  # one student's oversized file: that student's row says what is missing
+        target = folder.joinpath(*relative.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as out:
+            out.write(source.read(size))
+
+    try:
+        with _open(path) as f:
+            if zipfile.is_zipfile(f):
+                with zipfile.ZipFile(f) as archive:
+                    members = [m for m in archive.infolist() if not m.is_dir()
+                               and not stat.S_ISLNK(m.external_attr >> 16) and not m.flag_bits & 0x1]
+                    if len(members) > MAX_DOWNLOAD_ENTRIES:
+                        raise _too_many(path.name, MAX_DOWNLOAD_ENTRIES)
+                    for member in members:
+                        with archive.open(member) as source:
+                            write(member.filename, source, member.file_size)
+                return
+            f.seek(0)
+            with tarfile.open(fileobj=f, mode="r:*") as archive:
+                for count, member in enumerate(archive):
+                    if count >= MAX_DOWNLOAD_ENTRIES:
+                        raise _too_many(path.name, MAX_DOWNLOAD_ENTRIES)
+                    if member.isreg():
+                        write(member.name, archive.extractfile(member), member.size)
+    except BROKEN as error:
+        raise SubmissionProblem("invalid-notebook", f"{display(path.name)} could not be unpacked "
+                                                    f"({type(error).__name__}: {str(error)[:100]})") from None
+
+
+def _open(path: Path):
+    """A regular file, opened without following a link or blocking on a FIFO."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    f = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        f.close()
+        raise SubmissionProblem("invalid-notebook", f"{display(path.name)} is not a regular file")
+    return f
 
 
 def _safe(raw: str, archive: str) -> PurePosixPath:

@@ -29,7 +29,7 @@ from pathlib import Path
 import yaml
 
 from ..inputs import Discovery, Entry, SetAside, Student
-from .archives import member_names, unpack
+from .archives import extract_download, member_names
 from .files import (SubmissionProblem, archive_kind, display, ignored, is_notebook, is_weights, kind_of_mode,
                     read_regular, stem_of, upload_problem, walk)
 
@@ -188,25 +188,20 @@ _TEMPORARY: list[str] = []
 
 
 def _unpacked_export(archive: Path, layout: str | None) -> Path | None:
-    """A layout's download given as one archive, unpacked to a private folder; None when the
-    archive is one student's submission."""
-    data = read_regular(archive)
-    names = member_names(archive.name, data)
+    """A platform's download given as one archive, unpacked to a private folder; None when the
+    archive is one student's submission (or cannot be unpacked: its row then says why)."""
+    names = member_names(archive)
     tops = sorted({n.replace("\\", "/").split("/")[0] for n in names} |
                   {n.replace("\\", "/").split("/")[-1] for n in names})
     detected = next((c.name for c in LAYOUTS.values() if c.name != "plain" and c.detect(tops)), None)
-    if (layout in (None, "auto", "plain") and detected is None) or not names:
+    if not names or (layout in (None, "auto", "plain") and detected is None):
         return None
-    try:
-        files = unpack(archive.name, data, [])
-    except SubmissionProblem:
-        return None  # graded as one submission: its row says what is wrong with it
     folder = Path(tempfile.mkdtemp(prefix="dlcourse-input-"))
     _TEMPORARY.append(str(folder))
-    for relative, content in files.items():
-        path = folder.joinpath(*relative.split("/"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
+    try:
+        extract_download(archive, folder)
+    except SubmissionProblem:
+        return None
     return folder
 
 
