@@ -25,6 +25,7 @@ from torch import nn
 
 from ..device import device_of
 from ..spec import ArchSpec
+from .weights import unwrapped
 
 TRAINING_ONLY = {"Dropout", "Dropout2d"}  # identity in eval mode: checked by their settings
 ACTIVATIONS = {"ReLU", "ELU", "LeakyReLU", "GELU", "Sigmoid", "Tanh", "SiLU"}
@@ -115,6 +116,7 @@ def used_layers(model: nn.Module, got: Trace) -> list[nn.Module]:
 def parameter_order(model: nn.Module, spec: ArchSpec) -> list[str] | None:
     """``model``'s state_dict names in the order its forward pass uses their layers (None if
     it cannot run): how a state_dict saved from it lines up with the lesson's network."""
+    model = unwrapped(model)  # torch.compile, DataParallel: judge the network inside
     got = trace(model, spec.input_shape)
     if got.error is not None:
         return None
@@ -170,6 +172,7 @@ def computes_the_lesson_network(model: nn.Module, spec: ArchSpec, got: Trace | N
 def architecture_problem(model: Any, spec: ArchSpec) -> str | None:
     """The first way ``model`` differs from ``spec``, as a sentence; None if it computes the
     lesson's network (see the module docstring)."""
+    model = unwrapped(model)  # torch.compile, DataParallel: judge the network inside
     if not isinstance(model, nn.Module):
         return _not_a_module(model)
     got = trace(model, spec.input_shape)
@@ -221,6 +224,7 @@ def parameter_layers_problem(model: Any, spec: ArchSpec) -> str | None:
     A network that cannot run (say, it never flattens its input) still gets its layer sizes
     checked, so one early mistake does not hide everything else that is right.
     """
+    model = unwrapped(model)
     if not isinstance(model, nn.Module):
         return _not_a_module(model)
     expected, got = _parameter_layers(spec.build()), _parameter_layers(model, spec)
@@ -269,6 +273,7 @@ def describe(module: nn.Module) -> str:
 
 def output_problem(model: Any, input_shape: tuple[int, ...], classes: int) -> str | None:
     """Whether ``model`` turns a batch of images into one score per class, as a sentence."""
+    model = unwrapped(model)  # torch.compile, DataParallel: judge the network inside
     if not isinstance(model, nn.Module):
         return _not_a_module(model)
     got = trace(model, input_shape, batch_size=3)
