@@ -86,8 +86,8 @@ def write_report(out: Path, found: Discovery, results: dict[str, GradeResult]) -
         lines += [f"| {name} | graded by hand ({points:g} points, not in these scores) | |"
                   for name, points in manual.items()]
         failures = Counter(message for r in graded for message in
-                           {f"{q.name}: {t.message}" for q in r.questions.values() for t in q.tests
-                            if not t.passed and t.message})  # each message once per submission
+                           dict.fromkeys(f"{q.name}: {t.message}" for q in r.questions.values() for t in q.tests
+                                         if not t.passed and t.message))  # each once per submission, in order
         lines += ["", "## Most common failure messages", ""]
         lines += [f"- {count} submission(s): {message}" for message, count in failures.most_common(10)] or ["- none"]
         attention = [r for r in graded if r.status not in ("ok", "error", "missing-weights")]

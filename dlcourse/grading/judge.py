@@ -27,6 +27,7 @@ import platform
 import signal
 import sys
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -341,6 +342,7 @@ def main() -> None:
     measure_in_clean_room()  # the tests' weights-measured checks only check loading: measure() decides
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(), stop), daemon=True).start()
     for line in sys.stdin:
         job = JudgeJob(**json.loads(line))
         os.chdir(job.workdir)  # where the tests find lesson.yaml and the weights they load
@@ -348,6 +350,15 @@ def main() -> None:
         sys.stdout.write(report.to_json() + "\n")
         sys.stdout.flush()
         stop.clear()
+
+
+def _stop_when_orphaned(parent: int, stop: threading.Event) -> None:
+    """Stop the current run once the grader that started this judge is gone (a batch worker
+    killed mid-submission): its sandbox ends now, not at its timeout, and stdin's end then
+    ends the judge."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    stop.set()
 
 
 if __name__ == "__main__":
