@@ -62,7 +62,7 @@ def test_a_zero_next_to_a_measurement_that_meets_the_target_is_listed_in_the_rep
     write_report(tmp_path, found, {found.entries[0].key: result, found.entries[1].key: fine})
     section = (tmp_path / "report.md").read_text().split("## Zeros next to a measurement")[1]
     assert "`honest.zip`: accuracy scored 0; measured from the weights: 98.10%" in section
-    assert "define `prepare` first" in section and "fine.zip" not in section
+    assert "define \\`prepare\\` first" in section and "fine.zip" not in section  # Markdown-escaped
 
 
 def test_a_question_the_weights_earned_after_a_timeout_shows_as_earned():

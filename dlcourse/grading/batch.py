@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..atomic import write_atomically
-from .gradebook import write_gradebook, write_report
+from .gradebook import write_gradebook
 from .inputs import Discovery, Entry, content_hash, discover
 from .judge_client import Judge
+from .outputs import write_outputs
 from .pipeline import GradingInterrupted, GradingOptions, grade_submission
 from .result import GRADER_SIDE, GradeResult
+from .rows import OutputSettings
 
 
 @dataclass
@@ -37,13 +39,16 @@ class BatchSummary:
     reused: int = 0
     results: dict[str, GradeResult] = field(default_factory=dict)   # by entry key
     discovery: Discovery | None = None
+    warnings: list[str] = field(default_factory=list)               # from writing the outputs
 
 
 def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | None = None,
                 timeout: float | None = None, memory_mb: int = 2048, force: bool = False,
-                progress: bool = True, allow_root: bool = False, data: Path | None = None) -> BatchSummary:
+                progress: bool = True, allow_root: bool = False, data: Path | None = None,
+                settings: OutputSettings | None = None) -> BatchSummary:
     """Grade every submission found in ``target`` into ``out`` (see the module docstring),
-    with the datasets in ``data`` (default: the data directory the environment names)."""
+    with the datasets in ``data`` (default: the data directory the environment names);
+    ``settings``: roster, late policy, exports... for the outputs (:func:`.outputs.write_outputs`)."""
     from tqdm.auto import tqdm
 
     found = discover(target)
@@ -86,7 +91,7 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
                 summary.graded += 1
                 bar.update()
                 bar.set_postfix_str(f"{entry.label}: {result.status}", refresh=False)
-                write_gradebook(out, found, summary.results)
+                write_gradebook(out, found, summary.results, settings)
     except KeyboardInterrupt:
         stop.set()  # running sandboxes kill their processes and remove their scratch folders
         raise
@@ -94,8 +99,7 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
         pool.shutdown(wait=True, cancel_futures=True)
         judges.close()
         bar.close()
-        write_gradebook(out, found, summary.results)
-        write_report(out, found, summary.results)
+        summary.warnings = write_outputs(out, found, summary.results, settings)
     return summary
 
 
