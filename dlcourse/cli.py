@@ -160,7 +160,10 @@ def _build(args) -> int:
         start = time.perf_counter()
         from .build.wheel import placeholder_problem
 
-        placeholder = placeholder_problem(course.toolkit_url)
+        try:
+            placeholder = placeholder_problem(course.toolkit_url)
+        except CourseNotFound:
+            placeholder = None   # no toolkit address at all: the build itself says so where it needs one
         if placeholder and args.wheel and not args.allow_placeholder_url:
             raise KnownProblem(placeholder)   # before anything is built: a release that cannot install
         if placeholder:
@@ -183,6 +186,8 @@ def _build(args) -> int:
 
 
 def _grade(args) -> int:
+    from dataclasses import replace
+
     from .grading.batch import grade_batch
     from .grading.inputs import discover
     from .grading.preflight import preflight
@@ -205,7 +210,9 @@ def _grade(args) -> int:
                            + (f"; {len(found.set_aside)} other file(s), e.g. {terminal(found.set_aside[0].name)}: "
                               f"{found.set_aside[0].reason}" if found.set_aside else ": the folder is empty"))
     data = args.data or data_dir()
-    preflight(autograder, data, allow_root=args.allow_root)
+    lesson = preflight(autograder, data, allow_root=args.allow_root)
+    settings = replace(settings, lesson_title=lesson.title, accuracy_target=lesson.accuracy_threshold,
+                       assignment=settings.assignment or lesson.id)
     out = args.out or Path("grades") / name
     summary = grade_batch(autograder, args.input, out, workers=args.workers, timeout=args.timeout,
                           memory_mb=args.memory, force=args.force, allow_root=args.allow_root,

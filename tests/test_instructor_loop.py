@@ -277,3 +277,158 @@ def test_a_broken_autograder_stops_with_one_line(tmp_path, capsys):
     (tmp_path / "a.ipynb").write_text("{}")
     assert main(["grade", "--autograder", str(broken), str(tmp_path / "a.ipynb"), "--out", str(tmp_path / "o")]) == 2
     assert "rebuild it" in capsys.readouterr().err
+
+
+def feedback_batch(tmp_path: Path) -> tuple[Discovery, dict[str, GradeResult]]:
+    """Two students: one whose hidden test failed on a named input and who was late, one full marks."""
+    found, results = canvas_like(tmp_path)
+    alan = found.entries[1]
+    results[alan.key].questions["model"].tests[0] = Case(
+        "model hidden", True, 4.0, False, "for flat_features((3, 35, 12)): flat_features should multiply the "
+                                          "dimensions after the batch dimension: expected 420, got 35")
+    results[alan.key].questions["model"].score = 0
+    found.entries[1].notes.append("the notebook was found in a subfolder: graded it")
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / f"{alan.key}.ipynb").write_text("{}")
+    return found, results
+
+
+def feedback_settings(tmp_path: Path) -> OutputSettings:
+    sheet = tmp_path / "hand.csv"
+    sheet.write_text("student,question,possible,points,comment\n1002,more_epochs,2,1,Say which curve shows it.\n")
+    return OutputSettings(late=LatePolicy(DUE, penalty_percent=10), hand=read_hand_grades(sheet),
+                          lesson_title="Lesson 1: a dense network", accuracy_target=0.96)
+
+
+def test_a_feedback_page_per_student_with_every_element_and_nobody_elses_data(tmp_path):
+    from dlcourse.grading.feedback import rerunnable_input
+
+    assert rerunnable_input("for flat_features((3, 35, 12)): wrong: 3") == "flat_features((3, 35, 12))"
+    assert rerunnable_input("for model(torch.zeros(2, 1, 28, 28)): RuntimeError: a: b") == \
+        "model(torch.zeros(2, 1, 28, 28))"
+    assert rerunnable_input("accuracy 91%: below") is None
+    found, results = feedback_batch(tmp_path)
+    write_outputs(tmp_path, found, results, feedback_settings(tmp_path))
+    pages = sorted((tmp_path / "feedback").glob("*/feedback.html"))
+    assert [p.parent.name for p in pages] == ["1001", "1002", "1003"]
+    alan = (tmp_path / "feedback" / "1002" / "feedback.html").read_text()
+    for part in ("Lesson 1: a dense network", "Alan Turing", "0 / 4", "expected 420, got 35",
+                 "<code>flat_features((3, 35, 12))</code>", "97.00%", "(target 96%)", "10%", "Say which curve shows it.",
+                 "found in a subfolder", 'href="graded-notebook.ipynb"'):
+        assert part in alan, part
+    assert (tmp_path / "feedback" / "1002" / "graded-notebook.ipynb").is_file()
+    for other in ("Ada", "Grace", "lovelaceada", "hoppergrace", "1001", "1003"):
+        assert other not in alan, f"another student's data on Alan's page: {other}"
+    with zipfile.ZipFile(tmp_path / "feedback.zip") as archive:
+        assert "1002/feedback.html" in archive.namelist()
+
+
+def test_moodle_feedback_folders_follow_moodles_download_names(tmp_path):
+    from dlcourse.grading.feedback import folder_name
+    from dlcourse.grading.rows import StudentRow
+
+    student = Student("77", "Emmy Noether", sid="77")
+    entry = Entry(tmp_path / "x", "Emmy Noether_77_assignsubmission_file_", [student], layout="moodle")
+    assert folder_name(StudentRow(student, entry)) == "Emmy Noether_77_assignsubmission_file_"
+
+
+@pytest.mark.browser
+def test_a_feedback_page_in_chromium_shows_the_points_and_a_failed_tests_message(tmp_path):
+    import shutil
+
+    chromium = shutil.which("chromium")
+    if not chromium:
+        pytest.fail("Debian's chromium is needed: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    found, results = feedback_batch(tmp_path)
+    write_outputs(tmp_path, found, results, feedback_settings(tmp_path))
+    page_file = tmp_path / "feedback" / "1002" / "feedback.html"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(page_file.as_uri())
+            questions = page.locator("section.question")
+            assert questions.count() == 3, "model, accuracy and the written question"
+            assert questions.nth(0).locator("h2").inner_text().split() == ["model", "0", "/", "4"]
+            assert questions.nth(1).locator("h2").inner_text().split() == ["accuracy", "0", "/", "4"]
+            assert "1 / 2" in questions.nth(2).locator("h2").inner_text()
+            message = questions.nth(0).locator("pre.message")
+            assert message.is_visible() and "expected 420, got 35" in message.inner_text()
+            assert page.locator("pre.rerun").inner_text() == "flat_features((3, 35, 12))"
+            assert page.locator("#final").inner_text() == "0 / 10", "0 + 1 by hand, minus 10% of 10 for a day late"
+        finally:
+            browser.close()
+
+
+def submission_zip(path: Path, cells: list[str], weights: bytes) -> Path:
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("dense-mnist.ipynb", nbformat.writes(notebook))
+        archive.writestr("dense_mnist.pt", weights)
+    return path
+
+
+def independent_predictions(labels: str, error: float, seed: int) -> str:
+    """A network's predictions on the fixed images that errs on its own random share of them."""
+    import random
+
+    rng = random.Random(seed)
+    return "".join(str((int(t) + rng.randint(1, 9)) % 10) if rng.random() < error else t for t in labels)
+
+
+def test_copies_are_reported_and_independent_work_is_not(tmp_path):
+    import random
+
+    from dlcourse.grading.similarity import NEAR_IDENTICAL, disagreement_ratio
+
+    given = "import torch\nfrom dlcourse import MNIST, fit"
+    template = tmp_path / "template.ipynb"
+    import nbformat
+
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(given)]), template)
+    answer = ("model = torch.nn.Sequential(\n    torch.nn.Flatten(),  # 784 inputs\n    torch.nn.Linear(784, 128),\n"
+              "    torch.nn.ReLU(),\n    torch.nn.Linear(128, 10),\n)")
+    training = "history = fit(model, MNIST(train=True), epochs=5, batch_size=64, learning_rate=0.001)"
+    copied = "model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 128),   torch.nn.ReLU(), " \
+             "torch.nn.Linear(128, 10),)  # mine!"
+    mine = ("layers = [torch.nn.Flatten(), torch.nn.Linear(28 * 28, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10)]\n"
+            "model = torch.nn.Sequential(*layers)")
+    other_training = "h = fit(model, MNIST(train=True), epochs=8, batch_size=128)"
+    weights = random.Random(0).randbytes(5000)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    entries = [Entry(submission_zip(inputs / f"{n}.zip", cells, w), f"{n}.zip", [Student(n)], layout="plain")
+               for n, cells, w in [("ana", [given, answer, training], weights),
+                                   ("bob", [given, copied, training + "  # same"], weights),
+                                   ("cyd", [given, mine, other_training], random.Random(1).randbytes(5000)),
+                                   ("dee", [given, answer.replace("128", "64"), "h = fit(model, MNIST(), epochs=3)"],
+                                    random.Random(2).randbytes(5000))]]
+    labels = "".join(str(random.Random(3).randint(0, 9)) for _ in range(1000))
+    predicted = {"ana": independent_predictions(labels, 0.02, 4), "cyd": independent_predictions(labels, 0.02, 5),
+                 "dee": independent_predictions(labels, 0.03, 6)}
+    predicted["bob"] = predicted["ana"]
+    results = {}
+    for entry in entries:
+        name = entry.label.removesuffix(".zip")
+        results[entry.key] = result(entry.label, 4, 4)
+        results[entry.key].predictions = predicted[name]
+        results[entry.key].accuracy = sum(p == t for p, t in zip(predicted[name], labels)) / 1000
+    assert disagreement_ratio(predicted["ana"], predicted["cyd"], 0.02, 0.02) > 2 * NEAR_IDENTICAL
+    found = Discovery(entries, [])
+    write_outputs(tmp_path, found, results, OutputSettings(weights_file="dense_mnist.pt", template=template))
+    pairs = {(r["submission_a"], r["submission_b"], r["kind"]) for r in read_rows(tmp_path / "copies.csv")}
+    assert ("ana.zip", "bob.zip", "identical-weights") in pairs
+    assert ("ana.zip", "bob.zip", "identical-answers") in pairs, "comments and layout do not hide a copy"
+    assert ("ana.zip", "bob.zip", "near-identical-network") in pairs
+    assert {(a, b) for a, b, _ in pairs} == {("ana.zip", "bob.zip")}, f"independent work reported: {pairs}"
+    report = (tmp_path / "report.md").read_text()
+    assert "`ana.zip` and `bob.zip`: **identical-weights**" in report
+    assert [r["final"] for r in read_rows(tmp_path / "gradebook.csv")] == ["8"] * 4, "no score changes"
+    html = (tmp_path / "report.html").read_text()
+    assert "identical-weights" in html and 'id="accuracy-figure"' in html and "data:image/png;base64," in html
+    for page in (tmp_path / "feedback").glob("*/feedback.html"):
+        assert "identical" not in page.read_text() and "copies" not in page.read_text(), "nothing said to students"

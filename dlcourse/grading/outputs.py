@@ -12,11 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from .answer_sheet import write_answer_sheet
-from .gradebook import write_gradebook, write_report
+from .feedback import write_feedback
+from .gradebook import write_csv, write_gradebook, write_report
 from .inputs import Discovery
 from .lms_export import write_exports
 from .result import GradeResult
+from .report_html import write_html_report
 from .rows import OutputSettings
+from .safe_text import markdown_code, markdown_inline
+from .similarity import Pair, find_copies
 
 
 def write_outputs(out: Path, found: Discovery, results: dict[str, GradeResult],
@@ -27,9 +31,36 @@ def write_outputs(out: Path, found: Discovery, results: dict[str, GradeResult],
         settings = _with_assignment(settings, next(iter(results.values())).lesson)
     rows = write_gradebook(out, found, results, settings)
     warnings = write_exports(out, rows, settings)
-    write_answer_sheet(out, rows, settings.assignment)
-    write_report(out, found, results, settings)
+    write_answer_sheet(out, rows, settings.lesson_title or settings.assignment)
+    if settings.feedback != "none":
+        write_feedback(out, rows, settings.lesson_title or settings.assignment,
+                       unit=settings.late.unit if settings.late else "day", target=settings.accuracy_target,
+                       zip_too=settings.feedback == "zip")
+    copies = find_copies(found, results, weights_file=settings.weights_file, template=settings.template)
+    write_copies(out, copies)
+    write_report(out, found, results, settings, sections=[copies_section(copies)])
+    write_html_report(out, found, results, settings)
     return warnings
+
+
+COPIES_CSV = "copies.csv"
+
+
+def write_copies(out: Path, copies: list[Pair]) -> None:
+    """copies.csv: one row per pair and kind of evidence (for a person to judge; no score changes)."""
+    write_csv(out / COPIES_CSV, [{"submission_a": p.a.label, "submission_b": p.b.label,
+                                  "students_a": "; ".join(s.key for s in p.a.students),
+                                  "students_b": "; ".join(s.key for s in p.b.students),
+                                  "kind": p.kind, "evidence": p.evidence} for p in copies],
+              ["submission_a", "submission_b", "students_a", "students_b", "kind", "evidence"])
+
+
+def copies_section(copies: list[Pair]) -> list[str]:
+    lines = ["## Possible copies, for a person to judge", "",
+             "Evidence only: no score was changed and nothing is said to students (copies.csv has the same).", ""]
+    items = [f"- {markdown_code(p.a.label)} and {markdown_code(p.b.label)}: **{p.kind}**: "
+             f"{markdown_inline(p.evidence)}" for p in copies]
+    return lines + (items or ["- none"])
 
 
 def _with_assignment(settings: OutputSettings, lesson: str) -> OutputSettings:

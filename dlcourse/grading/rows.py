@@ -16,6 +16,7 @@ the written-answer sheet) starts from :func:`student_rows`, so they cannot disag
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .inputs import Discovery, Entry, Student
 from .late import LatePolicy, Lateness
@@ -34,9 +35,13 @@ class OutputSettings:
     late: LatePolicy | None = None
     hand: dict[str, dict[str, HandGrade]] | None = None   # a filled written-answer sheet, by student key
     exports: tuple[str, ...] = ()                        # LMS names (lms_export.EXPORTS)
-    feedback: str = "folders"                            # "folders", "zip" (both kept) or "none"
+    feedback: str = "zip"                                # "folders", "zip" (folders and a zip) or "none"
     assignment: str = ""                                 # the lesson's column name in the LMS
     assignment_id: str = ""                              # Canvas's assignment id, Blackboard's column id
+    lesson_title: str = ""                               # for the pages students read
+    accuracy_target: float | None = None                 # the lesson's threshold, shown beside the measurement
+    weights_file: str = ""                               # the lesson's weights file, compared for copies
+    template: Path | None = None                         # the student notebook: its code is no evidence of copying
 
     def rows(self, found: Discovery, results: dict[str, GradeResult]) -> list[StudentRow]:
         return student_rows(found, results, roster=self.roster, late=self.late, hand=self.hand)

@@ -26,7 +26,7 @@ _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`\[\]|#])")   # code, links, table cells, headings (emphasis is harmless)
 
 
 def clean(text: object, keep_newlines: bool = True) -> str:
@@ -53,8 +53,8 @@ def csv_cell(value: object) -> str:
 
 def markdown_inline(text: object) -> str:
     """Text for one line of Markdown (a list item or a table cell): one line, no HTML
-    (``<`` and ``&`` escaped, so ``<!--`` cannot hide what follows), Markdown's own
-    punctuation escaped."""
+    (``<`` and ``&`` escaped, so ``<!--`` cannot hide what follows), no link, no code span,
+    no table cell break (``[ ] ` |`` escaped)."""
     text = clean(text, keep_newlines=False)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
