@@ -23,6 +23,7 @@ from pathlib import Path
 
 import nbformat
 
+from .check_report import check_passed
 from .course import Course
 from .execute import IGNORE_TAG, NotebookFailed, execute_notebook
 from .lesson import Lesson
@@ -108,7 +109,7 @@ def _failing_check(notebook: nbformat.NotebookNode) -> str | None:
     for cell in notebook.cells:
         if cell.cell_type == "code" and cell.source.startswith("grader.check("):
             shown = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in cell.outputs)
-            if "All test cases passed" not in shown:
+            if not check_passed(shown):
                 return f"{cell.source}: {' '.join(shown.split())[:600]}"
     return None
 

@@ -38,10 +38,13 @@ class LessonGrader:
         self._otter = _otter_notebook(tests_dir) if tests_dir is not None else None
 
     def check(self, question: str, global_env: dict[str, Any] | None = None) -> Any:
-        """Run the public tests of ``question`` against the notebook's variables."""
+        """Run the public tests of ``question`` against the notebook's variables; a question whose
+        public tests check only the answer's form says so when it passes (:mod:`.check_report`)."""
         if self._otter is None:
             raise RuntimeError("checks do not run while grading")
-        return self._otter.check(question, global_env if global_env is not None else sys._getframe(1).f_globals)
+        from .check_report import report
+
+        return report(self._otter.check(question, global_env if global_env is not None else sys._getframe(1).f_globals))
 
     def export(self, notebook: str | os.PathLike | None = None, *, unfinished: bool = False) -> Path:
         """Zip the running notebook and the lesson's files for submission (see :mod:`dlcourse.export`)."""

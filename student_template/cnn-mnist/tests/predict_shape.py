@@ -5,8 +5,7 @@ OK_FORMAT = False
 name = "predict_shape"
 points = None
 
-@test_case(points=0, hidden=False, 
-    success_message="well formed; whether it is right is checked when you submit")
+@test_case(points=0, hidden=False)
 def test_predict_shape_format(predicted_shape):
     from dlcourse.checks import shape_answer
     shape_answer(predicted_shape, 'predicted_shape', 4)

@@ -5,8 +5,7 @@ OK_FORMAT = False
 name = "no_softmax"
 points = None
 
-@test_case(points=0, hidden=False, 
-    success_message="well formed; whether it is right is checked when you submit")
+@test_case(points=0, hidden=False)
 def test_no_softmax_format(softmax_statements):
     from dlcourse.checks import chosen_answer
     chosen_answer(softmax_statements, 'abcde', 'softmax_statements')

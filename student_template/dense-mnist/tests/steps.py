@@ -5,8 +5,7 @@ OK_FORMAT = False
 name = "steps"
 points = None
 
-@test_case(points=0, hidden=False, 
-    success_message="well formed; whether it is right is checked when you submit")
+@test_case(points=0, hidden=False)
 def test_steps_format(optimizer_steps):
     from dlcourse.checks import number_answer
     number_answer(optimizer_steps, 'optimizer_steps')
