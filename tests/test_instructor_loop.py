@@ -102,25 +102,29 @@ def test_a_canvas_download_with_a_roster_gives_one_row_per_student(tmp_path):
 
 
 def test_late_time_from_the_platform_grace_cap_and_an_extension(tmp_path):
-    moodle = Student("77", "Emmy Noether", email="emmy@uni.edu", sid="77")
+    moodle = Student("77", "Emmy Noether", email="emmy@uni.edu", sid="77")   # as in a Gradescope export
     other = Student("78", "Kurt Goedel", sid="78")
-    three_days = Entry(tmp_path / "a", "a", [moodle], "2026-03-04T23:00:00+00:00", layout="moodle")
+    three_days = Entry(tmp_path / "a", "a", [moodle], "2026-03-04T23:00:00+00:00", layout="gradescope")
     extensions = tmp_path / "extensions.csv"
     extensions.write_text("student,days\nemmy@uni.edu,3\n")
     policy = LatePolicy(DUE, grace_seconds=600, penalty_percent=10, unit="day", cap_percent=25,
                         extensions=read_extensions(extensions, DUE))
     assert policy.assess(moodle, three_days).units == 0, "the extension moves Emmy's due date 3 days"
-    late = policy.assess(other, Entry(tmp_path / "b", "b", [other], "2026-03-04T23:00:00+00:00", layout="moodle"))
+    late = policy.assess(other, Entry(tmp_path / "b", "b", [other], "2026-03-04T23:00:00+00:00", layout="gradescope"))
     assert (late.units, late.penalty_percent) == (3, 25), "3 started days at 10%, capped at 25%"
-    within = policy.assess(other, Entry(tmp_path / "c", "c", [other], "2026-03-02T00:05:00+00:00", layout="moodle"))
+    within = policy.assess(other, Entry(tmp_path / "c", "c", [other], "2026-03-02T00:05:00+00:00", layout="gradescope"))
     assert within.units == 0 and within.note == "within the grace period"
-    past = policy.assess(other, Entry(tmp_path / "d", "d", [other], "2026-03-02T00:10:00+00:00", layout="moodle"))
+    past = policy.assess(other, Entry(tmp_path / "d", "d", [other], "2026-03-02T00:10:00+00:00", layout="gradescope"))
     assert past.units == 1, "past the grace: counted from the due date, per started day"
     hourly = LatePolicy(DUE, penalty_percent=2, unit="hour")
-    assert hourly.assess(other, Entry(tmp_path / "e", "e", [other], "2026-03-02T02:30:00+00:00", layout="moodle")) \
+    assert hourly.assess(other, Entry(tmp_path / "e", "e", [other], "2026-03-02T02:30:00+00:00", layout="gradescope")) \
         .penalty_percent == 6
     copied = Entry(tmp_path / "f", "f", [other], "2026-03-09T00:00:00+00:00", layout="plain")
     assert policy.assess(other, copied).units == 0, "a file's copy time is never a submission time"
+    moodle_download = Entry(tmp_path / "g", "g", [other], "2026-03-09T00:00:00+00:00", layout="moodle")
+    assert policy.assess(other, moodle_download).units == 0, "Moodle's download has only file times"
+    late = policy.assess(other, moodle_download, roster_time="Tuesday, 3 March 2026, 9:00 AM")
+    assert late.units == 2, "the worksheet's time, in the due date's zone: 1 day 9 hours late"
 
 
 # Each platform's documented import layout: the header, and where the identity and the grade are.

@@ -54,7 +54,8 @@ def write_gradebook(out: Path, found: Discovery, results: dict[str, GradeResult]
                      penalty=f"{row.penalty_points:g}" if row.lateness.units else "",
                      final=f"{row.final:g}", percent=f"{100 * row.final / row.possible:.1f}" if row.possible else "",
                      notes="; ".join(filter(None, [*row.notes, row.lateness.note])),
-                     other_submissions="; ".join(o.label for o in row.others))
+                     other_submissions="; ".join([*(o.label for o in row.others),
+                                                  *(row.entry.earlier if row.entry else [])]))
         if row.status == MISSING:
             cells.update(score="0", reason="no submission")
         student_rows.append(cells)

@@ -6,11 +6,16 @@ points per started day (or hour) late, a cap on that penalty, and per-student ex
 
 Which time counts, in order:
 1. the platform's mark: an input layout that says a submission is not late (``Entry.late is
-   False``) is trusted, since the platform knew its own due date and extensions;
-2. the platform's submission time (``Entry.submitted_at`` from Canvas, Moodle, Gradescope...),
-   compared with the due date (the student's extension, if any);
-3. a platform's ``LATE`` mark without a time: one unit (day or hour) late, said so in the row;
-4. a plain folder's file times are copy times, not submission times: never penalised (noted).
+   False``: Canvas without ``LATE``) is trusted, since the platform knew its own due date and
+   extensions;
+2. the platform's submission time, compared with the due date (the student's extension, if
+   any): ``Entry.submitted_at`` where the layout records one (Gradescope's metadata,
+   Blackboard's attempt names), else the roster's (Moodle's grading worksheet has
+   ``Last modified (submission)``);
+3. a platform's ``LATE`` mark without a time (Canvas's names carry none): one unit (a day or
+   an hour) late, said so in the row;
+4. otherwise (a plain folder, a Moodle download without its worksheet) the only times are the
+   files', which are download or copy times: never penalised, and the row says why.
 
 Past the grace period, lateness counts from the due date itself, per started unit
 (1 minute past a 10-minute grace on a per-day policy is 1 day late). Penalties come off the
@@ -28,7 +33,7 @@ from pathlib import Path
 from .inputs import Entry, Student
 
 UNITS = {"day": 86_400.0, "hour": 3_600.0}
-FILE_TIME_LAYOUTS = {"", "plain", "folder"}   # layouts whose times are the files', not the platform's
+PLATFORM_TIME_LAYOUTS = {"gradescope", "blackboard"}   # layouts whose submitted_at is the platform's record
 
 
 class LatePolicyError(ValueError):
@@ -59,21 +64,25 @@ class LatePolicy:
                 return self.extensions[ident]
         return self.due
 
-    def assess(self, student: Student, entry: Entry) -> Lateness:
-        """How late ``entry`` is for ``student`` and the penalty it costs (see the module docstring)."""
+    def assess(self, student: Student, entry: Entry, roster_time: str = "") -> Lateness:
+        """How late ``entry`` is for ``student`` and the penalty it costs (see the module
+        docstring); ``roster_time``: the submission time the roster gives, if any."""
         if entry.late is False:
             return Lateness()
         due = self.due_for(student)
-        submitted = parse_time(entry.submitted_at) if entry.submitted_at else None
-        if entry.layout in FILE_TIME_LAYOUTS:
-            if entry.late:
-                submitted = None
-            else:
-                return Lateness(note="no platform submission time (file times are copy times): no late penalty")
+        recorded = entry.submitted_at if entry.layout in PLATFORM_TIME_LAYOUTS else ""
+        submitted = None
+        try:   # a time without a zone is the due date's (the LMS shows local times)
+            submitted = parse_time(recorded or roster_time, due.tzinfo) if recorded or roster_time else None
+        except LatePolicyError:
+            if recorded:
+                raise
+        # a roster's unreadable time ("-" where nothing was submitted) is no time
         if submitted is None:
             if entry.late:
                 return self._charge(0.0, 1, f"marked late by the platform, no time given: 1 {self.unit} charged")
-            return Lateness(note="no submission time: no late penalty")
+            return Lateness(note="no submission time from the platform (file times are download or copy "
+                                 "times): no late penalty")
         seconds = (submitted - due).total_seconds()
         if seconds <= self.grace_seconds:
             return Lateness(note="within the grace period" if seconds > 0 else "")
@@ -83,13 +92,26 @@ class LatePolicy:
         return Lateness(seconds, units, min(self.cap_percent, units * self.penalty_percent), note)
 
 
-def parse_time(text: str) -> dt.datetime:
-    """An ISO 8601 time (``2026-03-01T23:59``, ``...Z``, ``...+01:00``); without a zone, UTC."""
+# Moodle's worksheet writes times as its user's locale shows them ("Monday, 2 March 2026, 10:15 AM")
+_LMS_FORMATS = ("%A, %d %B %Y, %I:%M %p", "%A, %d %B %Y, %H:%M", "%d %B %Y, %I:%M %p", "%d %B %Y, %H:%M")
+
+
+def parse_time(text: str, zone: dt.tzinfo = dt.timezone.utc) -> dt.datetime:
+    """An ISO 8601 time (``2026-03-01T23:59``, ``...Z``, ``...+01:00``) or Moodle's
+    ``Monday, 2 March 2026, 10:15 AM``; without a zone, ``zone`` (UTC unless told)."""
+    text = text.strip()
     try:
-        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" UTC", "+00:00"))
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace(" UTC", "+00:00"))
     except ValueError:
-        raise LatePolicyError(f"{text!r} is not an ISO 8601 time such as 2026-03-01T23:59+01:00") from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        for pattern in _LMS_FORMATS:
+            try:
+                value = dt.datetime.strptime(text, pattern)
+                break
+            except ValueError:
+                continue
+        else:
+            raise LatePolicyError(f"{text!r} is not an ISO 8601 time such as 2026-03-01T23:59+01:00") from None
+    return value if value.tzinfo else value.replace(tzinfo=zone)
 
 
 def parse_penalty(text: str) -> tuple[float, str]:

@@ -4,8 +4,10 @@ Accepted headers (case and spacing ignored), so the LMS's own export works as it
 Canvas's gradebook export (``Student, ID, SIS User ID, SIS Login ID, Section``; its
 ``Points Possible`` row is skipped), Moodle's (``First name, Last name, ID number, Email
 address``, ``Username``), Blackboard's (``Last Name, First Name, Username, Student ID``),
-Gradescope's roster (``Name``/``First Name``/``Last Name``, ``Email``, ``SID``), or plain
-``student, name, email, sid, login``.
+Gradescope's roster (``Name``/``First Name``/``Last Name``, ``Email``, ``SID``), Moodle's
+grading worksheet (``Identifier`` as ``Participant 123``, ``Full name``, and ``Last modified
+(submission)``, the submission time Moodle's download lacks), or plain ``student, name,
+email, sid, login``.
 
 A submission belongs to the roster member who shares any identity with it (key, student id,
 email or login, case ignored), else the only member with the same name.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .inputs import Student
@@ -29,6 +31,7 @@ COLUMNS = {
     "first": ("first name", "firstname", "given name"),
     "last": ("last name", "lastname", "surname", "family name"),
     "key": ("key",),
+    "time": ("last modified (submission)", "submitted at", "submission time", "submitted"),
 }
 SKIPPED_ROWS = {"points possible", "student, test"}   # Canvas's export: the points row, its test student
 
@@ -40,6 +43,7 @@ class RosterError(ValueError):
 @dataclass
 class Roster:
     students: list[Student]
+    times: dict[str, str] = field(default_factory=dict)   # student key -> submission time the LMS recorded
 
     def match(self, student: Student) -> Student | None:
         """The roster member ``student`` (as an input layout found them) is, or None."""
@@ -70,7 +74,7 @@ def read_roster(path: Path) -> Roster:
         where[field] = next((header.index(n) for n in names if n in header), None)
     if all(where[f] is None for f in ("sid", "email", "login", "key")):
         raise RosterError(f"roster {path} has no identity column (one of: ID, SID, Email, Username, Student ID)")
-    students, seen = [], set()
+    students, seen, times = [], set(), {}
     for row in rows[1:]:
         cell = {f: (row[i].strip() if i is not None and i < len(row) else "") for f, i in where.items()}
         name = cell["name"] or " ".join(p for p in (cell["first"], cell["last"]) if p)
@@ -82,7 +86,9 @@ def read_roster(path: Path) -> Roster:
             continue
         seen.add(key)
         students.append(Student(key=key, name=name, email=cell["email"], sid=cell["sid"], login=cell["login"]))
-    return Roster(students)
+        if cell["time"] and cell["time"] != "-":
+            times[key] = cell["time"]
+    return Roster(students, times)
 
 
 def merged(member: Student, found: Student) -> Student:

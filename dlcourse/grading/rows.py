@@ -126,7 +126,7 @@ def student_rows(found: Discovery, results: dict[str, GradeResult], *, roster: R
         entry = ordered[-1]
         row = StudentRow(student, entry, results.get(entry.key), ordered[:-1], possible_if_missing=possible)
         if late:
-            row.lateness = late.assess(student, entry)
+            row.lateness = late.assess(student, entry, roster.times.get(key, "") if roster else "")
         if hand is not None:
             row.hand_counted = True
             row.hand = dict(hand.get(key, {}))
