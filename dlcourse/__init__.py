@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "MNIST": "data", "CIFAR10": "data", "ImageDataset": "data", "data_dir": "data",
     "DataNotFoundError": "data",
-    "fit": "training", "evaluate": "training", "predict": "training", "History": "training",
+    "fit": "training", "evaluate": "training", "predict": "training", "History": "training", "batches": "training",
     "confusion_matrix": "training",
     "summary": "model_summary",
     "plot_history": "plots", "show_predictions": "plots", "show_images": "plots", "show_filters": "plots",

@@ -70,6 +70,9 @@ def fit(model: nn.Module, train_data: Data, *, optimizer: torch.optim.Optimizer,
         loss_fn: nn.Module | None = None, scheduler=None, progress: bool = True) -> History:
     """Train ``model`` for ``epochs`` passes over shuffled ``train_data``; return the history.
 
+    Each epoch starts with ``model.train()``, and the network is left in training mode (as a
+    PyTorch loop leaves it): call ``model.eval()`` before using it yourself; :func:`evaluate`
+    and :func:`predict` do, and restore the mode they found.
     ``scheduler``, if given, is stepped after every batch (e.g. ``OneCycleLR``). With
     ``progress``, each epoch shows a progress bar and ends with one printed line of its
     metrics: a notebook saves printed text, but not the bars (widgets), so the line is what

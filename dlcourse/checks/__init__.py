@@ -1,6 +1,8 @@
 """Checks that lesson tests call: architecture against the lesson's spec, weights, accuracy;
 answers given as a value (a function's result, a whole number, a choice of statements, a
-shape); and ``for_input``, which makes a hidden test's failure name the input that failed.
+shape); training and evaluation loops (run on a network the check makes); a layer written
+from scratch (against PyTorch's own); and
+``for_input``, which makes a hidden test's failure name the input that failed.
 
 Names load on first use, so a test that needs only the architecture check does not pay
 for the rest.
@@ -18,6 +20,7 @@ _EXPORTS = {
     "student_function": "answers", "whole_number": "answers", "for_input": "inputs",
     "chosen_answer": "answers", "number_answer": "answers", "shape_answer": "answers",
     "check_choice": "answers", "check_number": "answers", "check_shape": "answers",
+    "check_train_epoch": "loops", "check_evaluate_accuracy": "loops", "check_conv2d_forward": "layers",
 }
 __all__ = sorted(_EXPORTS)
 

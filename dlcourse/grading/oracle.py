@@ -11,6 +11,13 @@ Once every cell of a submitted notebook has run, the notebook runner executes
 
 Values go back as data (:mod:`.wire`): numbers, strings, tensors, and descriptions of
 networks, datasets and optimizers; a function is sent as a reference the judge may call.
+
+A call may pass networks the judge made (rebuilt here from their description) and an
+optimizer over their parameters (rebuilt here as the same ``torch.optim`` class with the same
+settings). As in a call within one process, the function may change them: the answer carries
+each such network again after the call (its tensors and modes), and, for each, how its
+forward passes ran (with gradients recorded or not, in training mode or not), so that a test
+sees what a training or evaluation loop did to the network it was given.
 Whatever this module answers is the student's answer, never a verdict: student code may
 replace any of it and gain nothing but a different answer.
 """
@@ -37,7 +44,13 @@ def answer(namespace: dict, request_path: str, answer_path: str) -> None:
         request, blobs = read_message(f)
     encoder = _KernelEncoder()
     try:
-        body = {"value": encoder.encode(_dispatch(namespace, request, blobs, encoder))}
+        value = _dispatch(namespace, request, blobs, encoder)
+        if isinstance(value, _Called):
+            body = {"value": encoder.encode(value.value),
+                    "arguments": [module_codec.describe(m, encoder) for m in value.networks],
+                    "forwards": value.forwards}
+        else:
+            body = {"value": encoder.encode(value)}
     except Exception as error:  # the student's code failed: that is an answer too
         encoder.blobs.clear()
         body = {"error": type(error).__name__, "message": _first_lines(error),
@@ -51,7 +64,8 @@ def _dispatch(namespace: dict, request: dict, blobs: list[bytes], encoder: _Kern
     if op == "get":
         name = request.get("name")
         return namespace[name] if name in namespace else _Missing()
-    decoder = Decoder(blobs, _decode_from_judge)
+    rebuilt: list[nn.Module] = []  # networks the judge described, in the order they arrive
+    decoder = Decoder(blobs, lambda body, d: _decode_from_judge(body, d, rebuilt))
     target = _objects.get(request.get("ref"))
     if target is None:
         raise WireError("the judge asked about an object this kernel does not hold")
@@ -59,7 +73,20 @@ def _dispatch(namespace: dict, request: dict, blobs: list[bytes], encoder: _Kern
         args = decoder.decode(request.get("args", []))
         kwargs = decoder.decode(request.get("kwargs", {}))
         encoder.argument_modules = [a for a in args if isinstance(a, nn.Module)]
-        return target(*args, **kwargs)
+        args = [_optimizer(a, encoder.argument_modules) if isinstance(a, _OptimizerRequest) else a for a in args]
+        kwargs = {k: _optimizer(v, encoder.argument_modules) if isinstance(v, _OptimizerRequest) else v
+                  for k, v in kwargs.items()}
+        networks = [a for a in args if isinstance(a, nn.Module) and any(a is r for r in rebuilt)]
+        forwards: list[list[list[bool]]] = [[] for _ in networks]
+        hooks = [m.register_forward_pre_hook(
+            lambda module, inputs, seen=seen: seen.append([torch.is_grad_enabled(), module.training]))
+            for m, seen in zip(networks, forwards)]
+        try:
+            value = target(*args, **kwargs)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return _Called(value, networks, forwards) if networks else value
     if op == "forward":
         x = decoder.decode(request.get("x"))
         was_training = target.training
@@ -90,6 +117,47 @@ def _trace(model: nn.Module, shape: tuple[int, ...], batch: int) -> dict:
 
 class _Missing:
     pass
+
+
+class _Called:
+    """A call's result, with the judge's networks it was given, and how their forward passes ran."""
+
+    def __init__(self, value: Any, networks: list[nn.Module], forwards: list[list[list[bool]]]) -> None:
+        self.value, self.networks, self.forwards = value, networks, forwards
+
+
+class _OptimizerRequest:
+    """An optimizer the judge described, built once the networks it optimizes are rebuilt."""
+
+    def __init__(self, body: dict, decoder: Decoder) -> None:
+        self.name = str(body.get("class", ""))
+        self.defaults = decoder.decode(body.get("defaults") or {})
+        self.groups = [(decoder.decode(g.get("settings") or {}), g.get("params") or [])
+                       for g in body.get("groups") or []]
+
+
+def _optimizer(request: _OptimizerRequest, networks: list[nn.Module]) -> torch.optim.Optimizer:
+    """The ``torch.optim`` optimizer the judge described, over the parameters of the networks
+    passed in the same call (each named by the network's position and the parameter's name)."""
+    import inspect
+
+    cls = getattr(torch.optim, request.name, None) if module_codec.IDENTIFIER.match(request.name) else None
+    if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+        raise WireError(f"an optimizer of unknown kind {request.name!r}")
+    groups = []
+    for settings, params in request.groups:
+        found = []
+        for ref in params:
+            at = ref.get("at") if isinstance(ref, dict) else None
+            if not (isinstance(at, list) and len(at) == 2 and isinstance(at[0], int) and 0 <= at[0] < len(networks)):
+                raise WireError("an optimizer over parameters of no network passed with it")
+            named = dict(networks[at[0]].named_parameters())
+            if at[1] not in named:
+                raise WireError("an optimizer over parameters of no network passed with it")
+            found.append(named[at[1]])
+        groups.append({**settings, "params": found})
+    accepted = inspect.signature(cls.__init__).parameters
+    return cls(groups, **{k: v for k, v in request.defaults.items() if k in accepted})
 
 
 class _KernelEncoder(Encoder):
@@ -134,14 +202,17 @@ def _describe_optimizer(optimizer: torch.optim.Optimizer, encoder: _KernelEncode
                                         if module_codec._plain_setting(k, v)})}
 
 
-def _decode_from_judge(body: dict, decoder: Decoder) -> Any:
+def _decode_from_judge(body: dict, decoder: Decoder, rebuilt: list[nn.Module]) -> Any:
     tag = body.get("$")
     if tag == "ref":
         if body.get("ref") not in _objects:
             raise WireError("the judge referred to an object this kernel does not hold")
         return _objects[body["ref"]]
     if tag == "module":
-        return module_codec.rebuild(body.get("tree"), decoder)
+        rebuilt.append(module_codec.rebuild(body.get("tree"), decoder))
+        return rebuilt[-1]
+    if tag == "optimizer":
+        return _OptimizerRequest(body, decoder)
     raise WireError(f"unknown value kind {tag!r}")
 
 

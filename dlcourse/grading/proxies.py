@@ -12,6 +12,11 @@ In the judge they receive:
 - datasets: the judge's own copy of the same split (the student's pixels are never used);
 - optimizers: a local optimizer of the same class, settings and parameter groups.
 
+A test may also hand the student's functions networks and an optimizer of its own (a probe):
+they are rebuilt in the kernel, and what the call did to them comes back and is written into
+the test's objects (tensors, training modes; the test's forward pre-hooks see each forward
+pass, in the grad mode and training mode it ran with), as if the call had run here.
+
 Every call into the kernel goes through an :class:`Oracle`; a failure in the student's
 code comes back as an exception of the same name, raised where the test called.
 """
@@ -54,19 +59,30 @@ class Oracle:
         return (False, None) if value is _MISSING else (True, value)
 
     def ask(self, request: dict, blobs: list[bytes] = (), arguments: list = ()) -> Any:
+        return self._answer(request, blobs, arguments)[0]
+
+    def _answer(self, request: dict, blobs: list[bytes], arguments: list) -> tuple[Any, dict, Decoder]:
         reply, reply_blobs = self.exchange(request, list(blobs))
         if not isinstance(reply, dict):
             raise WireError("the kernel's answer is not a mapping")
         if "error" in reply:
             raise student_exception(reply.get("error"), reply.get("message"), reply.get("builtin"))
         decoder = Decoder(reply_blobs, lambda body, d: self._decode(body, d, arguments))
-        return decoder.decode(reply.get("value"))
+        return decoder.decode(reply.get("value")), reply, decoder
 
     def call(self, ref: int, args: tuple, kwargs: dict) -> Any:
-        encoder = Encoder(_encode_for_kernel)
-        body = {"op": "call", "ref": ref, "args": encoder.encode(list(args)), "kwargs": encoder.encode(kwargs)}
         modules = [a for a in args if isinstance(a, nn.Module)]
-        return self.ask(body, encoder.blobs, arguments=modules)
+        encoder = _JudgeEncoder(modules)
+        body = {"op": "call", "ref": ref, "args": encoder.encode(list(args)), "kwargs": encoder.encode(kwargs)}
+        value, reply, decoder = self._answer(body, encoder.blobs, modules)
+        probes = [m for m in modules if not isinstance(getattr(m, "_dlcourse_ref", None), int)]
+        after, forwards = reply.get("arguments") or [], reply.get("forwards") or []
+        if probes and not (isinstance(after, list) and isinstance(forwards, list)
+                           and len(after) == len(forwards) == len(probes)):
+            raise WireError("the kernel did not send back the networks it was given")
+        for probe, node, seen in zip(probes, after, forwards):
+            _write_back(probe, module_codec.rebuild(node, decoder), seen)
+        return value
 
     # ------------------------------------------------------------------ decoding
 
@@ -204,7 +220,56 @@ def _encode_for_kernel(value: Any, encoder: Encoder) -> Any:
         return {"$": "ref", "ref": ref}
     if isinstance(value, nn.Module):
         return {"$": "module", "tree": module_codec.describe(value, encoder)}
+    if isinstance(value, torch.optim.Optimizer) and isinstance(encoder, _JudgeEncoder):
+        return _describe_optimizer(value, encoder)
     return None
+
+
+class _JudgeEncoder(Encoder):
+    """Encodes a call's arguments; knows the networks passed, which an optimizer refers to."""
+
+    def __init__(self, networks: list[nn.Module]) -> None:
+        super().__init__(_encode_for_kernel)
+        self.networks = networks
+
+
+def _describe_optimizer(optimizer: torch.optim.Optimizer, encoder: _JudgeEncoder) -> dict:
+    """An optimizer as the kernel rebuilds it: class, settings, and each parameter named by the
+    position of its network among the call's networks and its name there."""
+    where = {id(p): [i, name] for i, m in enumerate(encoder.networks) for name, p in m.named_parameters()}
+    groups = []
+    for group in optimizer.param_groups:
+        if any(id(p) not in where for p in group["params"]):
+            raise WireError("an optimizer over parameters of no network passed with it")
+        settings = {k: v for k, v in group.items() if k != "params" and module_codec._plain_setting(k, v)}
+        groups.append({"settings": encoder.encode(settings),
+                       "params": [{"$": "param", "at": where[id(p)]} for p in group["params"]]})
+    return {"$": "optimizer", "class": type(optimizer).__name__, "groups": groups,
+            "defaults": encoder.encode({k: v for k, v in optimizer.defaults.items()
+                                        if module_codec._plain_setting(k, v)})}
+
+
+def _write_back(probe: nn.Module, after: nn.Module, forwards: Any) -> None:
+    """What a call in the kernel did to ``probe``: its tensors and modes become ``after``'s, and
+    its forward pre-hooks see each forward pass as it ran (grad mode, training mode)."""
+    tensors = {**dict(after.named_parameters()), **dict(after.named_buffers())}
+    with torch.no_grad():
+        for name, tensor in [*probe.named_parameters(), *probe.named_buffers()]:
+            new = tensors.get(name)
+            if new is not None and new.shape == tensor.shape:
+                tensor.copy_(new)
+    modes = {name: m.training for name, m in after.named_modules()}
+    for name, m in probe.named_modules():
+        m.training = modes.get(name, m.training)
+    final = probe.training
+    for entry in forwards if isinstance(forwards, list) else []:
+        if not (isinstance(entry, list) and len(entry) == 2 and all(isinstance(v, bool) for v in entry)):
+            raise WireError("a malformed record of forward passes")
+        probe.training = entry[1]
+        with torch.set_grad_enabled(entry[0]):
+            for hook in list(probe._forward_pre_hooks.values()):
+                hook(probe, ())
+    probe.training = final
 
 
 class _Missing:

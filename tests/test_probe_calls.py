@@ -1,0 +1,96 @@
+"""A test's own networks and optimizer, handed to a student's function in the kernel, come
+back changed as they would in one process (issue 23: training and evaluation loops are
+graded by what they do to a network the judge chose). The kernel is played by the oracle's
+own code in this process, through its real message format."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+from torch import nn
+
+from dlcourse.grading import oracle
+from dlcourse.grading.proxies import Oracle, RemoteFunction
+from dlcourse.grading.wire import WireError, read_message, write_message
+
+
+def kernel(namespace: dict, tmp_path):
+    """An exchange that answers like the student's kernel, from ``namespace``."""
+
+    def exchange(request: dict, blobs: list[bytes]):
+        asked, answered = tmp_path / "request", tmp_path / "answer"
+        with open(asked, "wb") as f:
+            write_message(f, request, blobs)
+        oracle.answer(namespace, str(asked), str(answered))
+        return read_message(io.BytesIO(answered.read_bytes()))
+
+    return Oracle(exchange, tmp_path)
+
+
+def train_epoch(model, optimizer, loss_fn, batches):
+    model.train()
+    for images, labels in batches:
+        optimizer.zero_grad()
+        loss_fn(model(images), labels).backward()
+        optimizer.step()
+    return 0.5
+
+
+def evaluate_accuracy(model, batches):
+    model.eval()
+    with torch.no_grad():
+        return sum((model(x).argmax(1) == y).sum().item() for x, y in batches) / sum(len(y) for _, y in batches)
+
+
+def probe() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Dropout(0.5), nn.Linear(5, 3))
+
+
+def batches() -> list[tuple[torch.Tensor, torch.Tensor]]:
+    generator = torch.Generator().manual_seed(1)
+    return [(torch.randn(n, 4, generator=generator), torch.randint(0, 3, (n,), generator=generator)) for n in (4, 3)]
+
+
+def remote(tmp_path, function) -> RemoteFunction:
+    found, value = kernel({function.__name__: function}, tmp_path).get(function.__name__)
+    assert found and isinstance(value, RemoteFunction)
+    return value
+
+
+@pytest.mark.parametrize("kind", ["SGD", "Adam"])
+def test_a_training_loop_changes_the_tests_network_as_it_would_here(tmp_path, kind):
+    here, there = probe(), probe()
+    there.eval()
+    here_optimizer = getattr(torch.optim, kind)(here.parameters(), lr=0.1)
+    there_optimizer = getattr(torch.optim, kind)(there.parameters(), lr=0.1)
+    torch.manual_seed(2)  # the same dropout masks on both sides
+    assert train_epoch(here, here_optimizer, nn.CrossEntropyLoss(), batches()) == 0.5
+    torch.manual_seed(2)
+    assert remote(tmp_path, train_epoch)(there, there_optimizer, nn.CrossEntropyLoss(), batches()) == 0.5
+    assert there.training and all(m.training for m in there.modules())
+    for (name, mine), (_, theirs) in zip(here.named_parameters(), there.named_parameters()):
+        assert torch.allclose(mine, theirs), name
+
+
+def test_the_tests_hooks_see_each_forward_pass_with_its_modes(tmp_path):
+    model, seen = probe(), []
+    model.register_forward_pre_hook(lambda m, args: seen.append((torch.is_grad_enabled(), m.training)))
+    remote(tmp_path, evaluate_accuracy)(model, batches())
+    assert seen == [(False, False), (False, False)] and not model.training
+
+    def careless(model, batches):  # no eval(), no no_grad()
+        return sum((model(x).argmax(1) == y).sum().item() for x, y in batches) / 7
+
+    seen.clear()
+    model.train()
+    remote(tmp_path, careless)(model, batches())
+    assert seen == [(True, True), (True, True)] and model.training
+
+
+def test_an_optimizer_over_other_parameters_does_not_travel(tmp_path):
+    model, other = probe(), probe()
+    with pytest.raises(WireError, match="no network passed with it"):
+        remote(tmp_path, train_epoch)(model, torch.optim.SGD(other.parameters(), lr=0.1), nn.CrossEntropyLoss(), [])
