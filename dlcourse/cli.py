@@ -41,7 +41,21 @@ def main(argv: list[str] | None = None) -> int:
                        help="throwaway machines only: run student code as root where no unprivileged user can "
                             "reach Python (every row then says so)")
     _instructor_options(grade)
+    grade.add_argument("--shard", type=_shard, default=None, metavar="I/N",
+                       help="grade only the I-th of N slices (1 <= I <= N) and write only its results; "
+                            "`dlcourse gradebook OUT` then collects every shard's (a job array)")
+    engine = grade.add_mutually_exclusive_group()
+    engine.add_argument("--scheduler", metavar="ADDRESS",
+                        help="grade on the workers of this Dask scheduler (e.g. tcp://10.0.0.5:8786); they need "
+                             "INPUT, the autograder and OUT at the same paths (a shared file system)")
+    engine.add_argument("--cluster", type=_local_cluster, default=None, metavar="local:N",
+                        help="grade on a Dask LocalCluster of N worker processes on this machine")
     grade.set_defaults(run=_grade)
+
+    gradebook = commands.add_parser("gradebook", help="collect a graded folder's results (every shard's) into "
+                                                      "gradebook.csv, submissions.csv and report.md")
+    gradebook.add_argument("out", type=Path, help="the output folder the submissions were graded into")
+    gradebook.set_defaults(run=_gradebook)
 
     train = commands.add_parser("train", help="train a lesson's reference weights (runs its solution notebook)")
     train.add_argument("lessons", nargs="+")
@@ -185,13 +199,31 @@ def _build(args) -> int:
     return 0
 
 
+def _shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    try:
+        shard = int(index), int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not I/N (e.g. 2/10)") from None
+    if not 1 <= shard[0] <= shard[1]:
+        raise argparse.ArgumentTypeError(f"shard {text}: I runs from 1 to N")
+    return shard
+
+
+def _local_cluster(text: str) -> int:
+    kind, _, count = text.partition(":")
+    if kind != "local" or not count.isdigit() or int(count) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not local:N (e.g. local:4)")
+    return int(count)
+
+
 def _grade(args) -> int:
     from dataclasses import replace
 
     from .grading.batch import grade_batch
+    from .grading.collect import CollectOptions
     from .grading.inputs import discover
     from .grading.preflight import preflight
-    from .grading.result import GRADER_SIDE
     from .grading.safe_text import terminal
     from .settings import data_dir
 
@@ -214,9 +246,17 @@ def _grade(args) -> int:
     settings = replace(settings, lesson_title=lesson.title, accuracy_target=lesson.accuracy_threshold,
                        assignment=settings.assignment or lesson.id)
     out = args.out or Path("grades") / name
+    execution = None
+    if args.scheduler or args.cluster:
+        try:
+            from .grading.cluster import Dask
+        except ImportError:
+            raise KnownProblem("grading on Dask needs the distributed package: pip install 'dlcourse[dask]'") from None
+        execution = Dask(address=args.scheduler, local_workers=args.cluster)
     summary = grade_batch(autograder, args.input, out, workers=args.workers, timeout=args.timeout,
                           memory_mb=args.memory, force=args.force, allow_root=args.allow_root,
-                          data=data, settings=settings)
+                          data=data, shard=args.shard, execution=execution,
+                          collect_options=CollectOptions(settings=settings))
     results = list(summary.results.values())
     _print_enforcement(results)
     if args.input.is_file() and results:
@@ -225,13 +265,39 @@ def _grade(args) -> int:
         counts = {}
         for result in results:
             counts[result.status] = counts.get(result.status, 0) + 1
-        print(f"{len(results)} graded ({summary.reused} reused from an earlier run); "
+        where = f"shard {args.shard[0]}/{args.shard[1]}: " if args.shard else ""
+        print(f"{where}{len(results)} graded ({summary.reused} reused from an earlier run); "
               + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
-        if summary.discovery and summary.discovery.set_aside:
+        if summary.discovery and summary.discovery.set_aside and not args.shard:
             print(f"{len(summary.discovery.set_aside)} file(s) skipped (not submissions): see submissions.csv")
     for warning in summary.warnings:
         print(f"WARNING: {terminal(warning)}", file=sys.stderr)
-    print(f"gradebook: {out / 'gradebook.csv'}   report: {out / 'report.md'}")
+    if args.shard:
+        print(f"results: {out / 'results'}   once every shard has run: dlcourse gradebook {out}")
+    else:
+        print(f"gradebook: {out / 'gradebook.csv'}   report: {out / 'report.md'}")
+    return _grader_failures(results)
+
+
+def _gradebook(args) -> int:
+    from .grading.collect import NotABatch, collect, gather
+
+    try:
+        found, results = gather(args.out)
+    except NotABatch as problem:
+        raise KnownProblem(problem) from None
+    collect(args.out, found, results)
+    pending = len(found.entries) - len(results)
+    print(f"{len(results)} of {len(found.entries)} submission(s) graded"
+          + (f"; {pending} pending (no result yet: a shard has not run, or failed)" if pending else ""))
+    print(f"gradebook: {args.out / 'gradebook.csv'}   report: {args.out / 'report.md'}")
+    return _grader_failures(list(results.values())) or (1 if pending else 0)
+
+
+def _grader_failures(results) -> int:
+    """1, with a message, when the grader itself failed on any submission (a rerun regrades them)."""
+    from .grading.result import GRADER_SIDE
+
     failed = [r for r in results if r.status in GRADER_SIDE]
     if failed:
         print(f"{len(failed)} submission(s) not graded through the grader's own failure (status "

@@ -123,20 +123,20 @@ def lesson_files(lesson: Lesson, folder: Path) -> dict[str, bytes]:
             raise ExportRefused(f"{name} is not in {folder}: {how}; then run this cell again.")
         problem = _weights_problem(path)
         if problem:
-            raise ExportRefused(f"{name} cannot be read as weights ({problem}): run the training cell again.")
+            raise ExportRefused(f"{name} cannot be read as weights: {problem}")
         files[name] = path.read_bytes()
     return files
 
 
 def _weights_problem(path: Path) -> str | None:
-    import torch
+    """Why the grader could not read the weights file at ``path``, or None: the grader's own
+    rule (:func:`dlcourse.checks.weights.read_weights`), so export accepts what grading reads."""
+    from .checks.weights import WeightsProblem, read_weights
 
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many kinds for a damaged or foreign file
-        return str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
-    if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) for v in state.values()):
-        return "it is not a state_dict: save model.state_dict()"
+        read_weights(path)
+    except WeightsProblem as problem:
+        return str(problem)
     return None
 
 

@@ -246,3 +246,61 @@ def test_channel_stats_reads_a_split_part_chunk_by_chunk():
     part, _ = ImageDataset(images, torch.zeros(37, dtype=torch.long)).split(7)
     for got, wanted in zip(channel_stats(part, chunk=5), channel_stats(part.images)):
         assert torch.allclose(got, wanted, atol=1e-6)
+
+
+BN_BLOCK = ArchSpec.from_config({"input": [3, 8, 8], "layers": [
+    {"Conv2d": {"out_channels": 4, "kernel_size": 3, "padding": 1}}, "BatchNorm2d", "ReLU",
+    {"MaxPool2d": 2}, {"Dropout": 0.25}, "Flatten", {"Linear": 10}]})
+
+
+def bn_block(*middle):
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), *middle, nn.Flatten(), nn.Linear(4 * 4 * 4, 10))
+
+
+def test_batchnorm_after_the_activation_is_named_even_when_freshly_built():
+    # A fresh BatchNorm in eval mode is the identity: only non-trivial statistics tell the order.
+    relu_first = bn_block(nn.ReLU(), nn.BatchNorm2d(4), nn.MaxPool2d(2), nn.Dropout(0.25))
+    assert architecture_problem(relu_first, BN_BLOCK) == "layer 2 should be BatchNorm2d of 4 features; yours is ReLU."
+    before = {k: v.clone() for k, v in relu_first.state_dict().items()}
+    architecture_problem(relu_first, BN_BLOCK)
+    assert all(torch.equal(before[k], v) for k, v in relu_first.state_dict().items()), "the check put back the network's own tensors"
+    assert architecture_problem(bn_block(nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25)), BN_BLOCK) is None
+
+
+def test_batchnorm_order_is_seen_in_a_class_that_applies_relu_as_a_function():
+    class Net(nn.Module):
+        def __init__(self, relu_first):
+            super().__init__()
+            self.conv, self.bn, self.fc, self.relu_first = nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.Linear(64, 10), relu_first
+
+        def forward(self, x):
+            x = self.conv(x)
+            x = self.bn(torch.relu(x)) if self.relu_first else torch.relu(self.bn(x))
+            return self.fc(nn.functional.dropout(nn.functional.max_pool2d(x, 2), 0.25, self.training).flatten(1))
+
+    assert "computes something else" in architecture_problem(Net(relu_first=True), BN_BLOCK)
+
+
+@pytest.mark.parametrize("middle, expected", [
+    ((nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.25), nn.MaxPool2d(2)),
+     "layer 4 (Dropout) is in the wrong place: it receives (N, 4, 8, 8); the lesson's dropout 1 receives (N, 4, 4, 4)"),
+    ((nn.BatchNorm2d(4), nn.Dropout(0.25), nn.ReLU(), nn.MaxPool2d(2)), "layer 3 (Dropout) is in the wrong place"),
+    ((nn.Dropout(0.25), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2)), "layer 2 (Dropout) is in the wrong place"),
+    ((nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.4)), "layer 5 (Dropout) should use p=0.25; yours uses p=0.4."),
+])
+def test_a_misplaced_dropout_is_named(middle, expected):
+    assert expected in architecture_problem(bn_block(*middle), BN_BLOCK)
+
+
+def test_a_dropout_misplaced_inside_forward_is_named_by_its_place():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.bn, self.drop, self.fc = nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.Dropout(0.25), nn.Linear(64, 10)
+
+        def forward(self, x):  # dropout before the pooling, written with functions around it
+            return self.fc(nn.functional.max_pool2d(self.drop(torch.relu(self.bn(self.conv(x)))), 2).flatten(1))
+
+    assert architecture_problem(Net(), BN_BLOCK) == (
+        "layer 3 (Dropout) is in the wrong place: it receives (N, 4, 8, 8); the lesson's dropout 1 receives "
+        "(N, 4, 4, 4), right after layer 4 (MaxPool2d).")

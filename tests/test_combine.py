@@ -51,18 +51,22 @@ def test_weights_that_refute_the_network_leave_no_passed_line_next_to_the_zero()
     assert any("(512, 784)" in line for line in lines)
 
 
-def test_a_zero_next_to_a_measurement_that_meets_the_target_is_listed_in_the_report(tmp_path):
+def test_no_zero_stands_next_to_a_measurement_that_meets_the_target(tmp_path):
+    """The notebook's accuracy test failed (it could not load the weights into `model`), but
+    the grader's own measurement meets the target: the measurement decides, the row says why,
+    and report.md lists no zero next to a met measurement."""
     report = judged(True, False, fits_lesson=True, accuracy=0.981, test_images=10_000, meets_threshold=True)
     result = combine(Path("honest.zip"), LESSON, POINTS, FILES, report, [])
     accuracy = result.questions["accuracy"]
-    assert accuracy.score == 0 and accuracy.measured_ok is True
-    fine = combine(Path("fine.zip"), LESSON, POINTS, FILES,
-                   judged(True, True, fits_lesson=True, accuracy=0.981, test_images=10_000, meets_threshold=True), [])
-    found = Discovery([Entry(tmp_path / "honest.zip", "honest.zip"), Entry(tmp_path / "fine.zip", "fine.zip")], [])
-    write_report(tmp_path, found, {found.entries[0].key: result, found.entries[1].key: fine})
+    assert accuracy.score == 4 and accuracy.measured_ok is True
+    assert "98.10%" in accuracy.verification and "define `prepare` first" in accuracy.verification
+    missed = combine(Path("short.zip"), LESSON, POINTS, FILES,
+                     judged(True, True, fits_lesson=True, accuracy=0.90, test_images=10_000), [])
+    assert missed.questions["accuracy"].score == 0
+    found = Discovery([Entry(tmp_path / "honest.zip", "honest.zip"), Entry(tmp_path / "short.zip", "short.zip")], [])
+    write_report(tmp_path, found, {found.entries[0].key: result, found.entries[1].key: missed})
     section = (tmp_path / "report.md").read_text().split("## Zeros next to a measurement")[1]
-    assert "`honest.zip`: accuracy scored 0; measured from the weights: 98.10%" in section
-    assert "define \\`prepare\\` first" in section and "fine.zip" not in section  # Markdown-escaped
+    assert "honest.zip" not in section and "short.zip" not in section
 
 
 def test_a_question_the_weights_earned_after_a_timeout_shows_as_earned():

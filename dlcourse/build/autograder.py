@@ -36,6 +36,9 @@ TEMPLATES = Path(__file__).parent / "templates"
 PACKAGE_DIR = Path(dlcourse.__file__).parent
 GRADESCOPE_DATA_DIR = "/opt/dlcourse-data"
 TORCH_REQUIREMENTS = "torch==2.14.1 torchvision==0.29.1"
+# The oldest Python the grader runs: Colab's (notebooks written there may use its syntax, such
+# as PEP 701's f-strings). A master's python_version may ask for a newer one, never an older.
+GRADER_PYTHON = "3.12"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 # Modules of the toolkit that only an instructor's machine runs (tests/test_build.py checks that
 # the grading entry points import without them).
@@ -49,7 +52,8 @@ def write_autograder_zip(lesson: Lesson, dist: Path, manifest: Manifest, zip_pat
     student = dist / "student"
     values = {
         "lesson_id": lesson.id,
-        "python_version": str(assignment_config(lesson.directory / lesson.notebook).get("python_version", "3.11")),
+        "python_version": grader_python(str(assignment_config(lesson.directory / lesson.notebook)
+                                            .get("python_version", GRADER_PYTHON))),
         "torch_requirements": TORCH_REQUIREMENTS,
         "data_dir": GRADESCOPE_DATA_DIR,
         "dataset": lesson.dataset,
@@ -82,6 +86,15 @@ def write_autograder_zip(lesson: Lesson, dist: Path, manifest: Manifest, zip_pat
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, data)
     return zip_path
+
+
+def grader_python(asked: str) -> str:
+    """The Python version setup.sh installs: the master's ``python_version``, at least
+    :data:`GRADER_PYTHON`."""
+    def key(version: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
+
+    return max(asked, GRADER_PYTHON, key=key)
 
 
 def _template(name: str, values: dict[str, str]) -> bytes:

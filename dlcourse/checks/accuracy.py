@@ -23,7 +23,7 @@ from ..training import evaluate
 from .messages import PIPELINES_AGREE, gap_not_smaller, pipelines_differ, shortfall
 from .mode import clean_room_measures
 from .architecture import in_use_order, parameter_order
-from .weights import WeightsProblem, read_weights, spec_model_with, state_dict_problem
+from .weights import WeightsProblem, read_weights, spec_model_with, state_dict_problem, unwrapped
 
 
 def load_submitted_weights(model: Any, lesson: Lesson | None = None) -> nn.Module:
@@ -35,6 +35,7 @@ def load_submitted_weights(model: Any, lesson: Lesson | None = None) -> nn.Modul
     lesson = lesson or current_lesson()
     if not isinstance(model, nn.Module):
         raise AssertionError("define `model` first (run the cell that builds your network).")
+    model = unwrapped(model)  # torch.compile, DataParallel: the weights go into the network inside
     state = read_weights(Path(lesson.weights))
     if lesson.architecture is not None:
         # Tensors line up with the lesson's network in the order forward uses them.

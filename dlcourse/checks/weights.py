@@ -14,7 +14,14 @@ without running any code:
 Pickles are loaded with ``torch.load(..., weights_only=True)`` (numpy scalars and arrays
 allow-listed): a file crafted to run code when unpickled is refused instead of executed. A
 whole model saved with ``torch.save(model)`` is refused too, with a message saying to save
-its state_dict; only a file that imports something a network never needs is "unsafe".
+its state_dict; only a file that imports something a network never needs is "unsafe". Any
+other file torch cannot read safely is named for what it is (a TorchScript archive, a pickle
+of another protocol or written by ``pickle.dump``, a NumPy or Keras file, a file cut short:
+:mod:`.file_kind`), with the one thing to do.
+
+This is the one definition of a readable weights file: the grader's clean room, the
+notebook's checks, the course's evaluation cell (:func:`load_weights`) and ``grader.export()``
+all read weights through :func:`read_weights`.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import torch
 from torch import nn
 
 from ..spec import ArchSpec
+from .file_kind import is_torchscript, unreadable_weights, zip_members
 
 MAX_WEIGHTS_MB = 200  # the largest network in the course needs ~5 MB
 PREFIXES = ("module.", "_orig_mod.")  # DataParallel / DistributedDataParallel, torch.compile
@@ -73,8 +81,9 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     torch's own ``RuntimeError`` when the names or shapes are not ``model``'s.
     """
     state = read_weights(path)
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    model.load_state_dict({name: tensor.to(device) for name, tensor in state.items()})
+    network = unwrapped(model)
+    device = next((p.device for p in network.parameters()), torch.device("cpu"))
+    network.load_state_dict({name: tensor.to(device) for name, tensor in state.items()})
     return model
 
 
@@ -88,17 +97,37 @@ def weights_from_bytes(data: bytes, name: str) -> dict[str, torch.Tensor]:
             header = json.loads(data[8:8 + struct.unpack("<Q", data[:8])[0]])
             found = {k: found[k] for k in sorted(found, key=lambda k: header[k]["data_offsets"][0])}
         except Exception as error:
-            raise WeightsProblem(f"{name} is a safetensors file that could not be read ({_first_line(error)}); "
-                                 f"is it corrupt?") from None
+            raise WeightsProblem(f"{name} is a safetensors file that safetensors could not read "
+                                 f"({_first_line(error)}): the save or the upload may not have finished; save "
+                                 f"it again.") from None
+    elif is_torchscript(zip_members(data)):  # torch.load would hand it to torch.jit.load
+        raise WeightsProblem(unreadable_weights(data, name))
     else:
         try:
             with torch.serialization.safe_globals(_numpy_globals()):
                 found = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as error:
+            if "Unsupported operand" in str(error):  # an opcode of another pickle protocol than torch's
+                raise WeightsProblem(unreadable_weights(data, name, unsupported_opcode=True)) from None
             raise _refusal(name, str(error), data) from None
-        except Exception as error:
-            raise WeightsProblem(f"{name} could not be read ({_first_line(error)}); is it corrupt?") from None
+        except Exception:  # torch's text would advise turning weights_only off: say what the file is instead
+            raise WeightsProblem(unreadable_weights(data, name)) from None
     return _normalised(_state_dict_in(found, name))
+
+
+def unwrapped(model: object) -> object:
+    """The network inside ``torch.compile``'s wrapper (``_orig_mod``) or DataParallel's
+    (``module``), as often as it is wrapped; anything else as it is. Their state_dict names
+    carry those prefixes, which :func:`read_weights` removes: the network inside is the one
+    the weights fit."""
+    while isinstance(model, nn.Module):
+        inner = model._modules.get("_orig_mod") if type(model).__name__ == "OptimizedModule" else None
+        if inner is None and isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+            inner = model.module
+        if not isinstance(inner, nn.Module):
+            return model
+        model = inner
+    return model
 
 
 def is_safetensors(data: bytes) -> bool:
@@ -207,6 +236,9 @@ def _refusal(name: str, message: str, data: bytes) -> WeightsProblem:
     """Explain why torch.load's safe mode refused a file, from the imports its pickle asks for
     (read, never run): a network's classes mean a whole model; anything else is unsafe."""
     imports = pickle_imports(data)
+    if "torch.storage._load_from_bytes" in imports:  # tensors pickled by pickle.dump, not torch.save
+        return WeightsProblem(f"{name} was written with pickle.dump (or joblib), not torch.save, so it was not "
+                              f"loaded: save the weights with torch.save(model.state_dict(), \"{name}\").")
     harmful = [g for g in imports if _harmful(g)]
     if harmful:
         return UnsafeWeights(f"{name} asks to import {harmful[0]} when loaded, which could run code; "
@@ -220,7 +252,7 @@ def _refusal(name: str, message: str, data: bytes) -> WeightsProblem:
     if wanted:
         return UnsafeWeights(f"{name} asks to import {wanted.group(1)} when loaded, which could run code; "
                              f"it was not loaded.")
-    return WeightsProblem(f"{name} is not a file written by torch.save, so it was not loaded.")
+    return WeightsProblem(unreadable_weights(data, name))
 
 
 SAFE_BUILTINS = {"set", "frozenset", "slice", "range", "complex", "bytearray", "bytes", "object", "tuple", "list",

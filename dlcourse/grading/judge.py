@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import signal
 import sys
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -71,6 +73,11 @@ class JudgeReport:
     refused: str | None = None         # the sandbox could not be made safe here
     lost_during_tests: bool = False    # the kernel died or stopped answering while tests asked it
     unasked: list[str] = field(default_factory=list)  # questions whose tests began after that
+    # question -> the names its tests asked for that the notebook never defined
+    missing: dict[str, list[str]] = field(default_factory=dict)
+    cuda_on_cpu: bool = False          # the notebook asked for CUDA, which the kernel served on the CPU
+    your_pipeline: float | None = None  # accuracy of the weights through the student's `prepare`, if it differs
+    python: str = field(default_factory=platform.python_version)  # the Python the notebook ran on
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -109,14 +116,21 @@ def judge(job: JudgeJob, stop: threading.Event) -> JudgeReport:
             from .proxies import Oracle  # torch: loaded while the notebook ran (_warm_up)
 
             values = NotebookValues(Oracle(runner.exchange, Path(job.data_root)))
-            report.questions, report.unasked = run_tests(manifest, autograder, values, job.submission_digest,
-                                                         answering=lambda: runner.alive)
+            report.questions, report.unasked, report.missing = run_tests(manifest, autograder, values,
+                                                                         job.submission_digest,
+                                                                         answering=lambda: runner.alive)
             order = _parameter_order(values, lesson)
             report.lost_during_tests = not runner.alive
+            if "accuracy" in lesson.verified_questions and runner.alive:
+                from .pipeline_probe import your_pipeline_accuracy
+
+                report.your_pipeline = your_pipeline_accuracy(values, lesson, Path(job.weights.get(lesson.weights, "")),
+                                                              Path(job.data_root))
     finally:
         runner.close()
         report.outcome = sandboxed.finish(grace=0)  # the notebook was sent already: no need to wait
     report.cell_errors, report.kernel_error = runner.cell_errors, runner.kernel_error
+    report.cuda_on_cpu = runner.cuda_on_cpu
     report.running_cell, report.notebook = runner.running_cell, runner.notebook
     if lesson.verified_questions and not report.outcome.interrupted:
         report.verdict = measure(lesson, job, order if report.ready else None)
@@ -132,26 +146,31 @@ def _warm_up(threads: int) -> None:
 
 
 def run_tests(manifest: Manifest, autograder: Path, values: NotebookValues, digest: str,
-              answering: Callable[[], bool] = lambda: True) -> tuple[dict[str, QuestionResult], list[str]]:
+              answering: Callable[[], bool] = lambda: True
+              ) -> tuple[dict[str, QuestionResult], list[str], dict[str, list[str]]]:
     """Every question's tests, run here with Otter's machinery on the notebook's values, each
-    test file drawing its random inputs from the submission's own seed; and the questions
-    whose tests began after the kernel stopped ``answering``. Only those may later be earned
-    from the weights alone: a question the kernel did answer keeps its verdict, however the
-    kernel ends."""
+    test file drawing its random inputs from the submission's own seed; the questions whose
+    tests began after the kernel stopped ``answering``; and, per question, the names its tests
+    asked for that the notebook never defined. Only those questions may later be earned from
+    the weights alone (scoring.py): a question the kernel did answer keeps its verdict,
+    however the kernel ends."""
     from otter.test_files.exception_test import ExceptionTestFile
 
     key = (autograder / KEY_FILE).read_text().strip()
-    questions, unasked = {}, []
+    questions, unasked, missing = {}, [], {}
     for spec in manifest.questions:
         if not answering():
             unasked.append(spec.name)
         test_file = ExceptionTestFile.from_file(str(autograder / spec.file))
+        values.asked = set()
         with seeded(seed_for(key, digest, spec.file)):
             test_file.run(values)
+        if values.asked & values.missing:
+            missing[spec.name] = sorted(values.asked & values.missing)
         tests = [TestResult(r.test_case.name, bool(r.test_case.hidden), float(r.test_case.points), bool(r.passed),
                             _failure(r)) for r in test_file.test_case_results]
         questions[spec.name] = QuestionResult(spec.name, float(test_file.score), float(test_file.possible), tests)
-    return questions, unasked
+    return questions, unasked, missing
 
 
 def measure(lesson, job: JudgeJob, order: list[str] | None) -> dict:
@@ -186,17 +205,22 @@ class NotebookValues(dict):
     def __init__(self, oracle) -> None:
         super().__init__()
         self.oracle = oracle
+        self.asked: set[str] = set()     # names asked for since the caller last emptied it
+        self.missing: set[str] = set()   # names the notebook does not define
 
     def get(self, name: str, default: Any = None) -> Any:
         from .proxies import OracleUnavailable
 
+        self.asked.add(name)
         if not super().__contains__(name):
             try:
                 found, value = self.oracle.get(name)
             except OracleUnavailable:
                 raise  # the test fails saying so, not "define `name` first"
             except Exception:  # a value that cannot travel
-                found, value = False, None
+                found, value = True, None
+            if not found:
+                self.missing.add(name)
             self[name] = value if found else default
         return super().__getitem__(name)
 
@@ -213,6 +237,7 @@ class RunnerSession:
         self.cell_errors: list[str] = []
         self.kernel_error: str | None = None
         self.notebook: str | None = None
+        self.cuda_on_cpu = False
         self.alive = True
 
     def wait_until_ready(self) -> bool:
@@ -226,6 +251,7 @@ class RunnerSession:
             elif kind == "ready":
                 self.running_cell = None
                 self.cell_errors = [str(e)[:500] for e in event.get("cell_errors", [])][:50]
+                self.cuda_on_cpu = event.get("cuda_on_cpu") is True
                 self.notebook = blobs[0].decode(errors="replace") if blobs else None
                 return True
             elif kind == "dead":
@@ -316,6 +342,7 @@ def main() -> None:
     measure_in_clean_room()  # the tests' weights-measured checks only check loading: measure() decides
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(), stop), daemon=True).start()
     for line in sys.stdin:
         job = JudgeJob(**json.loads(line))
         os.chdir(job.workdir)  # where the tests find lesson.yaml and the weights they load
@@ -323,6 +350,15 @@ def main() -> None:
         sys.stdout.write(report.to_json() + "\n")
         sys.stdout.flush()
         stop.clear()
+
+
+def _stop_when_orphaned(parent: int, stop: threading.Event) -> None:
+    """Stop the current run once the grader that started this judge is gone (a batch worker
+    killed mid-submission): its sandbox ends now, not at its timeout, and stdin's end then
+    ends the judge."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    stop.set()
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ NOTEBOOK_LIMIT = 20 * 2**20
 OTTER_CALL = re.compile(r"grader\.(check|check_all|export)\(.*\)")
 ANSWER_CELL = ("__import__('dlcourse.grading.oracle', fromlist=['answer']).answer("
                "get_ipython().user_ns, {request!r}, {answer!r})")
+CUDA_CELL = "__import__('dlcourse.grading.cuda_on_cpu', fromlist=['install']).install({flag!r})"
 
 
 def main(run_dir: Path) -> None:
@@ -56,11 +57,14 @@ def main(run_dir: Path) -> None:
                             resources={"metadata": {"path": str(submission)}})
     try:
         with client.setup_kernel(cleanup_kc=True):  # our manager: nbclient stops its kernel only if asked to
+            cuda_flag = run_dir / "home" / "cuda-on-cpu"
+            if _asks_for_cuda(nb, submission):
+                _run_hidden(client, CUDA_CELL.format(flag=str(cuda_flag)))
             for index, cell in enumerate(nb.cells):
                 write_message(channel, {"event": "cell", "source": cell.source[:2000]})
                 client.execute_cell(cell, index)
             _cap_outputs(nb)
-            write_message(channel, {"event": "ready", "cell_errors": _cell_errors(nb)},
+            write_message(channel, {"event": "ready", "cell_errors": _cell_errors(nb), "cuda_on_cpu": cuda_flag.exists()},
                           [nbformat.writes(nb).encode()[:NOTEBOOK_LIMIT]])
             _serve(client, requests, channel, run_dir / "oracle")
     except DeadKernelError as error:
@@ -100,6 +104,26 @@ def _serve(client, requests: BinaryIO, channel: BinaryIO, folder: Path) -> None:
         except (OSError, EOFError, ValueError):
             body, answer_blobs = _no_answer(cell, client.timeout), []
         write_message(channel, {"event": "answer", "answer": body}, answer_blobs)
+
+
+def _asks_for_cuda(nb: nbformat.NotebookNode, submission: Path) -> bool:
+    """Whether the notebook's code or the student's modules mention CUDA: only then does the
+    kernel serve CUDA requests with the CPU (:mod:`.cuda_on_cpu`), at the cost of a check on
+    each torch call."""
+    if any("cuda" in cell.source for cell in nb.cells):
+        return True
+    modules = sorted(submission.rglob("*.py"))[:200]
+    return any("cuda" in path.read_text(errors="replace") for path in modules if path.stat().st_size < 2**20)
+
+
+def _run_hidden(client, source: str) -> None:
+    """Run ``source`` in the kernel as a cell that is not part of the executed notebook."""
+    cell = nbformat.v4.new_code_cell(source)
+    client.nb.cells.append(cell)
+    try:
+        client.execute_cell(cell, len(client.nb.cells) - 1, store_history=False)
+    finally:
+        client.nb.cells.pop()
 
 
 def _no_answer(cell: nbformat.NotebookNode, timeout: int) -> dict:

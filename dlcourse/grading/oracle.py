@@ -176,6 +176,9 @@ def _encode_kernel_value(value: Any, encoder: _KernelEncoder) -> Any:
     if type(value).__module__ == "numpy" and type(value).__name__ == "ndarray":
         return encoder.tensor(torch.from_numpy(value.copy()), tag="ndarray")
     if isinstance(value, nn.Module):
+        from ..checks.weights import unwrapped
+
+        value = unwrapped(value)  # torch.compile's or DataParallel's wrapper: the network inside
         return {"$": "module", "ref": _reference(value), "tree": module_codec.describe(value, encoder)}
     if isinstance(value, torch.optim.Optimizer):
         return _describe_optimizer(value, encoder)

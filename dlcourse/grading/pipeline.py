@@ -92,7 +92,8 @@ def grade_submission(autograder: Path, submission: Path, options: GradingOptions
             raise GradingInterrupted(submission.name)
         if report.refused:
             return ungraded(submission, lesson, manifest, "not-graded", report.refused, start)
-        result = combine(submission, lesson, manifest.points, sub.files, report, evidence)
+        result = combine(submission, lesson, manifest.points, sub.files, report, evidence,
+                         written_with=_python_version(sub.notebook))
         result.manual = dict(manifest.manual)
         result.answers = written_answers(sub.notebook, list(manifest.manual))
         result.notes[:0] = sub.notes  # how the submission was read (e.g. graded as the lesson named)
@@ -104,6 +105,13 @@ def grade_submission(autograder: Path, submission: Path, options: GradingOptions
     result.enforced = report.outcome.enforced
     result.not_enforced = report.outcome.not_enforced
     return result
+
+
+def _python_version(notebook: nbformat.NotebookNode) -> str | None:
+    """The Python version the notebook says it last ran on (``language_info.version``), if any."""
+    info = notebook.metadata.get("language_info")
+    version = info.get("version") if isinstance(info, dict) else None
+    return version if isinstance(version, str) and len(version) < 20 else None
 
 
 def _capture(files: dict[str, bytes], lesson: Lesson, source: Path, work: Path) -> Path:
