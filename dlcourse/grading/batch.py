@@ -39,6 +39,7 @@ class BatchSummary:
     results: dict[str, GradeResult] = field(default_factory=dict)   # by entry key
     discovery: Discovery | None = None
     shard: tuple[int, int] | None = None                             # (i, n): this run graded shard i of n
+    warnings: list[str] = field(default_factory=list)               # from writing the outputs (collect)
 
 
 class Execution(Protocol):
@@ -101,7 +102,7 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
     finally:
         bar.close()
         if shard is None:
-            collect(out, found, summary.results, collect_options)
+            summary.warnings = collect(out, found, summary.results, collect_options)
     return summary
 
 
