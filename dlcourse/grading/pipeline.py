@@ -31,6 +31,7 @@ from ..settings import data_dir
 from .judge import JudgeJob
 from .judge_client import Judge
 from .manifest import Manifest
+from .inputs import Entry
 from .randomness import submission_digest
 from .result import GradeResult
 from .scoring import combine, ungraded
@@ -54,9 +55,10 @@ class GradingOptions:
     bubblewrap: bool | None = None        # None: wherever it works; False: permissions alone (as on Gradescope)
 
 
-def grade_submission(autograder: Path, submission: Path, options: GradingOptions = GradingOptions(),
+def grade_submission(autograder: Path, submission: Path | Entry, options: GradingOptions = GradingOptions(),
                      judge: Judge | None = None) -> GradeResult:
-    """Grade ``submission`` with ``autograder`` (a built zip, or a folder it was unpacked into).
+    """Grade ``submission`` (a path, or an input layout's entry) with ``autograder`` (a built
+    zip, or a folder it was unpacked into).
 
     ``judge``: a judge process to reuse (a batch keeps one per worker); default, a new one.
     """
@@ -64,6 +66,7 @@ def grade_submission(autograder: Path, submission: Path, options: GradingOptions
         with Judge() as judge:
             return grade_submission(autograder, submission, options, judge)
     start = time.monotonic()
+    entry, submission = submission, submission.path if isinstance(submission, Entry) else submission
     with tempfile.TemporaryDirectory(prefix="dlcourse-judge-") as judge_dir, \
             tempfile.TemporaryDirectory(prefix="dlcourse-run-") as run_parent:
         judge_dir, run_dir = Path(judge_dir), Path(run_parent) / "run"
@@ -73,7 +76,7 @@ def grade_submission(autograder: Path, submission: Path, options: GradingOptions
         lesson = Lesson.load(source / "files" / LESSON_FILE)
         manifest = Manifest.load(source)
         try:
-            sub = read_submission(submission)
+            sub = read_submission(entry, lesson)
             check_assignment(sub, lesson)
         except SubmissionProblem as problem:
             return ungraded(submission, lesson, manifest, problem.status, problem.reason, start)
