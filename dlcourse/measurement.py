@@ -22,7 +22,7 @@ from .checks.architecture import in_use_order
 from .checks.weights import UnsafeWeights, WeightsProblem, read_weights, spec_model_with, state_dict_problem
 from .data import ImageDataset
 from .lesson import Lesson
-from .training import evaluate
+from .training import evaluate, predict
 
 
 @dataclass
@@ -39,16 +39,23 @@ class Verdict:
     baseline_gap: float | None = None
     baseline_problem: str | None = None
     error: str | None = None             # the clean room itself failed
+    # the predicted class of each of the first PREDICTION_IMAGES test images, one digit each:
+    # two submissions' networks compared without their weights (similarity.py)
+    predictions: str = ""
+
+
+PREDICTION_IMAGES = 1000   # a fixed set: the test split's first images
 
 
 def verify(lesson: Lesson, weights: Path, order: list[str] | None = None, data: Path | None = None,
-           gap: bool = True) -> Verdict:
+           gap: bool = True, predictions: bool = False) -> Verdict:
     """Check and measure ``weights`` against the lesson's network, on the datasets in ``data``
     (default: the data directory). ``order``, if known from
     the notebook, lists the tensors' names in the order its network uses them: weights saved
     from a class that declares its layers in another order then line up all the same.
     ``gap=False`` skips the train-test gap (the notebook's accuracy check needs only the
-    accuracy). The notebook's checks call this too, so they measure what the grade counts."""
+    accuracy). ``predictions``: also record the predicted classes on the fixed image set (the
+    judge does). The notebook's checks call this too, so they measure what the grade counts."""
     verdict = Verdict(weights_found=weights.is_file())
     if not verdict.weights_found:
         verdict.weights_problem = f"{lesson.weights} is missing"
@@ -74,6 +81,9 @@ def verify(lesson: Lesson, weights: Path, order: list[str] | None = None, data: 
     verdict.test_images = len(test_set)
     verdict.accuracy = evaluate(model, test_set, prepare=prepare).accuracy
     verdict.meets_threshold = verdict.accuracy >= lesson.accuracy_threshold
+    if predictions:
+        fixed = test_set.images[:PREDICTION_IMAGES]
+        verdict.predictions = "".join(str(int(c)) for c in predict(model, fixed, prepare=prepare))
     if lesson.baseline and gap:
         try:
             base = baseline_model(lesson, weights.parent)

@@ -39,6 +39,7 @@ class BatchSummary:
     results: dict[str, GradeResult] = field(default_factory=dict)   # by entry key
     discovery: Discovery | None = None
     shard: tuple[int, int] | None = None                             # (i, n): this run graded shard i of n
+    warnings: list[str] = field(default_factory=list)               # from writing the outputs (collect)
 
 
 class Execution(Protocol):
@@ -54,7 +55,8 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
                 timeout: float | None = None, memory_mb: int = 2048, force: bool = False,
                 progress: bool = True, allow_root: bool = False, data: Path | None = None,
                 shard: tuple[int, int] | None = None, execution: Execution | None = None,
-                collect_options: CollectOptions = CollectOptions(), sandbox: str = "auto") -> BatchSummary:
+                collect_options: CollectOptions = CollectOptions(), layout: str | None = None,
+                sandbox: str = "auto") -> BatchSummary:
     """Grade every submission found in ``target`` (or, with ``shard=(i, n)``, the i-th of n
     deterministic slices of them) into ``out``, with the datasets in ``data`` (default: the
     data directory the environment names), on ``execution`` (default: ``workers`` threads
@@ -64,7 +66,7 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
     """
     from tqdm.auto import tqdm
 
-    found = discover(target)
+    found = discover(target, layout)  # the input layout: None detects it (docs/inputs.md)
     prepare(out)
     grader_hash = content_hash(autograder)
     BatchRecord(target, grader_hash).write(out)
@@ -102,7 +104,7 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
     finally:
         bar.close()
         if shard is None:
-            collect(out, found, summary.results, collect_options)
+            summary.warnings = collect(out, found, summary.results, collect_options)
     return summary
 
 
@@ -166,7 +168,7 @@ class JudgePerWorker:
 def grade_one(autograder: Path, entry: Entry, options: GradingOptions, judges: JudgePerWorker) -> GradeResult:
     """One submission's result; a grader bug costs this row its score (``grader-error``), never the batch."""
     try:
-        result = grade_submission(autograder, entry.path, options, judges.get())
+        result = grade_submission(autograder, entry, options, judges.get())
     except GradingInterrupted:
         raise
     except Exception as error:

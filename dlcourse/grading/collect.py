@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..atomic import write_atomically
-from .gradebook import write_gradebook, write_report
+from .gradebook import write_gradebook
 from .inputs import Discovery, Entry, content_hash, discover
+from .outputs import write_outputs
 from .result import GRADER_SIDE, GradeResult
+from .rows import OutputSettings
 
 RESULTS = "results"
 NOTEBOOKS = "notebooks"
@@ -42,6 +44,7 @@ class CollectOptions:
     for the last call."""
 
     final: bool = True
+    settings: OutputSettings | None = None   # roster, late rule, exports, feedback (rows.OutputSettings)
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def prepare(out: Path) -> None:
 
 
 def save_result(out: Path, entry: Entry, result: GradeResult, grader_hash: str) -> None:
-    record = {"content_hash": content_hash(entry.path), "autograder_hash": grader_hash, "result": result.to_dict()}
+    record = {"content_hash": content_hash(entry), "autograder_hash": grader_hash, "result": result.to_dict()}
     write_atomically(out / RESULTS / f"{entry.key}.json", json.dumps(record, indent=1))
 
 
@@ -83,7 +86,7 @@ def saved_result(out: Path, entry: Entry, grader_hash: str, *, grader_side: bool
     ``grader_side=False`` leaves out the grader's own failures (a resumed run regrades them)."""
     try:
         record = json.loads((out / RESULTS / f"{entry.key}.json").read_text())
-        if record["content_hash"] == content_hash(entry.path) and record["autograder_hash"] == grader_hash \
+        if record["content_hash"] == content_hash(entry) and record["autograder_hash"] == grader_hash \
                 and (grader_side or record["result"]["status"] not in GRADER_SIDE):
             return GradeResult.from_dict(record["result"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -105,11 +108,13 @@ def gather(out: Path) -> tuple[Discovery, dict[str, GradeResult]]:
 
 
 def collect(out: Path, found: Discovery, results: dict[str, GradeResult],
-            options: CollectOptions = CollectOptions()) -> None:
+            options: CollectOptions = CollectOptions()) -> list[str]:
     """Write the batch's own files from its results (by entry key; an entry without one is a
-    pending row): gradebook.csv and submissions.csv, then, if ``options.final``, report.md
-    and scores.png. The same results give the same files whatever order they finished in."""
+    pending row): gradebook.csv and submissions.csv, then, if ``options.final``, everything else
+    (:func:`.outputs.write_outputs`: exports, sheets, feedback pages, copies, reports); returns its
+    warnings. The same results give the same files whatever order they finished in."""
     results = {entry.key: results[entry.key] for entry in found.entries if entry.key in results}
-    write_gradebook(out, found, results)
-    if options.final:
-        write_report(out, found, results)
+    if not options.final:
+        write_gradebook(out, found, results, options.settings)
+        return []
+    return write_outputs(out, found, results, options.settings)   # gradebook, exports, pages, reports

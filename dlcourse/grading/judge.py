@@ -194,7 +194,7 @@ def measure(lesson, job: JudgeJob, order: list[str] | None) -> dict:
     from .cleanroom import verify
 
     weights = Path(job.weights.get(lesson.weights, Path(job.autograder) / "no-weights" / lesson.weights))
-    return asdict(verify(lesson, weights, order, Path(job.data_root)))
+    return asdict(verify(lesson, weights, order, Path(job.data_root), predictions=True))
 
 
 def _parameter_order(values: NotebookValues, lesson) -> list[str] | None:

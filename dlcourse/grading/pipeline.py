@@ -33,6 +33,7 @@ from ..settings import data_dir
 from .judge import JudgeJob
 from .judge_client import Judge
 from .manifest import Manifest
+from .inputs import Entry
 from .randomness import submission_digest
 from .result import GradeResult
 from .sandbox import remove_tree
@@ -58,9 +59,10 @@ class GradingOptions:
     sandbox: str = "auto"                 # how student code is confined: auto, bubblewrap, permissions
 
 
-def grade_submission(autograder: Path, submission: Path, options: GradingOptions = GradingOptions(),
+def grade_submission(autograder: Path, submission: Path | Entry, options: GradingOptions = GradingOptions(),
                      judge: Judge | None = None) -> GradeResult:
-    """Grade ``submission`` with ``autograder`` (a built zip, or a folder it was unpacked into).
+    """Grade ``submission`` (a path, or an input layout's entry) with ``autograder`` (a built
+    zip, or a folder it was unpacked into).
 
     ``judge``: a judge process to reuse (a batch keeps one per worker); default, a new one.
     """
@@ -68,6 +70,7 @@ def grade_submission(autograder: Path, submission: Path, options: GradingOptions
         with Judge() as judge:
             return grade_submission(autograder, submission, options, judge)
     start = time.monotonic()
+    entry, submission = submission, submission.path if isinstance(submission, Entry) else submission
     with _scratch("dlcourse-judge-") as judge_dir, _scratch("dlcourse-run-") as run_parent:
         run_dir = run_parent / "run"
         os.chmod(judge_dir, 0o700)        # hidden tests and captured weights: the grader's alone
@@ -76,7 +79,7 @@ def grade_submission(autograder: Path, submission: Path, options: GradingOptions
         lesson = Lesson.load(source / "files" / LESSON_FILE)
         manifest = Manifest.load(source)
         try:
-            sub = read_submission(submission)
+            sub = read_submission(entry, lesson)
             check_assignment(sub, lesson)
         except SubmissionProblem as problem:
             return ungraded(submission, lesson, manifest, problem.status, problem.reason, start)
