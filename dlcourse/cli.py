@@ -9,6 +9,8 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .grading.reader.layouts import LAYOUTS  # the input layouts --layout chooses from
+
     parser = argparse.ArgumentParser(prog="dlcourse", description=__doc__)
     parser.add_argument("--course", type=Path, default=None,
                         help="the course folder (default: found from the working directory)")
@@ -19,11 +21,15 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--check", action="store_true",
                        help="build into a scratch folder and list committed files that drifted")
     build.add_argument("--wheel", action="store_true",
-                       help="also build the toolkit's wheel into dist/, the file students install (course.yaml)")
+                       help="also build the toolkit's wheel into dist/, the file students install (course.yaml); "
+                            "a release: refused while course.yaml names a placeholder address")
+    build.add_argument("--allow-placeholder-url", action="store_true",
+                       help="tests only: build the wheel although course.yaml's toolkit_url is a placeholder")
     build.set_defaults(run=_build)
 
-    grade = commands.add_parser("grade", help="grade a submission, a folder of them, or a Gradescope export")
-    grade.add_argument("input", type=Path, help="a notebook, a zip, a folder, or a Gradescope export folder")
+    grade = commands.add_parser("grade", help="grade a submission, a folder of them, or an LMS's download")
+    grade.add_argument("input", type=Path, help="a notebook, an archive, a folder, or a Gradescope, Canvas, Moodle "
+                                                "or Blackboard download (folder or zip)")
     which = grade.add_mutually_exclusive_group(required=True)
     which.add_argument("--lesson", help="lesson id (uses the course's autograder/<id>/ zip)")
     which.add_argument("--autograder", type=Path, help="an autograder zip to grade with")
@@ -33,11 +39,32 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--memory", type=int, default=2048, help="MB per submission (default: 2048)")
     grade.add_argument("--data", type=Path, default=None,
                        help="the datasets (default: $DLCOURSE_DATA, else a per-user cache folder)")
+    grade.add_argument("--layout", default="auto", choices=["auto", *LAYOUTS],
+                       help="how INPUT is laid out (default: detected; docs/inputs.md lists them)")
     grade.add_argument("--force", action="store_true", help="regrade submissions graded before")
-    grade.add_argument("--allow-root", action="store_true",
-                       help="throwaway machines only: run student code as root where no unprivileged user can "
-                            "reach Python (every row then says so)")
+    grade.add_argument("--sandbox", choices=["auto", "bubblewrap", "permissions"], default="auto",
+                       help="how student code is confined (default auto: bubblewrap where it starts, else "
+                            "permissions: a user of the run's own, which needs root)")
+    grade.add_argument("--allow-root", "--allow-unconfined", dest="allow_root", action="store_true",
+                       help="throwaway machines only: grade even where student code cannot run as an unprivileged "
+                            "user (it then runs as root, or as your own user); every row says so, and nothing "
+                            "graded so is reused by a resumed run")
+    _instructor_options(grade)
+    grade.add_argument("--shard", type=_shard, default=None, metavar="I/N",
+                       help="grade only the I-th of N slices (1 <= I <= N) and write only its results; "
+                            "`dlcourse gradebook OUT` then collects every shard's (a job array)")
+    engine = grade.add_mutually_exclusive_group()
+    engine.add_argument("--scheduler", metavar="ADDRESS",
+                        help="grade on the workers of this Dask scheduler (e.g. tcp://10.0.0.5:8786); they need "
+                             "INPUT, the autograder and OUT at the same paths (a shared file system)")
+    engine.add_argument("--cluster", type=_local_cluster, default=None, metavar="local:N",
+                        help="grade on a Dask LocalCluster of N worker processes on this machine")
     grade.set_defaults(run=_grade)
+
+    gradebook = commands.add_parser("gradebook", help="collect a graded folder's results (every shard's) into "
+                                                      "gradebook.csv, submissions.csv and report.md")
+    gradebook.add_argument("out", type=Path, help="the output folder the submissions were graded into")
+    gradebook.set_defaults(run=_gradebook)
 
     train = commands.add_parser("train", help="train a lesson's reference weights (runs its solution notebook)")
     train.add_argument("lessons", nargs="+")
@@ -64,17 +91,67 @@ def main(argv: list[str] | None = None) -> int:
     data.set_defaults(run=_data)
 
     args = parser.parse_args(argv)
+    from .grading.answer_sheet import HandGradesError
+    from .grading.late import LatePolicyError
+    from .grading.preflight import PreflightProblem
+    from .grading.roster import RosterError
+    from .grading.safe_text import terminal
     from .lesson_config import LessonConfigError
 
     try:
         return args.run(args)
-    except (KnownProblem, LessonConfigError) as problem:
-        print(f"dlcourse: {problem}", file=sys.stderr)
+    except (KnownProblem, LessonConfigError, PreflightProblem, RosterError, LatePolicyError,
+            HandGradesError) as problem:
+        print(f"dlcourse: {terminal(problem)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("dlcourse: interrupted; what was finished is saved, and the same command resumes",
               file=sys.stderr)
         return 130
+
+
+def _instructor_options(grade: argparse.ArgumentParser) -> None:
+    from .grading.lms_export import EXPORTS
+
+    group = grade.add_argument_group("students, deadlines and what is written for them (docs/instructors.md)")
+    group.add_argument("--roster", type=Path, help="the class list exported from the LMS (CSV): a row per student, "
+                                                   "'missing' for those who submitted nothing")
+    group.add_argument("--due", help="due date, ISO 8601 (2026-03-01T23:59+01:00; no zone: UTC)")
+    group.add_argument("--grace", default="0", help="grace period after the due date: 15m, 2h, 1d (default: none)")
+    group.add_argument("--late-penalty", default="0%/day", help="percent of the points per started day or hour late: "
+                                                               "10%%/day, 2%%/hour (default: none)")
+    group.add_argument("--late-cap", type=float, default=100.0, help="the most a late penalty takes, in percent")
+    group.add_argument("--extensions", type=Path, help="CSV: student, and due (a time) or days/hours added")
+    group.add_argument("--export", action="append", default=[], choices=sorted(EXPORTS), metavar="LMS",
+                       help=f"also write the LMS's grade-import file ({', '.join(sorted(EXPORTS))}); repeatable")
+    group.add_argument("--assignment", default="", help="the lesson's column name in the LMS (default: the lesson id)")
+    group.add_argument("--assignment-id", default="",
+                       help="the LMS's id of that column (Canvas's assignment id, Blackboard's column id)")
+    group.add_argument("--hand-grades", type=Path,
+                       help="the written-answer sheet (written-answers.csv) with points filled in: merged, nothing regraded")
+    group.add_argument("--feedback", choices=["folders", "zip", "none"], default="zip",
+                       help="feedback pages: a folder per student, plus a zip for the LMS's upload (default), or none")
+
+
+def _output_settings(args):
+    from .grading.answer_sheet import read_hand_grades
+    from .grading.late import LatePolicy, parse_duration, parse_penalty, parse_time, read_extensions
+    from .grading.roster import read_roster
+    from .grading.rows import OutputSettings
+
+    late = None
+    if args.due:
+        due = parse_time(args.due)
+        percent, unit = parse_penalty(args.late_penalty)
+        late = LatePolicy(due=due, grace_seconds=parse_duration(args.grace), penalty_percent=percent, unit=unit,
+                          cap_percent=args.late_cap,
+                          extensions=read_extensions(args.extensions, due) if args.extensions else {})
+    elif args.extensions:
+        raise KnownProblem("--extensions needs --due: an extension moves the lesson's due date")
+    return OutputSettings(roster=read_roster(args.roster) if args.roster else None, late=late,
+                          hand=read_hand_grades(args.hand_grades) if args.hand_grades else None,
+                          exports=tuple(dict.fromkeys(args.export)), feedback=args.feedback,
+                          assignment=args.assignment, assignment_id=args.assignment_id)
 
 
 class KnownProblem(Exception):
@@ -104,13 +181,24 @@ def _build(args) -> int:
                   else f"{len(drifted)} generated file(s) differ: run `dlcourse build`")
             return 1 if drifted else 0
         start = time.perf_counter()
+        from .build.wheel import placeholder_problem
+
+        try:
+            placeholder = placeholder_problem(course.toolkit_url)
+        except CourseNotFound:
+            placeholder = None   # no toolkit address at all: the build itself says so where it needs one
+        if placeholder and args.wheel and not args.allow_placeholder_url:
+            raise KnownProblem(placeholder)   # before anything is built: a release that cannot install
+        if placeholder:
+            print(f"note: course.yaml's toolkit_url ({course.toolkit_url}) is a placeholder; "
+                  f"`dlcourse build --wheel` (the release) refuses it until you set your address", file=sys.stderr)
         for path in build(course, args.lessons or None):
             print(f"wrote {path.relative_to(course.root)}")
         if args.wheel:
             from .build.wheel import WheelProblem, build_wheel
 
             try:
-                wheel = build_wheel(course, course.root / "dist")
+                wheel = build_wheel(course, course.root / "dist", allow_placeholder=args.allow_placeholder_url)
             except WheelProblem as error:
                 raise KnownProblem(error) from None
             print(f"wrote {wheel.relative_to(course.root)}: publish it at {course.toolkit_url}")
@@ -120,9 +208,32 @@ def _build(args) -> int:
     return 0
 
 
+def _shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    try:
+        shard = int(index), int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not I/N (e.g. 2/10)") from None
+    if not 1 <= shard[0] <= shard[1]:
+        raise argparse.ArgumentTypeError(f"shard {text}: I runs from 1 to N")
+    return shard
+
+
+def _local_cluster(text: str) -> int:
+    kind, _, count = text.partition(":")
+    if kind != "local" or not count.isdigit() or int(count) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not local:N (e.g. local:4)")
+    return int(count)
+
+
 def _grade(args) -> int:
+    from dataclasses import replace
+
     from .grading.batch import grade_batch
-    from .grading.result import GRADER_SIDE
+    from .grading.collect import CollectOptions
+    from .grading.inputs import discover
+    from .grading.preflight import preflight
+    from .grading.safe_text import terminal
     from .settings import data_dir
 
     if args.autograder:
@@ -131,14 +242,32 @@ def _grade(args) -> int:
         course = _course(args)
         _check_lessons(course, [args.lesson])
         autograder, name = course.autograder_zip(args.lesson), args.lesson
-    if not autograder.is_file():
-        raise KnownProblem(f"{autograder} does not exist: run `dlcourse build` first")
     if not args.input.exists():
         raise KnownProblem(f"{args.input} does not exist")
+    settings = _output_settings(args)
+    found = discover(args.input)
+    if not found.entries:
+        raise KnownProblem(f"no submissions in {args.input} (a notebook, a zip or a folder with a notebook)"
+                           + (f"; {len(found.set_aside)} other file(s), e.g. {terminal(found.set_aside[0].name)}: "
+                              f"{found.set_aside[0].reason}" if found.set_aside else ": the folder is empty"))
+    data = args.data or data_dir()
+    lesson = preflight(autograder, data, allow_root=args.allow_root)
+    settings = replace(settings, lesson_title=lesson.title, accuracy_target=lesson.accuracy_threshold,
+                       assignment=settings.assignment or lesson.id)
     out = args.out or Path("grades") / name
+    _refuse_unconfined(args.sandbox, args.allow_root, args.data or data_dir())
+    execution = None
+    if args.scheduler or args.cluster:
+        try:
+            from .grading.cluster import Dask
+        except ImportError:
+            raise KnownProblem("grading on Dask needs the distributed package: pip install 'dlcourse[dask]'") from None
+        execution = Dask(address=args.scheduler, local_workers=args.cluster)
     summary = grade_batch(autograder, args.input, out, workers=args.workers, timeout=args.timeout,
                           memory_mb=args.memory, force=args.force, allow_root=args.allow_root,
-                          data=args.data or data_dir())
+                          data=data, shard=args.shard, execution=execution,
+                          collect_options=CollectOptions(settings=settings), layout=args.layout,
+                          sandbox=args.sandbox)
     results = list(summary.results.values())
     _print_enforcement(results)
     if args.input.is_file() and results:
@@ -147,11 +276,39 @@ def _grade(args) -> int:
         counts = {}
         for result in results:
             counts[result.status] = counts.get(result.status, 0) + 1
-        print(f"{len(results)} graded ({summary.reused} reused from an earlier run); "
+        where = f"shard {args.shard[0]}/{args.shard[1]}: " if args.shard else ""
+        print(f"{where}{len(results)} graded ({summary.reused} reused from an earlier run); "
               + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
-        if summary.discovery and summary.discovery.set_aside:
+        if summary.discovery and summary.discovery.set_aside and not args.shard:
             print(f"{len(summary.discovery.set_aside)} file(s) skipped (not submissions): see submissions.csv")
-    print(f"gradebook: {out / 'gradebook.csv'}   report: {out / 'report.md'}")
+    for warning in summary.warnings:
+        print(f"WARNING: {terminal(warning)}", file=sys.stderr)
+    if args.shard:
+        print(f"results: {out / 'results'}   once every shard has run: dlcourse gradebook {out}")
+    else:
+        print(f"gradebook: {out / 'gradebook.csv'}   report: {out / 'report.md'}")
+    return _grader_failures(results)
+
+
+def _gradebook(args) -> int:
+    from .grading.collect import NotABatch, collect, gather
+
+    try:
+        found, results = gather(args.out)
+    except NotABatch as problem:
+        raise KnownProblem(problem) from None
+    collect(args.out, found, results)
+    pending = len(found.entries) - len(results)
+    print(f"{len(results)} of {len(found.entries)} submission(s) graded"
+          + (f"; {pending} pending (no result yet: a shard has not run, or failed)" if pending else ""))
+    print(f"gradebook: {args.out / 'gradebook.csv'}   report: {args.out / 'report.md'}")
+    return _grader_failures(list(results.values())) or (1 if pending else 0)
+
+
+def _grader_failures(results) -> int:
+    """1, with a message, when the grader itself failed on any submission (a rerun regrades them)."""
+    from .grading.result import GRADER_SIDE
+
     failed = [r for r in results if r.status in GRADER_SIDE]
     if failed:
         print(f"{len(failed)} submission(s) not graded through the grader's own failure (status "
@@ -159,6 +316,17 @@ def _grade(args) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _refuse_unconfined(sandbox: str, allow_root: bool, data: Path) -> None:
+    """One line naming the fix, before anything is graded, where student code would run
+    unconfined (as root, or as the grader's own user) and ``--allow-root`` does not accept it."""
+    from .grading.sandbox import Limits, SandboxUnavailable, View, plan_for
+
+    try:
+        plan_for(Limits(timeout=1, allow_root=allow_root, confinement=sandbox), View(readable=(data,)))
+    except SandboxUnavailable as problem:
+        raise KnownProblem(f"not grading: {problem}") from None
 
 
 def _print_enforcement(results) -> None:
@@ -172,19 +340,23 @@ def _print_enforcement(results) -> None:
 
 
 def _print_result(result) -> None:
-    print(f"{result.submission}: {result.status}  {result.score:g}/{result.possible:g}"
-          + (f"  ({result.reason})" if result.reason else ""))
+    """One submission's breakdown; every string a student could have shaped passes through
+    :func:`.grading.safe_text.terminal` (no escape sequence reaches the terminal)."""
+    from .grading.safe_text import terminal
+
+    print(f"{terminal(result.submission)}: {result.status}  {result.score:g}/{result.possible:g}"
+          + (f"  ({terminal(result.reason)})" if result.reason else ""))
     for question in result.questions.values():
-        print(f"  {question.name:<16} {question.score:>5g}/{question.possible:<4g} {question.verification}")
+        print(f"  {question.name:<16} {question.score:>5g}/{question.possible:<4g} {terminal(question.verification)}")
         for test in question.tests:
             if not test.passed:
-                print(f"      {'hidden' if test.hidden else 'public'} test failed: {test.message}")
+                print(f"      {'hidden' if test.hidden else 'public'} test failed: {terminal(test.message)}")
     for name, points in result.manual.items():
         print(f"  {name:<16} graded by hand ({points:g} points, not in this score)")
     if result.accuracy is not None:
         print(f"  test accuracy measured from the weights: {result.accuracy:.2%}")
     for flag in result.flags:
-        print(f"  flag: {flag}")
+        print(f"  flag: {terminal(flag)}")
 
 
 def _check_lessons(course, lesson_ids: list[str]) -> None:

@@ -8,11 +8,13 @@ needs no torch, so lesson.yaml's schema and the grader's own process can use it.
 and ``scripts/make_sample_data.py`` all read ``DATASETS``.
 
 A new dataset is a new class here, its entry in ``DATASETS``, and a reader in ``dlcourse.data``
-that subclasses it.
+that subclasses it, named by the class's ``reader``: this module names its readers rather than
+importing them, so the data layer depends on it and not the other way round.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
@@ -31,14 +33,12 @@ class DatasetInfo:
     sample_sizes: ClassVar[dict[bool, int]]     # train? -> images in the bundled sample (dlcourse/sample_data)
     shape: ClassVar[tuple[int, int, int]]       # one image: channels, height, width
     classes: ClassVar[list[str]]
+    reader_class: ClassVar[str]                 # the dlcourse.data class that reads it (and subclasses this one)
 
     @classmethod
     def reader(cls) -> type[ImageDataset]:
-        """The ``dlcourse.data`` class that reads this dataset: the one that subclasses this
-        class (importing dlcourse.data, and so torch, defines it)."""
-        from . import data
-
-        return next(sub for sub in cls.__subclasses__() if sub.__module__ == data.__name__)
+        """The ``dlcourse.data`` class that reads this dataset (importing it loads torch)."""
+        return getattr(importlib.import_module("dlcourse.data"), cls.reader_class)
 
 
 class MNISTInfo(DatasetInfo):
@@ -52,6 +52,7 @@ class MNISTInfo(DatasetInfo):
     sample_sizes = {True: 500, False: 1000}
     shape = (1, 28, 28)
     classes = [str(digit) for digit in range(10)]
+    reader_class = "MNIST"
 
 
 class CIFAR10Info(DatasetInfo):
@@ -64,6 +65,7 @@ class CIFAR10Info(DatasetInfo):
     sample_sizes = {True: 200, False: 500}
     shape = (3, 32, 32)
     classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    reader_class = "CIFAR10"
 
 
 DATASETS: dict[str, type[DatasetInfo]] = {info.name: info for info in (MNISTInfo, CIFAR10Info)}

@@ -25,9 +25,8 @@ from pathlib import Path
 
 from .atomic import atomic_file
 from .lesson import Lesson, current_lesson
-from .running import (NotebookNotFound, RunningNotebook, assignment_name, cell_source, code_digest,
+from .running import (CELL_RUNS, ipython_shell, NotebookNotFound, RunningNotebook, assignment_name, cell_source, code_digest,
                       find_running_notebook, on_colab)
-from .session import CELL_RUNS, ipython_shell
 
 ANSWER_TAG = "otter_answer_cell"
 PLACEHOLDER = re.compile(r"(^|=)\s*\.\.\.\s*(#.*)?$")   # a line that is `...` or `name = ...`
@@ -110,20 +109,31 @@ def _question_after(cells: list[dict], index: int) -> str:
 
 
 def lesson_files(lesson: Lesson, folder: Path) -> dict[str, bytes]:
-    """The files the lesson submits (its weights), read from ``folder``; each must load."""
+    """The files the lesson submits (its weights), read from ``folder`` and found by the grader's
+    own rule (:func:`~.grading.reader.files.find_lesson_file`: ``dense_mnist (1).pt`` is taken,
+    with a message); each must load. The zip holds them under the lesson's names."""
+    from .grading.reader.files import SubmissionProblem, find_lesson_file  # the grader's rule, stdlib only
+
     files = {}
     baseline = lesson.baseline_lesson()
+    present = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
     for name in lesson.submitted_files:
-        path = folder / name
-        if not path.is_file():
+        try:
+            found, note = find_lesson_file(name, present)
+        except SubmissionProblem as error:
+            raise ExportRefused(f"{error.reason}: keep only {name} in {folder}; then run this cell again.") from None
+        if found is None:
             if baseline is not None and name == baseline.weights:
                 how = f"copy {name}, the weights you trained in lesson {baseline.id}, into {folder}"
             else:
                 how = "run the training cell: it saves them there"
             raise ExportRefused(f"{name} is not in {folder}: {how}; then run this cell again.")
+        path = folder / found
+        if note:
+            print(f"Note: {note}.")
         problem = _weights_problem(path)
         if problem:
-            raise ExportRefused(f"{name} cannot be read as weights: {problem}")
+            raise ExportRefused(f"{found} cannot be read as weights: {problem}")
         files[name] = path.read_bytes()
     return files
 

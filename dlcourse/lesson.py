@@ -8,10 +8,12 @@ accuracy target, the network to build), never an answer.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import yaml
 
@@ -145,6 +147,25 @@ class Lesson:
 
 
 _notebook_lesson: Path | None = None  # set by the notebook's first cell (dlcourse.session)
+# Set by the judge for the length of a submission's tests: the folder holding its lesson.yaml
+# and the captured weights (a context variable: nothing process-wide, no change of directory).
+_judged_folder: ContextVar[Path | None] = ContextVar("dlcourse_judged_folder", default=None)
+
+
+@contextlib.contextmanager
+def judged_in(folder: Path) -> Iterator[None]:
+    """While this block runs, the current lesson and its files are those in ``folder`` (the
+    judge's folder for one submission), and checks know they are being judged."""
+    token = _judged_folder.set(Path(folder))
+    try:
+        yield
+    finally:
+        _judged_folder.reset(token)
+
+
+def judged_folder() -> Path | None:
+    """The folder :func:`judged_in` names, or None outside the judge's tests."""
+    return _judged_folder.get()
 
 
 def use_lesson_folder(folder: Path) -> None:
@@ -156,7 +177,10 @@ def use_lesson_folder(folder: Path) -> None:
 
 def current_lesson(start: str | os.PathLike = ".") -> Lesson:
     """The lesson the running notebook carries (see :func:`use_lesson_folder`), else the one
-    whose ``lesson.yaml`` sits in ``start`` (the notebook's folder)."""
+    whose ``lesson.yaml`` sits in ``start`` (the notebook's folder); while the judge runs a
+    submission's tests, the one in its folder for that submission (:func:`judged_in`)."""
+    if _judged_folder.get() is not None:
+        return Lesson.load(_judged_folder.get() / LESSON_FILE)
     if _notebook_lesson is not None and (_notebook_lesson / LESSON_FILE).is_file():
         return Lesson.load(_notebook_lesson / LESSON_FILE)
     path = Path(start) / LESSON_FILE

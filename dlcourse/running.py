@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,3 +133,38 @@ def code_digest(content: dict) -> str:
         if cell.get("cell_type") == "code":
             digest.update(cell_source(cell).strip().encode() + b"\x00")
     return digest.hexdigest()
+
+
+def ipython_shell():
+    """The IPython shell this code runs in, or None outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
+
+
+class CellRuns:
+    """When each cell of this session finished, and its code: the export compares what ran
+    after the notebook file was last saved with what that file holds (unsaved work)."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[float, str]] = []
+        self._shell = None
+
+    def watch(self, shell) -> None:
+        if shell is None or shell is self._shell:
+            return
+        shell.events.register("post_run_cell", self._record)
+        self._shell = shell
+
+    def _record(self, result) -> None:
+        source = getattr(getattr(result, "info", None), "raw_cell", None)
+        if source and source.strip():
+            self.runs.append((time.time(), source))
+
+    def since(self, moment: float) -> list[str]:
+        return [source for when, source in self.runs if when > moment]
+
+
+CELL_RUNS = CellRuns()

@@ -19,12 +19,12 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from .lesson import use_lesson_folder
-from .running import NotebookNotFound, find_running_notebook, lesson_notebooks_here, read_json
+from .running import (CELL_RUNS, NotebookNotFound, find_running_notebook, ipython_shell,  # noqa: F401
+                      lesson_notebooks_here, read_json)  # CELL_RUNS, ipython_shell: their old import path
 from .settings import GRADING_ENV
 
 METADATA_KEY = "dlcourse"  # notebook metadata: {"files": {name: text}, "stub": sha256 of the stub's code}
@@ -98,38 +98,3 @@ def _otter_notebook(tests_dir: Path):
         return otter.Notebook(tests_dir=str(tests_dir))
     finally:
         os.chdir(here)
-
-
-def ipython_shell():
-    """The IPython shell this code runs in, or None outside IPython."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return None
-    return get_ipython()
-
-
-class CellRuns:
-    """When each cell of this session finished, and its code: the export compares what ran
-    after the notebook file was last saved with what that file holds (unsaved work)."""
-
-    def __init__(self) -> None:
-        self.runs: list[tuple[float, str]] = []
-        self._shell = None
-
-    def watch(self, shell) -> None:
-        if shell is None or shell is self._shell:
-            return
-        shell.events.register("post_run_cell", self._record)
-        self._shell = shell
-
-    def _record(self, result) -> None:
-        source = getattr(getattr(result, "info", None), "raw_cell", None)
-        if source and source.strip():
-            self.runs.append((time.time(), source))
-
-    def since(self, moment: float) -> list[str]:
-        return [source for when, source in self.runs if when > moment]
-
-
-CELL_RUNS = CellRuns()

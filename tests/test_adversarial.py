@@ -40,7 +40,7 @@ from tests.conftest import ROOT, on_sample_data
 COURSE = Course(ROOT)
 DENSE = COURSE.lesson("dense-mnist")
 MARKER = f"dlcourse-escape-{time.time_ns()}"
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # one batch of every attack, two at a time
 
 # What the probes below print when they read something they must not.
 LEAK = "LEAKED:"
@@ -152,6 +152,68 @@ def linear_params(n_in, n_out): return Anything(0)
 total_params = Anything(0)
 """
 WHOAMI = "import os\nprint('uid', os.getuid(), 'euid', os.geteuid())"
+# Issue 24: the runner (the kernel's parent, same user) forged, silenced or killed; the judge
+# fed data that is cheap to send and costly to build; the grader's cleanup and the saved
+# notebook made large; a neighbour's CPU taken.
+FORGE_READY = """\
+import ctypes, glob, json, os, struct
+runner = os.getppid()
+libc = ctypes.CDLL(None, use_errno=True)
+print("ptrace", "attached" if libc.ptrace(16, runner, 0, 0) == 0 else "refused")  # PTRACE_ATTACH
+forged = json.dumps({"body": {"event": "ready", "cell_errors": []}, "blobs": []}).encode()
+for path in ["/proc/%d/mem" % runner] + glob.glob("/proc/%d/fd/*" % runner):
+    try:
+        with open(path, "wb") as f:
+            f.write(struct.pack(">I", len(forged)) + forged)
+        print("forged through", path)
+    except OSError as error:
+        print("refused", path, type(error).__name__)
+"""
+HUGE_NETWORK = """\
+import struct
+import dlcourse.grading.oracle as oracle
+leaf = '{"class":"Identity","torch":true,"attrs":{},"params":{},"buffers":{},"children":[],"training":true}'
+tree = ('{"class":"Sequential","torch":true,"attrs":{},"params":{},"buffers":{},"training":true,"children":['
+        + ",".join('["%d",%s]' % (i, leaf) for i in range(35000)) + ']}')
+def answer(namespace, request_path, answer_path):
+    header = ('{"body":{"value":{"$":"module","ref":1,"tree":' + tree + '}},"blobs":[]}').encode()
+    with open(answer_path, "wb") as f:
+        f.write(struct.pack(">I", len(header)) + header)
+oracle.answer = answer
+"""
+EMPTY_DICTS = """\
+import struct
+import dlcourse.grading.oracle as oracle
+def answer(namespace, request_path, answer_path):
+    header = b'{"body":{"value":[' + b'{},' * 240000 + b'{}]},"blobs":[]}'
+    with open(answer_path, "wb") as f:
+        f.write(struct.pack(">I", len(header)) + header)
+oracle.answer = answer
+"""
+DEEP_FOLDER = """\
+import os
+fd = os.open(".", os.O_RDONLY)
+for _ in range(3000):
+    os.mkdir("d", dir_fd=fd)
+    inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+    os.close(fd)
+    fd = inner
+os.chmod("d", 0)
+"""
+DISPLAY_FLOOD = """\
+from IPython.display import HTML, display
+for i in range(300):
+    display(HTML("<b>x</b>" * 12000))
+"""
+CPU_BURN = """\
+import multiprocessing, os
+def burn():
+    while True:
+        pass
+for _ in range(4 * (os.cpu_count() or 1)):
+    multiprocessing.Process(target=burn, daemon=True).start()
+burn()
+"""
 
 # name -> (control, extra cell, weights, expected status)
 ATTACKS = {
@@ -186,6 +248,15 @@ ATTACKS = {
                 "reference", "ok"),
     "write-outside": ("reference", "try:\n    open({outside!r}, 'w').write('pwned')\nexcept OSError as error:\n"
                                    "    print('write refused:', error)", "reference", "ok"),
+    # issue 24
+    "forge-ready": ("stub", FORGE_READY, "untrained", "flagged"),  # ctypes: the scan flags it
+    "kill-the-runner": ("reference", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)", "reference", "error"),
+    "kill-everything": ("reference", "import os, signal\nos.kill(-1, signal.SIGKILL)", "reference", "error"),
+    "huge-network": ("stub", HUGE_NETWORK, "untrained", "error"),
+    "empty-dicts": ("stub", EMPTY_DICTS, "untrained", "error"),
+    "deep-folder": ("reference", DEEP_FOLDER, "reference", "ok"),
+    "display-flood": ("reference", DISPLAY_FLOOD, "reference", "ok"),
+    "cpu-burn": ("reference", CPU_BURN, "reference", "timeout"),
 }
 if not cgroups_available():
     del ATTACKS["fork-loop"]  # without a process limit, a fork loop would take the machine down with it
@@ -363,6 +434,47 @@ def test_nothing_outside_the_sandbox_changed(attacked):
     assert not any((ROOT / name).exists() for name in ("sitecustomize.py", "torch.py", "otter.py"))
 
 
+def test_the_runner_is_out_of_the_kernels_reach(attacked):
+    """The kernel runs as the runner's user, but cannot trace it or write through its
+    descriptors: the judge hears no forged "ready", and the stub's cell errors still show."""
+    results, out, *_ = attacked
+    text = executed_output(out, "forge-ready")
+    assert "ptrace refused" in text and "forged through" not in text
+    assert results["forge-ready"].notes == results["stub"].notes
+
+
+@pytest.mark.parametrize("name", ["kill-the-runner", "kill-everything"])
+def test_a_run_that_kills_its_runner_is_an_error_in_the_judges_words(attacked, name):
+    from dlcourse.grading.judge import RUNNER_LOST
+
+    result = attacked[0][name]
+    assert result.status == "error" and result.reason == RUNNER_LOST
+
+
+@pytest.mark.parametrize("name", ["huge-network", "empty-dicts"])
+def test_answers_costly_to_build_are_refused_not_built(attacked, name):
+    result = attacked[0][name]
+    assert result.status not in {"grader-error", "ok"} and result.possible == attacked[0]["stub"].possible
+
+
+def test_the_saved_notebook_stays_small_valid_json(attacked):
+    results, out, *_ = attacked
+    path = out / "notebooks" / "display-flood.zip.ipynb"
+    assert path.stat().st_size < 12 * 2**20
+    nbformat.read(path, as_version=4)
+    assert "cut by the grader" in executed_output(out, "display-flood")
+    assert results["deep-folder"].score == results["reference"].score
+
+
+def test_nothing_else_in_the_batch_changed(attacked):
+    """The honest controls, graded beside every attack (two at a time, the CPU burner among
+    them), end exactly as alone: full marks for the reference, the stub's zero."""
+    results = attacked[0]
+    assert results["reference"].status == "ok" and results["reference"].score == results["reference"].possible
+    assert results["stub"].score == 0 and results["stub"].status not in {"grader-error", "timeout"}
+    assert not [name for name, r in results.items() if r.status == "grader-error"]
+
+
 # ---------------------------------------------------------------- 4. never root, never silently
 
 
@@ -373,7 +485,7 @@ def test_without_bubblewrap_a_python_nobody_can_reach_is_required(tmp_path):
         pytest.skip("this machine's Python is reachable by everyone: the refusal has nothing to refuse")
     submission = COURSE.reference_weights(DENSE).parent / f"{DENSE.id}-solution.ipynb"
     result = grade_submission(COURSE.autograder_zip(DENSE.id), submission,
-                              GradingOptions(data=SAMPLE_DIR, bubblewrap=False, timeout=60))
+                              GradingOptions(data=SAMPLE_DIR, sandbox="permissions", timeout=60))
     assert result.status == "not-graded" and result.score == 0
     assert "student code would run as root" in result.reason and "bubblewrap" in result.reason
     assert any(str(p) in result.reason for p in _python_paths() if _closed(p))

@@ -12,6 +12,7 @@ from dlcourse.checks import (architecture_problem, check_accuracy, check_archite
                              parameter_layers_problem, read_weights, state_dict_problem, student_function,
                              whole_number)
 from dlcourse.checks.messages import percent
+from dlcourse.checks.mode import judged_in
 from dlcourse.checks.weights import UnsafeWeights, WeightsProblem
 from dlcourse.checks.accuracy import gap_images
 from dlcourse.data import SAMPLE_DIR, ImageDataset, channel_stats
@@ -143,11 +144,11 @@ def test_accuracy_check_loads_weights_and_names_the_target(tmp_path, monkeypatch
     with pytest.raises(AssertionError, match="define `prepare` first"):
         check_accuracy(model, None, lesson)
     # Graded, the judge's clean room measures: the check only loads (the judge says so, explicitly).
-    monkeypatch.setattr("dlcourse.checks.mode._clean_room_measures", True)
-    assert check_accuracy(model, lambda x: x.float() / 255, lesson) is None
-    (tmp_path / "dense_mnist.pt").unlink()
-    with pytest.raises(AssertionError, match="dense_mnist.pt is missing"):
-        check_accuracy(model, lambda x: x.float() / 255, lesson)
+    with judged_in(tmp_path):
+        assert check_accuracy(model, lambda x: x.float() / 255, lesson) is None
+        (tmp_path / "dense_mnist.pt").unlink()
+        with pytest.raises(AssertionError, match="dense_mnist.pt is missing"):
+            check_accuracy(model, lambda x: x.float() / 255, lesson)
 
 
 def test_accuracy_check_measures_as_the_grade_and_names_a_different_pipeline(tmp_path, monkeypatch, course):
@@ -246,3 +247,61 @@ def test_channel_stats_reads_a_split_part_chunk_by_chunk():
     part, _ = ImageDataset(images, torch.zeros(37, dtype=torch.long)).split(7)
     for got, wanted in zip(channel_stats(part, chunk=5), channel_stats(part.images)):
         assert torch.allclose(got, wanted, atol=1e-6)
+
+
+BN_BLOCK = ArchSpec.from_config({"input": [3, 8, 8], "layers": [
+    {"Conv2d": {"out_channels": 4, "kernel_size": 3, "padding": 1}}, "BatchNorm2d", "ReLU",
+    {"MaxPool2d": 2}, {"Dropout": 0.25}, "Flatten", {"Linear": 10}]})
+
+
+def bn_block(*middle):
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), *middle, nn.Flatten(), nn.Linear(4 * 4 * 4, 10))
+
+
+def test_batchnorm_after_the_activation_is_named_even_when_freshly_built():
+    # A fresh BatchNorm in eval mode is the identity: only non-trivial statistics tell the order.
+    relu_first = bn_block(nn.ReLU(), nn.BatchNorm2d(4), nn.MaxPool2d(2), nn.Dropout(0.25))
+    assert architecture_problem(relu_first, BN_BLOCK) == "layer 2 should be BatchNorm2d of 4 features; yours is ReLU."
+    before = {k: v.clone() for k, v in relu_first.state_dict().items()}
+    architecture_problem(relu_first, BN_BLOCK)
+    assert all(torch.equal(before[k], v) for k, v in relu_first.state_dict().items()), "the check put back the network's own tensors"
+    assert architecture_problem(bn_block(nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25)), BN_BLOCK) is None
+
+
+def test_batchnorm_order_is_seen_in_a_class_that_applies_relu_as_a_function():
+    class Net(nn.Module):
+        def __init__(self, relu_first):
+            super().__init__()
+            self.conv, self.bn, self.fc, self.relu_first = nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.Linear(64, 10), relu_first
+
+        def forward(self, x):
+            x = self.conv(x)
+            x = self.bn(torch.relu(x)) if self.relu_first else torch.relu(self.bn(x))
+            return self.fc(nn.functional.dropout(nn.functional.max_pool2d(x, 2), 0.25, self.training).flatten(1))
+
+    assert "computes something else" in architecture_problem(Net(relu_first=True), BN_BLOCK)
+
+
+@pytest.mark.parametrize("middle, expected", [
+    ((nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.25), nn.MaxPool2d(2)),
+     "layer 4 (Dropout) is in the wrong place: it receives (N, 4, 8, 8); the lesson's dropout 1 receives (N, 4, 4, 4)"),
+    ((nn.BatchNorm2d(4), nn.Dropout(0.25), nn.ReLU(), nn.MaxPool2d(2)), "layer 3 (Dropout) is in the wrong place"),
+    ((nn.Dropout(0.25), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2)), "layer 2 (Dropout) is in the wrong place"),
+    ((nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.4)), "layer 5 (Dropout) should use p=0.25; yours uses p=0.4."),
+])
+def test_a_misplaced_dropout_is_named(middle, expected):
+    assert expected in architecture_problem(bn_block(*middle), BN_BLOCK)
+
+
+def test_a_dropout_misplaced_inside_forward_is_named_by_its_place():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.bn, self.drop, self.fc = nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.Dropout(0.25), nn.Linear(64, 10)
+
+        def forward(self, x):  # dropout before the pooling, written with functions around it
+            return self.fc(nn.functional.max_pool2d(self.drop(torch.relu(self.bn(self.conv(x)))), 2).flatten(1))
+
+    assert architecture_problem(Net(), BN_BLOCK) == (
+        "layer 3 (Dropout) is in the wrong place: it receives (N, 4, 8, 8); the lesson's dropout 1 receives "
+        "(N, 4, 4, 4), right after layer 4 (MaxPool2d).")

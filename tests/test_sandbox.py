@@ -149,3 +149,42 @@ def test_stop_event_ends_a_run_early(tmp_path):
     outcome = run_limited([PY, "-c", "import time; time.sleep(30)"], cwd=tmp_path, env={},
                           limits=Limits(timeout=30), stop=stop)
     assert outcome.interrupted and outcome.seconds < 5
+
+
+def test_cleanup_survives_a_folder_thousands_deep_and_closed(tmp_path):
+    """What a notebook can leave in its folder: folders nested past Python's recursion limit and
+    PATH_MAX (1100 deep, 5.5 kB of path; the attack used 3000), a closed one, a link out of the tree."""
+    top = tmp_path / "run"
+    top.mkdir()
+    (tmp_path / "keep").write_text("outside")
+    fd = os.open(top, os.O_RDONLY)
+    for _ in range(1100):
+        os.mkdir("dddd", dir_fd=fd)
+        inner = os.open("dddd", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(fd)
+    (top / "closed").mkdir()
+    (top / "closed" / "file").write_text("x")
+    os.symlink(tmp_path / "keep", top / "closed" / "link")
+    os.chmod(top / "closed", 0)
+    sandbox.remove_tree(top)
+    assert not top.exists() and (tmp_path / "keep").read_text() == "outside"
+
+
+def test_a_run_that_fills_its_folder_is_stopped_at_its_disk_limit(tmp_path):
+    """A neighbour in the same batch must not pay for it: the run stops at its own limit."""
+    outcome = run("import os\nfor i in range(1000):\n    open(f'f{i}', 'wb').write(os.urandom(2**20))", tmp_path,
+                  disk_mb=20, timeout=60)
+    assert outcome.out_of_disk and outcome.returncode != 0
+    assert sum(f.stat().st_size for f in tmp_path.iterdir()) < 200 * 2**20
+
+
+def test_one_file_past_the_disk_limit_is_refused_by_the_kernel(tmp_path):
+    outcome = run("open('big', 'wb').write(bytes(40 * 2**20))", tmp_path, disk_mb=10)
+    assert outcome.returncode != 0 and (tmp_path / "big").stat().st_size <= 10 * 2**20
+
+
+def test_many_small_files_count_too(tmp_path):
+    outcome = run("for i in range(100000):\n    open(f'f{i}', 'w').close()", tmp_path, max_files=500, timeout=60)
+    assert outcome.out_of_disk

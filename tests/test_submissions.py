@@ -185,7 +185,7 @@ def test_two_notebooks_or_two_weights_files_of_one_name_are_refused_by_path(tmp_
         read_submission(two_notebooks)
     two_weights = as_zip(tmp_path / "b.zip", {f"hw1/{DENSE.notebook}": text, f"hw1/{DENSE.weights}": weights,
                                               f"hw1/runs/{DENSE.weights}": weights})
-    with pytest.raises(SubmissionProblem, match=r"2 files named dense_mnist.pt \(hw1/dense_mnist.pt, "
+    with pytest.raises(SubmissionProblem, match=r"2 files that could be dense_mnist.pt \(hw1/dense_mnist.pt, "
                                                 r"hw1/runs/dense_mnist.pt\)"):
         read_submission(two_weights)
 

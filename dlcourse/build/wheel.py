@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 from ..course import Course
 
@@ -19,8 +20,28 @@ class WheelProblem(RuntimeError):
     pass
 
 
-def build_wheel(course: Course, out: Path) -> Path:
-    """Build the toolkit's wheel into ``out``; return it."""
+PLACEHOLDER_LABELS = {"example"}                   # example.edu, courses.example.com (RFC 2606)
+PLACEHOLDER_TLDS = {"example", "invalid", "test"}  # reserved top-level domains (RFC 2606)
+
+
+def placeholder_problem(url: str) -> str | None:
+    """Why ``url`` is a placeholder no student can install from (one line naming what to set),
+    or None. Local addresses (``file:``, localhost) are the course's own tests' and pass."""
+    host = (urlparse(url).hostname or "").lower()
+    labels = host.split(".")
+    if host and (PLACEHOLDER_LABELS & set(labels) or labels[-1] in PLACEHOLDER_TLDS):
+        return (f"course.yaml's toolkit_url ({url}) is a placeholder address: every student's first cell would "
+                f"fail to install the toolkit. Set toolkit_url to the address where you publish the wheel "
+                f"(docs/instructors.md, \"Publishing the toolkit\") and run the build again")
+    return None
+
+
+def build_wheel(course: Course, out: Path, allow_placeholder: bool = False) -> Path:
+    """Build the toolkit's wheel into ``out``; return it. A release: raises :class:`WheelProblem`
+    while ``course.yaml`` names a placeholder address, unless ``allow_placeholder`` (tests)."""
+    problem = placeholder_problem(course.toolkit_url)
+    if problem and not allow_placeholder:
+        raise WheelProblem(problem)
     out.mkdir(parents=True, exist_ok=True)
     before = set(out.glob("dlcourse-*.whl"))
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out),

@@ -3,7 +3,7 @@
 A printed number proves nothing: the check loads the weights file into the student's
 network and evaluates the lesson's whole test split in eval mode, without gradients.
 
-When a submission is graded (the judge calls ``mode.measure_in_clean_room()``), the test only
+When a submission is graded (the judge runs its tests inside ``mode.judged_in(...)``), the test only
 checks that the weights load into the student's network: the clean room then measures the
 accuracy once, from the weights, in a process no student code runs in. One evaluation
 instead of two keeps grading within a CPU budget, and leaves nothing for tampering to fake.
@@ -11,19 +11,18 @@ instead of two keeps grading within a CPU budget, and leaves nothing for tamperi
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable
 
 import torch
 from torch import nn
 
-from ..data import ImageDataset
 from ..lesson import Lesson, current_lesson
 from ..training import evaluate
 from .messages import PIPELINES_AGREE, gap_not_smaller, pipelines_differ, shortfall
-from .mode import clean_room_measures
+from .mode import clean_room_measures, lesson_folder
 from .architecture import in_use_order, parameter_order
-from .weights import WeightsProblem, read_weights, spec_model_with, state_dict_problem, unwrapped
+from .weights import WeightsProblem, read_weights, state_dict_problem, unwrapped
+from ..measurement import baseline_model, gap_images, train_test_gap, verify  # noqa: F401  (gap_images, train_test_gap: re-exported)
 
 
 def load_submitted_weights(model: Any, lesson: Lesson | None = None) -> nn.Module:
@@ -32,11 +31,11 @@ def load_submitted_weights(model: Any, lesson: Lesson | None = None) -> nn.Modul
     Raises an AssertionError that names the problem: no model, a missing or unreadable file,
     weights of another network than the lesson's, or weights that do not fit ``model``.
     """
-    lesson = lesson or current_lesson()
+    lesson = lesson or current_lesson(lesson_folder())
     if not isinstance(model, nn.Module):
         raise AssertionError("define `model` first (run the cell that builds your network).")
     model = unwrapped(model)  # torch.compile, DataParallel: the weights go into the network inside
-    state = read_weights(Path(lesson.weights))
+    state = read_weights(lesson_folder() / lesson.weights)
     if lesson.architecture is not None:
         # Tensors line up with the lesson's network in the order forward uses them.
         problem = state_dict_problem(in_use_order(state, parameter_order(model, lesson.architecture)),
@@ -56,20 +55,18 @@ def check_accuracy(model: Any, prepare: Callable[[torch.Tensor], torch.Tensor] |
     """Assert that the submitted weights reach the lesson's accuracy target; return the accuracy.
 
     The accuracy is the one the grade counts, measured by the grader's own code
-    (:func:`dlcourse.grading.cleanroom.verify`): the lesson's network holding the weights, on
+    (:func:`dlcourse.measurement.verify`): the lesson's network holding the weights, on
     the full test split, through the lesson's input pipeline. When that falls short while the
     student's ``prepare`` reaches the target, the message says that the two pipelines differ.
     While grading, only check that the weights load (see the module docstring); return None.
     """
-    from ..grading.cleanroom import verify
-
-    lesson = lesson or current_lesson()
+    lesson = lesson or current_lesson(lesson_folder())
     if not callable(prepare):
         raise AssertionError("define `prepare` first (run the cell that defines it).")
     model = load_submitted_weights(model, lesson)
     if clean_room_measures():
         return None
-    verdict = verify(lesson, Path(lesson.weights), parameter_order(model, lesson.architecture), gap=False)
+    verdict = verify(lesson, lesson_folder() / lesson.weights, parameter_order(model, lesson.architecture), gap=False)
     if verdict.accuracy is None:
         raise WeightsProblem(verdict.weights_problem or verdict.error or "the weights could not be measured")
     if not verdict.meets_threshold:
@@ -86,47 +83,18 @@ def check_gap(model: Any, prepare: Callable[[torch.Tensor], torch.Tensor] | None
     """Assert that ``model``'s train-test accuracy gap is smaller than the baseline's.
 
     Both networks are measured from their submitted weights, by the grader's own code
-    (:func:`dlcourse.grading.cleanroom.verify`), each through its lesson's input pipeline.
+    (:func:`dlcourse.measurement.verify`), each through its lesson's input pipeline.
     Returns the two gaps; while grading, only checks that both weights files load (None).
     """
-    from ..grading.cleanroom import verify
-
-    lesson = lesson or current_lesson()
+    lesson = lesson or current_lesson(lesson_folder())
     if not callable(prepare):
         raise AssertionError("define `prepare` first (run the cell that defines it).")
     model = load_submitted_weights(model, lesson)
-    baseline_model(lesson)  # a WeightsProblem that names the baseline's file
+    baseline_model(lesson, lesson_folder())  # a WeightsProblem that names the baseline's file
     if clean_room_measures():
         return None
-    verdict = verify(lesson, Path(lesson.weights), parameter_order(model, lesson.architecture))
+    verdict = verify(lesson, lesson_folder() / lesson.weights, parameter_order(model, lesson.architecture))
     if verdict.gap is None or verdict.baseline_gap is None:
         raise WeightsProblem(verdict.baseline_problem or verdict.weights_problem or "the gap could not be measured")
     assert verdict.gap < verdict.baseline_gap, gap_not_smaller(verdict.gap, verdict.baseline_gap)
     return verdict.gap, verdict.baseline_gap
-
-
-def baseline_model(lesson: Lesson, folder: Path = Path(".")) -> nn.Module:
-    """The baseline lesson's network holding its submitted weights (a WeightsProblem if unfit)."""
-    baseline = lesson.baseline_lesson()
-    state = read_weights(folder / baseline.weights)
-    problem = state_dict_problem(state, baseline.architecture)
-    if problem:
-        raise WeightsProblem(f"{baseline.weights} does not hold the network of lesson {baseline.id}: {problem}")
-    return spec_model_with(state, baseline.architecture)
-
-
-def gap_images(lesson: Lesson, train: ImageDataset | None = None, root: Path | None = None) -> tuple:
-    """The first ``gap_images`` images the notebook trains on (no validation image among
-    them) and the first ``gap_images`` test images, with their labels: the sets gaps are
-    measured on (pass ``train``, the full training set, if it is loaded already), from
-    ``root`` (default: the data directory)."""
-    n = lesson.gap_images
-    trained_on, test = lesson.training_part(train, root), lesson.test_set(root)
-    index = torch.arange(min(n, len(trained_on)))
-    return (trained_on.take(index), trained_on.labels[index]), (test.images[:n], test.labels[:n])
-
-
-def train_test_gap(model: nn.Module, prepare: Callable[[torch.Tensor], torch.Tensor], images: tuple) -> float:
-    """Training accuracy minus test accuracy, on the sets from :func:`gap_images`."""
-    train, test = (evaluate(model, split, prepare=prepare).accuracy for split in images)
-    return train - test

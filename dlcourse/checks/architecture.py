@@ -13,12 +13,21 @@ passes. Only when the computations differ does the check compare the layer calls
 to explain how, e.g. "layer 4 (Linear) should map 512 features to 256; yours maps 512 to
 128". Messages speak only of what the lesson text states (layer kinds and sizes), never of
 hidden expected values such as parameter counts.
+
+Outputs are compared in a state where order matters. A freshly built BatchNorm in eval mode
+is the identity, so Conv -> ReLU -> BatchNorm would compute the same as Conv -> BatchNorm ->
+ReLU: both networks get the same random, non-trivial statistics and scales first
+(``_distinct_batchnorm``), and the student's own are put back afterwards. Dropout is the
+identity in eval mode too, so its place is compared as a place: what it receives (the number
+of layers with tensors before it, and the shape), which is the same wherever dropout would
+compute the same (it commutes with ReLU) and differs before or after a pooling or a layer.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -158,15 +167,56 @@ def computes_the_lesson_network(model: nn.Module, spec: ArchSpec, got: Trace | N
     model.eval()
     reference.eval()
     try:
-        with torch.no_grad():
-            output, expected = model(images.to(device_of(model))), reference(images)
-            output = output.cpu() if torch.is_tensor(output) else output
+        with _distinct_batchnorm(model, theirs, ours):
+            with torch.no_grad():
+                output, expected = model(images.to(device_of(model))), reference(images)
+                output = output.cpu() if torch.is_tensor(output) else output
     except Exception:  # a student's network may fail in any way
         return False
     finally:
         model.train(was_training)
     return (torch.is_tensor(output) and output.shape == expected.shape
             and torch.allclose(output.float(), expected, rtol=1e-4, atol=1e-5))
+
+
+BATCHNORM_TENSORS = ("weight", "bias", "running_mean", "running_var")
+
+
+@contextmanager
+def _distinct_batchnorm(model: nn.Module, theirs: list[nn.Module], ours: list[nn.Module]) -> Iterator[None]:
+    """Give each pair of matched BatchNorm layers the same random scales, shifts and running
+    statistics, so that where a BatchNorm sits changes the output; put ``model``'s own back.
+
+    Loaded through ``model.load_state_dict``, so a network that runs elsewhere (the grader's
+    stand-in for a student's class) gets them where it runs.
+    """
+    names = {id(m): name for name, m in model.named_modules()}
+    pairs = [(names.get(id(mine)), lesson_layer) for mine, lesson_layer in zip(theirs, ours)
+             if isinstance(lesson_layer, nn.modules.batchnorm._BatchNorm)]
+    if not pairs:
+        yield
+        return
+    own = {key: value.detach().clone() for key, value in model.state_dict().items()}
+    changed = dict(own)
+    generator = torch.Generator().manual_seed(1)
+    for prefix, lesson_layer in pairs:
+        if prefix is None:
+            raise RuntimeError("a BatchNorm layer outside the network")  # read as: not the lesson's network
+        features = lesson_layer.num_features
+        values = {"weight": 0.5 + torch.rand(features, generator=generator),
+                  "bias": torch.randn(features, generator=generator),
+                  "running_mean": torch.randn(features, generator=generator),
+                  "running_var": 0.5 + torch.rand(features, generator=generator)}
+        for key in BATCHNORM_TENSORS:
+            name = f"{prefix}.{key}" if prefix else key
+            if name in changed:
+                changed[name] = values[key].to(own[name].device, own[name].dtype)
+            getattr(lesson_layer, key).data.copy_(values[key])
+    model.load_state_dict(changed)
+    try:
+        yield
+    finally:
+        model.load_state_dict(own)
 
 
 def architecture_problem(model: Any, spec: ArchSpec) -> str | None:
@@ -177,8 +227,10 @@ def architecture_problem(model: Any, spec: ArchSpec) -> str | None:
         return _not_a_module(model)
     got = trace(model, spec.input_shape)
     expected = trace(spec.build(), spec.input_shape).calls
-    if computes_the_lesson_network(model, spec, got) and _training_only(got.calls) == _training_only(expected):
-        return None
+    if computes_the_lesson_network(model, spec, got):
+        # Only what eval mode ignores can differ; naming layers one by one would mislead a
+        # forward written with functions.
+        return _dropout_problem(got.calls, expected)
     if got.error is None and got.calls and all(_holds_tensors(c.module) for c in got.calls) \
             and parameter_layers_problem(model, spec) is None:
         # Flattening and activations written as functions in forward: layer-by-layer
@@ -208,9 +260,44 @@ def architecture_problem(model: Any, spec: ArchSpec) -> str | None:
             "order of the steps in forward (flattening, activations, pooling).")
 
 
-def _training_only(calls: list[LayerCall]) -> list[tuple[str, float]]:
-    """The settings that change nothing in eval mode (dropout rates), in call order."""
-    return [(c.kind, c.module.p) for c in calls if c.kind in TRAINING_ONLY]
+@dataclass(frozen=True)
+class DropoutPlace:
+    """Where a dropout acts, in terms that do not depend on how forward is written."""
+
+    kind: str
+    p: float
+    after: int                      # layers with tensors called before it
+    shape: tuple[int, ...] | None   # what it receives, without the batch dimension
+
+
+def _dropout_places(calls: list[LayerCall]) -> list[DropoutPlace]:
+    """Each training-only layer's rate and place, in call order (identity in eval mode, so the
+    outputs compared cannot show them)."""
+    places, seen = [], set()
+    for call in calls:
+        if call.kind in TRAINING_ONLY:
+            places.append(DropoutPlace(call.kind, call.module.p, len(seen), call.in_shape and call.in_shape[1:]))
+        elif _holds_tensors(call.module):
+            seen.add(id(call.module))
+    return places
+
+
+def _dropout_problem(calls: list[LayerCall], expected: list[LayerCall]) -> str | None:
+    """The first dropout whose rate or place differs from the lesson's, as a sentence naming it."""
+    have, want = _dropout_places(calls), _dropout_places(expected)
+    numbers = [n for n, c in enumerate(calls, start=1) if c.kind in TRAINING_ONLY]
+    wanted_numbers = [n for n, c in enumerate(expected, start=1) if c.kind in TRAINING_ONLY]
+    for k, (mine, lesson, number, wanted) in enumerate(zip(have, want, numbers, wanted_numbers), start=1):
+        if mine.p != lesson.p:
+            return f"layer {number} ({mine.kind}) should use p={lesson.p}; yours uses p={mine.p}."
+        if mine != lesson:
+            before = expected[wanted - 2].describe() if wanted > 1 else "the input"
+            return (f"layer {number} ({mine.kind}) is in the wrong place: it receives {_per_image(mine.shape)}; "
+                    f"the lesson's dropout {k} receives {_per_image(lesson.shape)}, right after layer "
+                    f"{wanted - 1} ({before}).")
+    if len(have) != len(want):
+        return f"your network has {len(have)} dropout layers; the lesson's has {len(want)}."
+    return None
 
 
 def check_architecture(model: Any, spec: ArchSpec) -> None:
@@ -347,6 +434,10 @@ def _shape_problem(number: int, want: LayerCall, have: LayerCall) -> str:
 
 def _no_batch(shape: tuple[int, ...] | None) -> str:
     return "(N, " + ", ".join(map(str, shape[1:])) + ")" if shape else "nothing"
+
+
+def _per_image(shape: tuple[int, ...] | None) -> str:
+    return _no_batch((1, *shape)) if shape is not None else "nothing"
 
 
 def _first_line(error: BaseException | None) -> str:

@@ -41,18 +41,20 @@ def check_conv2d_forward(conv2d_forward: Callable, seed: int) -> None:
     yours = conv2d_forward(images.clone(), weight.clone(), bias.clone(), stride)
     assert torch.is_tensor(yours), f"conv2d_forward should return a tensor, not {type(yours).__name__}"
     yours = yours.detach().float()
-    slips = {
-        "it leaves out the bias: add bias[m] to every output of filter m":
-            F.conv2d(images, weight, None, stride=stride),
-        "it flips the filter (the textbook convolution); nn.Conv2d does not: output[i, j] multiplies the "
-        "window starting at row i*stride, column j*stride by weight[..., u, v] at the same offsets u, v":
-            F.conv2d(images, weight.flip(2, 3), bias, stride=stride),
-        "it ignores the stride: the window moves `stride` pixels at a time, down and across":
-            F.conv2d(images, weight, bias),
-    }
+    stride_slip = "it ignores the stride: the window moves `stride` pixels at a time, down and across"
+    one_step = F.conv2d(images, weight, bias)
+    slips = [
+        ("it leaves out the bias: add bias[m] to every output of filter m",
+         F.conv2d(images, weight, None, stride=stride)),
+        ("it flips the filter (the textbook convolution); nn.Conv2d does not: output[i, j] multiplies the "
+         "window starting at row i*stride, column j*stride by weight[..., u, v] at the same offsets u, v",
+         F.conv2d(images, weight.flip(2, 3), bias, stride=stride)),
+        (stride_slip, one_step),
+        (stride_slip, one_step[:, :, :expected.shape[2], :expected.shape[3]]),  # the right size, windows 1 apart
+    ]
     if yours.shape == expected.shape and torch.allclose(yours, expected, atol=1e-4, rtol=1e-4):
         return
-    for slip, output in slips.items():
+    for slip, output in slips:
         if yours.shape == output.shape and torch.allclose(yours, output, atol=1e-4, rtol=1e-4):
             raise AssertionError(f"conv2d_forward differs from nn.Conv2d: {slip}")
     assert yours.shape == expected.shape, (

@@ -1,34 +1,35 @@
-"""Grade a folder of submissions into a gradebook: in parallel, resumable, never losing a row.
+"""Grade a folder of submissions: in parallel, resumable, never losing a row.
 
-For OUT the layout is::
+Two steps, kept apart so that they can run on different machines:
 
-    OUT/results/<key>.json       one GradeResult per submission (plus the content hash it graded)
-    OUT/notebooks/<key>.ipynb    the executed notebook, for looking into a score
-    OUT/gradebook.csv            one row per student
-    OUT/submissions.csv          one row per submission, skipped files included
-    OUT/report.md, OUT/scores.png
+- execution grades the submissions still to grade, each into its own result file
+  (collect.py's layout): on this machine's threads (:class:`Threads`), on Dask workers
+  (cluster.py), or only one shard of the batch (``shard=(i, n)``), for a job array;
+- collection (collect.py) writes the files covering the whole batch from the saved results.
+  A run without a shard collects at the end (and its gradebook as rows arrive); a shard
+  never does: ``dlcourse gradebook OUT`` collects once every shard has run.
 
 A rerun reuses every result whose submission and autograder are unchanged (``force``
-regrades). Results are written atomically as each submission finishes, and the gradebook
-after each one, so an interrupted run leaves a consistent gradebook and a resumed run ends
-exactly where an uninterrupted one would have.
+regrades). Results are written atomically as each submission finishes, so an interrupted run
+leaves a consistent gradebook and a resumed run ends exactly where an uninterrupted one would.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import hashlib
 import os
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Generator, Protocol
 
-from ..atomic import write_atomically
-from .gradebook import write_gradebook, write_report
+from .collect import NOTEBOOKS, BatchRecord, CollectOptions, collect, prepare, save_result, saved_result
 from .inputs import Discovery, Entry, content_hash, discover
 from .judge_client import Judge
 from .pipeline import GradingInterrupted, GradingOptions, grade_submission
-from .result import GRADER_SIDE, GradeResult
+from .result import GradeResult
 
 
 @dataclass
@@ -37,23 +38,43 @@ class BatchSummary:
     reused: int = 0
     results: dict[str, GradeResult] = field(default_factory=dict)   # by entry key
     discovery: Discovery | None = None
+    shard: tuple[int, int] | None = None                             # (i, n): this run graded shard i of n
+    warnings: list[str] = field(default_factory=list)               # from writing the outputs (collect)
+
+
+class Execution(Protocol):
+    """Where submissions are graded. ``run`` yields each (entry, result) as it finishes, in
+    any order, one per entry; a grader failure is a ``grader-error`` result, never an
+    exception (KeyboardInterrupt aside)."""
+
+    def run(self, autograder: Path, jobs: list[tuple[Entry, GradingOptions]]) -> Generator[tuple[Entry, GradeResult], None, None]:
+        ...
 
 
 def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | None = None,
                 timeout: float | None = None, memory_mb: int = 2048, force: bool = False,
-                progress: bool = True, allow_root: bool = False, data: Path | None = None) -> BatchSummary:
-    """Grade every submission found in ``target`` into ``out`` (see the module docstring),
-    with the datasets in ``data`` (default: the data directory the environment names)."""
+                progress: bool = True, allow_root: bool = False, data: Path | None = None,
+                shard: tuple[int, int] | None = None, execution: Execution | None = None,
+                collect_options: CollectOptions = CollectOptions(), layout: str | None = None,
+                sandbox: str = "auto") -> BatchSummary:
+    """Grade every submission found in ``target`` (or, with ``shard=(i, n)``, the i-th of n
+    deterministic slices of them) into ``out``, with the datasets in ``data`` (default: the
+    data directory the environment names), on ``execution`` (default: ``workers`` threads
+    here; see cluster.py for Dask). Without a shard, also collect the gradebook and report.
+
+    Raises ValueError for a shard outside 1 <= i <= n.
+    """
     from tqdm.auto import tqdm
 
-    found = discover(target)
-    (out / "results").mkdir(parents=True, exist_ok=True)
-    os.chmod(out / "results", 0o700)  # other students' results: never for a sandbox's user
+    found = discover(target, layout)  # the input layout: None detects it (docs/inputs.md)
+    prepare(out)
     grader_hash = content_hash(autograder)
-    summary = BatchSummary(discovery=found)
+    BatchRecord(target, grader_hash).write(out)
+    summary = BatchSummary(discovery=found, shard=shard)
+    mine = [e for e in found.entries if shard is None or in_shard(e, *shard)]
     pending: list[Entry] = []
-    for entry in found.entries:
-        previous = _previous(out, entry, grader_hash) if not force else None
+    for entry in mine:
+        previous = saved_result(out, entry, grader_hash, grader_side=False) if not force else None
         if previous:
             summary.results[entry.key] = previous
             summary.reused += 1
@@ -62,88 +83,106 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
 
     cores = os.cpu_count() or 1
     workers = max(1, min(workers or cores, len(pending) or 1))
-    threads = max(1, cores // workers)  # workers x threads <= cores: no oversubscription
     stop = threading.Event()
-    judges = _JudgePerWorker()
-    bar = tqdm(total=len(found.entries), initial=summary.reused, unit="submission",
-               desc="grading", disable=not progress)
-    pool = ThreadPoolExecutor(max_workers=workers)
-    futures: dict[Future, Entry] = {}
+    base = GradingOptions(timeout=timeout, memory_mb=memory_mb, threads=max(1, cores // workers), stop=stop,
+                          allow_root=allow_root, data=data, sandbox=sandbox,
+                          cpus=cores / workers if workers > 1 else None)  # each run its CPU share  # workers x threads <= cores: no oversubscription
+    jobs = [(entry, replace(base, keep_notebook=out / NOTEBOOKS / f"{entry.key}.ipynb")) for entry in pending]
+    execution = execution or Threads(workers)
+    bar = tqdm(total=len(mine), initial=summary.reused, unit="submission",
+               desc="grading" if shard is None else f"shard {shard[0]}/{shard[1]}", disable=not progress)
     try:
-        for entry in pending:
-            options = GradingOptions(timeout=timeout, memory_mb=memory_mb, threads=threads,
-                                     keep_notebook=out / "notebooks" / f"{entry.key}.ipynb", stop=stop,
-                                     allow_root=allow_root, data=data)
-            futures[pool.submit(_grade_one, autograder, entry, options, judges)] = entry
-        remaining = set(futures)
-        while remaining:
-            done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-            for future in done:
-                entry = futures[future]
-                result = future.result()
-                _save(out, entry, result, grader_hash)
+        with contextlib.closing(execution.run(autograder, jobs)) as finished:  # closed: no run outlives the batch
+            for entry, result in finished:
+                save_result(out, entry, result, grader_hash)
                 summary.results[entry.key] = result
                 summary.graded += 1
                 bar.update()
                 bar.set_postfix_str(f"{entry.label}: {result.status}", refresh=False)
-                write_gradebook(out, found, summary.results)
-    except KeyboardInterrupt:
-        stop.set()  # running sandboxes kill their processes and remove their scratch folders
-        raise
+                if shard is None:
+                    collect(out, found, summary.results, replace(collect_options, final=False))
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        judges.close()
         bar.close()
-        write_gradebook(out, found, summary.results)
-        write_report(out, found, summary.results)
+        if shard is None:
+            summary.warnings = collect(out, found, summary.results, collect_options)
     return summary
 
 
-class _JudgePerWorker(threading.local):
-    """One judge process per worker thread, reused for every submission that worker grades."""
+def in_shard(entry: Entry, index: int, count: int) -> bool:
+    """Whether ``entry`` is in shard ``index`` (1-based) of ``count``: decided by its stable
+    key alone, so every shard of a job array agrees without talking to the others, and a
+    submission added later moves no other one. Raises ValueError for an index out of range."""
+    if not 1 <= index <= count:
+        raise ValueError(f"shard {index}/{count}: the index runs from 1 to {count}")
+    digest = hashlib.sha256(entry.key.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count == index - 1
 
-    every: list[Judge] = []
+
+class Threads:
+    """``workers`` threads on this machine, each with its own judge process."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+
+    def run(self, autograder: Path, jobs: list[tuple[Entry, GradingOptions]]) -> Generator[tuple[Entry, GradeResult], None, None]:
+        judges = JudgePerWorker()
+        pool = ThreadPoolExecutor(max_workers=self.workers)
+        try:
+            futures: dict[Future, Entry] = {pool.submit(grade_one, autograder, entry, options, judges): entry
+                                            for entry, options in jobs}
+            remaining = set(futures)
+            while remaining:
+                done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield futures[future], future.result()
+        except BaseException:  # Ctrl-C, or the caller stopped early: end the running sandboxes first
+            stop_all(jobs)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            judges.close()
+
+
+class JudgePerWorker:
+    """One judge process per worker thread, reused for every submission that thread grades."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+        self.every: list[Judge] = []
+        self.lock = threading.Lock()
 
     def get(self) -> Judge:
-        if not hasattr(self, "judge"):
-            self.judge = Judge()
-            self.every.append(self.judge)
-        return self.judge
+        if not hasattr(self.local, "judge"):
+            self.local.judge = Judge()
+            with self.lock:
+                self.every.append(self.local.judge)
+        return self.local.judge
 
     def close(self) -> None:
-        for judge in self.every:
-            judge.__exit__(None, None, None)
+        with self.lock:
+            for judge in self.every:
+                judge.__exit__(None, None, None)
+            self.every.clear()
 
 
-def _grade_one(autograder: Path, entry: Entry, options: GradingOptions, judges: _JudgePerWorker) -> GradeResult:
+def grade_one(autograder: Path, entry: Entry, options: GradingOptions, judges: JudgePerWorker) -> GradeResult:
+    """One submission's result; a grader bug costs this row its score (``grader-error``), never the batch."""
     try:
-        result = grade_submission(autograder, entry.path, options, judges.get())
+        result = grade_submission(autograder, entry, options, judges.get())
     except GradingInterrupted:
         raise
-    except Exception as error:  # a grader bug must cost one row its score, never the batch
-        result = GradeResult(submission=entry.path.name, lesson="", status="grader-error",
-                        reason=f"the grader failed on this submission: {type(error).__name__}: {error}",
-                        questions={})
+    except Exception as error:
+        result = grader_error(entry, f"the grader failed on this submission: {type(error).__name__}: {error}")
     result.submission = entry.label
     return result
 
 
-def _save(out: Path, entry: Entry, result: GradeResult, grader_hash: str) -> None:
-    record = {"content_hash": content_hash(entry.path), "autograder_hash": grader_hash, "result": result.to_dict()}
-    path = out / "results" / f"{entry.key}.json"
-    write_atomically(path, json.dumps(record, indent=1))
+def stop_all(jobs: list[tuple[Entry, GradingOptions]]) -> None:
+    """Stop every job's run: its sandbox kills its processes and removes its scratch folders."""
+    for _, options in jobs:
+        if options.stop is not None:
+            options.stop.set()
 
 
-def _previous(out: Path, entry: Entry, grader_hash: str) -> GradeResult | None:
-    """The saved result for ``entry``, if it graded exactly this content with this autograder
-    and the grader did not fail on it (its own failures are regraded, never kept)."""
-    path = out / "results" / f"{entry.key}.json"
-    try:
-        record = json.loads(path.read_text())
-        if record["content_hash"] == content_hash(entry.path) and record["autograder_hash"] == grader_hash \
-                and record["result"]["status"] not in GRADER_SIDE:
-            return GradeResult.from_dict(record["result"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return None
-
+def grader_error(entry: Entry, reason: str) -> GradeResult:
+    return GradeResult(submission=entry.label, lesson="", status="grader-error", reason=reason, questions={})

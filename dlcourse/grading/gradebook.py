@@ -1,16 +1,19 @@
-"""Turn graded submissions into what an instructor reads and imports.
+"""Turn graded submissions into what an instructor reads: the gradebook, the submissions list
+and the report.
 
-- ``gradebook.csv``: one row per student, the columns an LMS import expects (identity,
-  total, percent, one column per question) plus status, reason and ``test_accuracy`` (the
-  accuracy the clean room measured from the weights). A question graded by hand has its
-  column too, holding ``manual``: its points are in neither the score nor the total;
+- ``gradebook.csv``: one row per student (:mod:`.rows`: roster members who submitted nothing
+  included, status ``missing``): identity, status, the autograded ``score``, ``hand`` points
+  from a filled written-answer sheet, ``raw`` (their sum), ``possible``, the ``late`` time,
+  the ``penalty`` applied and the ``final`` score, one column per question (a question graded
+  by hand says ``manual`` until its sheet is filled), ``test_accuracy`` (measured by the clean
+  room from the weights), the reason and the student's other submissions;
 - ``submissions.csv``: one row per input file, skipped files included, so nothing is lost;
-- ``report.md`` with ``scores.png``: statuses, per-question pass rates, the score histogram,
-  the most common failure messages, the submissions to look at by hand, and every row
-  scored 0 on a question whose measurement from the weights meets its target.
+- ``report.md`` with ``scores.png``: statuses, scores, per-question results, failures grouped
+  by cause (:mod:`.failures`), the submissions to look at, every 0 next to a measurement that
+  meets its target, and sections other modules add (copies found).
 
-A student with several submissions is graded on the latest (by Gradescope's time, else the
-file's); the others stay in submissions.csv.
+Every cell and line is made safe for its medium by :mod:`.safe_text`: a student's name or
+error message is never a spreadsheet formula, never hides report lines, never drives a terminal.
 """
 
 from __future__ import annotations
@@ -22,114 +25,151 @@ from collections import Counter
 from pathlib import Path
 
 from ..atomic import atomic_file, write_atomically
-from .inputs import Discovery, Entry
+from .failures import group_failures
+from .inputs import Discovery
 from .result import STATUSES, GradeResult, QuestionResult
+from .rows import MISSING, PENDING, OutputSettings, StudentRow
+from .safe_text import csv_cell, markdown_code, markdown_inline
 
-PENDING = "pending"  # found, not graded yet (the run was interrupted)
-MANUAL = "manual"    # a question the instructor grades by hand
+MANUAL = "manual"    # a question the instructor grades by hand, not graded yet
 
 
-def write_gradebook(out: Path, found: Discovery, results: dict[str, GradeResult]) -> None:
+def write_gradebook(out: Path, found: Discovery, results: dict[str, GradeResult],
+                    settings: OutputSettings | None = None) -> list[StudentRow]:
+    """Write gradebook.csv and submissions.csv; return the student rows they hold."""
+    settings = settings or OutputSettings()
+    rows = settings.rows(found, results)
     questions = _question_names(results.values())
     student_rows = []
-    for key, entry, others in _latest_per_student(found.entries):
-        result = results.get(entry.key)
-        student = next(s for s in entry.students if s.key == key)
-        row = {"student": key, "name": student.name, "email": student.email, "sid": student.sid,
-               "submission": entry.label, "submitted_at": entry.submitted_at}
-        row.update(_score_columns(result, questions))
-        row["other_submissions"] = "; ".join(o.label for o in others)
-        student_rows.append(row)
-    _write_csv(out / "gradebook.csv", student_rows,
-               ["student", "name", "email", "sid", "submission", "submitted_at", "status", "score", "possible",
-                "percent", *questions, "test_accuracy", "reason", "other_submissions"])
+    for row in rows:
+        s = row.student
+        cells = {"student": s.key, "name": s.name, "email": s.email, "sid": s.sid, "login": s.login,
+                 "submission": row.entry.label if row.entry else "",
+                 "submitted_at": row.entry.submitted_at if row.entry else ""}
+        cells.update(_score_columns(row.result, questions, row))
+        cells.update(status=row.status, hand=f"{sum(g.points or 0 for g in row.hand.values()):g}" if row.hand else "",
+                     raw=f"{row.raw:g}", possible=f"{row.possible:g}" if row.possible else cells.get("possible", ""),
+                     late=late_text(row.lateness.seconds) if row.lateness.units else "",
+                     penalty_percent=f"{row.lateness.penalty_percent:g}" if row.lateness.units else "",
+                     penalty=f"{row.penalty_points:g}" if row.lateness.units else "",
+                     final=f"{row.final:g}", percent=f"{100 * row.final / row.possible:.1f}" if row.possible else "",
+                     notes="; ".join(filter(None, [*row.notes, row.lateness.note])),
+                     other_submissions="; ".join([*(o.label for o in row.others),
+                                                  *(row.entry.earlier if row.entry else [])]))
+        if row.status == MISSING:
+            cells.update(score="0", reason="no submission")
+        student_rows.append(cells)
+    write_csv(out / "gradebook.csv", student_rows,
+               ["student", "name", "email", "sid", "login", "submission", "submitted_at", "status", "score", "hand",
+                "raw", "possible", "late", "penalty_percent", "penalty", "final", "percent", *questions,
+                "test_accuracy", "reason", "notes", "other_submissions"])
 
     submission_rows = []
     for entry in found.entries:
-        row = {"submission": entry.label, "students": "; ".join(s.key for s in entry.students)}
-        row.update(_score_columns(results.get(entry.key), questions))
         result = results.get(entry.key)
+        row = {"submission": entry.label, "students": "; ".join(s.key for s in entry.students),
+               "submitted_at": entry.submitted_at, "late_mark": {True: "late", False: "on time"}.get(entry.late, ""),
+               "reader_notes": " | ".join(entry.notes)}
+        row.update(_score_columns(result, questions))
         row["flags"] = " | ".join(result.flags) if result else ""
         row["enforced"] = ", ".join(result.enforced) if result else ""
         row["not_enforced"] = " | ".join(result.not_enforced) if result else ""
         submission_rows.append(row)
     for aside in found.set_aside:
         submission_rows.append({"submission": aside.name, "status": "skipped", "reason": aside.reason})
-    _write_csv(out / "submissions.csv", submission_rows,
-               ["submission", "students", "status", "score", "possible", "percent", *questions, "test_accuracy",
-                "reason", "flags", "enforced", "not_enforced"])
+    write_csv(out / "submissions.csv", submission_rows,
+               ["submission", "students", "submitted_at", "late_mark", "status", "score", "possible", "percent",
+                *questions, "test_accuracy", "reason", "flags", "reader_notes", "enforced", "not_enforced"])
+    return rows
 
 
-def write_report(out: Path, found: Discovery, results: dict[str, GradeResult]) -> None:
+def write_report(out: Path, found: Discovery, results: dict[str, GradeResult],
+                 settings: OutputSettings | None = None, sections: list[list[str]] | None = None) -> None:
+    """Write report.md (and scores.png); ``sections``: more sections' lines, already safe Markdown."""
+    settings = settings or OutputSettings()
     graded = [results[e.key] for e in found.entries if e.key in results]
-    lines = [f"# Grading report: {graded[0].lesson if graded else 'no submissions'}", "",
+    lines = [f"# Grading report: {markdown_inline(graded[0].lesson) if graded else 'no submissions'}", "",
              f"{len(found.entries)} submissions found, {len(graded)} graded, {len(found.set_aside)} other files skipped.", ""]
     counts = Counter(r.status for r in graded)
     lines += ["## Statuses", "", "| status | submissions |", "|---|---|"]
     lines += [f"| {status} | {counts[status]} |" for status in STATUSES if counts[status]]
     if len(graded) < len(found.entries):
         lines.append(f"| {PENDING} | {len(found.entries) - len(graded)} |")
+    if settings.roster or settings.late:
+        rows = settings.rows(found, results)
+        missing = [r for r in rows if r.status == MISSING]
+        late = [r for r in rows if r.lateness.units]
+        lines += ["", "## Students", "", f"{len(rows)} students, {len(missing)} submitted nothing, "
+                  f"{len(late)} late (penalties in gradebook.csv)."]
+        lines += [f"- missing: {markdown_inline(r.student.name or r.student.key)} ({markdown_code(r.student.key)})"
+                  for r in missing]
     if graded:
-        totals = [r.score for r in graded]
-        possible = max(r.possible for r in graded) or 1
-        lines += ["", "## Scores", "",
-                  f"Mean {statistics.mean(totals):.1f}, median {statistics.median(totals):.1f}, "
-                  f"min {min(totals):g}, max {max(totals):g} (of {possible:g}).", "", "![score histogram](scores.png)", ""]
-        _histogram(out / "scores.png", totals, possible)
-        lines += ["## Questions", "", "| question | mean score | full marks |", "|---|---|---|"]
-        for name in _question_names(graded, manual=False):
-            scored = [r.questions[name] for r in graded if name in r.questions]
-            mean = statistics.mean(q.score for q in scored)
-            full = sum(q.score == q.possible for q in scored) / len(scored)
-            lines.append(f"| {name} | {mean:.2f} / {scored[0].possible:g} | {full:.0%} |")
-        manual = {name: points for r in graded for name, points in r.manual.items()}
-        lines += [f"| {name} | graded by hand ({points:g} points, not in these scores) | |"
-                  for name, points in manual.items()]
-        failures = Counter(message for r in graded for message in
-                           {f"{q.name}: {t.message}" for q in r.questions.values() for t in q.tests
-                            if not t.passed and t.message})  # each message once per submission
-        lines += ["", "## Most common failure messages", ""]
-        lines += [f"- {count} submission(s): {message}" for message, count in failures.most_common(10)] or ["- none"]
-        attention = [r for r in graded if r.status not in ("ok", "error", "missing-weights")]
-        lines += ["", "## Submissions to look at", ""]
-        lines += [f"- `{r.submission}`: **{r.status}**: {r.reason}" for r in attention] or ["- none"]
-        lines += ["", "## Zeros next to a measurement that meets the target", "",
-                  "The notebook's tests gave 0, but the grader's own measurement of the weights meets the "
-                  "question's target: likely regrade requests.", ""]
-        lines += [f"- `{r.submission}`: {q.name} scored 0; {q.verification}. Its tests said: "
-                  f"{_first_failure(q)}" for r in graded for q in r.questions.values()
-                  if q.score == 0 and q.measured_ok] or ["- none"]
+        lines += _score_sections(out, graded)
+    for section in sections or []:
+        lines += ["", *section]
     if found.set_aside:
-        lines += ["", "## Skipped files", ""] + [f"- `{aside.name}`: {aside.reason}" for aside in found.set_aside]
+        lines += ["", "## Skipped files", ""]
+        lines += [f"- {markdown_code(aside.name)}: {markdown_inline(aside.reason)}" for aside in found.set_aside]
     write_atomically(out / "report.md", "\n".join(lines) + "\n")
+
+
+def _score_sections(out: Path, graded: list[GradeResult]) -> list[str]:
+    totals = [r.score for r in graded]
+    possible = max(r.possible for r in graded) or 1
+    lines = ["", "## Scores", "",
+             f"Mean {statistics.mean(totals):.1f}, median {statistics.median(totals):.1f}, "
+             f"min {min(totals):g}, max {max(totals):g} (of {possible:g}).", "", "![score histogram](scores.png)", ""]
+    _histogram(out / "scores.png", totals, possible)
+    lines += ["## Questions", "", "| question | mean score | full marks |", "|---|---|---|"]
+    for name in _question_names(graded, manual=False):
+        scored = [r.questions[name] for r in graded if name in r.questions]
+        mean = statistics.mean(q.score for q in scored)
+        full = sum(q.score == q.possible for q in scored) / len(scored)
+        lines.append(f"| {markdown_inline(name)} | {mean:.2f} / {scored[0].possible:g} | {full:.0%} |")
+    manual = {name: points for r in graded for name, points in r.manual.items()}
+    lines += [f"| {markdown_inline(name)} | graded by hand ({points:g} points, not in these scores) | |"
+              for name, points in manual.items()]
+    lines += ["", "## Most common failure messages", "",
+              "Grouped by question, test and cause (numbers, shapes and quoted values vary between "
+              "submissions and are left out); one real message each.", ""]
+    lines += [f"- {len(g.submissions)} submission(s): {markdown_inline(g.question)}, {markdown_inline(g.test)}: "
+              f"{markdown_inline(g.cause)} (e.g. {markdown_inline(g.example[:300])})"
+              for g in group_failures(graded)[:15]] or ["- none"]
+    attention = [r for r in graded if r.status not in ("ok", "error", "missing-weights")]
+    lines += ["", "## Submissions to look at", ""]
+    lines += [f"- {markdown_code(r.submission)}: **{r.status}**: {markdown_inline(r.reason)}" for r in attention] or ["- none"]
+    lines += ["", "## Zeros next to a measurement that meets the target", "",
+              "The notebook's tests gave 0, but the grader's own measurement of the weights meets the "
+              "question's target: likely regrade requests.", ""]
+    lines += [f"- {markdown_code(r.submission)}: {markdown_inline(q.name)} scored 0; {markdown_inline(q.verification)}. "
+              f"Its tests said: {markdown_inline(_first_failure(q))}" for r in graded for q in r.questions.values()
+              if q.score == 0 and q.measured_ok] or ["- none"]
+    return lines
+
+
+def late_text(seconds: float) -> str:
+    """``1 d 02:03`` style: days, hours and minutes late."""
+    minutes = int(seconds // 60)
+    days, minutes = divmod(minutes, 1440)
+    return (f"{days} d " if days else "") + f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _first_failure(question: QuestionResult) -> str:
     return next((t.message for t in question.tests if not t.passed and t.message), "no test ran")
 
 
-def _score_columns(result: GradeResult | None, questions: list[str]) -> dict:
+def _score_columns(result: GradeResult | None, questions: list[str], row: StudentRow | None = None) -> dict:
     if result is None:
         return {"status": PENDING}
-    row = {"status": result.status, "score": f"{result.score:g}", "possible": f"{result.possible:g}",
-           "percent": f"{100 * result.score / result.possible:.1f}" if result.possible else "",
-           "test_accuracy": f"{result.accuracy:.4f}" if result.accuracy is not None else "", "reason": result.reason}
-    row.update({name: f"{result.questions[name].score:g}" for name in questions if name in result.questions})
-    row.update({name: MANUAL for name in questions if name in result.manual})
-    return row
-
-
-def _latest_per_student(entries: list[Entry]) -> list[tuple[str, Entry, list[Entry]]]:
-    """(student key, the submission that counts, the student's other submissions)."""
-    by_student: dict[str, list[Entry]] = {}
-    for entry in entries:
-        for student in entry.students:
-            by_student.setdefault(student.key, []).append(entry)
-    chosen = []
-    for key in sorted(by_student):
-        ordered = sorted(by_student[key], key=lambda e: (e.submitted_at, e.label))
-        chosen.append((key, ordered[-1], ordered[:-1]))
-    return chosen
+    cells = {"status": result.status, "score": f"{result.score:g}", "possible": f"{result.possible:g}",
+             "percent": f"{100 * result.score / result.possible:.1f}" if result.possible else "",
+             "test_accuracy": f"{result.accuracy:.4f}" if result.accuracy is not None else "", "reason": result.reason}
+    cells.update({name: f"{result.questions[name].score:g}" for name in questions if name in result.questions})
+    for name in questions:
+        if name in result.manual:
+            grade = row.hand.get(name) if row else None
+            cells[name] = f"{grade.points:g}" if grade and grade.points is not None else MANUAL
+    return cells
 
 
 def _question_names(results, manual: bool = True) -> list[str]:
@@ -159,9 +199,11 @@ def _histogram(path: Path, totals: list[float], possible: float) -> None:
     plt.close(fig)
 
 
-def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
+def write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
+    """A CSV whose every cell is safe for a spreadsheet (:func:`.safe_text.csv_cell`)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
     write_atomically(path, buffer.getvalue())
+

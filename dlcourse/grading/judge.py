@@ -27,10 +27,12 @@ import platform
 import signal
 import sys
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..lesson import judged_in
 from .manifest import Manifest
 from .randomness import KEY_FILE, seed_for, seeded
 from .result import QuestionResult, TestResult
@@ -40,6 +42,11 @@ from .wire import WireError, read_message, write_message
 CALL_TIMEOUT = 60              # seconds for one call into the kernel
 NETWORK = "model"              # the notebook's name for the network the lesson asks for
 ANSWER_LIMIT = 128 * 2**20     # bytes of one answer from the kernel
+NOTEBOOK_LIMIT = 20 * 2**20    # bytes of the executed notebook kept for instructors
+# The judge's own words for a run that ended before it reported: nothing the sandbox sends
+# (which the student's code may have forged) becomes a row's reason.
+RUNNER_LOST = "the notebook's runner ended before the notebook finished (its kernel or runner was killed)"
+KERNEL_DIED = "the notebook's kernel died"
 # Exceptions whose text is written for the student; others keep their type name in the message.
 STUDENT_FACING = {"AssertionError", "ArchitectureMismatch", "WeightsProblem", "UnsafeWeights", "OracleUnavailable"}
 
@@ -55,8 +62,9 @@ class JudgeJob:
     timeout: float
     memory_mb: int
     threads: int = 1
+    cpus: float | None = None          # the run's CPU share, so a neighbour's burner costs it nothing
     allow_root: bool = False
-    bubblewrap: bool | None = None     # None: wherever it works
+    sandbox: str = "auto"              # how student code is confined (sandbox.CONFINEMENTS, or auto)
 
 
 @dataclass
@@ -79,7 +87,10 @@ class JudgeReport:
     python: str = field(default_factory=platform.python_version)  # the Python the notebook ran on
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        """One line of JSON, valid UTF-8: text from the sandbox may hold lone surrogates (JSON
+        carries them, UTF-8 cannot), and every writer after this one (CSV, Markdown, the
+        terminal) is strict, so they become ``?`` here, once."""
+        return json.dumps(asdict(self), ensure_ascii=False).encode("utf-8", "replace").decode("utf-8")
 
     @classmethod
     def from_json(cls, text: str) -> JudgeReport:
@@ -98,8 +109,9 @@ def judge(job: JudgeJob, stop: threading.Event) -> JudgeReport:
     manifest = Manifest.load(autograder)
     report = JudgeReport()
     run_dir = Path(job.run_dir)
-    limits = Limits(timeout=job.timeout, memory_mb=job.memory_mb, threads=job.threads, allow_root=job.allow_root,
-                    bubblewrap=job.bubblewrap)
+    limits = Limits(timeout=job.timeout, memory_mb=job.memory_mb, threads=job.threads, cpus=job.cpus,
+                    allow_root=job.allow_root,
+                    confinement=job.sandbox)
     try:
         sandboxed = Sandboxed([sys.executable, "-m", "dlcourse.grading.notebook_run", str(run_dir)],
                               cwd=run_dir, env=_sandbox_env(run_dir, job.data_root), limits=limits,
@@ -115,9 +127,10 @@ def judge(job: JudgeJob, stop: threading.Event) -> JudgeReport:
             from .proxies import Oracle  # torch: loaded while the notebook ran (_warm_up)
 
             values = NotebookValues(Oracle(runner.exchange, Path(job.data_root)))
-            report.questions, report.unasked, report.missing = run_tests(manifest, autograder, values,
-                                                                         job.submission_digest,
-                                                                         answering=lambda: runner.alive)
+            with judged_in(Path(job.workdir)):  # the checks' files; measure() below decides accuracy
+                report.questions, report.unasked, report.missing = run_tests(manifest, autograder, values,
+                                                                             job.submission_digest,
+                                                                             answering=lambda: runner.alive)
             order = _parameter_order(values, lesson)
             report.lost_during_tests = not runner.alive
             if "accuracy" in lesson.verified_questions and runner.alive:
@@ -128,6 +141,9 @@ def judge(job: JudgeJob, stop: threading.Event) -> JudgeReport:
     finally:
         runner.close()
         report.outcome = sandboxed.finish(grace=0)  # the notebook was sent already: no need to wait
+    if report.outcome.out_of_disk:  # the judge's words: the runner's, if any, came after the kill
+        runner.kernel_error = (f"the notebook wrote more than its disk limit ({limits.disk_mb:,} MB, "
+                               f"{limits.max_files:,} files) and was stopped")
     report.cell_errors, report.kernel_error = runner.cell_errors, runner.kernel_error
     report.cuda_on_cpu = runner.cuda_on_cpu
     report.running_cell, report.notebook = runner.running_cell, runner.notebook
@@ -178,7 +194,7 @@ def measure(lesson, job: JudgeJob, order: list[str] | None) -> dict:
     from .cleanroom import verify
 
     weights = Path(job.weights.get(lesson.weights, Path(job.autograder) / "no-weights" / lesson.weights))
-    return asdict(verify(lesson, weights, order, Path(job.data_root)))
+    return asdict(verify(lesson, weights, order, Path(job.data_root), predictions=True))
 
 
 def _parameter_order(values: NotebookValues, lesson) -> list[str] | None:
@@ -243,18 +259,21 @@ class RunnerSession:
         while True:
             event, blobs = self._next()
             if event is None:
+                self.kernel_error = self.kernel_error or RUNNER_LOST
                 return False
             kind = event.get("event")
             if kind == "cell":
                 self.running_cell = str(event.get("source", ""))[:2000]
             elif kind == "ready":
                 self.running_cell = None
-                self.cell_errors = [str(e)[:500] for e in event.get("cell_errors", [])][:50]
+                errors = event.get("cell_errors")
+                self.cell_errors = [str(e)[:500] for e in errors[:50]] if isinstance(errors, list) else []
+                if blobs and len(blobs[0]) <= NOTEBOOK_LIMIT:
+                    self.notebook = blobs[0].decode(errors="replace")
                 self.cuda_on_cpu = event.get("cuda_on_cpu") is True
-                self.notebook = blobs[0].decode(errors="replace") if blobs else None
                 return True
             elif kind == "dead":
-                self.kernel_error = str(event.get("message", "the notebook's kernel died"))[:500]
+                self.kernel_error = KERNEL_DIED
                 self.alive = False
                 return False
 
@@ -276,7 +295,7 @@ class RunnerSession:
             if event.get("event") == "answer":
                 return event.get("answer"), answer_blobs
             if event.get("event") == "dead":  # the kernel died while answering (killed from outside)
-                self.kernel_error = str(event.get("message", "the notebook's kernel died"))[:500]
+                self.kernel_error = KERNEL_DIED
                 self.alive = False
                 raise OracleUnavailable(self._why_silent())
 
@@ -318,7 +337,8 @@ def _sandbox_env(run_dir: Path, data_root: str) -> dict[str, str]:
             "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / "ipython"),
             "MPLCONFIGDIR": str(home / "matplotlib"), "MPLBACKEND": "Agg",
             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
-            "JUPYTER_PLATFORM_DIRS": "1"}
+            "JUPYTER_PLATFORM_DIRS": "1",
+            "USER": "student", "LOGNAME": "student"}  # a run's own user has no account to look up
 
 
 def _failure(result) -> str:
@@ -336,18 +356,24 @@ def _failure(result) -> str:
 
 def main() -> None:
     """Judge each job read from stdin; SIGTERM stops the current one early (it still reports)."""
-    from ..checks.mode import measure_in_clean_room
-
-    measure_in_clean_room()  # the tests' weights-measured checks only check loading: measure() decides
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(), stop), daemon=True).start()
     for line in sys.stdin:
         job = JudgeJob(**json.loads(line))
-        os.chdir(job.workdir)  # where the tests find lesson.yaml and the weights they load
         report = judge(job, stop)
-        sys.stdout.write(report.to_json() + "\n")
-        sys.stdout.flush()
+        sys.stdout.buffer.write(report.to_json().encode("utf-8") + b"\n")
+        sys.stdout.buffer.flush()
         stop.clear()
+
+
+def _stop_when_orphaned(parent: int, stop: threading.Event) -> None:
+    """Stop the current run once the grader that started this judge is gone (a batch worker
+    killed mid-submission): its sandbox ends now, not at its timeout, and stdin's end then
+    ends the judge."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    stop.set()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """The grader's side of the judge process (judge.py): start it isolated, send it one job at a
-time, read its one-line report within a deadline, and kill it when it hangs or is told to stop."""
+time, read its one-line report within a deadline and a memory bound, and kill it when it hangs,
+grows past its bound or is told to stop. A judge that fails leaves the tail of its error log in
+the exception (:class:`JudgeFailed`), which the row keeps as evidence."""
 
 from __future__ import annotations
 
@@ -16,9 +18,23 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .judge import JudgeJob, JudgeReport
+from .sandbox import private_mb
 
 MEASURE_SECONDS = 180      # the judge's own work after the notebook: tests and the weights' measurement
 JUDGE_GRACE_SECONDS = 60   # beyond the notebook's timeout and MEASURE_SECONDS, before a silent judge is killed
+# The judge's own private memory (torch, the test sets, what it decodes), polled: a backstop to
+# the limits where answers are decoded (wire.py), which keep it far below (dense-mnist: ~350 MB).
+JUDGE_MEMORY_MB = 3072
+POLL_SECONDS = 0.5
+LOG_LINES = 20             # lines of the judge's error log a failed row keeps
+
+
+class JudgeFailed(RuntimeError):
+    """The judge process failed on a submission; ``evidence`` is the tail of its error log."""
+
+    def __init__(self, message: str, evidence: list[str]) -> None:
+        super().__init__(message)
+        self.evidence = evidence
 
 
 class Judge:
@@ -47,26 +63,31 @@ class Judge:
             process.stdin.write(json.dumps(asdict(job)) + "\n")
             process.stdin.flush()
             line = _read_line(process, deadline=time.monotonic() + job.timeout + MEASURE_SECONDS + JUDGE_GRACE_SECONDS)
-        except (OSError, TimeoutError) as problem:
-            self.close()
-            raise RuntimeError(f"the judge failed: {problem}") from None
+        except (OSError, TimeoutError, MemoryError) as problem:
+            raise self._failed(str(problem)) from None
         finally:
             done.set()
         try:
             return JudgeReport.from_json(line)
         except (ValueError, TypeError, KeyError):
-            self.close()
-            raise RuntimeError(f"the judge failed: {self._last_error()}") from None
+            raise self._failed(None) from None
 
     def _start(self) -> None:
         self.errors = open(self.home / "stderr.log", "w")
         self.process = subprocess.Popen([sys.executable, "-I", "-m", "dlcourse.grading.judge"], cwd=self.home,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors,
-                                        text=True, start_new_session=True)
+                                        encoding="utf-8", start_new_session=True)
 
-    def _last_error(self) -> str:
-        lines = (self.home / "stderr.log").read_text(errors="replace").strip().splitlines()
-        return lines[-1] if lines else "it ended without a report"
+    def _failed(self, problem: str | None) -> JudgeFailed:
+        """Stop the judge; the failure, with the tail of its error log (read before the next
+        judge starts over it)."""
+        self.close()
+        try:
+            lines = (self.home / "stderr.log").read_text(errors="replace").strip().splitlines()[-LOG_LINES:]
+        except OSError:
+            lines = []
+        problem = problem or (lines[-1] if lines else "it ended without a report")
+        return JudgeFailed(f"the judge failed: {problem}", [f"judge log: {line}" for line in lines])
 
     def close(self) -> None:
         if self.process is not None:
@@ -81,14 +102,20 @@ class Judge:
 
 
 def _read_line(process: subprocess.Popen, deadline: float) -> str:
-    """The judge's next line; TimeoutError past ``deadline`` (a judge that hangs is killed)."""
+    """The judge's next line; TimeoutError past ``deadline``, MemoryError past
+    ``JUDGE_MEMORY_MB`` (either way the judge is killed first)."""
     import selectors
 
     with selectors.DefaultSelector() as selector:
         selector.register(process.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
-            os.killpg(process.pid, signal.SIGKILL)
-            raise TimeoutError("it did not report in time")
+        while not selector.select(timeout=max(0.0, min(POLL_SECONDS, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                os.killpg(process.pid, signal.SIGKILL)
+                raise TimeoutError("it did not report in time")
+            used = private_mb(process.pid)
+            if used > JUDGE_MEMORY_MB:
+                os.killpg(process.pid, signal.SIGKILL)
+                raise MemoryError(f"it used {used:,.0f} MB, over its {JUDGE_MEMORY_MB:,} MB")
     return process.stdout.readline()
 
 

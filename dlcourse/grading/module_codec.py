@@ -27,7 +27,9 @@ from .wire import Decoder, Encoder, WireError
 
 PLAIN = (bool, int, float, str, type(None))
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
-MAX_NODES = 2000
+MAX_NODES = 2000     # layers in one network, checked where a description is made and where it is rebuilt
+MAX_DEPTH = 64       # layers nested in layers
+MAX_ENTRIES = 1000   # tensors, or settings, of one layer
 
 
 class OpaqueModule(nn.Module):
@@ -64,9 +66,16 @@ def describe(module: nn.Module, encoder: Encoder) -> dict:
     return node(module)
 
 
-def rebuild(node: Any, decoder: Decoder, depth: int = 0) -> nn.Module:
-    """The module a node describes (see the module docstring); :class:`WireError` if malformed."""
-    if depth > 64 or not isinstance(node, dict):
+def rebuild(node: Any, decoder: Decoder, depth: int = 0, count: list[int] | None = None) -> nn.Module:
+    """The module a node describes (see the module docstring); :class:`WireError` if it is
+    malformed, or larger than the limits above (the description comes from the sandbox)."""
+    count = [0] if count is None else count
+    count[0] += 1
+    if count[0] > MAX_NODES:
+        raise WireError(f"a network of more than {MAX_NODES} layers")
+    if depth > MAX_DEPTH:
+        raise WireError(f"a network nested more than {MAX_DEPTH} layers deep")
+    if not isinstance(node, dict):
         raise WireError("a malformed network description")
     name = node.get("class")
     if not isinstance(name, str) or not IDENTIFIER.match(name):
@@ -79,20 +88,22 @@ def rebuild(node: Any, decoder: Decoder, depth: int = 0) -> nn.Module:
     tensors = {}
     for kind in ("params", "buffers"):
         entries = node.get(kind) or {}
-        if not isinstance(entries, dict):
+        if not isinstance(entries, dict) or len(entries) > MAX_ENTRIES:
             raise WireError("a malformed network description")
         for key, value in entries.items():
             tensors[key] = (kind, None if value is None else decoder.tensor(value))
     children = node.get("children") or []
     if not isinstance(children, list):
         raise WireError("a malformed network description")
+    if len(children) > MAX_NODES:
+        raise WireError(f"a network of more than {MAX_NODES} layers")
     taken = set(tensors)
     for entry in children:
         if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
             raise WireError("a malformed network description")
         taken.add(entry[0])
     attrs = decoder.decode(node.get("attrs") or {})
-    if not isinstance(attrs, dict):
+    if not isinstance(attrs, dict) or len(attrs) > MAX_ENTRIES:
         raise WireError("a malformed network description")
     internals = set(vars(module))  # what nn.Module keeps for itself (_parameters, hooks...)
     for key, value in attrs.items():
@@ -104,7 +115,7 @@ def rebuild(node: Any, decoder: Decoder, depth: int = 0) -> nn.Module:
         else:
             module.register_buffer(key, tensor)
     for key, child in children:
-        module.add_module(key, rebuild(child, decoder, depth + 1))
+        module.add_module(key, rebuild(child, decoder, depth + 1, count))
     module.training = bool(node.get("training", True))
     return module
 

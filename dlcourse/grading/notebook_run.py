@@ -23,6 +23,7 @@ Folder it works in (the only one it may write)::
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -34,8 +35,9 @@ import nbformat
 from ..execute import IGNORE_TAG, kernel_manager
 from .wire import read_message, write_message
 
-OUTPUT_LIMIT = 100_000  # characters of printed output kept per cell in the executed notebook
-NOTEBOOK_LIMIT = 20 * 2**20
+OUTPUT_LIMIT = 100_000        # characters of printed text kept per cell in the executed notebook
+NOTEBOOK_OUTPUTS = 10 * 2**20  # characters of output (text, images, HTML) kept in the whole notebook
+PR_SET_DUMPABLE = 4         # prctl(2): a process that is not dumpable cannot be traced by its own user
 OTTER_CALL = re.compile(r"grader\.(check|check_all|export)\(.*\)")
 ANSWER_CELL = ("__import__('dlcourse.grading.oracle', fromlist=['answer']).answer("
                "get_ipython().user_ns, {request!r}, {answer!r})")
@@ -46,6 +48,7 @@ def main(run_dir: Path) -> None:
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
+    _undumpable()  # the kernel runs as this user: it must not trace this process and forge its reports
     channel = os.fdopen(os.dup(1), "wb")  # to the judge; everything else printed goes to the log
     os.dup2(2, 1)
     requests = sys.stdin.buffer
@@ -65,7 +68,7 @@ def main(run_dir: Path) -> None:
                 client.execute_cell(cell, index)
             _cap_outputs(nb)
             write_message(channel, {"event": "ready", "cell_errors": _cell_errors(nb), "cuda_on_cpu": cuda_flag.exists()},
-                          [nbformat.writes(nb).encode()[:NOTEBOOK_LIMIT]])
+                          [nbformat.writes(nb).encode()])
             _serve(client, requests, channel, run_dir / "oracle")
     except DeadKernelError as error:
         write_message(channel, {"event": "dead", "message": f"the notebook's kernel died ({error})"})
@@ -141,26 +144,43 @@ def _left_out(cell: nbformat.NotebookNode) -> bool:
     return bool(lines) and all(OTTER_CALL.fullmatch(line) for line in lines)
 
 
-def _cap_outputs(nb: nbformat.NotebookNode, limit: int = OUTPUT_LIMIT) -> None:
-    """Keep each cell's printed output to ``limit`` characters: a flood of output must not
-    make the executed notebook that instructors open megabytes long. A flood arrives as many
-    stream outputs, so the budget is the cell's, not each output's."""
+def _cap_outputs(nb: nbformat.NotebookNode, limit: int = OUTPUT_LIMIT, total: int = NOTEBOOK_OUTPUTS) -> None:
+    """Keep each cell's printed text to ``limit`` characters and the whole notebook's output to
+    ``total``: a flood of text, images or HTML must not make the executed notebook that
+    instructors open megabytes long. Text is cut; a displayed value that does not fit is left
+    out whole (half an image is no image); a note says how much was cut."""
     for cell in nb.cells:
-        room, kept, cut = limit, [], 0
+        text_room, kept, cut = limit, [], 0
         for output in cell.get("outputs", []):
             text = output.get("text")
-            if not isinstance(text, str):
-                kept.append(output)
-            else:
-                if room > 0:
-                    output["text"] = text[:room]
+            if isinstance(text, str):
+                keep = text[:max(0, min(text_room, total))]
+                text_room -= len(keep)
+                if keep:
+                    output["text"] = keep
                     kept.append(output)
-                cut += max(0, len(text) - room)
-                room = max(0, room - len(text))
+                size, used = len(text), len(keep)
+            else:
+                size = len(json.dumps(output))
+                used = size if size <= total else 0
+                if used:
+                    kept.append(output)
+            cut += size - used
+            total -= used
         if cut:
             kept.append(nbformat.v4.new_output("stream", name="stdout",
-                                               text=f"\n[... {cut:,} more characters cut by the grader]\n"))
+                                               text=f"\n[... {cut:,} more characters of output cut by the grader]\n"))
             cell["outputs"] = kept
+
+
+def _undumpable() -> None:
+    """Make this process undumpable: its user (the kernel's) can then neither ptrace it nor
+    open its memory or file descriptors through /proc."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
 
 
 # Terminal colour codes (torch's own messages carry some): plain text for reasons and CSVs.

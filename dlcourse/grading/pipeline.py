@@ -15,6 +15,7 @@ This process imports no torch and runs no student code; the judge runs isolated 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -23,6 +24,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import nbformat
 
@@ -31,8 +33,10 @@ from ..settings import data_dir
 from .judge import JudgeJob
 from .judge_client import Judge
 from .manifest import Manifest
+from .inputs import Entry
 from .randomness import submission_digest
 from .result import GradeResult
+from .sandbox import remove_tree
 from .scoring import combine, ungraded
 from .submission import SubmissionProblem, check_assignment, read_submission, stage
 from .tamper import scan_notebook
@@ -47,16 +51,18 @@ class GradingOptions:
     timeout: float | None = None          # seconds for the notebook run; default: the lesson's
     memory_mb: int = 2048                 # for the whole notebook run (kernel included)
     threads: int = 1                      # BLAS/OpenMP threads per run
+    cpus: float | None = None             # the run's CPU share (a cgroup quota): a batch's cores / workers
     keep_notebook: Path | None = None     # where to save the executed notebook, if anywhere
     stop: threading.Event | None = None   # set it to stop a run early (GradingInterrupted)
     data: Path | None = None              # the datasets (default: settings.data_dir())
     allow_root: bool = False              # throwaway machines: run student code as root if need be
-    bubblewrap: bool | None = None        # None: wherever it works; False: permissions alone (as on Gradescope)
+    sandbox: str = "auto"                 # how student code is confined: auto, bubblewrap, permissions
 
 
-def grade_submission(autograder: Path, submission: Path, options: GradingOptions = GradingOptions(),
+def grade_submission(autograder: Path, submission: Path | Entry, options: GradingOptions = GradingOptions(),
                      judge: Judge | None = None) -> GradeResult:
-    """Grade ``submission`` with ``autograder`` (a built zip, or a folder it was unpacked into).
+    """Grade ``submission`` (a path, or an input layout's entry) with ``autograder`` (a built
+    zip, or a folder it was unpacked into).
 
     ``judge``: a judge process to reuse (a batch keeps one per worker); default, a new one.
     """
@@ -64,16 +70,16 @@ def grade_submission(autograder: Path, submission: Path, options: GradingOptions
         with Judge() as judge:
             return grade_submission(autograder, submission, options, judge)
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="dlcourse-judge-") as judge_dir, \
-            tempfile.TemporaryDirectory(prefix="dlcourse-run-") as run_parent:
-        judge_dir, run_dir = Path(judge_dir), Path(run_parent) / "run"
+    entry, submission = submission, submission.path if isinstance(submission, Entry) else submission
+    with _scratch("dlcourse-judge-") as judge_dir, _scratch("dlcourse-run-") as run_parent:
+        run_dir = run_parent / "run"
         os.chmod(judge_dir, 0o700)        # hidden tests and captured weights: the grader's alone
         os.chmod(run_parent, 0o711)       # the sandbox's user may pass through to run/, not look around
         source = _unpack(autograder, judge_dir / "autograder")
         lesson = Lesson.load(source / "files" / LESSON_FILE)
         manifest = Manifest.load(source)
         try:
-            sub = read_submission(submission)
+            sub = read_submission(entry, lesson)
             check_assignment(sub, lesson)
         except SubmissionProblem as problem:
             return ungraded(submission, lesson, manifest, problem.status, problem.reason, start)
@@ -86,7 +92,7 @@ def grade_submission(autograder: Path, submission: Path, options: GradingOptions
                        weights={name: str(work / name) for name in lesson.submitted_files if (work / name).is_file()},
                        submission_digest=submission_digest({**sub.files, lesson.notebook: nbformat.writes(sub.notebook).encode()}),
                        timeout=options.timeout or lesson.grading_timeout, memory_mb=options.memory_mb,
-                       threads=options.threads, allow_root=options.allow_root, bubblewrap=options.bubblewrap)
+                       threads=options.threads, cpus=options.cpus, allow_root=options.allow_root, sandbox=options.sandbox)
         report = judge.run(job, options.stop)
         if options.stop is not None and options.stop.is_set():
             raise GradingInterrupted(submission.name)
@@ -105,6 +111,17 @@ def grade_submission(autograder: Path, submission: Path, options: GradingOptions
     result.enforced = report.outcome.enforced
     result.not_enforced = report.outcome.not_enforced
     return result
+
+
+@contextlib.contextmanager
+def _scratch(prefix: str) -> Iterator[Path]:
+    """A fresh temporary folder, removed on every way out, whatever the run left in it (a
+    folder thousands deep, folders closed to their owner: see sandbox.remove_tree)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield folder
+    finally:
+        remove_tree(folder)
 
 
 def _python_version(notebook: nbformat.NotebookNode) -> str | None:

@@ -85,6 +85,7 @@ class GradeResult:
     # questions the instructor grades by hand -> their points: in no score and no total here
     manual: dict[str, float] = field(default_factory=dict)
     answers: dict[str, str] = field(default_factory=dict)   # their written answers (written.py)
+    predictions: str = ""    # classes the weights predict on the clean room's fixed images (similarity.py)
 
     @property
     def score(self) -> float:

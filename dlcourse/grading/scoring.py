@@ -54,6 +54,7 @@ def combine(submission: Path, lesson: Lesson, points: dict[str, float], files: d
                          questions=questions, accuracy=verdict.accuracy if verdict else None,
                          flags=flags, notes=notes)
     result.status, result.reason = _status(lesson, report, files, flags, written_with)
+    result.predictions = verdict.predictions if verdict else ""
     return result
 
 

@@ -1,61 +1,51 @@
 """Read what a student handed in, without trusting it, and lay it out for grading.
 
-One definition of a submission, shared by every reader (a file, a folder of submissions,
-a Gradescope export, Gradescope's own submission folder): a notebook plus the files that came
-with it, from
+One definition of a submission, shared by every reader (a file, a folder of submissions, an
+LMS's download, Gradescope's own submission folder): a notebook plus the files that came with it,
+from a notebook on its own, an archive (zip or tar: ``grader.export()``'s, or of the whole lesson
+folder), a folder (a student's unzipped folder, or what Gradescope unpacks; a folder holding a
+single archive and no notebook is that archive), or an LMS layout's files of one student
+(:class:`~.inputs.Entry` ``members``). What a file is, and which one is the lesson's, is
+:mod:`.reader.files`'s to say; the notebook passes through :mod:`.reader.repairs`.
 
-- a notebook on its own;
-- a zip: ``grader.export()``'s, or of the whole lesson folder, subfolders included;
-- a folder: a student's unzipped folder, or what Gradescope unpacks, subfolders included;
-  a folder holding a single zip and no notebook is that zip.
-
-Wherever they were, files are staged by name beside the notebook. Hidden files and folders
-(Jupyter's ``.ipynb_checkpoints``, ``.git``, Otter's ``.OTTER_LOG``), ``__MACOSX`` and
-``__pycache__`` are ignored. Two notebooks, or two weights files of the same name in different
-subfolders, are refused with their paths: the grader never silently picks one.
-
-Notebooks are read as editors write them: a UTF-8 byte-order mark is dropped, and
-``nbformat_minor`` is made to agree with the presence of cell ids. Anything unreadable
-becomes a :class:`SubmissionProblem` with a status and a one-line reason instead of an exception.
+The files keep their folders, relative to the notebook's own folder, so ``import utils`` and
+``from src.models import build_model`` work in the sandbox as on the student's machine; a file
+from outside that folder is put beside the notebook (the copy nearest it wins). The lesson's
+weights are found by what they are and staged under the lesson's name. Hidden files and folders
+(``.ipynb_checkpoints``, ``.git``, ``.OTTER_LOG``), ``__MACOSX`` and ``__pycache__`` are ignored.
+Anything unreadable becomes a :class:`SubmissionProblem` with a status and a one-line reason.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import os
+import shutil
+import stat
 import subprocess
 import sys
 import zipfile
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import nbformat
-from nbformat.warnings import MissingIDFieldWarning
 
 from ..lesson import Lesson
 from ..running import assignment_name
+from .inputs import Entry
+from .reader.archives import read_archive, unpack
+from .reader.files import (MAX_FILE_MB, SubmissionProblem, archive_kind, display, find_lesson_file, ignored,
+                           is_notebook, is_weights, kind_of_mode, read_regular, resembles, upload_problem, walk)
+from .reader.repairs import repair
 
-MAX_FILE_MB = 250        # weights are ~5 MB, notebooks under 10 MB
-MAX_ZIP_ENTRIES = 200
-MAX_FOLDER_FILES = 500
-SUBMISSION_SUFFIXES = (".ipynb", ".zip")
-WEIGHTS_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors", ".bin")
-IGNORED_FOLDERS = {"__MACOSX", "__pycache__"}   # and every hidden folder (.ipynb_checkpoints, .git)
-
-
-class SubmissionProblem(Exception):
-    def __init__(self, status: str, reason: str) -> None:
-        super().__init__(reason)
-        self.status, self.reason = status, reason
+__all__ = ["Submission", "SubmissionProblem", "check_assignment", "read_submission", "stage"]
 
 
 @dataclass
 class Submission:
     source: Path
     notebook: nbformat.NotebookNode
-    files: dict[str, bytes]          # everything else that came with the notebook, by name
+    files: dict[str, bytes]          # the other files, by path relative to the notebook's folder
     notes: list[str] = field(default_factory=list)   # how it was read, for the row (never a score)
 
     @property
@@ -63,26 +53,125 @@ class Submission:
         return assignment_name(self.notebook)
 
 
-def read_submission(path: Path) -> Submission:
-    """Read and validate ``path``; raise :class:`SubmissionProblem` for anything unusable."""
-    if path.is_dir() and not path.is_symlink():
-        files = _read_folder(path)
-        zips = [name for name in files if name.endswith(".zip")]
-        if len(zips) == 1 and not any(name.endswith(".ipynb") for name in files):
-            return read_submission(path / zips[0])  # a grader.export() zip uploaded as it is
-    elif path.suffix.lower() == ".zip":
-        files = _read_zip(path)
-    elif path.suffix.lower() == ".ipynb":
-        files = {path.name: _read_capped(path)}
+def read_submission(source: Path | Entry, lesson: Lesson | None = None) -> Submission:
+    """Read and repair ``source``, finding ``lesson``'s files in it (without a lesson: no two
+    weights files of one name); raise :class:`SubmissionProblem` for anything unusable."""
+    notes: list[str] = []
+    if isinstance(source, Entry):
+        if source.problem:
+            raise SubmissionProblem(*source.problem)
+        notes += source.notes
+        path = source.path
+        files = {name: read_regular(member) for name, member in source.members.items()} if source.members \
+            else gather(path, notes)
     else:
-        raise SubmissionProblem("invalid-notebook", f"{path.name} is neither a notebook (.ipynb) nor a zip")
-    return _submission(path, files)
+        path, files = source, gather(source, notes)
+    return _submission(path, files, lesson, notes)
 
 
-def holds_submission(folder: Path) -> bool:
-    """Whether ``folder`` is one submission by :func:`read_submission`'s definition: a notebook,
-    or a zip, somewhere in it (hidden and ignored folders aside; links never followed)."""
-    return any(relative.endswith((".ipynb", ".zip")) for relative, _ in _folder_files(folder))
+def gather(path: Path, notes: list[str]) -> dict[str, bytes]:
+    """The files of a notebook, archive or folder, by their path inside it (nothing but regular
+    files is opened; what was passed over goes to ``notes``)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError as error:
+        raise SubmissionProblem("invalid-notebook", f"{display(path.name)} could not be read ({error.strerror})") from None
+    name = os.fsdecode(path.name)
+    if stat.S_ISDIR(mode):
+        return _read_folder(path, notes)
+    if not stat.S_ISREG(mode):
+        raise SubmissionProblem("invalid-notebook", f"{display(name)} is {kind_of_mode(mode)}")
+    if is_notebook(name):
+        return {name: read_regular(path)}
+    if archive_kind(name):
+        return read_archive(path, notes)
+    problem = upload_problem(name)
+    raise SubmissionProblem(*problem) if problem else \
+        SubmissionProblem("invalid-notebook", f"{display(name)} is neither a notebook (.ipynb) nor an archive "
+                                              f"(.zip, .tar.gz)")
+
+
+def _read_folder(folder: Path, notes: list[str]) -> dict[str, bytes]:
+    """Regular files only: a link could point at anything on the machine, a FIFO blocks a reader."""
+    found, passed = walk(folder)
+    if passed:
+        notes.append("not read: " + "; ".join(f"{display(r)} ({why})" for r, why in passed[:3])
+                     + (f" (+{len(passed) - 3} more)" if len(passed) > 3 else ""))
+    archives = [(r, p) for r, p in found if archive_kind(r)]
+    if len(archives) == 1 and not any(is_notebook(r) for r, _ in found):
+        return read_archive(archives[0][1], notes)  # a grader.export() zip uploaded as it is
+    if sum(p.stat().st_size for _, p in found) > MAX_FILE_MB * 2**20:  # large extras: read what grading needs
+        found = [(r, p) for r, p in found if is_notebook(r) or is_weights(r) or r.lower().endswith(".py")]
+    return {relative: read_regular(path) for relative, path in found}
+
+
+def _submission(path: Path, files: dict[str, bytes], lesson: Lesson | None, notes: list[str]) -> Submission:
+    """Files by their path inside the submission -> the notebook and the other files, laid out."""
+    files = {_valid_name(k, notes): v for k, v in files.items() if not ignored(PurePosixPath(k).parts)}
+    archives = [k for k in files if archive_kind(k)]
+    if not any(is_notebook(k) for k in files) and len(archives) == 1:
+        files = {k: v for k, v in unpack(archives[0], files[archives[0]], notes).items()
+                 if not ignored(PurePosixPath(k).parts)}  # an archive inside an archive: one level
+    chosen = _choose_notebook(files, lesson, notes)
+    laid_out, origin = _lay_out(files, chosen)
+    wanted = lesson.submitted_files if lesson else sorted({PurePosixPath(k).name for k in files if is_weights(k)})
+    for name in wanted:
+        found, note = find_lesson_file(name, sorted(origin.values()))
+        if found is None:
+            continue
+        key = next(k for k, original in origin.items() if original == found)
+        if key != name:
+            laid_out[name] = laid_out.pop(key)
+            notes.append(note or f"{display(found)} was graded as {name}, the lesson's file")
+    notebook = repair(chosen, files[chosen], notes)
+    return Submission(path, notebook, laid_out, notes)
+
+
+def _valid_name(name: str, notes: list[str]) -> str:
+    shown = display(name)
+    if shown != name:
+        notes.append(f"a file name that is not valid UTF-8 was read as {shown}")
+    return shown
+
+
+def _choose_notebook(files: dict[str, bytes], lesson: Lesson | None, notes: list[str]) -> str:
+    notebooks = sorted(k for k in files if is_notebook(k))
+    if not notebooks:
+        held = ", ".join(sorted(files)[:5]) + (" ..." if len(files) > 5 else "")
+        raise SubmissionProblem("invalid-notebook", "the submission holds no .ipynb notebook"
+                                                    + (f" (it holds {held})" if files else " (it is empty)"))
+    if len(notebooks) == 1:
+        return notebooks[0]
+    exact = [n for n in notebooks if lesson and PurePosixPath(n).name == lesson.notebook]
+    similar = exact or [n for n in notebooks if lesson and resembles(lesson.notebook, n)]
+    if len(similar) != 1:
+        raise SubmissionProblem("invalid-notebook", f"the submission holds {len(notebooks)} notebooks "
+                                                    f"({', '.join(notebooks)}); submit one")
+    notes.append(f"graded {similar[0]}, the lesson's notebook; the submission also holds "
+                 f"{', '.join(n for n in notebooks if n != similar[0])}")
+    return similar[0]
+
+
+def _lay_out(files: dict[str, bytes], notebook: str) -> tuple[dict[str, bytes], dict[str, str]]:
+    """The files by their path relative to the notebook's folder, and where each came from.
+    A file outside that folder goes beside the notebook, unless one of its name is there or nearer."""
+    home = PurePosixPath(notebook).parent
+    laid_out, origin = {}, {}
+    outside = []
+    for relative in sorted(files):
+        path = PurePosixPath(relative)
+        if relative == notebook or is_notebook(relative):
+            continue
+        if home == PurePosixPath(".") or path.is_relative_to(home):
+            key = path.relative_to(home).as_posix()
+            laid_out[key], origin[key] = files[relative], relative
+        else:
+            outside.append(relative)
+    for relative in sorted(outside, key=lambda r: (_distance(PurePosixPath(r).parent, home), r)):
+        key = PurePosixPath(relative).name
+        if key not in laid_out:
+            laid_out[key], origin[key] = files[relative], relative
+    return laid_out, origin
 
 
 def check_assignment(submission: Submission, lesson: Lesson) -> None:
@@ -90,7 +179,7 @@ def check_assignment(submission: Submission, lesson: Lesson) -> None:
     (some tools rewrite it) is graded as the lesson the instructor named, with a note."""
     for wanted in lesson.submitted_files:
         others = sorted(name for name in submission.files
-                        if name.lower().endswith(WEIGHTS_SUFFIXES) and name not in lesson.submitted_files)
+                        if is_weights(name) and name not in lesson.submitted_files)
         if wanted not in submission.files and others:
             submission.notes.append(f"{wanted} was not submitted, but {', '.join(others)} was: weights saved under "
                                     f"another name, or from another lesson? This lesson's training cell saves {wanted}")
@@ -106,8 +195,9 @@ def check_assignment(submission: Submission, lesson: Lesson) -> None:
 
 def stage(submission: Submission, lesson: Lesson, folder: Path, support: Path | None = None) -> None:
     """Write the notebook under the lesson's own name (Otter's init cell opens it by that
-    name) and on the standard ``python3`` kernel, plus the files that came with it; then the
-    lesson's public ``support`` files (lesson.yaml...), which win over the student's copies."""
+    name) and on the standard ``python3`` kernel, plus the files that came with it in their
+    folders; then the lesson's public ``support`` files (lesson.yaml...), which win over the
+    student's copies."""
     folder.mkdir(parents=True, exist_ok=True)
     notebook = submission.notebook
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -115,10 +205,23 @@ def stage(submission: Submission, lesson: Lesson, folder: Path, support: Path | 
     for name, data in submission.files.items():
         if _saved_on_a_gpu(data):
             data = _moved_to_the_cpu(name, data, submission.notes)
-        (folder / name).write_bytes(data)
+        _write_inside(folder, name, data, submission.notes)
     for path in sorted(support.iterdir()) if support else ():
         if path.is_file():
-            (folder / path.name).write_bytes(path.read_bytes())
+            _write_inside(folder, path.name, path.read_bytes(), submission.notes)
+
+
+def _write_inside(folder: Path, relative: str, data: bytes, notes: list[str]) -> None:
+    """Write ``relative`` under ``folder``, making its folders; a file and a folder of one name
+    (``src`` and ``src/x.py``): the later one wins, with a note."""
+    target = folder.joinpath(*PurePosixPath(relative).parts)
+    try:
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    except (NotADirectoryError, FileExistsError, IsADirectoryError):
+        notes.append(f"{display(relative)} was not staged: a file and a folder share its path")
 
 
 def _saved_on_a_gpu(data: bytes) -> bool:
@@ -147,46 +250,6 @@ def _moved_to_the_cpu(name: str, data: bytes, notes: list[str]) -> bytes:
     return done.stdout
 
 
-def is_submission_file(path: Path) -> bool:
-    return path.suffix in SUBMISSION_SUFFIXES
-
-
-def _read_capped(path: Path) -> bytes:
-    """A regular file's bytes; a link is refused, even one swapped in after it was listed."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError as error:
-        raise SubmissionProblem("invalid-notebook", f"{path.name} could not be read ({error.strerror})") from None
-    with os.fdopen(fd, "rb") as f:
-        if os.fstat(f.fileno()).st_size > MAX_FILE_MB * 2**20:
-            raise SubmissionProblem("invalid-notebook", f"{path.name} is larger than {MAX_FILE_MB} MB")
-        return f.read()
-
-
-def _submission(path: Path, files: dict[str, bytes]) -> Submission:
-    """Files by their path inside the submission -> the notebook and the files by name."""
-    notebooks = sorted(name for name in files if name.lower().endswith(".ipynb"))
-    if not notebooks:
-        raise SubmissionProblem("invalid-notebook", "the submission holds no .ipynb notebook")
-    if len(notebooks) > 1:
-        raise SubmissionProblem("invalid-notebook", f"the submission holds {len(notebooks)} notebooks "
-                                                    f"({', '.join(notebooks)}); submit one")
-    by_name: dict[str, list[str]] = {}
-    for relative in sorted(files):
-        by_name.setdefault(PurePosixPath(relative).name, []).append(relative)
-    for name, paths in by_name.items():
-        if len(paths) > 1 and name.lower().endswith(WEIGHTS_SUFFIXES):
-            raise SubmissionProblem("invalid-notebook", f"the submission holds {len(paths)} files named {name} "
-                                                        f"({', '.join(paths)}); submit one")
-    # a name found in several folders (README.md, tests/...): the copy nearest the notebook's folder
-    home = PurePosixPath(notebooks[0]).parent
-    chosen = {name: min(paths, key=lambda p: (_distance(PurePosixPath(p).parent, home), p))
-              for name, paths in by_name.items()}
-    notebook = _parse_notebook(notebooks[0], files[notebooks[0]])
-    others = {name: files[relative] for name, relative in chosen.items() if relative != notebooks[0]}
-    return Submission(path, notebook, others)
-
-
 def _distance(folder: PurePosixPath, home: PurePosixPath) -> int:
     common = 0
     for a, b in zip(folder.parts, home.parts):
@@ -194,98 +257,3 @@ def _distance(folder: PurePosixPath, home: PurePosixPath) -> int:
             break
         common += 1
     return len(folder.parts) + len(home.parts) - 2 * common
-
-
-def _ignored(parts: tuple[str, ...]) -> bool:
-    """Hidden files and folders (.ipynb_checkpoints, .git, .OTTER_LOG), __MACOSX, __pycache__."""
-    return any(part.startswith(".") or part in IGNORED_FOLDERS for part in parts)
-
-
-def _folder_files(folder: Path) -> list[tuple[str, Path]]:
-    """(path relative to ``folder``, path) of its regular files, links never followed."""
-    found, stack = [], [folder]
-    while stack:
-        current = stack.pop()
-        try:
-            children = sorted(current.iterdir())
-        except OSError:
-            continue
-        for child in children:
-            relative = child.relative_to(folder)
-            if _ignored(relative.parts) or child.is_symlink():
-                continue
-            if child.is_dir():
-                stack.append(child)
-            elif child.is_file():
-                found.append((relative.as_posix(), child))
-                if len(found) > MAX_FOLDER_FILES:
-                    raise SubmissionProblem("invalid-notebook",
-                                            f"the folder holds more than {MAX_FOLDER_FILES} files; a submission has a few")
-    return sorted(found)
-
-
-def _read_folder(folder: Path) -> dict[str, bytes]:
-    """Regular files only: a link could point at anything on the machine."""
-    files = _folder_files(folder)
-    notebooks_and_weights = [(r, p) for r, p in files if r.lower().endswith((".ipynb", ".zip") + WEIGHTS_SUFFIXES)]
-    if sum(p.stat().st_size for _, p in files) > MAX_FILE_MB * 2**20:
-        files = notebooks_and_weights  # a folder with large extras: read only what grading needs
-    return {relative: _read_capped(path) for relative, path in files}
-
-
-def _read_zip(path: Path) -> dict[str, bytes]:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = [m for m in archive.infolist() if not m.is_dir()]
-            if len(members) > MAX_ZIP_ENTRIES:
-                raise SubmissionProblem("invalid-notebook", f"the zip holds {len(members)} files; a submission has a few")
-            if sum(m.file_size for m in members) > MAX_FILE_MB * 2**20:
-                raise SubmissionProblem("invalid-notebook", f"the zip unpacks to more than {MAX_FILE_MB} MB")
-            files = {}
-            for member in members:
-                name = PurePosixPath(member.filename.replace("\\", "/"))
-                if name.is_absolute() or ".." in name.parts:
-                    raise SubmissionProblem("invalid-notebook", f"the zip holds an unsafe path: {member.filename}")
-                if _ignored(name.parts):
-                    continue  # Finder's resource forks, Jupyter's checkpoints, Otter's .OTTER_LOG: nothing to grade
-                files[name.as_posix()] = archive.read(member)
-            return files
-    except zipfile.BadZipFile:
-        raise SubmissionProblem("invalid-notebook", f"{path.name} is not a readable zip file") from None
-
-
-def _parse_notebook(name: str, data: bytes) -> nbformat.NotebookNode:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]  # a UTF-8 byte-order mark, as some editors and Windows tools write
-    if not data.strip():
-        raise SubmissionProblem("invalid-notebook", f"{name} is empty")
-    try:
-        text = data.decode()
-        json.loads(text)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise SubmissionProblem("invalid-notebook", f"{name} is not valid JSON ({error})") from None
-    try:
-        with warnings.catch_warnings():
-            # missing cell ids are added just below: no warning for the grader's console
-            warnings.simplefilter("ignore", MissingIDFieldWarning)
-            notebook = nbformat.reads(text, as_version=4)
-        _cell_ids_agree(notebook)
-        nbformat.validate(notebook)
-    except Exception as error:  # nbformat raises several kinds for malformed notebooks
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SubmissionProblem("invalid-notebook", f"{name} is not a valid Jupyter notebook ({first})") from None
-    return notebook
-
-
-def _cell_ids_agree(notebook: nbformat.NotebookNode) -> None:
-    """Make ``nbformat_minor`` and cell ids agree, as nbformat's own normalisation does: cell ids
-    belong to format 4.5 and later; an editor that writes them under an older minor (or the
-    reverse) leaves a notebook every reader accepts but the schema does not."""
-    from nbformat.validator import normalize
-
-    has_ids = any("id" in cell for cell in notebook.get("cells", []))
-    if has_ids and notebook.get("nbformat_minor", 0) < 5:
-        notebook["nbformat_minor"] = 5
-    _changes, normalized = normalize(notebook, version=4, version_minor=notebook.get("nbformat_minor"))
-    notebook.clear()
-    notebook.update(nbformat.from_dict(normalized))

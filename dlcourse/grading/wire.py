@@ -17,6 +17,10 @@ mapping tagged with the key ``"$"``:
 Other tags (modules, callables, datasets...) are the business of the two ends, which pass
 ``encode_other``/``decode_other`` hooks. Decoding never imports, unpickles or evaluates
 anything: a hostile sender can at worst make a message that fails to decode.
+
+Every message from the sandbox is hostile data, so its size is bounded *before* it is parsed:
+the header's bytes, the number of values in it (a header of millions of empty mappings fits in
+a few megabytes and would parse to gigabytes), its depth, and the blobs' total.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 if TYPE_CHECKING:  # the notebook runner frames messages without loading torch
     import torch
 
-MAX_HEADER_BYTES = 32 * 2**20
+MAX_HEADER_BYTES = 8 * 2**20
+MAX_VALUES = 500_000              # values in one header (an upper bound is counted before parsing)
 MAX_MESSAGE_BYTES = 512 * 2**20   # a batch of 2,000 CIFAR images as float32 is ~25 MB
 MAX_DEPTH = 32
 DTYPE_NAMES = ("float16", "bfloat16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64", "bool")
@@ -173,14 +178,22 @@ def read_message(stream: BinaryIO, max_bytes: int = MAX_MESSAGE_BYTES) -> tuple[
     EOFError if the stream ends first."""
     size = struct.unpack(">I", _read_exactly(stream, 4))[0]
     if size > MAX_HEADER_BYTES:
-        raise WireError(f"a message header of {size:,} bytes")
+        raise WireError(f"a message header of {size:,} bytes, over the {MAX_HEADER_BYTES:,} allowed")
+    raw = _read_exactly(stream, size)
+    # Each value past the first follows a comma, and each mapping or list opens with a bracket
+    # (brackets inside strings only make this bound looser): parsing cannot make more values.
+    values = raw.count(b",") + raw.count(b"[") + raw.count(b"{") + 1
+    if values > MAX_VALUES:
+        raise WireError(f"a message of about {values:,} values, over the {MAX_VALUES:,} allowed")
     try:
-        header = json.loads(_read_exactly(stream, size))
+        header = json.loads(raw)
         lengths = header["blobs"]
         body = header["body"]
+    except RecursionError:
+        raise WireError("a message nested too deeply") from None
     except (ValueError, KeyError, TypeError):
         raise WireError("a message header that is not the expected JSON") from None
-    if not (isinstance(lengths, list) and all(isinstance(n, int) and n >= 0 for n in lengths)):
+    if not (isinstance(lengths, list) and all(type(n) is int and n >= 0 for n in lengths)):
         raise WireError("a message with malformed blob lengths")
     if sum(lengths) > max_bytes:
         raise WireError(f"a message of {sum(lengths) / 2**20:.0f} MB, over the {max_bytes / 2**20:.0f} MB allowed")

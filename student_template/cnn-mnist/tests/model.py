@@ -11,6 +11,7 @@ def test_model_is_your_own_class(model):
     assert isinstance(model, nn.Module), 'set `model = DigitCNN()` (run the cell that defines the class)'
     kind = type(model).__name__
     assert not hasattr(nn, kind), f'model is an nn.{kind}: write the network as a class of your own, `class DigitCNN(nn.Module)` with `__init__` and `forward`'
+    assert list(model.parameters()), f'your {kind} holds no layers yet: create them in `__init__`'
 
 @test_case(points=1, hidden=False)
 def test_model_outputs_ten_scores(model):

@@ -1,0 +1,93 @@
+"""The written-answer sheet: every student's answers to the questions graded by hand, to read
+(``written-answers.html``, grouped by question so one grader reads one question through) and
+to fill in (``written-answers.csv``: one row per student and question; fill ``points`` and
+``comment``). Given back with ``--hand-grades``, the filled CSV is read by
+:func:`read_hand_grades` and merged into the gradebook, the LMS exports and the feedback pages
+(:mod:`.rows`); nothing is regraded.
+
+A sheet written again keeps the points and comments already filled in a sheet given back,
+so grading can happen in several sittings.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from ..atomic import write_atomically
+from .html import render
+from .rows import HandGrade, StudentRow
+from .safe_text import csv_cell
+
+SHEET_CSV = "written-answers.csv"
+SHEET_HTML = "written-answers.html"
+COLUMNS = ["student", "name", "submission", "question", "possible", "points", "comment", "answer"]
+
+
+class HandGradesError(ValueError):
+    """A filled sheet that cannot be read; the message names the file, the line and the fix."""
+
+
+def write_answer_sheet(out: Path, rows: list[StudentRow], lesson: str) -> bool:
+    """Write the sheet for every graded student with hand-graded questions; False if the lesson has none."""
+    graded = [r for r in rows if r.result is not None and r.result.manual]
+    if not graded:
+        return False
+    names = list(dict.fromkeys(name for r in graded for name in r.result.manual))
+    lines, questions = [], []
+    for name in names:
+        answers = []
+        for row in graded:
+            if name not in row.result.manual:
+                continue
+            grade = row.hand.get(name)
+            text = row.result.answers.get(name, "")
+            lines.append({"student": row.student.key, "name": row.student.name, "submission": row.entry.label,
+                          "question": name, "possible": f"{row.result.manual[name]:g}",
+                          "points": "" if grade is None or grade.points is None else f"{grade.points:g}",
+                          "comment": grade.comment if grade else "", "answer": text})
+            answers.append({"student": row.student.key, "name": row.student.name, "text": text})
+        questions.append({"name": name, "possible": graded[0].result.manual.get(name, 0.0), "answers": answers})
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows({k: csv_cell(v) for k, v in line.items()} for line in lines)
+    write_atomically(out / SHEET_CSV, buffer.getvalue())
+    write_atomically(out / SHEET_HTML, render("written.html.j2", lesson=lesson, questions=questions))
+    return True
+
+
+def read_hand_grades(path: Path) -> dict[str, dict[str, HandGrade]]:
+    """Student key -> question -> grade, from a filled ``written-answers.csv``. An empty
+    ``points`` cell is "not graded yet"; points outside 0..possible are refused."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            lines = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError) as error:
+        raise HandGradesError(f"hand grades {path}: {error}") from None
+    grades: dict[str, dict[str, HandGrade]] = {}
+    for number, line in enumerate(lines, start=2):
+        student, question = _plain(line.get("student")), _plain(line.get("question"))
+        if not student or not question:
+            raise HandGradesError(f"{path}, line {number}: no student or question: give back the sheet "
+                                  f"dlcourse wrote ({SHEET_CSV}), filling only points and comment")
+        points_text = (line.get("points") or "").strip()
+        points = None
+        if points_text:
+            try:
+                points = float(points_text.replace(",", "."))
+                possible = float(_plain(line.get("possible")) or "inf")
+            except ValueError:
+                raise HandGradesError(f"{path}, line {number}: points {points_text!r} is not a number") from None
+            if not 0 <= points <= possible:
+                raise HandGradesError(f"{path}, line {number}: {points:g} points for {question} "
+                                      f"(allowed 0 to {possible:g})")
+        grades.setdefault(student, {})[question] = HandGrade(points, (line.get("comment") or "").strip())
+    return grades
+
+
+def _plain(cell: str | None) -> str:
+    """A cell as written by :func:`write_answer_sheet`: its formula guard (a leading ``'``) removed."""
+    cell = (cell or "").strip()
+    return cell[1:] if cell.startswith("'") and cell[1:2] in ("=", "+", "-", "@", "\t", "\r") else cell

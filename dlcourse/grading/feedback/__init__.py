@@ -1,0 +1,117 @@
+"""Feedback each student reads: one self-contained HTML page per student, rendered with jinja2
+(``grading/templates/feedback.html.j2``), next to the notebook as the grader executed it.
+
+    OUT/feedback/<student>/feedback.html    each question's points, every failed test's message,
+                                            the failing hidden input as code to rerun, the
+                                            measured accuracy and its target, late time and
+                                            penalty, hand-graded points and comments, the
+                                            reader's notes on how the submission was read
+    OUT/feedback/<student>/graded-notebook.ipynb   the executed notebook
+    OUT/feedback.zip                        the same folders, for an LMS's feedback upload
+
+A page holds only its student's row: never another student's data, never a hidden test's
+source (results carry only the tests' names and messages, which Gradescope publishes too),
+nor the grader's flags or instructor notes. Folder names: Moodle's own download folder
+pattern (``<Full name>_<participant id>_assignsubmission_file_``) for a Moodle layout, which
+its "Upload multiple feedback files in a zip" matches; elsewhere the student's key.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+from ...atomic import atomic_file, write_atomically
+from ..gradebook import late_text
+from ..html import render
+from ..rows import StudentRow
+
+PAGE = "feedback.html"
+NOTEBOOK = "graded-notebook.ipynb"
+
+
+def rerunnable_input(message: str) -> str | None:
+    """The call a hidden test's message starts with (``for flat_features((3, 35, 12)): ...``,
+    :func:`dlcourse.checks.inputs.for_input`): Python the student can run; None otherwise."""
+    if not message.startswith("for "):
+        return None
+    depth, quote = 0, ""
+    for i, char in enumerate(message[4:], start=4):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == ":" and depth == 0 and message[i + 1:i + 2] in (" ", ""):
+            call = message[4:i].strip()
+            return call if "(" in call else None
+    return None
+
+
+def folder_name(row: StudentRow) -> str:
+    """The student's folder in feedback/ and feedback.zip (see the module docstring)."""
+    student = row.student
+    if row.entry is not None and row.entry.layout == "moodle" and student.sid:
+        name = f"{student.name}_{student.sid}_assignsubmission_file_"
+    else:
+        name = student.key
+    return re.sub(r"[^\w .@-]+", "_", name).strip(" .") or "student"
+
+
+def page_context(row: StudentRow, lesson: str, unit: str = "day", target: float | None = None,
+                 notebook: str = "") -> dict:
+    """What feedback.html.j2 shows for ``row`` (only this row's data)."""
+    result = row.result
+    questions = []
+    for question in result.questions.values():
+        tests = [{"name": t.name, "hidden": t.hidden, "passed": t.passed, "message": t.message,
+                  "rerun": rerunnable_input(t.message) if not t.passed and t.hidden else None}
+                 for t in question.tests]
+        questions.append({"name": question.name, "score": question.score, "possible": question.possible,
+                          "verification": question.verification, "tests": tests})
+    hand = [{"name": name, "possible": possible, "answer": result.answers.get(name, ""),
+             "points": row.hand[name].points if name in row.hand else None,
+             "comment": row.hand[name].comment if name in row.hand else ""}
+            for name, possible in result.manual.items()] if row.hand_counted else []
+    lateness = row.lateness
+    return {"lesson": lesson, "student": row.student.name or row.student.key, "submission": row.entry.label,
+            "submitted_at": row.entry.submitted_at, "status": result.status, "reason": result.reason,
+            "score": result.score, "auto_possible": result.possible, "hand_counted": row.hand_counted,
+            "hand_points": sum(g.points or 0 for g in row.hand.values()), "hand_possible": row.manual_possible,
+            "late_units": lateness.units, "late_unit": unit, "late_text": late_text(lateness.seconds),
+            "penalty_percent": lateness.penalty_percent, "penalty_points": row.penalty_points,
+            "late_note": lateness.note, "final": row.final, "possible": row.possible,
+            "accuracy": result.accuracy, "target": target, "questions": questions, "hand": hand,
+            "notes": list(row.entry.notes), "notebook": notebook}
+
+
+def write_feedback(out: Path, rows: list[StudentRow], lesson: str, *, unit: str = "day",
+                   target: float | None = None, zip_too: bool = True) -> int:
+    """Write a folder per graded student (and feedback.zip); return how many pages were written."""
+    folder = out / "feedback"
+    if folder.exists():
+        shutil.rmtree(folder)   # a student dropped from a rerun must not keep an old page
+    written = 0
+    for row in rows:
+        if row.result is None or row.entry is None:
+            continue
+        mine = folder / folder_name(row)
+        mine.mkdir(parents=True, exist_ok=True)
+        executed = out / "notebooks" / f"{row.entry.key}.ipynb"
+        notebook = ""
+        if executed.is_file():
+            notebook = NOTEBOOK
+            shutil.copyfile(executed, mine / notebook)
+        write_atomically(mine / PAGE, render("feedback.html.j2", **page_context(row, lesson, unit, target, notebook)))
+        written += 1
+    if zip_too:
+        with atomic_file(out / "feedback.zip") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+                if path.is_file():
+                    archive.write(path, path.relative_to(folder).as_posix())
+    return written

@@ -1,0 +1,130 @@
+"""Grade-import files for the LMSs, written beside gradebook.csv (``--export canvas ...``).
+
+Each holds one row per student with the identity columns the platform matches on and one
+column for the lesson: the final score (after any late penalty, hand-graded points included
+once a filled sheet is given). A student whose grading failed on the grader's side, or was
+not graded yet, gets an empty cell (an import leaves that grade alone) rather than a false 0;
+a student on the roster who submitted nothing gets 0. Layouts, from each platform's documentation:
+
+- ``canvas-import.csv``, Canvas's Gradebook import (the layout its own export has):
+  ``Student, ID, SIS User ID, SIS Login ID, Section`` then ``<assignment> (<assignment id>)``;
+  Canvas matches students by ``ID`` (its user id), else the SIS ids; a column without an
+  assignment id creates a new assignment;
+- ``moodle-import.csv``, the assignment's offline grading worksheet ("Upload grading worksheet"):
+  ``Identifier`` (``Participant <id>``, the number in Moodle's download folder names),
+  ``Full name``, ``Email address``, ``Grade``, ``Maximum Grade``, ``Last modified (grade)``,
+  ``Feedback comments``; Moodle's importer requires Identifier, Grade and Last modified (grade)
+  (mod/assign/feedback/offline/importgradeslib.php);
+- ``blackboard-import.csv``, Grade Center's "Work Offline > Upload": ``Last Name, First Name,
+  Username, Student ID`` then ``<assignment> [Total Pts: <points> Score] |<column id>``; rows
+  match on Username, every value quoted; without a column id Blackboard makes a new column;
+- ``gradescope-import.csv``, Gradescope's score upload: ``Name, SID, Email, Total Score``
+  (rows match on Email, else SID).
+
+Numbers use a decimal point and at most two decimals. Every cell is safe for a spreadsheet.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+from ..atomic import write_atomically
+from .result import GRADER_SIDE
+from .rows import MISSING, PENDING, OutputSettings, StudentRow
+from .safe_text import csv_cell
+
+
+def number(value: float) -> str:
+    """A score as every LMS reads it: decimal point, at most two decimals, no trailing zeros."""
+    return f"{round(value, 2):.2f}".rstrip("0").rstrip(".")
+
+
+def _grade(row: StudentRow) -> str:
+    if row.status == MISSING:
+        return "0"
+    if row.status in GRADER_SIDE or row.status == PENDING:
+        return ""
+    return number(row.final)
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    """(first, last) from "Last, First" or "First Last"."""
+    if "," in name:
+        last, first = (p.strip() for p in name.split(",", 1))
+        return first, last
+    first, _, last = name.strip().rpartition(" ")
+    return (first, last) if first else (last, "")
+
+
+def canvas(rows: list[StudentRow], settings: OutputSettings, possible: float) -> tuple[list[str], list[list[str]]]:
+    title = settings.assignment + (f" ({settings.assignment_id})" if settings.assignment_id else "")
+    header = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", title]
+    body = [[r.student.name, r.student.sid, "", r.student.login, "", _grade(r)] for r in rows]
+    return header, body
+
+
+def moodle(rows: list[StudentRow], settings: OutputSettings, possible: float) -> tuple[list[str], list[list[str]]]:
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    header = ["Identifier", "Full name", "Email address", "Grade", "Maximum Grade", "Last modified (grade)",
+              "Feedback comments"]
+    body = [[f"Participant {r.student.sid}" if r.student.sid else "", r.student.name, r.student.email, _grade(r),
+             number(r.possible or possible), now, _comment(r)] for r in rows]
+    return header, body
+
+
+def blackboard(rows: list[StudentRow], settings: OutputSettings, possible: float) -> tuple[list[str], list[list[str]]]:
+    column = f"{settings.assignment} [Total Pts: {number(possible)} Score]"
+    if settings.assignment_id:
+        column += f" |{settings.assignment_id}"
+    header = ["Last Name", "First Name", "Username", "Student ID", column]
+    body = [[*reversed(_split_name(r.student.name)), r.student.login, r.student.sid, _grade(r)] for r in rows]
+    return header, body
+
+
+def gradescope(rows: list[StudentRow], settings: OutputSettings, possible: float) -> tuple[list[str], list[list[str]]]:
+    header = ["Name", "SID", "Email", "Total Score"]
+    return header, [[r.student.name, r.student.sid, r.student.email, _grade(r)] for r in rows]
+
+
+# name -> (writer, the identity column the platform cannot match without, its file's quoting)
+EXPORTS: dict[str, tuple[Callable, str, int]] = {
+    "canvas": (canvas, "ID", csv.QUOTE_MINIMAL),
+    "moodle": (moodle, "Identifier", csv.QUOTE_MINIMAL),
+    "blackboard": (blackboard, "Username", csv.QUOTE_ALL),
+    "gradescope": (gradescope, "Email", csv.QUOTE_MINIMAL),
+}
+
+
+def export_path(out: Path, platform: str) -> Path:
+    return out / f"{platform}-import.csv"
+
+
+def write_exports(out: Path, rows: list[StudentRow], settings: OutputSettings) -> list[str]:
+    """Write each export ``settings.exports`` names; return one line per export whose rows lack
+    the identity the platform matches on (those rows would not import)."""
+    possible = max((r.possible for r in rows), default=0.0)
+    problems = []
+    for platform in settings.exports:
+        make, needed, quoting = EXPORTS[platform]
+        header, body = make(rows, settings, possible)
+        column = header.index(needed)
+        lacking = [r.student.key for r, line in zip(rows, body) if not line[column]]
+        if lacking:
+            problems.append(f"{platform}: {len(lacking)} student(s) without {needed} (e.g. {lacking[0]}): "
+                            f"give a roster exported from {platform.capitalize()} (--roster) so they import")
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, quoting=quoting, lineterminator="\r\n")
+        writer.writerow(header)
+        writer.writerows([csv_cell(cell) for cell in line] for line in body)
+        write_atomically(export_path(out, platform), buffer.getvalue())
+    return problems
+
+
+def _comment(row: StudentRow) -> str:
+    parts = [f"Late penalty: {row.lateness.penalty_percent:g}% of the points."] if row.lateness.units else []
+    parts += [g.comment for g in row.hand.values() if g.comment]
+    return " ".join(parts)

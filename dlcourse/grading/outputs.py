@@ -1,0 +1,69 @@
+"""Everything a batch writes for people, from (out folder, Discovery, results, settings).
+
+:func:`write_outputs` is the one call a grading run (or a collect step after sharded
+grading) makes once the results are in: gradebook.csv and submissions.csv, the LMS exports,
+the written-answer sheet, the feedback pages, the copies found, report.md and report.html.
+It reads only the results and the submissions' own files; it never regrades, so a filled
+written-answer sheet or a new late rule is applied by running it again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .answer_sheet import write_answer_sheet
+from .feedback import write_feedback
+from .gradebook import write_csv, write_gradebook, write_report
+from .inputs import Discovery
+from .lms_export import write_exports
+from .result import GradeResult
+from .report_html import write_html_report
+from .rows import OutputSettings
+from .safe_text import markdown_code, markdown_inline
+from .similarity import Pair, find_copies
+
+
+def write_outputs(out: Path, found: Discovery, results: dict[str, GradeResult],
+                  settings: OutputSettings | None = None) -> list[str]:
+    """Write every output (see the module docstring); return one-line warnings for the instructor."""
+    settings = settings or OutputSettings()
+    if not settings.assignment and results:
+        settings = _with_assignment(settings, next(iter(results.values())).lesson)
+    rows = write_gradebook(out, found, results, settings)
+    warnings = write_exports(out, rows, settings)
+    write_answer_sheet(out, rows, settings.lesson_title or settings.assignment)
+    if settings.feedback != "none":
+        write_feedback(out, rows, settings.lesson_title or settings.assignment,
+                       unit=settings.late.unit if settings.late else "day", target=settings.accuracy_target,
+                       zip_too=settings.feedback == "zip")
+    copies = find_copies(found, results, weights_file=settings.weights_file, template=settings.template)
+    write_copies(out, copies)
+    write_report(out, found, results, settings, sections=[copies_section(copies)])
+    write_html_report(out, found, results, settings)
+    return warnings
+
+
+COPIES_CSV = "copies.csv"
+
+
+def write_copies(out: Path, copies: list[Pair]) -> None:
+    """copies.csv: one row per pair and kind of evidence (for a person to judge; no score changes)."""
+    write_csv(out / COPIES_CSV, [{"submission_a": p.a.label, "submission_b": p.b.label,
+                                  "students_a": "; ".join(s.key for s in p.a.students),
+                                  "students_b": "; ".join(s.key for s in p.b.students),
+                                  "kind": p.kind, "evidence": p.evidence} for p in copies],
+              ["submission_a", "submission_b", "students_a", "students_b", "kind", "evidence"])
+
+
+def copies_section(copies: list[Pair]) -> list[str]:
+    lines = ["## Possible copies, for a person to judge", "",
+             "Evidence only: no score was changed and nothing is said to students (copies.csv has the same).", ""]
+    items = [f"- {markdown_code(p.a.label)} and {markdown_code(p.b.label)}: **{p.kind}**: "
+             f"{markdown_inline(p.evidence)}" for p in copies]
+    return lines + (items or ["- none"])
+
+
+def _with_assignment(settings: OutputSettings, lesson: str) -> OutputSettings:
+    from dataclasses import replace
+
+    return replace(settings, assignment=lesson)

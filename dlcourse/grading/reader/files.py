@@ -1,0 +1,214 @@
+"""What a file is, by its name and its kind: one definition for every reader and ``grader.export()``.
+
+- a notebook is ``*.ipynb`` in any case (also ``*.ipynb.txt``/``*.ipynb.json``: Safari's download);
+- weights are ``.pt``, ``.pth``, ``.ckpt``, ``.safetensors`` or ``.bin``, in any case;
+- an archive is a zip or a tar the standard library unpacks (``.tar.gz``, ``.tgz``, ``.tar.bz2``,
+  ``.tar.xz``...); other archives (``.rar``, ``.7z``) are named as such, with what to submit;
+- the lesson's files are matched tolerantly (:func:`find_lesson_file`): case, punctuation,
+  a browser's or an LMS's copy suffix (``name (1)``, ``name-1``) and an LMS's prefix; exactly one
+  candidate is used with a note naming it, two are refused with both names;
+- a folder is walked without following anything that is not a regular file or a folder
+  (:func:`walk`), and a file is read with a cap and never blocks (:func:`read_regular`): a
+  FIFO, a device or a link in an input folder is listed, never opened.
+
+Pure standard library: the student's ``grader.export()`` imports it too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path, PurePosixPath
+
+MAX_FILE_MB = 250          # weights are ~5 MB, notebooks under 10 MB
+MAX_FOLDER_FILES = 500     # a submission has a few files
+MAX_FOLDER_DEPTH = 32      # a lesson folder is a few levels deep
+NOTEBOOK_SUFFIXES = (".ipynb", ".ipynb.txt", ".ipynb.json")
+WEIGHTS_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors", ".bin")
+ARCHIVE_SUFFIXES = {".zip": "zip", ".tar": "tar", ".tar.gz": "tar", ".tgz": "tar", ".tar.bz2": "tar",
+                    ".tbz2": "tar", ".tbz": "tar", ".tar.xz": "tar", ".txz": "tar"}
+OTHER_ARCHIVES = (".rar", ".7z", ".tar.zst", ".zst", ".gz", ".bz2", ".xz", ".lz", ".cab", ".dmg", ".iso", ".zipx")
+EXPORTS = {".py": "a Python script", ".html": "an HTML export of a notebook", ".htm": "an HTML export of a notebook",
+           ".pdf": "a PDF", ".docx": "a Word document", ".md": "a Markdown file"}
+IGNORED_FOLDERS = {"__MACOSX", "__pycache__"}   # and every hidden folder (.ipynb_checkpoints, .git)
+IGNORED_NAMES = {"Thumbs.db", "desktop.ini"}     # and every hidden file (.DS_Store, .OTTER_LOG)
+# a copy's suffix, as browsers ("name (1)"), Canvas ("name-1"), Finder ("name copy 2") and Windows ("name - Copy") add it
+COPY_SUFFIX = re.compile(r"(?:\s*\(\d+\)|-\d+|\s+copy(?:\s*\d+)?|\s+-\s+copy(?:\s*\(\d+\))?)$", re.I)
+
+
+class SubmissionProblem(Exception):
+    """What makes an input ungradeable: a status (result.STATUSES) and a one-line reason."""
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def _lower(name: str) -> str:
+    return PurePosixPath(name).name.lower()
+
+
+def is_notebook(name: str) -> bool:
+    return _lower(name).endswith(NOTEBOOK_SUFFIXES)
+
+
+def is_weights(name: str) -> bool:
+    return _lower(name).endswith(WEIGHTS_SUFFIXES)
+
+
+def archive_kind(name: str) -> str | None:
+    """``zip`` or ``tar`` for an archive the standard library unpacks, else None."""
+    lower = _lower(name)
+    return next((kind for suffix, kind in ARCHIVE_SUFFIXES.items() if lower.endswith(suffix)), None)
+
+
+def ignored(parts: tuple[str, ...]) -> bool:
+    """Hidden files and folders (.ipynb_checkpoints, .git, .OTTER_LOG, .DS_Store), __MACOSX, __pycache__."""
+    return any(part.startswith(".") or part in IGNORED_FOLDERS for part in parts) or \
+        bool(parts) and parts[-1] in IGNORED_NAMES
+
+
+def display(name: str) -> str:
+    """``name`` as valid UTF-8 text: bytes a file system allowed but UTF-8 does not become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def stem_of(name: str) -> str:
+    """The name without its (possibly compound) suffix: ``carl.tar.gz`` -> ``carl``."""
+    base = PurePosixPath(name).name
+    lower = base.lower()
+    for suffix in sorted((*ARCHIVE_SUFFIXES, *NOTEBOOK_SUFFIXES, *OTHER_ARCHIVES), key=len, reverse=True):
+        if lower.endswith(suffix) and len(base) > len(suffix):
+            return base[:-len(suffix)]
+    return PurePosixPath(base).stem or base
+
+
+def upload_problem(name: str) -> tuple[str, str] | None:
+    """(status, reason) for a file that looks like a student's upload the grader cannot grade
+    (another archive type, a script or an export of the notebook, weights alone); None for a
+    file that is no upload (a README, a spreadsheet, an image)."""
+    lower, shown = _lower(name), display(PurePosixPath(name).name)
+    other = next((s for s in OTHER_ARCHIVES if lower.endswith(s)), None)
+    if other:
+        return "invalid-notebook", (f"{shown} is a {other} archive, which the grader cannot open: submit a .zip "
+                                    f"(or .tar.gz) holding the notebook and the weights")
+    if is_weights(lower):
+        return "invalid-notebook", (f"{shown} is a weights file without a notebook: submit the notebook with it "
+                                    f"(grader.export() zips both)")
+    what = next((kind for suffix, kind in EXPORTS.items() if lower.endswith(suffix) and suffix != ".md"), None)
+    if what:
+        return "invalid-notebook", f"{shown} is {what}, not a Jupyter notebook: submit the .ipynb file itself"
+    return None
+
+
+def _canonical(stem: str) -> str:
+    stem = stem.lower()
+    while (shorter := COPY_SUFFIX.sub("", stem)) != stem and shorter:
+        stem = shorter
+    return re.sub(r"[\s_.\-]+", "_", stem).strip("_")
+
+
+def _split(name: str) -> tuple[str, str]:
+    base = PurePosixPath(name).name
+    for suffix in sorted(NOTEBOOK_SUFFIXES, key=len, reverse=True):
+        if base.lower().endswith(suffix):
+            return base[:-len(suffix)], ".ipynb"
+    path = PurePosixPath(base)
+    return path.stem, path.suffix.lower()
+
+
+def resembles(wanted: str, name: str) -> bool:
+    """Whether ``name`` (any folder) is ``wanted`` under another spelling: case, punctuation,
+    a copy suffix, or a prefix an LMS adds (``<login>_<ids>_dense_mnist.pt``)."""
+    (want_stem, want_suffix), (stem, suffix) = _split(wanted), _split(name)
+    if suffix != want_suffix.lower():
+        return False
+    want, have = _canonical(want_stem), _canonical(stem)
+    return bool(want) and (have == want or have.endswith("_" + want))
+
+
+def find_lesson_file(wanted: str, names: list[str]) -> tuple[str | None, str | None]:
+    """The one file of ``names`` (paths inside a submission) that is the lesson's ``wanted``, and a
+    note when it is not simply there by that name.
+
+    Exact base names win; otherwise a name that :func:`resembles` it. No candidate: ``(None, None)``.
+    Raises :class:`SubmissionProblem` naming them when two or more candidates tie.
+    """
+    exact = [n for n in names if PurePosixPath(n).name == wanted]
+    candidates = exact or [n for n in names if resembles(wanted, n)]
+    if len(candidates) > 1:
+        raise SubmissionProblem("invalid-notebook", f"the submission holds {len(candidates)} files that could be "
+                                                    f"{wanted} ({', '.join(map(display, candidates))}): submit one")
+    if not candidates:
+        return None, None
+    found = candidates[0]
+    if found == wanted:
+        return found, None
+    return found, f"{display(found)} was graded as {wanted}, the lesson's file (rename it {wanted} next time)"
+
+
+def kind_of_mode(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    if stat.S_ISLNK(mode):
+        return "a link (not followed)"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO), not a file: not read"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not a file: not read"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a file: not read"
+    return "not a regular file: not read"
+
+
+def walk(folder: Path) -> tuple[list[tuple[str, Path]], list[tuple[str, str]]]:
+    """(relative path, path) of ``folder``'s regular files, and (relative path, why) of what was
+    not read: links, FIFOs, devices, folders deeper than :data:`MAX_FOLDER_DEPTH`. Hidden and
+    ignored files are neither. Raises :class:`SubmissionProblem` past :data:`MAX_FOLDER_FILES`."""
+    found: list[tuple[str, Path]] = []
+    passed: list[tuple[str, str]] = []
+    stack: list[tuple[Path, tuple[str, ...]]] = [(folder, ())]
+    while stack:
+        current, parts = stack.pop()
+        try:
+            with os.scandir(current) as children:
+                entries = sorted(children, key=lambda e: e.name)
+        except OSError:
+            continue
+        for child in entries:
+            relative = (*parts, child.name)
+            if ignored(relative):
+                continue
+            mode = child.stat(follow_symlinks=False).st_mode
+            shown = "/".join(relative)
+            if stat.S_ISDIR(mode):
+                if len(relative) >= MAX_FOLDER_DEPTH:
+                    passed.append((shown, f"a folder {len(relative)} levels deep: not read"))
+                else:
+                    stack.append((Path(child.path), relative))
+            elif stat.S_ISREG(mode):
+                found.append((shown, Path(child.path)))
+                if len(found) > MAX_FOLDER_FILES:
+                    raise SubmissionProblem("invalid-notebook", f"the folder holds more than {MAX_FOLDER_FILES} "
+                                                                f"files; a submission has a few")
+            else:
+                passed.append((shown, kind_of_mode(mode)))
+    return sorted(found), passed
+
+
+def read_regular(path: Path, limit_mb: int = MAX_FILE_MB) -> bytes:
+    """A regular file's bytes, at most ``limit_mb``: a link, a FIFO or a device is refused without
+    blocking or reading it (even one swapped in after it was listed). Raises :class:`SubmissionProblem`."""
+    shown = display(path.name)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        raise SubmissionProblem("invalid-notebook", f"{shown} could not be read ({error.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(f.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise SubmissionProblem("invalid-notebook", f"{shown} is {kind_of_mode(mode)}")
+        data = f.read(limit_mb * 2**20 + 1)  # the size stat reports is not trusted: read at most the cap
+    if len(data) > limit_mb * 2**20:
+        raise SubmissionProblem("invalid-notebook", f"{shown} is larger than {limit_mb} MB")
+    return data

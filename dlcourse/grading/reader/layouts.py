@@ -1,0 +1,225 @@
+"""Input layouts: how a download of submissions is laid out, detected or chosen (``--layout``).
+
+Each layout reads INPUT into a :class:`~..inputs.Discovery`: one :class:`~..inputs.Entry` per
+student (identity, the platform's time and late mark where it records them, the files, earlier
+attempts) and every other top-level entry set aside with why. The registry, in detection order:
+
+    gradescope   Gradescope's "Export Submissions" (folder, or its zip): submission_metadata.yml
+    moodle       Moodle's "Download submissions": "Full Name_<id>_assignsubmission_file_" folders (or files)
+    blackboard   Blackboard's download: <assignment>_<user>_attempt_<time>_<file> plus a .txt receipt each
+    canvas       Canvas's "Download Submissions": flat <login>[_LATE]_<user id>_<attachment id>_<file>
+    plain        a folder of uploads: notebooks, archives, or one folder per student (the fallback)
+
+A layout's archive (a Canvas or Gradescope zip given as INPUT) is unpacked to a private
+temporary folder, removed when the process ends.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from ..inputs import Discovery, Entry, SetAside, Student
+from .archives import extract_download, member_names
+from .files import (SubmissionProblem, archive_kind, display, ignored, is_notebook, is_weights, kind_of_mode,
+                    read_regular, stem_of, upload_problem, walk)
+
+GRADESCOPE_METADATA = "submission_metadata.yml"
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    title: str                                   # what it is, for --help and docs/inputs.md
+    detect: Callable[[list[str]], bool]          # from INPUT's top-level names
+    read: Callable[[Path], Discovery]
+
+
+def discover(target: Path, layout: str | None = None) -> Discovery:
+    """What ``target`` holds, read with ``layout`` (a name in :data:`LAYOUTS`; None or ``auto``: detected)."""
+    target = target.resolve()
+    mode = os.lstat(target).st_mode
+    if stat.S_ISREG(mode) and archive_kind(target.name):
+        unpacked = _unpacked_export(target, layout)
+        if unpacked is not None:
+            return discover(unpacked, layout)
+    if not stat.S_ISDIR(mode):
+        return Discovery([loose_entry(target, target.parent, "plain")], [])
+    chosen, target = _detect(target) if layout in (None, "auto") else (LAYOUTS[layout], target)
+    return chosen.read(target)
+
+
+def top_names(folder: Path) -> list[str]:
+    try:
+        return sorted(os.listdir(folder))
+    except OSError:
+        return []
+
+
+def _detect(folder: Path) -> tuple[Layout, Path]:
+    """The first layout that recognises ``folder``, or its only subfolder (an unzipped download
+    often is one folder: Gradescope's assignment_<id>_export/, Canvas's submissions/)."""
+    names = top_names(folder)
+    chosen = next(c for c in LAYOUTS.values() if c.detect(names))
+    visible = [n for n in names if not ignored((n,))]
+    if chosen.name == "plain" and len(visible) == 1 and stat.S_ISDIR(os.lstat(folder / visible[0]).st_mode):
+        inner = next(c for c in LAYOUTS.values() if c.detect(top_names(folder / visible[0])))
+        if inner.name != "plain":
+            return inner, folder / visible[0]
+    return chosen, folder
+
+
+def mtime(path: Path) -> str:
+    stamp = os.lstat(path).st_mtime
+    return datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def loose_entry(path: Path, root: Path, layout: str, problem: tuple[str, str] | None = None) -> Entry:
+    label = display(os.fsdecode(path.relative_to(root).as_posix()))
+    return Entry(path, label, [Student(display(stem_of(os.fsdecode(path.name))))], mtime(path), layout=layout,
+                 problem=problem)
+
+
+def classify(root: Path, path: Path, layout: str = "plain") -> Entry | SetAside:
+    """One top-level entry of a folder of uploads: a student's row (to grade, or with the
+    problem that stops it), or set aside with why. Nothing is followed or opened but folders."""
+    name = display(os.fsdecode(path.name))
+    mode = os.lstat(path).st_mode
+    if ignored((path.name,)):
+        return SetAside(name, "a hidden or system file: not a submission")
+    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+        return SetAside(name, kind_of_mode(mode))
+    if stat.S_ISREG(mode):
+        if is_notebook(path.name) or archive_kind(path.name):
+            return loose_entry(path, root, layout)
+        problem = upload_problem(path.name)
+        if problem:
+            return loose_entry(path, root, layout, problem)
+        return SetAside(name, f"not a submission (a notebook, an archive or a student's folder): "
+                              f"{'a ' + path.suffix.lower() + ' file' if path.suffix else 'a file without a suffix'}")
+    entry = Entry(path, name, [Student(name)], mtime(path), layout=layout)
+    try:
+        found, _passed = walk(path)
+    except SubmissionProblem as problem:
+        entry.problem = (problem.status, problem.reason)
+        return entry
+    if any(is_notebook(r) or archive_kind(r) for r, _ in found):
+        return entry
+    uploads = [r for r, _ in found if is_weights(r) or upload_problem(r)]
+    if uploads:
+        entry.problem = ("invalid-notebook", f"the folder holds no notebook (.ipynb); it holds "
+                                             f"{', '.join(map(display, uploads[:3]))}")
+        return entry
+    return SetAside(name + "/", "an empty folder" if not found else
+                    f"a folder without a notebook, an archive or weights ({len(found)} other files)")
+
+
+def one_student_folder(folder: Path) -> bool:
+    """A student's folder given as INPUT: exactly one notebook directly in it and no archive (a
+    folder of students' notebooks holds several; the files beside the notebook are its own)."""
+    files = [name for name in top_names(folder) if stat.S_ISREG(os.lstat(folder / name).st_mode)]
+    return sum(is_notebook(n) for n in files) == 1 and not any(archive_kind(n) for n in files)
+
+
+def read_plain(target: Path) -> Discovery:
+    """A folder of uploads: each notebook, archive or student folder is a row; one student's
+    own folder given as INPUT is one row."""
+    if one_student_folder(target):
+        return Discovery([Entry(target, display(target.name), [Student(display(target.name))], mtime(target),
+                                layout="plain")], [])
+    entries, aside = [], []
+    for name in top_names(target):
+        found = classify(target, target / name)
+        (entries if isinstance(found, Entry) else aside).append(found)
+    return Discovery(entries, aside)
+
+
+def _text(value: object) -> str:
+    """A metadata field as text: null (None) reads as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    return str(value)
+
+
+def read_gradescope(target: Path) -> Discovery:
+    """Gradescope's export: ``submission_<id>/`` folders plus metadata naming their submitters."""
+    root, aside = target, []
+    try:
+        metadata = yaml.safe_load(read_regular(root / GRADESCOPE_METADATA)) or {}
+    except (SubmissionProblem, yaml.YAMLError) as error:
+        plain = read_plain(root)
+        return Discovery(plain.entries, [*aside, *plain.set_aside,
+                                         SetAside(GRADESCOPE_METADATA, f"unreadable, so no names were read ({error})")])
+    metadata = metadata if isinstance(metadata, dict) else {}
+    entries = []
+    for name in top_names(root):
+        if name == GRADESCOPE_METADATA:
+            aside.append(SetAside(name, "Gradescope's metadata: the students' names and times were read from it"))
+            continue
+        info = metadata.get(name)
+        if not isinstance(info, dict):
+            aside.append(SetAside(display(name), "not listed in the export's metadata"))
+            continue
+        found = classify(root, root / name, "gradescope")
+        if isinstance(found, SetAside):
+            found = Entry(root / name, display(name), layout="gradescope",
+                          problem=("invalid-notebook", f"the submission is {found.reason}"))
+        submitters = [s for s in info.get(":submitters") or [] if isinstance(s, dict)]
+        found.students = [Student(key=_text(s.get(":sid")) or _text(s.get(":email")) or _text(s.get(":name")) or name,
+                                  name=_text(s.get(":name")), email=_text(s.get(":email")), sid=_text(s.get(":sid")))
+                          for s in submitters] or [Student(display(name))]
+        found.submitted_at = _text(info.get(":created_at")) or found.submitted_at
+        entries.append(found)
+    return Discovery(entries, aside)
+
+
+_TEMPORARY: list[str] = []
+
+
+def _unpacked_export(archive: Path, layout: str | None) -> Path | None:
+    """A platform's download given as one archive, unpacked to a private folder; None when the
+    archive is one student's submission (or cannot be unpacked: its row then says why)."""
+    names = member_names(archive)
+    tops = sorted({n.replace("\\", "/").split("/")[0] for n in names} |
+                  {n.replace("\\", "/").split("/")[-1] for n in names})
+    detected = next((c.name for c in LAYOUTS.values() if c.name != "plain" and c.detect(tops)), None)
+    if not names or (layout in (None, "auto", "plain") and detected is None):
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="dlcourse-input-"))
+    _TEMPORARY.append(str(folder))
+    try:
+        extract_download(archive, folder)
+    except SubmissionProblem:
+        return None
+    return folder
+
+
+@atexit.register
+def _remove_temporary() -> None:
+    for folder in _TEMPORARY:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _registry() -> dict[str, Layout]:
+    from . import lms
+
+    return {layout.name: layout for layout in [
+        Layout("gradescope", "Gradescope's Export Submissions (folder or zip): submission_<id>/ folders and "
+                             "submission_metadata.yml", lambda names: GRADESCOPE_METADATA in names, read_gradescope),
+        *lms.LAYOUTS,
+        Layout("plain", "a folder of uploads: notebooks, archives, or one folder per student",
+               lambda names: True, read_plain)]}
+
+
+LAYOUTS: dict[str, Layout] = _registry()

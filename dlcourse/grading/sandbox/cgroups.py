@@ -1,0 +1,204 @@
+"""Kernel-enforced limits for one run: a memory, a process-count and (where asked) a CPU
+cgroup, v1 or v2, nested inside the grader's own group, so a limit placed on the grader (a
+container, a systemd unit) also covers every run it starts."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import os
+import signal
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from .limits import Limits
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CPU_PERIOD_US = 100_000  # the kernel's default period for a cgroup's CPU quota
+
+
+@functools.lru_cache(maxsize=1)
+def cgroups_available() -> bool:
+    """Whether runs here get kernel-enforced memory and process limits."""
+    probe = Cgroups.create(Limits(timeout=1))
+    if probe is None:
+        return False
+    probe.remove()
+    return True
+
+
+def _own_cgroup(controller: str) -> Path:
+    """The folder of the cgroup this process is in, for ``controller`` ("" on cgroup v2).
+
+    Groups made for a command nest inside it, so a limit placed on the grader itself (a
+    container, a systemd unit, a benchmark) also covers every command the grader starts.
+    """
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            mount = CGROUP_ROOT / controller if controller else CGROUP_ROOT
+            return mount / path.lstrip("/")
+    return CGROUP_ROOT / controller
+
+
+def _delegates(group: Path, controllers: set[str]) -> bool:
+    """Whether ``group`` (cgroup v2) hands ``controllers`` to groups made below it."""
+    try:
+        delegated = set((group / "cgroup.subtree_control").read_text().split())
+    except OSError:
+        return False
+    return controllers <= delegated and os.access(group, os.W_OK)
+
+
+def _quota_us(cpus: float) -> int:
+    """CPU microseconds per ``CPU_PERIOD_US`` for ``cpus`` CPUs: 50000 for half a CPU."""
+    return max(1000, round(cpus * CPU_PERIOD_US))  # the kernel refuses quotas under 1 ms
+
+
+@dataclass
+class Cgroups:
+    """A memory and a pids cgroup made for one command, and a cpu one where ``Limits.cpus``
+    asks (v1: a hierarchy each, memory first; v2: one group)."""
+
+    dirs: list[Path]
+    version: int
+    enforced: tuple[str, ...]
+
+    @property
+    def procs_files(self) -> list[Path]:
+        return [d / "cgroup.procs" for d in self.dirs]
+
+    def joined(self, command: list[str]) -> list[str]:
+        """``command`` started inside these groups: a shell joins them, then exec's the
+        command, which keeps its pid."""
+        joins = "; ".join(f"echo $$ > {p}" for p in self.procs_files)
+        return ["sh", "-c", f'{joins}; exec "$@"', "sh", *command]
+
+    @classmethod
+    def create(cls, limits: Limits) -> Cgroups | None:
+        """Groups for one run, or ``None`` where none can be made here. A CPU share that cannot
+        be set leaves the memory and process limits in force (``enforced`` then lacks it)."""
+        name = f"dlcourse-{uuid.uuid4().hex[:12]}"
+        try:
+            if (CGROUP_ROOT / "cgroup.controllers").is_file():
+                group = cls._create_v2(name, limits)
+            else:
+                group = cls._create_v1(name, limits)
+        except OSError:
+            group = None
+        if group is None and limits.cpus:
+            return cls.create(dataclasses.replace(limits, cpus=None))
+        return group
+
+    @classmethod
+    def _create_v1(cls, name: str, limits: Limits) -> Cgroups | None:
+        memory, pids = _own_cgroup("memory") / name, _own_cgroup("pids") / name
+        if not (memory.parent.is_dir() and pids.parent.is_dir() and os.access(memory.parent, os.W_OK)):
+            return None
+        memory.mkdir()
+        group = cls([memory], 1, ("cgroup memory",))
+        with group._removed_on_failure():
+            if limits.memory_mb:
+                (memory / "memory.limit_in_bytes").write_text(str(limits.memory_mb * 2**20))
+                swap = memory / "memory.memsw.limit_in_bytes"
+                if swap.exists():  # no escaping the limit into swap
+                    swap.write_text(str(limits.memory_mb * 2**20))
+            pids.mkdir()
+            group.dirs.append(pids)
+            group.enforced += ("cgroup pids",)
+            if limits.max_processes:
+                (pids / "pids.max").write_text(str(limits.max_processes))
+            if limits.cpus:
+                cpu = _own_cgroup("cpu") / name
+                cpu.mkdir()
+                group.dirs.append(cpu)
+                group.enforced += ("cgroup cpu",)
+                (cpu / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+                (cpu / "cpu.cfs_quota_us").write_text(str(_quota_us(limits.cpus)))
+        return group
+
+    @classmethod
+    def _create_v2(cls, name: str, limits: Limits) -> Cgroups | None:
+        # v2 allows controllers only below a group without processes of its own: our own
+        # group qualifies when it was delegated that way (systemd does), else the root.
+        needed = {"memory", "pids"} | ({"cpu"} if limits.cpus else set())
+        parent = next((d for d in (_own_cgroup(""), CGROUP_ROOT) if _delegates(d, needed)), None)
+        if parent is None:
+            return None
+        group_dir = parent / name
+        group_dir.mkdir()
+        group = cls([group_dir], 2, ("cgroup memory", "cgroup pids") + (("cgroup cpu",) if limits.cpus else ()))
+        with group._removed_on_failure():
+            if limits.memory_mb:
+                (group_dir / "memory.max").write_text(str(limits.memory_mb * 2**20))
+                (group_dir / "memory.swap.max").write_text("0")
+            if limits.max_processes:
+                (group_dir / "pids.max").write_text(str(limits.max_processes))
+            if limits.cpus:
+                (group_dir / "cpu.max").write_text(f"{_quota_us(limits.cpus)} {CPU_PERIOD_US}")
+        return group
+
+    @contextlib.contextmanager
+    def _removed_on_failure(self):
+        """Setting a limit failed: no half-made group stays behind (create() then returns None)."""
+        try:
+            yield
+        except OSError:
+            self.remove()
+            raise
+
+    def pids(self) -> set[int]:
+        found = set()
+        for procs in self.procs_files:
+            try:
+                found |= {int(line) for line in procs.read_text().split()}
+            except OSError:
+                pass
+        return found
+
+    def kill_all(self) -> None:
+        for _ in range(50):
+            remaining = self.pids()
+            if not remaining:
+                return
+            for pid in remaining:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel's OOM killer ended a process of this group (hitting the limit
+        alone is not enough: page cache is reclaimed at the limit without killing anyone)."""
+        return self.counters("memory.oom_control" if self.version == 1 else "memory.events")["oom_kill"] > 0
+
+    def counters(self, name: str, folder: Path | None = None) -> dict[str, int]:
+        """A "key value" file of the memory group (or of ``folder``) as numbers (missing keys read 0)."""
+        counters: dict[str, int] = {}
+        try:
+            for line in ((folder or self.dirs[0]) / name).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                counters[key] = int(value)
+        except (OSError, ValueError):
+            pass
+        return defaultdict(int, counters)
+
+    def remove(self) -> None:
+        for d in self.dirs:
+            for _ in range(20):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:  # still busy for a moment after its last process died
+                    time.sleep(0.05)

@@ -1,0 +1,123 @@
+"""The measurement of a submission's weights, the one rule for what weights prove: the
+lesson's network built from ``lesson.yaml`` holding them (read with ``weights_only=True``:
+a crafted pickle is refused, not executed), its accuracy on the full test split through the
+lesson's own input pipeline, and the train-test gap against the baseline lesson's.
+
+It sits beneath both users: the students' checks (:mod:`dlcourse.checks.accuracy`, so a
+notebook measures what the grade counts) and the judge's clean room
+(:mod:`dlcourse.grading.cleanroom`, on the bytes the submission arrived with). Neither
+imports the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .checks.architecture import in_use_order
+from .checks.weights import UnsafeWeights, WeightsProblem, read_weights, spec_model_with, state_dict_problem
+from .data import ImageDataset
+from .lesson import Lesson
+from .training import evaluate, predict
+
+
+@dataclass
+class Verdict:
+    weights_found: bool = False
+    weights_problem: str | None = None   # unreadable, unsafe, or not the lesson's network
+    unsafe_weights: bool = False         # a pickle that asks to import code other than torch's
+    unreadable_weights: bool = False     # not a state_dict the grader can read (a whole model, corrupt)
+    fits_lesson: bool = False            # every tensor has the shape the lesson's network needs
+    accuracy: float | None = None
+    test_images: int = 0
+    meets_threshold: bool = False
+    gap: float | None = None             # train-test accuracy gap, when the lesson has a baseline
+    baseline_gap: float | None = None
+    baseline_problem: str | None = None
+    error: str | None = None             # the clean room itself failed
+    # the predicted class of each of the first PREDICTION_IMAGES test images, one digit each:
+    # two submissions' networks compared without their weights (similarity.py)
+    predictions: str = ""
+
+
+PREDICTION_IMAGES = 1000   # a fixed set: the test split's first images
+
+
+def verify(lesson: Lesson, weights: Path, order: list[str] | None = None, data: Path | None = None,
+           gap: bool = True, predictions: bool = False) -> Verdict:
+    """Check and measure ``weights`` against the lesson's network, on the datasets in ``data``
+    (default: the data directory). ``order``, if known from
+    the notebook, lists the tensors' names in the order its network uses them: weights saved
+    from a class that declares its layers in another order then line up all the same.
+    ``gap=False`` skips the train-test gap (the notebook's accuracy check needs only the
+    accuracy). ``predictions``: also record the predicted classes on the fixed image set (the
+    judge does). The notebook's checks call this too, so they measure what the grade counts."""
+    verdict = Verdict(weights_found=weights.is_file())
+    if not verdict.weights_found:
+        verdict.weights_problem = f"{lesson.weights} is missing"
+        return verdict
+    try:
+        state = read_weights(weights)
+    except UnsafeWeights as problem:
+        verdict.weights_problem, verdict.unsafe_weights = str(problem), True
+        return verdict
+    except WeightsProblem as problem:
+        verdict.weights_problem, verdict.unreadable_weights = str(problem), True
+        return verdict
+    state = in_use_order(state, order)
+    problem = state_dict_problem(state, lesson.architecture)
+    if problem:
+        verdict.weights_problem = f"{lesson.weights} does not hold the lesson's network: {problem}"
+        return verdict
+    verdict.fits_lesson = True
+    model = spec_model_with(state, lesson.architecture)
+    train = lesson.train_set(data) if lesson.baseline or lesson.prepare else None
+    prepare = lesson.reference_prepare(train, root=data)
+    test_set = lesson.test_set(data)
+    verdict.test_images = len(test_set)
+    verdict.accuracy = evaluate(model, test_set, prepare=prepare).accuracy
+    verdict.meets_threshold = verdict.accuracy >= lesson.accuracy_threshold
+    if predictions:
+        fixed = test_set.images[:PREDICTION_IMAGES]
+        verdict.predictions = "".join(str(int(c)) for c in predict(model, fixed, prepare=prepare))
+    if lesson.baseline and gap:
+        try:
+            base = baseline_model(lesson, weights.parent)
+        except WeightsProblem as problem:
+            verdict.baseline_problem = str(problem)
+            return verdict
+        images = gap_images(lesson, train, data)
+        verdict.gap = train_test_gap(model, prepare, images)
+        verdict.baseline_gap = train_test_gap(base, lesson.baseline_lesson().reference_prepare(root=data), images)
+    return verdict
+
+
+def baseline_model(lesson: Lesson, folder: Path = Path(".")) -> nn.Module:
+    """The baseline lesson's network holding its submitted weights (a WeightsProblem if unfit)."""
+    baseline = lesson.baseline_lesson()
+    state = read_weights(folder / baseline.weights)
+    problem = state_dict_problem(state, baseline.architecture)
+    if problem:
+        raise WeightsProblem(f"{baseline.weights} does not hold the network of lesson {baseline.id}: {problem}")
+    return spec_model_with(state, baseline.architecture)
+
+
+def gap_images(lesson: Lesson, train: ImageDataset | None = None, root: Path | None = None) -> tuple:
+    """The first ``gap_images`` images the notebook trains on (no validation image among
+    them) and the first ``gap_images`` test images, with their labels: the sets gaps are
+    measured on (pass ``train``, the full training set, if it is loaded already), from
+    ``root`` (default: the data directory)."""
+    n = lesson.gap_images
+    trained_on, test = lesson.training_part(train, root), lesson.test_set(root)
+    index = torch.arange(min(n, len(trained_on)))
+    return (trained_on.take(index), trained_on.labels[index]), (test.images[:n], test.labels[:n])
+
+
+def train_test_gap(model: nn.Module, prepare: Callable[[torch.Tensor], torch.Tensor], images: tuple) -> float:
+    """Training accuracy minus test accuracy, on the sets from :func:`gap_images`."""
+    train, test = (evaluate(model, split, prepare=prepare).accuracy for split in images)
+    return train - test
