@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import time
 import zipfile
 from pathlib import Path
@@ -27,10 +26,8 @@ from .atomic import atomic_file
 from .lesson import Lesson, current_lesson
 from .running import (CELL_RUNS, ipython_shell, NotebookNotFound, RunningNotebook, assignment_name, cell_source, code_digest,
                       find_running_notebook, on_colab)
+from .unfinished import unfinished_questions
 
-ANSWER_TAG = "otter_answer_cell"
-PLACEHOLDER = re.compile(r"(^|=)\s*\.\.\.\s*(#.*)?$")   # a line that is `...` or `name = ...`
-CHECK_CALL = re.compile(r"""grader\.check\(\s*["']([^"']+)["']""")
 
 
 class ExportRefused(Exception):
@@ -87,25 +84,11 @@ def refuse_stub(found: RunningNotebook) -> None:
 
 
 def refuse_unfinished(found: RunningNotebook) -> None:
-    cells = [c for c in found.content.get("cells", []) if c.get("cell_type") == "code"]
-    open_questions = []
-    for index, cell in enumerate(cells):
-        tags = (cell.get("metadata") or {}).get("tags") or []
-        if ANSWER_TAG in tags and any(PLACEHOLDER.search(line.strip()) for line in cell_source(cell).splitlines()):
-            open_questions.append(_question_after(cells, index))
+    open_questions = unfinished_questions(found.content.get("cells", []))
     if open_questions:
         names = ", ".join(f"'{name}'" for name in open_questions)
         raise ExportRefused(f"{found.name} still holds `...` where an answer goes (questions {names}). Finish "
                             f"them, or submit what you have with grader.export(unfinished=True).")
-
-
-def _question_after(cells: list[dict], index: int) -> str:
-    """The question an answer cell belongs to: the one its next ``grader.check`` names."""
-    for cell in cells[index + 1:]:
-        match = CHECK_CALL.search(cell_source(cell))
-        if match:
-            return match.group(1)
-    return f"cell {index + 1}"
 
 
 def lesson_files(lesson: Lesson, folder: Path) -> dict[str, bytes]:

@@ -194,3 +194,27 @@ def test_a_prepare_that_differs_from_the_lessons_pipeline_is_explained_as_the_st
     assert accuracy.score == 0
     message = accuracy.tests[0].message
     assert "target is 95%" in message and f"reach {yours:.2%}" in message and "your `prepare` differs" in message
+
+
+def test_an_answer_cell_left_as_released_is_one_the_run_could_not_show():
+    """A stub whose network cell defines `model` as an empty class (`...` in its methods):
+    trained weights earn the architecture as they do after os._exit, so ending never pays."""
+    lesson = LESSONS["cnn-mnist"]
+    architecture = lesson.verified_questions["architecture"]
+    report = completed(lesson, TRAINED, passed=False, missing=False)
+    result = combine(Path("s.zip"), lesson, points(lesson), files(lesson), report, [], unfinished=[architecture])
+    assert result.questions[architecture].score == 4
+    assert "still holds the release's `...`" in result.questions[architecture].verification
+    assert result.score == grade(lesson, stopped(TRAINED)).score
+
+
+def test_unfinished_questions_are_read_from_the_answer_cells():
+    from dlcourse.unfinished import unfinished_questions
+
+    def cell(source: str, answer: bool = False) -> dict:
+        return {"cell_type": "code", "source": source, "metadata": {"tags": ["otter_answer_cell"] if answer else []}}
+
+    cells = [cell("class Net(nn.Module):\n    def forward(self, x):\n        ...\n\nmodel = Net()", answer=True),
+             cell('grader.check("model")'), cell("total = 4 * 5", answer=True), cell('grader.check("count")'),
+             cell("steps = ...", answer=True), cell('grader.check("steps")')]
+    assert unfinished_questions(cells) == ["model", "steps"]

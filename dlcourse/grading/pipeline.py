@@ -30,6 +30,7 @@ import nbformat
 
 from ..lesson import BASELINE_FILE, LESSON_FILE, Lesson
 from ..settings import data_dir
+from ..unfinished import unfinished_questions
 from .judge import JudgeJob
 from .judge_client import Judge
 from .manifest import Manifest
@@ -99,7 +100,8 @@ def grade_submission(autograder: Path, submission: Path | Entry, options: Gradin
         if report.refused:
             return ungraded(submission, lesson, manifest, "not-graded", report.refused, start)
         result = combine(submission, lesson, manifest.points, sub.files, report, evidence,
-                         written_with=_python_version(sub.notebook))
+                         written_with=_python_version(sub.notebook),
+                         unfinished=unfinished_questions(sub.notebook.get("cells", [])))
         result.manual = dict(manifest.manual)
         result.answers = written_answers(sub.notebook, list(manifest.manual))
         result.notes[:0] = sub.notes  # how the submission was read (e.g. graded as the lesson named)

@@ -31,11 +31,14 @@ _TORCH_ADVICE = re.compile(r"\s*(In PyTorch 2\.6, we changed|Re-running `torch\.
 
 
 def combine(submission: Path, lesson: Lesson, points: dict[str, float], files: dict[str, bytes],
-            report: JudgeReport, evidence: list[str], written_with: str | None = None) -> GradeResult:
+            report: JudgeReport, evidence: list[str], written_with: str | None = None,
+            unfinished: list[str] = ()) -> GradeResult:
     """The judge's scores, held against its measurement of the weights; a status and a reason.
 
     ``written_with``: the Python version the notebook says it last ran on (its
     ``language_info.version``), to explain syntax the grader's older Python cannot parse.
+    ``unfinished``: the questions whose answer cells still hold the release's ``...``
+    (dlcourse/unfinished.py): like a name never defined, the run could not show them.
     """
     questions = {name: QuestionResult(name, 0.0, possible) for name, possible in points.items()}
     for name, judged in report.questions.items():
@@ -49,7 +52,7 @@ def combine(submission: Path, lesson: Lesson, points: dict[str, float], files: d
     if not report.ready and report.kernel_error:
         notes.append(f"the runner said: {report.kernel_error}")
     if verdict is not None:
-        flags += _verify(lesson, questions, verdict, report, notes)
+        flags += _verify(lesson, questions, verdict, report, notes, list(unfinished))
     result = GradeResult(submission=submission.name, lesson=lesson.id, status="ok", reason="",
                          questions=questions, accuracy=verdict.accuracy if verdict else None,
                          flags=flags, notes=notes)
@@ -59,7 +62,7 @@ def combine(submission: Path, lesson: Lesson, points: dict[str, float], files: d
 
 
 def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdict, report: JudgeReport,
-            notes: list[str]) -> list[str]:
+            notes: list[str], unfinished: list[str]) -> list[str]:
     """Hold the notebook run's scores against the clean room's verdict (see the module
     docstring); return flags. Weights of another shape refute an architecture the run gave
     full marks (score 0, flagged)."""
@@ -73,7 +76,7 @@ def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdi
         flags.append(f"unsafe weights file: {verdict.weights_problem}")
     architecture = questions.get(lesson.verified_questions.get("architecture", ""))
     if architecture:
-        flags += _architecture(architecture, verdict, report, notes)
+        flags += _architecture(architecture, verdict, report, notes, unfinished)
     accuracy = questions.get(lesson.verified_questions.get("accuracy", ""))
     if accuracy:
         if verdict.accuracy is None:
@@ -84,7 +87,7 @@ def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdi
                                      f"test images (target {percent(lesson.accuracy_threshold)})")
             accuracy.measured_ok = verdict.meets_threshold
             if verdict.meets_threshold:
-                _earn(accuracy, _why_unshown(accuracy.name, report))
+                _earn(accuracy, _why_unshown(accuracy.name, report, unfinished))
             else:
                 message = shortfall(verdict.accuracy, verdict.test_images, lesson.accuracy_threshold)
                 if report.your_pipeline is not None and report.your_pipeline - verdict.accuracy > PIPELINES_AGREE:
@@ -100,13 +103,14 @@ def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdi
                                 f"the baseline's {100 * verdict.baseline_gap:.1f}")
             gap.measured_ok = verdict.gap < verdict.baseline_gap
             if gap.measured_ok:
-                _earn(gap, _why_unshown(gap.name, report))
+                _earn(gap, _why_unshown(gap.name, report, unfinished))
             else:
                 _overrule(gap, gap_not_smaller(verdict.gap, verdict.baseline_gap))
     return flags
 
 
-def _architecture(question: QuestionResult, verdict: Verdict, report: JudgeReport, notes: list[str]) -> list[str]:
+def _architecture(question: QuestionResult, verdict: Verdict, report: JudgeReport, notes: list[str],
+                  unfinished: list[str]) -> list[str]:
     """The notebook's network where the run showed it, held against the weights; the weights
     alone where it did not (and they are the lesson's network trained to its target: shapes
     alone would give untrained weights, which anyone can make, the architecture's points)."""
@@ -122,7 +126,7 @@ def _architecture(question: QuestionResult, verdict: Verdict, report: JudgeRepor
             _overrule(question, question.verification)
             return [f"{question.name}: the notebook run gave full marks, but {verdict.weights_problem}"]
         return []
-    why = _why_unshown(question.name, report)
+    why = _why_unshown(question.name, report, unfinished)
     if verdict.meets_threshold and why:
         question.verification = "the weights are the lesson's network, trained to its target"
         question.measured_ok = True
@@ -137,7 +141,7 @@ def _architecture(question: QuestionResult, verdict: Verdict, report: JudgeRepor
     return []
 
 
-def _why_unshown(name: str, report: JudgeReport) -> str | None:
+def _why_unshown(name: str, report: JudgeReport, unfinished: list[str] = ()) -> str | None:
     """Why the notebook's run could not show question ``name``, naming the failing cell; None
     when its tests asked the notebook and got its answers."""
     failed = f' (the cell "{_cell_of(report.cell_errors[0])}" raised an error)' if report.cell_errors else ""
@@ -146,6 +150,8 @@ def _why_unshown(name: str, report: JudgeReport) -> str | None:
         return f"the notebook stopped while running {where}, before its tests ran"
     if name in report.unasked:
         return "the notebook's kernel stopped answering while the tests ran"
+    if name in unfinished:
+        return "its answer cell still holds the release's `...`"
     missing = report.missing.get(name)
     if missing:
         return f"the notebook never defined {', '.join(f'`{m}`' for m in missing)}{failed}"
