@@ -96,7 +96,8 @@ def test_the_stub_with_trained_weights_earns_what_the_weights_prove_however_its_
         assert all(result.questions[name].score == result.questions[name].possible for name in proven)
     assert ended.score == completed.score
     architecture = completed.questions[lesson.verified_questions["architecture"]]
-    assert "never defined `model`" in architecture.verification and 'the cell "' in architecture.verification
+    why = architecture.verification  # dense-mnist's stub cell fails; cnn-mnist's defines an empty class
+    assert ("never defined `model`" in why and 'the cell "' in why) or "still holds the release's `...`" in why, why
     assert completed.status == "error"
     assert ended.status == "error" and "ended before its tests ran" in ended.reason, ended.reason
 

@@ -150,11 +150,11 @@ def _why_unshown(name: str, report: JudgeReport, unfinished: list[str] = ()) -> 
         return f"the notebook stopped while running {where}, before its tests ran"
     if name in report.unasked:
         return "the notebook's kernel stopped answering while the tests ran"
-    if name in unfinished:
-        return "its answer cell still holds the release's `...`"
     missing = report.missing.get(name)
     if missing:
         return f"the notebook never defined {', '.join(f'`{m}`' for m in missing)}{failed}"
+    if name in unfinished:
+        return f"its answer cell still holds the release's `...`{failed}"
     return None
 
 
