@@ -13,16 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import torch
-from torch import nn
-
-from .checks.architecture import in_use_order
-from .checks.weights import UnsafeWeights, WeightsProblem, read_weights, spec_model_with, state_dict_problem
-from .data import ImageDataset
 from .lesson import Lesson
-from .training import evaluate, predict
+
+if TYPE_CHECKING:  # torch loads only when something is measured: Verdict is the grader's too, torch-free
+    import torch
+    from torch import nn
+
+    from .data import ImageDataset
 
 
 @dataclass
@@ -56,6 +55,10 @@ def verify(lesson: Lesson, weights: Path, order: list[str] | None = None, data: 
     ``gap=False`` skips the train-test gap (the notebook's accuracy check needs only the
     accuracy). ``predictions``: also record the predicted classes on the fixed image set (the
     judge does). The notebook's checks call this too, so they measure what the grade counts."""
+    from .checks.architecture import in_use_order
+    from .checks.weights import UnsafeWeights, WeightsProblem, read_weights, spec_model_with, state_dict_problem
+    from .training import evaluate, predict
+
     verdict = Verdict(weights_found=weights.is_file())
     if not verdict.weights_found:
         verdict.weights_problem = f"{lesson.weights} is missing"
@@ -98,6 +101,8 @@ def verify(lesson: Lesson, weights: Path, order: list[str] | None = None, data: 
 
 def baseline_model(lesson: Lesson, folder: Path = Path(".")) -> nn.Module:
     """The baseline lesson's network holding its submitted weights (a WeightsProblem if unfit)."""
+    from .checks.weights import WeightsProblem, read_weights, spec_model_with, state_dict_problem
+
     baseline = lesson.baseline_lesson()
     state = read_weights(folder / baseline.weights)
     problem = state_dict_problem(state, baseline.architecture)
@@ -111,6 +116,8 @@ def gap_images(lesson: Lesson, train: ImageDataset | None = None, root: Path | N
     them) and the first ``gap_images`` test images, with their labels: the sets gaps are
     measured on (pass ``train``, the full training set, if it is loaded already), from
     ``root`` (default: the data directory)."""
+    import torch
+
     n = lesson.gap_images
     trained_on, test = lesson.training_part(train, root), lesson.test_set(root)
     index = torch.arange(min(n, len(trained_on)))
@@ -119,5 +126,7 @@ def gap_images(lesson: Lesson, train: ImageDataset | None = None, root: Path | N
 
 def train_test_gap(model: nn.Module, prepare: Callable[[torch.Tensor], torch.Tensor], images: tuple) -> float:
     """Training accuracy minus test accuracy, on the sets from :func:`gap_images`."""
+    from .training import evaluate
+
     train, test = (evaluate(model, split, prepare=prepare).accuracy for split in images)
     return train - test

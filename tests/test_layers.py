@@ -115,3 +115,15 @@ def test_the_linter_finds_nothing():
                           text=True, cwd=PACKAGE.parent, timeout=120)
     assert "No module named ruff" not in done.stderr, "install the test extras: pip install -e '.[test]'"
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_the_graders_own_process_imports_no_torch():
+    """The grader (batch, pipeline, scoring, the CLI) stays small: torch loads in the judge and
+    the kernel only (a module-level import of the measurement once cost the grader ~640 MB)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, dlcourse.cli, dlcourse.grading.batch, dlcourse.grading.pipeline, dlcourse.grading.scoring, "
+            "dlcourse.grading.preflight\nassert 'torch' not in sys.modules, 'torch was imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

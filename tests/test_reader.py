@@ -411,3 +411,9 @@ def test_inputs_that_stall_or_crash_a_reader_each_get_a_row_with_a_reason(tmp_pa
     assert [(a.name, "FIFO" in a.reason) for a in summary.discovery.set_aside] == [("stalls.zip", True)]
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")  # strict UTF-8 throughout
     assert "caf\ufffd.rar" in report and "stalls.zip" in report
+
+
+def test_an_upload_gradescope_unpacks_that_is_no_notebook_says_what_it_is(tmp_path):
+    folder = write(tmp_path / "submission", {"hw1.rar": b"Rar!\x1a\x07\x00", "dense_mnist.pt": weights(DENSE)})
+    with pytest.raises(SubmissionProblem, match="hw1.rar is a .rar archive, which the grader cannot open: submit a .zip"):
+        read_submission(folder, DENSE)
