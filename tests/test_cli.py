@@ -58,7 +58,7 @@ def test_grade_one_submission_prints_a_table_and_writes_results(course, tmp_path
     done = dlcourse("grade", "--lesson", "dense-mnist", str(submission), "--out", str(out),
                     env={"DLCOURSE_DATA": str(SAMPLE_DIR)})
     assert done.returncode == 0, done.stderr
-    assert "reference.zip: ok  18/18" in done.stdout
+    assert "reference.zip: ok  24/24" in done.stdout
     assert "without encryption" not in done.stdout + done.stderr  # kernels talk over private Unix sockets
     for question in ("prepare", "flatten", "model", "parameters", "accuracy"):
         assert question in done.stdout

@@ -107,3 +107,31 @@ def test_dlcourse_grade_refuses_in_one_line_before_grading(not_root, tmp_path, c
     assert code == 2 and len(error.splitlines()) == 1
     assert error.startswith("dlcourse: not grading: student code would run as your own user")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_forged_or_unsigned_result_in_the_output_folder_is_not_reused(tmp_path):
+    """What the batch saves it signs; a record written by anyone else (the sandbox's user, if it
+    ever reached OUT/results/) is regraded, not believed."""
+    from dlcourse.grading.collect import RESULTS, prepare, save_result, saved_result
+    from dlcourse.grading.inputs import Entry, Student
+    from dlcourse.grading.result import GradeResult
+
+    (tmp_path / "in").mkdir()
+    upload = tmp_path / "in" / "ada.ipynb"
+    upload.write_text("{}")
+    entry = Entry(upload, "ada.ipynb", [Student("ada")])
+    out = tmp_path / "out"
+    key = prepare(out, sandbox_reaches_grader=False)
+    honest = GradeResult(submission="ada.ipynb", lesson="dense-mnist", status="error", reason="", questions={})
+    save_result(out, entry, honest, "grader", key)
+    assert saved_result(out, entry, "grader", key) == honest
+
+    path = out / RESULTS / f"{entry.key}.json"
+    record = json.loads(path.read_text())
+    record["result"]["status"] = "ok"                       # a forged improvement, signature kept
+    path.write_text(json.dumps(record))
+    assert saved_result(out, entry, "grader", key) is None
+    record.pop("signature")                                  # or no signature at all
+    path.write_text(json.dumps(record))
+    assert saved_result(out, entry, "grader", key) is None
+    assert prepare(out, sandbox_reaches_grader=True) is None  # an unconfined batch believes nothing saved

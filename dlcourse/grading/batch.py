@@ -67,14 +67,14 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
     from tqdm.auto import tqdm
 
     found = discover(target, layout)  # the input layout: None detects it (docs/inputs.md)
-    prepare(out)
+    key = prepare(out, sandbox_reaches_grader=_sandbox_reaches_grader(sandbox, allow_root))
     grader_hash = content_hash(autograder)
     BatchRecord(target, grader_hash).write(out)
     summary = BatchSummary(discovery=found, shard=shard)
     mine = [e for e in found.entries if shard is None or in_shard(e, *shard)]
     pending: list[Entry] = []
     for entry in mine:
-        previous = saved_result(out, entry, grader_hash, grader_side=False) if not force else None
+        previous = saved_result(out, entry, grader_hash, key, grader_side=False) if not force else None
         if previous:
             summary.results[entry.key] = previous
             summary.reused += 1
@@ -94,7 +94,7 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
     try:
         with contextlib.closing(execution.run(autograder, jobs)) as finished:  # closed: no run outlives the batch
             for entry, result in finished:
-                save_result(out, entry, result, grader_hash)
+                save_result(out, entry, result, grader_hash, key)
                 summary.results[entry.key] = result
                 summary.graded += 1
                 bar.update()
@@ -186,3 +186,14 @@ def stop_all(jobs: list[tuple[Entry, GradingOptions]]) -> None:
 
 def grader_error(entry: Entry, reason: str) -> GradeResult:
     return GradeResult(submission=entry.label, lesson="", status="grader-error", reason=reason, questions={})
+
+
+def _sandbox_reaches_grader(sandbox: str, allow_root: bool) -> bool:
+    """Whether student code in this batch could read the grader's files (the signing key
+    among them); where no sandbox can be planned at all, assume it could."""
+    from .sandbox import Limits, SandboxUnavailable, plan_for
+
+    try:
+        return plan_for(Limits(timeout=1, allow_root=allow_root, confinement=sandbox)).reaches_grader
+    except SandboxUnavailable:
+        return True

@@ -24,6 +24,7 @@ from pathlib import Path
 from ..atomic import write_atomically
 from .gradebook import write_gradebook
 from .inputs import Discovery, Entry, content_hash, discover
+from .trust import results_key, seal, unseal
 from .outputs import write_outputs
 from .result import GRADER_SIDE, GradeResult
 from .rows import OutputSettings
@@ -70,23 +71,28 @@ class BatchRecord:
                             "grade into it first with `dlcourse grade ... --out {out}`") from None
 
 
-def prepare(out: Path) -> None:
-    """The output folders, the results' closed to every other user (a sandbox's user included)."""
+def prepare(out: Path, *, sandbox_reaches_grader: bool) -> bytes | None:
+    """The output folders, the results' closed to every other user (a sandbox's user included);
+    returns the key that signs the results (trust.py), ``None`` where student code could read it."""
     (out / RESULTS).mkdir(parents=True, exist_ok=True)
     os.chmod(out / RESULTS, 0o700)
+    return results_key(out / RESULTS, sandbox_reaches_grader=sandbox_reaches_grader)
 
 
-def save_result(out: Path, entry: Entry, result: GradeResult, grader_hash: str) -> None:
+def save_result(out: Path, entry: Entry, result: GradeResult, grader_hash: str, key: bytes | None) -> None:
     record = {"content_hash": content_hash(entry), "autograder_hash": grader_hash, "result": result.to_dict()}
-    write_atomically(out / RESULTS / f"{entry.key}.json", json.dumps(record, indent=1))
+    write_atomically(out / RESULTS / f"{entry.key}.json", seal(record, key))
 
 
-def saved_result(out: Path, entry: Entry, grader_hash: str, *, grader_side: bool = True) -> GradeResult | None:
-    """The saved result for ``entry``, if it graded exactly this content with this autograder.
-    ``grader_side=False`` leaves out the grader's own failures (a resumed run regrades them)."""
+def saved_result(out: Path, entry: Entry, grader_hash: str, key: bytes | None, *,
+                 grader_side: bool = True) -> GradeResult | None:
+    """The saved result for ``entry``, if ``key`` signed it and it graded exactly this content with
+    this autograder. ``grader_side=False`` leaves out the grader's own failures (a resumed run
+    regrades them)."""
     try:
-        record = json.loads((out / RESULTS / f"{entry.key}.json").read_text())
-        if record["content_hash"] == content_hash(entry) and record["autograder_hash"] == grader_hash \
+        record = unseal((out / RESULTS / f"{entry.key}.json").read_text(), key)
+        if record is not None and record["content_hash"] == content_hash(entry) \
+                and record["autograder_hash"] == grader_hash \
                 and (grader_side or record["result"]["status"] not in GRADER_SIDE):
             return GradeResult.from_dict(record["result"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -99,9 +105,10 @@ def gather(out: Path) -> tuple[Discovery, dict[str, GradeResult]]:
     by entry key: what the shards of a job array wrote. Raises NotABatch."""
     record = BatchRecord.read(out)
     found = discover(record.input)
+    key = results_key(out / RESULTS, sandbox_reaches_grader=False)  # the shards' key (none: nothing is believed)
     results = {}
     for entry in found.entries:
-        result = saved_result(out, entry, record.autograder_hash)
+        result = saved_result(out, entry, record.autograder_hash, key)
         if result is not None:
             results[entry.key] = result
     return found, results
