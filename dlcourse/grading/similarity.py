@@ -32,10 +32,11 @@ from .result import GradeResult
 WEIGHTS_SUFFIXES = (".pt", ".pth", ".safetensors", ".bin", ".ckpt")
 MIN_CELL_TOKENS = 20        # a shared cell shorter than this (``model = Net()``) is no evidence
 # Near-identical: disagreement below this share of the two error rates' sum (a copy: 0).
-# Independent training cannot fall far below about half: two networks that err on disjoint
-# images disagree on the sum, and shared errors with the same wrong class are a minority.
-# Measured on the course's seeds by benchmarks/prediction_agreement.py (benchmarks/README.md).
+# The course's own seeds of dense-mnist (0, 1, 2: 98.1%, 97.6%, 98.1% on the fixed images)
+# measured 0.40, 0.45 and 0.56 pairwise (benchmarks/prediction_agreement.py, benchmarks/README.md);
+# the bound sits well below the lowest.
 NEAR_IDENTICAL = 0.25
+INDEPENDENT_LOWEST = 0.40
 SIMILAR_CODE = 0.8          # copydetect: share of each side's fingerprinted tokens found in the other
 
 
@@ -97,7 +98,7 @@ def find_copies(found: Discovery, results: dict[str, GradeResult], *, weights_fi
         if ratio is not None and ratio < NEAR_IDENTICAL:
             pairs.append(Pair(x.entry, y.entry, "near-identical-network",
                               f"predictions differ on {ratio:.0%} of what their errors would give independently "
-                              f"(independent training: at least {2 * NEAR_IDENTICAL:.0%})"))
+                              f"(the course's independently trained seeds: {INDEPENDENT_LOWEST:.0%} or more)"))
     pairs += _similar_code(reads, given, {(p.a.key, p.b.key) for p in pairs if p.kind == "identical-answers"})
     order = ["identical-weights", "identical-answers", "near-identical-network", "similar-code"]
     return sorted(pairs, key=lambda p: (order.index(p.kind), p.a.label, p.b.label))
