@@ -544,4 +544,4 @@ def test_folder_input_never_follows_links(tmp_path):
     result = summary.results["student-a"]
     assert result.status == "missing-weights" and result.score == 0
     assert sorted((a.name, a.reason) for a in summary.discovery.set_aside) == [
-        ("linked-solution", "a link: not followed"), ("linked.ipynb", "a link: not followed")]
+        ("linked-solution", "a link (not followed)"), ("linked.ipynb", "a link (not followed)")]
