@@ -64,7 +64,7 @@ def test_grade_one_submission_prints_a_table_and_writes_results(course, tmp_path
         assert question in done.stdout
     assert "more_epochs      graded by hand (2 points, not in this score)" in done.stdout
     record = json.loads((out / "results" / "reference.zip.json").read_text())
-    assert record["result"]["score"] == 18 and record["result"]["status"] == "ok"
+    assert record["result"]["score"] == 24 and record["result"]["status"] == "ok"
     assert (out / "gradebook.csv").is_file() and (out / "report.md").is_file()
 
 
