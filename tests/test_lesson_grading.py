@@ -20,7 +20,7 @@ COURSE = Course(ROOT)
 LESSONS = [i for i in COURSE.lesson_ids() if COURSE.reference_weights(COURSE.lesson(i)).is_file()]
 CASES = [(lesson_id, m.name) for lesson_id in LESSONS for m in load_mistakes(COURSE.lesson(lesson_id))]
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # the shared fixture grades every lesson's mistakes (~15 min)
 
 
 @pytest.fixture(scope="session")
