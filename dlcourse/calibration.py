@@ -35,6 +35,10 @@ from .reference import TrainingRun, train_reference
 
 MARGIN = 0.02  # a correct solution's worst run must clear the threshold by this much
 KINDS = ["correct", "no-activations", "untrained", "wrong-normalization"]
+# Wrong runs whose own network the grader never measures: every lesson's public and hidden
+# architecture checks name the missing activation, and the clean room measures the weights in
+# the lesson's network. Their own accuracy is shown, and counts against no threshold.
+NAMED_BY_ARCHITECTURE = {"no-activations"}
 RESULTS = "calibration.json"
 REPORT = "CALIBRATION.md"
 
@@ -192,14 +196,20 @@ def render(course: Course) -> Path:
         "Each lesson's `accuracy_threshold` (in its `lesson.yaml`) is the target the lesson was",
         "specified with, moved where the rule demands it:",
         "",
-        "- dense-mnist 97% to 95%, cnn-mnist 98.5% to 96.8%: correct networks score too close to the",
-        "  specified figures to leave two points;",
-        "- cifar-cnn 70% to 72%, and cnn-mnist as high as the rule allows: their networks trained",
-        "  without activations score close to the specified figures (see their no-activations rows;",
-        "  max pooling is still nonlinear).",
+        "- dense-mnist 97% to 95%, cnn-mnist 98.5% to 96.8%, cifar-cnn 70% to 64%: correct networks",
+        "  score too close to the specified figures to leave two points (cifar-cnn's recipe was cut",
+        "  to half the classic width and 4 epochs, to train in minutes on 2 cores);",
+        "- cnn-mnist as high as the rule allows.",
         "",
-        "A wrong run counts against a threshold if either accuracy clears it: the lesson's network",
-        "loaded with its weights (what the grader measures), or the network as it was trained.",
+        "A wrong run counts against a threshold if the lesson's network loaded with its weights",
+        "clears it: that is what the grader measures. The network as it was trained (\"own network\")",
+        "counts too, except for the no-activations runs: the grader never measures a network without",
+        "activations as itself. Every lesson's public and hidden architecture checks fail it with a",
+        "message that names the missing activation (\"Is an activation missing?\"; tests/test_calibration.py",
+        "holds this for every lesson), and the clean room measures its weights in the lesson's network,",
+        "where they score near chance (the accuracy column). Max pooling is still nonlinear, so such a",
+        "network trained for a few minutes can match a correct one (cifar-cnn's, as trained, scores",
+        "above every correct seed): its own accuracy is shown, not counted.",
         "",
         "CIFAR-10 here is a JPEG-degraded copy (quality 75) of the original: expect the original",
         "to score a point or two differently, so these figures are a conservative stand-in.",
@@ -227,13 +237,20 @@ class Verdict:
 
 def verdict(lesson: Lesson, runs: list[Run]) -> Verdict:
     """Whether ``lesson``'s threshold obeys the rule for ``runs`` (at least one correct run):
-    the worst correct run clears it by MARGIN, and no wrong run reaches it either way."""
+    the worst correct run clears it by MARGIN, and no wrong run reaches it (:func:`counted`)."""
     worst = min(r.accuracy for r in runs if r.kind == "correct")
     margin = worst - lesson.accuracy_threshold
-    above = [r.kind for r in runs
-             if r.kind != "correct" and max(r.accuracy, r.own_accuracy or 0) >= lesson.accuracy_threshold]
+    above = [r.kind for r in runs if r.kind != "correct" and counted(r) >= lesson.accuracy_threshold]
     highest = math.floor((worst - MARGIN) * 1000 + 1e-6) / 1000
     return Verdict(margin, highest, above, margin >= MARGIN - 1e-9 and not above)
+
+
+def counted(run: Run) -> float:
+    """The accuracy a wrong run counts with: the lesson's network with its weights, or the
+    network as trained where that is higher, unless the architecture checks name the difference."""
+    if run.kind in NAMED_BY_ARCHITECTURE:
+        return run.accuracy
+    return max(run.accuracy, run.own_accuracy or 0)
 
 
 def _lesson_table(lesson: Lesson, runs: list[Run]) -> list[str]:

@@ -59,3 +59,32 @@ def test_every_threshold_obeys_the_calibration_rule(course, lesson_id):
     v = calibration.verdict(lesson, load(course)[lesson_id])
     assert v.holds, (f"{lesson_id}: threshold {lesson.accuracy_threshold:.1%}, margin {100 * v.margin:.1f} points, "
                      f"the rule allows up to {v.highest:.1%}; wrong runs at or above it: {v.above}")
+
+
+@pytest.mark.parametrize("lesson_id", Course(ROOT).lesson_ids())
+def test_a_network_without_activations_fails_the_architecture_check_by_name(course, lesson_id):
+    """Why a no-activations run's own accuracy counts against no threshold: the grader never
+    measures that network as itself, because the lesson's architecture check names what is missing."""
+    from torch import nn
+
+    from dlcourse.checks import check_architecture
+    from dlcourse.checks.architecture import ArchitectureMismatch
+
+    spec = course.lesson(lesson_id).architecture
+    network = spec.build()
+    for index, layer in enumerate(network):
+        if isinstance(layer, nn.ReLU):
+            network[index] = nn.Identity()  # what calibration's no-activations run trains
+    with pytest.raises(ArchitectureMismatch, match="Is an activation missing?"):
+        check_architecture(network, spec)
+
+
+def test_a_no_activations_run_counts_by_the_lessons_network_and_other_wrong_runs_either_way(course):
+    lesson = course.lesson(LESSON)
+    correct = Run("correct", 0, accuracy=lesson.accuracy_threshold + 0.05)
+    above = lesson.accuracy_threshold + 0.01
+    no_activations = Run("no-activations", 0, accuracy=0.1, own_accuracy=above)
+    assert calibration.verdict(lesson, [correct, no_activations]).holds
+    other = Run("wrong-normalization", 0, accuracy=0.1, own_accuracy=above)
+    assert calibration.verdict(lesson, [correct, other]).above == ["wrong-normalization"]
+    assert calibration.verdict(lesson, [correct, Run("no-activations", 0, accuracy=above)]).above == ["no-activations"]

@@ -23,22 +23,35 @@ CASES = [(lesson_id, m.name) for lesson_id in LESSONS for m in load_mistakes(COU
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # the shared fixture grades every lesson's mistakes (~15 min)
 
 
-@pytest.fixture(scope="session")
-def graded(tmp_path_factory):
-    """lesson id -> submission name (without suffix) -> GradeResult."""
-    results = {}
-    for lesson_id in LESSONS:
+class Graded:
+    """lesson id -> submission name (without suffix) -> GradeResult, each lesson graded when a
+    test first asks for it: `-k cifar-cnn` grades that lesson's submissions only."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._tmp_path_factory = tmp_path_factory
+        self._results: dict[str, dict] = {}
+
+    def __getitem__(self, lesson_id: str) -> dict:
+        if lesson_id not in self._results:
+            self._results[lesson_id] = self._grade(lesson_id)
+        return self._results[lesson_id]
+
+    def _grade(self, lesson_id: str) -> dict:
         lesson = COURSE.lesson(lesson_id)
-        folder = tmp_path_factory.mktemp(f"{lesson_id}-submissions")
+        folder = self._tmp_path_factory.mktemp(f"{lesson_id}-submissions")
         with on_sample_data():
             reference_submission(COURSE, lesson, folder)
             stub_submission(COURSE, lesson, folder)
             for mistake in load_mistakes(lesson):
                 mistake_submission(COURSE, lesson, mistake, folder)
             summary = grade_batch(COURSE.autograder_zip(lesson_id), folder,
-                                  tmp_path_factory.mktemp(f"{lesson_id}-grades"), workers=2, progress=False)
-        results[lesson_id] = {r.submission.rsplit(".", 1)[0]: r for r in summary.results.values()}
-    return results
+                                  self._tmp_path_factory.mktemp(f"{lesson_id}-grades"), workers=2, progress=False)
+        return {r.submission.rsplit(".", 1)[0]: r for r in summary.results.values()}
+
+
+@pytest.fixture(scope="session")
+def graded(tmp_path_factory):
+    return Graded(tmp_path_factory)
 
 
 @pytest.mark.parametrize("lesson_id", LESSONS)

@@ -5,8 +5,7 @@ OK_FORMAT = False
 name = "curves"
 points = None
 
-@test_case(points=0, hidden=False, 
-    success_message="well formed; whether it is right is checked when you submit")
+@test_case(points=0, hidden=False)
 def test_curves_format(curve_statements):
     from dlcourse.checks import chosen_answer
     chosen_answer(curve_statements, 'abcde', 'curve_statements')

@@ -12,5 +12,5 @@ def test_first_block(vgg_block):
     from dlcourse.spec import ArchSpec
     vgg_block = student_function(vgg_block, 'vgg_block')
     spec = current_lesson().architecture
-    check_architecture(vgg_block(3, 32), ArchSpec(spec.input_shape, spec.layers[:5]))
+    check_architecture(vgg_block(3, 16), ArchSpec(spec.input_shape, spec.layers[:5]))
 
