@@ -96,11 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     from .grading.preflight import PreflightProblem
     from .grading.roster import RosterError
     from .grading.safe_text import terminal
+    from .course_config import CourseConfigError
     from .lesson_config import LessonConfigError
 
     try:
         return args.run(args)
-    except (KnownProblem, LessonConfigError, PreflightProblem, RosterError, LatePolicyError,
+    except (KnownProblem, LessonConfigError, CourseConfigError, PreflightProblem, RosterError, LatePolicyError,
             HandGradesError) as problem:
         print(f"dlcourse: {terminal(problem)}", file=sys.stderr)
         return 2
@@ -116,12 +117,17 @@ def _instructor_options(grade: argparse.ArgumentParser) -> None:
     group = grade.add_argument_group("students, deadlines and what is written for them (docs/instructors.md)")
     group.add_argument("--roster", type=Path, help="the class list exported from the LMS (CSV): a row per student, "
                                                    "'missing' for those who submitted nothing")
-    group.add_argument("--due", help="due date, ISO 8601 (2026-03-01T23:59+01:00; no zone: UTC)")
-    group.add_argument("--grace", default="0", help="grace period after the due date: 15m, 2h, 1d (default: none)")
-    group.add_argument("--late-penalty", default="0%/day", help="percent of the points per started day or hour late: "
-                                                               "10%%/day, 2%%/hour (default: none)")
-    group.add_argument("--late-cap", type=float, default=100.0, help="the most a late penalty takes, in percent")
-    group.add_argument("--extensions", type=Path, help="CSV: student, and due (a time) or days/hours added")
+    # each late option overrides course.yaml's key of the same name (lessons.<id>: due, grace, ...)
+    group.add_argument("--due", help="due date, ISO 8601 (2026-03-01T23:59+01:00; no zone: UTC); "
+                                     "default: course.yaml's lessons.<id>.due, if any")
+    group.add_argument("--grace", help="grace period after the due date: 15m, 2h, 1d (default: course.yaml's, "
+                                       "else none)")
+    group.add_argument("--late-penalty", help="percent of the points per started day or hour late: 10%%/day, "
+                                              "2%%/hour (default: course.yaml's, else none)")
+    group.add_argument("--late-cap", type=float, help="the most a late penalty takes, in percent (default: "
+                                                      "course.yaml's, else 100)")
+    group.add_argument("--extensions", type=Path, help="CSV: student, and due (a time) or days/hours added "
+                                                       "(default: course.yaml's, if any)")
     group.add_argument("--export", action="append", default=[], choices=sorted(EXPORTS), metavar="LMS",
                        help=f"also write the LMS's grade-import file ({', '.join(sorted(EXPORTS))}); repeatable")
     group.add_argument("--assignment", default="", help="the lesson's column name in the LMS (default: the lesson id)")
@@ -133,21 +139,17 @@ def _instructor_options(grade: argparse.ArgumentParser) -> None:
                        help="feedback pages: a folder per student, plus a zip for the LMS's upload (default), or none")
 
 
-def _output_settings(args):
+def _output_settings(args, course_late=None):
+    """The instructor's options as OutputSettings; ``course_late``: the course's late settings
+    for the lesson (course.yaml), which each late option given overrides."""
     from .grading.answer_sheet import read_hand_grades
-    from .grading.late import LatePolicy, parse_duration, parse_penalty, parse_time, read_extensions
+    from .grading.late import LateSettings
     from .grading.roster import read_roster
     from .grading.rows import OutputSettings
 
-    late = None
-    if args.due:
-        due = parse_time(args.due)
-        percent, unit = parse_penalty(args.late_penalty)
-        late = LatePolicy(due=due, grace_seconds=parse_duration(args.grace), penalty_percent=percent, unit=unit,
-                          cap_percent=args.late_cap,
-                          extensions=read_extensions(args.extensions, due) if args.extensions else {})
-    elif args.extensions:
-        raise KnownProblem("--extensions needs --due: an extension moves the lesson's due date")
+    options = LateSettings(due=args.due, grace=args.grace, late_penalty=args.late_penalty, late_cap=args.late_cap,
+                           extensions=args.extensions)
+    late = (course_late or LateSettings()).overridden_by(options).policy()
     return OutputSettings(roster=read_roster(args.roster) if args.roster else None, late=late,
                           hand=read_hand_grades(args.hand_grades) if args.hand_grades else None,
                           exports=tuple(dict.fromkeys(args.export)), feedback=args.feedback,
@@ -172,6 +174,7 @@ def _build(args) -> int:
     from .course import CourseNotFound
 
     course = _course(args)
+    course.config()   # a misspelt key in course.yaml stops the build, not a grading run weeks later
     try:
         if args.check:
             drifted = check(course, args.lessons or None)
@@ -236,15 +239,17 @@ def _grade(args) -> int:
     from .grading.safe_text import terminal
     from .settings import data_dir
 
+    course_late = None   # a lesson of the course: this offering's due date and late rules (course.yaml)
     if args.autograder:
         autograder, name = args.autograder, args.autograder.stem.removesuffix("-autograder")
     else:
         course = _course(args)
         _check_lessons(course, [args.lesson])
         autograder, name = course.autograder_zip(args.lesson), args.lesson
+        course_late = course.late_settings(args.lesson)
     if not args.input.exists():
         raise KnownProblem(f"{args.input} does not exist")
-    settings = _output_settings(args)
+    settings = _output_settings(args, course_late)
     found = discover(args.input)
     if not found.entries:
         raise KnownProblem(f"no submissions in {args.input} (a notebook, a zip or a folder with a notebook)"

@@ -27,7 +27,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from .inputs import Entry, Student
@@ -92,6 +92,39 @@ class LatePolicy:
         return Lateness(seconds, units, min(self.cap_percent, units * self.penalty_percent), note)
 
 
+@dataclass(frozen=True)
+class LateSettings:
+    """A late rule as written: by the course (course.yaml's ``lessons.<id>``) or by the grading
+    command's options of the same names; None where not set. ``policy`` reads it."""
+
+    due: str | None = None
+    grace: str | None = None          # 15m, 2h, 1d, or minutes
+    late_penalty: str | None = None   # 10%/day, 2%/hour
+    late_cap: float | None = None     # percent
+    extensions: Path | None = None    # CSV: student, and due or days/hours
+
+    def overridden_by(self, other: LateSettings) -> LateSettings:
+        """These settings, each one ``other`` sets replaced by its value (options over the course's)."""
+        return replace(self, **{f.name: getattr(other, f.name) for f in fields(other)
+                                if getattr(other, f.name) is not None})
+
+    def policy(self) -> LatePolicy | None:
+        """The late policy, or None without a due date; raises LatePolicyError for a value that
+        cannot be read, or extensions without a due date."""
+        if self.due is None:
+            if self.extensions is not None:
+                raise LatePolicyError("extensions need a due date (--due, or due in course.yaml's lessons section): "
+                                      "an extension moves the lesson's due date")
+            return None
+        if self.late_cap is not None and not 0 <= self.late_cap <= 100:
+            raise LatePolicyError(f"late cap {self.late_cap:g}: a percentage from 0 to 100")
+        due = parse_time(self.due)
+        percent, unit = parse_penalty(self.late_penalty or "0%/day")
+        return LatePolicy(due=due, grace_seconds=parse_duration(self.grace or "0"), penalty_percent=percent,
+                          unit=unit, cap_percent=100.0 if self.late_cap is None else self.late_cap,
+                          extensions=read_extensions(self.extensions, due) if self.extensions else {})
+
+
 # Moodle's worksheet writes times as its user's locale shows them ("Monday, 2 March 2026, 10:15 AM")
 _LMS_FORMATS = ("%A, %d %B %Y, %I:%M %p", "%A, %d %B %Y, %H:%M", "%d %B %Y, %I:%M %p", "%d %B %Y, %H:%M")
 
@@ -140,8 +173,11 @@ def parse_duration(text: str) -> float:
 def read_extensions(path: Path, due: dt.datetime) -> dict[str, dt.datetime]:
     """A CSV with a ``student`` column (key, sid, email or login) and ``due`` (a time) or
     ``days``/``hours`` (added to the lesson's due date)."""
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.DictReader(handle))
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError) as error:
+        raise LatePolicyError(f"extensions {path}: {error}") from None
     extensions = {}
     for number, row in enumerate(rows, start=2):
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
