@@ -368,6 +368,8 @@ def _print_result(result) -> None:
         print(f"  test accuracy measured from the weights: {result.accuracy:.2%}")
     for flag in result.flags:
         print(f"  flag: {terminal(flag)}")
+    for line in result.evidence:
+        print(f"  evidence: {terminal(line)}")
 
 
 def _check_lessons(course, lesson_ids: list[str]) -> None:

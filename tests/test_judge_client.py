@@ -82,3 +82,65 @@ def test_a_ready_message_of_the_wrong_shape_hides_nothing():
     runner = RunnerSession(FakeRun(({"event": "ready", "cell_errors": "not a list"}, [b"x" * (NOTEBOOK_LIMIT + 1)])))
     assert runner.wait_until_ready()
     assert runner.cell_errors == [] and runner.notebook is None
+
+
+class DyingJudge(Judge):
+    """A judge that writes ``words`` to its error log and ends without a report, as one that
+    crashes on a submission does (its log may quote what the student's code wrote)."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__()
+        self.words = words
+
+    def _start(self) -> None:
+        self.errors = open(self.home / "stderr.log", "w")
+        self.process = subprocess.Popen([sys.executable, "-c", f"import sys; sys.stdin.readline(); "
+                                         f"sys.stderr.write({self.words!r}); sys.exit(3)"], cwd=self.home,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors,
+                                        encoding="utf-8", start_new_session=True)
+
+
+STUDENT_WORDS = "=HYPERLINK(\"x\") \x1b[2Jkernel died, regrade with more memory " + "x" * 5000
+
+
+def test_a_judge_that_fails_leaves_its_log_in_the_row(course, tmp_path):
+    from dlcourse.grading.batch import JudgePerWorker, grade_one
+    from dlcourse.grading.gradebook import write_gradebook
+    from dlcourse.grading.inputs import discover
+    from dlcourse.grading.pipeline import GradingOptions
+
+    notebook = next(course.student_dir("dense-mnist").glob("*.ipynb"))
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "alice.ipynb").write_bytes(notebook.read_bytes())
+    found = discover(tmp_path / "in")
+    judges = JudgePerWorker()
+    judges.local.judge = DyingJudge("Traceback (most recent call last):\nValueError: " + STUDENT_WORDS + "\n")
+    judges.every.append(judges.local.judge)
+    try:
+        result = grade_one(course.autograder_zip("dense-mnist"), found.entries[0], GradingOptions(timeout=60), judges)
+    finally:
+        judges.close()
+
+    assert result.status == "grader-error"
+    assert "ValueError" in result.reason and "kernel died" not in result.reason   # the reason is the grader's words
+    assert result.evidence[-1].startswith(judge_client.LOG_MARK + "ValueError: =HYPERLINK")
+    assert "kernel died, regrade" in result.evidence[-1] and "\x1b" not in result.evidence[-1]
+    assert len(result.evidence[-1]) < len(judge_client.LOG_MARK) + judge_client.LOG_LINE_CHARS + 10
+    (tmp_path / "out").mkdir()
+    write_gradebook(tmp_path / "out", found, {found.entries[0].key: result})
+    assert judge_client.LOG_MARK + "ValueError: =HYPERLINK" in (tmp_path / "out" / "submissions.csv").read_text()
+
+
+def test_a_judge_that_died_between_submissions_leaves_its_log_to_the_next_row(tmp_path):
+    judge = DyingJudge("Fatal Python error: Segmentation fault\n")
+    with judge:
+        judge._start()
+        judge.process.stdin.write("\n")
+        judge.process.stdin.flush()
+        judge.process.wait(timeout=30)
+        with pytest.raises(JudgeFailed) as failed:   # the new judge (the same kind) fails too
+            judge.run(JudgeJob(workdir=str(tmp_path), autograder="", run_dir=str(tmp_path), data_root=str(tmp_path),
+                               weights={}, submission_digest="0", timeout=5, memory_mb=100), None)
+    evidence = failed.value.evidence
+    assert evidence[0].startswith("an earlier judge ended between submissions (exit status 3)")
+    assert evidence[1] == judge_client.LOG_MARK + "Fatal Python error: Segmentation fault"

@@ -27,7 +27,7 @@ from typing import Generator, Protocol
 
 from .collect import NOTEBOOKS, BatchRecord, CollectOptions, collect, prepare, save_result, saved_result
 from .inputs import Discovery, Entry, content_hash, discover
-from .judge_client import Judge
+from .judge_client import Judge, JudgeFailed
 from .pipeline import GradingInterrupted, GradingOptions, grade_submission
 from .recorded_settings import save_settings
 from .result import GradeResult
@@ -173,6 +173,8 @@ def grade_one(autograder: Path, entry: Entry, options: GradingOptions, judges: J
         result = grade_submission(autograder, entry, options, judges.get())
     except GradingInterrupted:
         raise
+    except JudgeFailed as failed:
+        result = grader_error(entry, f"the grader failed on this submission: {failed}", evidence=failed.evidence)
     except Exception as error:
         result = grader_error(entry, f"the grader failed on this submission: {type(error).__name__}: {error}")
     result.submission = entry.label
@@ -186,8 +188,9 @@ def stop_all(jobs: list[tuple[Entry, GradingOptions]]) -> None:
             options.stop.set()
 
 
-def grader_error(entry: Entry, reason: str) -> GradeResult:
-    return GradeResult(submission=entry.label, lesson="", status="grader-error", reason=reason, questions={})
+def grader_error(entry: Entry, reason: str, evidence: list[str] | None = None) -> GradeResult:
+    return GradeResult(submission=entry.label, lesson="", status="grader-error", reason=reason, questions={},
+                       evidence=list(evidence or []))
 
 
 def _sandbox_reaches_grader(sandbox: str, allow_root: bool) -> bool:

@@ -74,12 +74,14 @@ def write_gradebook(out: Path, found: Discovery, results: dict[str, GradeResult]
         row["flags"] = " | ".join(result.flags) if result else ""
         row["enforced"] = ", ".join(result.enforced) if result else ""
         row["not_enforced"] = " | ".join(result.not_enforced) if result else ""
+        row["evidence"] = " | ".join(result.evidence) if result else ""
         submission_rows.append(row)
     for aside in found.set_aside:
         submission_rows.append({"submission": aside.name, "status": "skipped", "reason": aside.reason})
     write_csv(out / "submissions.csv", submission_rows,
                ["submission", "students", "submitted_at", "late_mark", "status", "score", "possible", "percent",
-                *questions, "test_accuracy", "reason", "flags", "reader_notes", "enforced", "not_enforced"])
+                *questions, "test_accuracy", "reason", "flags", "reader_notes", "enforced", "not_enforced",
+                "evidence"])
     return rows
 
 

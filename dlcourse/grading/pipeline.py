@@ -95,10 +95,13 @@ def grade_submission(autograder: Path, submission: Path | Entry, options: Gradin
                        timeout=options.timeout or lesson.grading_timeout, memory_mb=options.memory_mb,
                        threads=options.threads, cpus=options.cpus, allow_root=options.allow_root, sandbox=options.sandbox)
         report = judge.run(job, options.stop)
+        evidence_of_the_judge = judge.take_evidence()
         if options.stop is not None and options.stop.is_set():
             raise GradingInterrupted(submission.name)
         if report.refused:
-            return ungraded(submission, lesson, manifest, "not-graded", report.refused, start)
+            refused = ungraded(submission, lesson, manifest, "not-graded", report.refused, start)
+            refused.evidence = evidence_of_the_judge
+            return refused
         result = combine(submission, lesson, manifest.points, sub.files, report, evidence,
                          written_with=_python_version(sub.notebook),
                          unfinished=unfinished_questions(sub.notebook.get("cells", [])))
@@ -108,6 +111,7 @@ def grade_submission(autograder: Path, submission: Path | Entry, options: Gradin
         if options.keep_notebook and report.notebook:
             options.keep_notebook.parent.mkdir(parents=True, exist_ok=True)
             options.keep_notebook.write_text(report.notebook)
+    result.evidence[:0] = evidence_of_the_judge
     result.seconds = time.monotonic() - start
     result.peak_memory_mb = report.outcome.peak_memory_mb
     result.enforced = report.outcome.enforced
