@@ -296,13 +296,19 @@ def _grade(args) -> int:
 
 
 def _gradebook(args) -> int:
-    from .grading.collect import NotABatch, collect, gather
+    from .grading.collect import RESULTS, CollectOptions, NotABatch, collect, gather
+    from .grading.recorded_settings import saved_settings
+    from .grading.safe_text import terminal
+    from .grading.trust import results_key
 
     try:
         found, results = gather(args.out)
     except NotABatch as problem:
         raise KnownProblem(problem) from None
-    collect(args.out, found, results)
+    # the roster, late policy, exports... the grading run was given (kept in OUT by it)
+    settings = saved_settings(args.out, results_key(args.out / RESULTS, sandbox_reaches_grader=False))
+    for warning in collect(args.out, found, results, CollectOptions(settings=settings)):
+        print(f"WARNING: {terminal(warning)}", file=sys.stderr)
     pending = len(found.entries) - len(results)
     print(f"{len(results)} of {len(found.entries)} submission(s) graded"
           + (f"; {pending} pending (no result yet: a shard has not run, or failed)" if pending else ""))

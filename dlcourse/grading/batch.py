@@ -29,6 +29,7 @@ from .collect import NOTEBOOKS, BatchRecord, CollectOptions, collect, prepare, s
 from .inputs import Discovery, Entry, content_hash, discover
 from .judge_client import Judge, JudgeFailed
 from .pipeline import GradingInterrupted, GradingOptions, grade_submission
+from .recorded_settings import save_settings
 from .result import GradeResult
 
 
@@ -69,7 +70,8 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
     found = discover(target, layout)  # the input layout: None detects it (docs/inputs.md)
     key = prepare(out, sandbox_reaches_grader=_sandbox_reaches_grader(sandbox, allow_root))
     grader_hash = content_hash(autograder)
-    BatchRecord(target, grader_hash).write(out)
+    BatchRecord(target, grader_hash, layout or "auto").write(out)
+    save_settings(out, collect_options.settings, key)   # for `dlcourse gradebook OUT` (shards)
     summary = BatchSummary(discovery=found, shard=shard)
     mine = [e for e in found.entries if shard is None or in_shard(e, *shard)]
     pending: list[Entry] = []
