@@ -129,7 +129,8 @@ def _instructor_options(grade: argparse.ArgumentParser) -> None:
     group.add_argument("--extensions", type=Path, help="CSV: student, and due (a time) or days/hours added "
                                                        "(default: course.yaml's, if any)")
     group.add_argument("--export", action="append", default=[], choices=sorted(EXPORTS), metavar="LMS",
-                       help=f"also write the LMS's grade-import file ({', '.join(sorted(EXPORTS))}); repeatable")
+                       help=f"also write the LMS's grade-import file ({', '.join(sorted(EXPORTS))}; gradescope: "
+                            "its score export's layout, it has no import); repeatable")
     group.add_argument("--assignment", default="", help="the lesson's column name in the LMS (default: the lesson id)")
     group.add_argument("--assignment-id", default="",
                        help="the LMS's id of that column (Canvas's assignment id, Blackboard's column id)")

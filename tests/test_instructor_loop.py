@@ -127,14 +127,15 @@ def test_late_time_from_the_platform_grace_cap_and_an_extension(tmp_path):
     assert late.units == 2, "the worksheet's time, in the due date's zone: 1 day 9 hours late"
 
 
-# Each platform's documented import layout: the header, and where the identity and the grade are.
+# Each platform's documented import layout: the header, and where the identity and the grade are
+# (the sources: dlcourse/grading/lms_export.py's docstring).
 DOCUMENTED = {
     "canvas": (["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Lesson 1 (4242)"], "ID", "Lesson 1 (4242)"),
     "moodle": (["Identifier", "Full name", "Email address", "Grade", "Maximum Grade", "Last modified (grade)",
                 "Feedback comments"], "Identifier", "Grade"),
     "blackboard": (["Last Name", "First Name", "Username", "Student ID", "Lesson 1 [Total Pts: 10 Score] |4242"],
                    "Username", "Lesson 1 [Total Pts: 10 Score] |4242"),
-    "gradescope": (["Name", "SID", "Email", "Total Score"], "Email", "Total Score"),
+    "gradescope": (["Name", "SID", "Email", "Total Score", "Max Points", "Status"], "Email", "Total Score"),
 }
 
 
@@ -164,6 +165,11 @@ def test_every_lms_export_has_the_documented_layout_and_reads_back(tmp_path):
         assert by_id[alan] == "5", "(4 + 2 by hand) minus 10% of 10 for a day late"
         if platform == "blackboard":
             assert text.startswith('"Last Name","First Name","Username"'), "Blackboard wants every value quoted"
+        if platform == "canvas":   # its importer takes a new assignment's points from this row
+            assert rows[0]["Student"] == "    Points Possible" and rows[0][grade] == "10"
+    gradescope = {r["Email"]: r for r in read_rows(export_path(tmp_path, "gradescope"))}
+    assert (gradescope["ada@uni.edu"]["Max Points"], gradescope["ada@uni.edu"]["Status"]) == ("10", "Graded")
+    assert gradescope["emmy@uni.edu"]["Status"] == "Missing"
     moodle = {r["Identifier"]: r for r in read_rows(export_path(tmp_path, "moodle"))}
     assert moodle["Participant 1001"]["Maximum Grade"] == "10" and moodle["Participant 1001"]["Feedback comments"] == "good"
     assert "Late penalty: 10%" in moodle["Participant 1002"]["Feedback comments"]
@@ -217,7 +223,7 @@ def test_student_text_is_safe_in_csv_markdown_and_the_terminal(tmp_path):
     found = Discovery([entry, good], [SetAside(HOSTILE, HOSTILE), SetAside("after.txt", "not a submission")])
     write_outputs(tmp_path, found, {entry.key: bad, good.key: result("good.zip", 4, 4)},
                   OutputSettings(exports=tuple(EXPORTS)))
-    for name in ["gradebook.csv", "submissions.csv", "written-answers.csv"] + [f"{p}-import.csv" for p in EXPORTS]:
+    for name in ["gradebook.csv", "submissions.csv", "written-answers.csv"] + [export_path(tmp_path, p).name for p in EXPORTS]:
         text = (tmp_path / name).read_text(encoding="utf-8")
         assert "\x1b" not in text and "\x07" not in text, name
         for row in csv.reader(text.splitlines()[1:]):
