@@ -85,13 +85,8 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-# Cycles merged this session by another helper, to be broken (issue 20's reader): listed here so
-# that the test names them and fails on any new one.
-KNOWN_CYCLES = [["dlcourse.grading.inputs", "dlcourse.grading.reader.layouts", "dlcourse.grading.reader.lms"]]
-
-
 def test_no_import_cycle_in_the_package():
-    assert [c for c in cycles(import_graph()) if c not in KNOWN_CYCLES] == []
+    assert cycles(import_graph()) == []
 
 
 def test_the_cycle_finder_finds_a_cycle():

@@ -69,9 +69,7 @@ def read_roster(path: Path) -> Roster:
     if not rows:
         raise RosterError(f"roster {path} is empty")
     header = [" ".join(cell.strip().lower().split()) for cell in rows[0]]
-    where = {}
-    for field, names in COLUMNS.items():
-        where[field] = next((header.index(n) for n in names if n in header), None)
+    where = {column: next((header.index(n) for n in names if n in header), None) for column, names in COLUMNS.items()}
     if all(where[f] is None for f in ("sid", "email", "login", "key")):
         raise RosterError(f"roster {path} has no identity column (one of: ID, SID, Email, Username, Student ID)")
     students, seen, times = [], set(), {}

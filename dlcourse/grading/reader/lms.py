@@ -12,7 +12,7 @@
   (``Name: Full Name (user)``) and mapping each ``Filename`` to its ``Original filename``.
   The latest attempt is graded; earlier ones are listed.
 
-Every entry of the folder that is no student's file goes through :func:`.layouts.classify`.
+Every entry of the folder that is no student's file goes through :func:`.uploads.classify`.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import stat
 from collections import defaultdict
 from pathlib import Path
 
-from ..inputs import Discovery, Entry, SetAside, Student
+from .entries import Discovery, Entry, SetAside, Student
 from .files import SubmissionProblem, display, is_notebook, read_regular, walk
-from .layouts import Layout, classify, mtime, top_names
+from .uploads import Layout, classify, mtime, top_names
 
 CANVAS = re.compile(r"^(?P<login>[^_]+?)(?P<late>_late)?_(?P<uid>\d+)_(?P<attachment>\d+)_(?P<original>.+)$", re.I)
 MOODLE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<original>.*)$")
