@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .inputs import Discovery, Entry, Student
-from .late import LatePolicy, Lateness
+from .late import PLATFORM_TIME_LAYOUTS, LatePolicy, Lateness
 from .result import GradeResult
 from .roster import Roster, merged
 
@@ -64,6 +64,7 @@ class StudentRow:
     hand_counted: bool = False                                 # a filled sheet was given: hand points count
     notes: list[str] = field(default_factory=list)
     possible_if_missing: float = 0.0
+    submitted_at: str = ""   # the platform's submission time (its layout's or its roster's); "" without one
 
     @property
     def status(self) -> str:
@@ -125,8 +126,11 @@ def student_rows(found: Discovery, results: dict[str, GradeResult], *, roster: R
         ordered = sorted(entries, key=lambda e: (e.submitted_at, e.label))
         entry = ordered[-1]
         row = StudentRow(student, entry, results.get(entry.key), ordered[:-1], possible_if_missing=possible)
+        roster_time = roster.times.get(key, "") if roster else ""
+        # a file's own time is a download or copy time, never shown as a submission time
+        row.submitted_at = (entry.submitted_at if entry.layout in PLATFORM_TIME_LAYOUTS else "") or roster_time
         if late:
-            row.lateness = late.assess(student, entry, roster.times.get(key, "") if roster else "")
+            row.lateness = late.assess(student, entry, roster_time)
         if hand is not None:
             row.hand_counted = True
             row.hand = dict(hand.get(key, {}))
