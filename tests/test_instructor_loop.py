@@ -101,6 +101,20 @@ def test_a_canvas_download_with_a_roster_gives_one_row_per_student(tmp_path):
     assert "4 students, 1 submitted nothing, 1 late" in report and "Noether" in report
 
 
+def test_what_the_reader_and_the_grading_repaired_is_in_the_row_and_on_the_page(tmp_path):
+    """A renamed file or a repaired notebook is graded, and the student and the TA are told."""
+    found, results = canvas_like(tmp_path)
+    ada = found.entries[0]
+    ada.notes.append("the notebook was found in a subfolder: graded it")
+    results[ada.key].notes.append("dense_mnist (1).pt was graded as dense_mnist.pt, the lesson's file")
+    write_outputs(tmp_path, found, results, OutputSettings())
+    row = next(r for r in read_rows(tmp_path / "gradebook.csv") if r["student"] == "1001")
+    assert row["notes"] == ("the notebook was found in a subfolder: graded it; "
+                            "dense_mnist (1).pt was graded as dense_mnist.pt, the lesson's file")
+    page = (tmp_path / "feedback" / "1001" / "feedback.html").read_text()
+    assert "dense_mnist (1).pt was graded as dense_mnist.pt" in page
+
+
 def test_late_time_from_the_platform_grace_cap_and_an_extension(tmp_path):
     moodle = Student("77", "Emmy Noether", email="emmy@uni.edu", sid="77")   # as in a Gradescope export
     other = Student("78", "Kurt Goedel", sid="78")

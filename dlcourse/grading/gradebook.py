@@ -57,7 +57,7 @@ def write_gradebook(out: Path, found: Discovery, results: dict[str, GradeResult]
                      penalty_percent=f"{row.lateness.penalty_percent:g}" if row.lateness.units else "",
                      penalty=f"{row.penalty_points:g}" if row.lateness.units else "",
                      final=f"{row.final:g}", percent=f"{100 * row.final / row.possible:.1f}" if row.possible else "",
-                     notes="; ".join(filter(None, [*row.notes, row.lateness.note])),
+                     notes="; ".join(filter(None, [*row.every_note, row.lateness.note])),
                      other_submissions="; ".join([*(o.label for o in row.others),
                                                   *(row.entry.earlier if row.entry else [])]))
         if row.status == MISSING:

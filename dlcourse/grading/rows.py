@@ -73,6 +73,13 @@ class StudentRow:
         return self.result.status if self.result else PENDING
 
     @property
+    def every_note(self) -> list[str]:
+        """What the roster, the reader and the grading noted about this row (a repaired notebook,
+        a renamed file), each once, in that order."""
+        found = [*self.notes, *(self.entry.notes if self.entry else []), *(self.result.notes if self.result else [])]
+        return list(dict.fromkeys(found))
+
+    @property
     def manual_possible(self) -> float:
         return sum(self.result.manual.values()) if self.result and self.hand_counted else 0.0
 

@@ -87,7 +87,7 @@ def page_context(row: StudentRow, lesson: str, unit: str = "day", target: float 
             "penalty_percent": lateness.penalty_percent, "penalty_points": row.penalty_points,
             "late_note": lateness.note, "final": row.final, "possible": row.possible,
             "accuracy": result.accuracy, "target": target, "questions": questions, "hand": hand,
-            "notes": list(row.entry.notes), "notebook": notebook}
+            "notes": row.every_note, "notebook": notebook}
 
 
 def write_feedback(out: Path, rows: list[StudentRow], lesson: str, *, unit: str = "day",
