@@ -187,6 +187,7 @@ def test_every_lms_export_has_the_documented_layout_and_reads_back(tmp_path):
     moodle = {r["Identifier"]: r for r in read_rows(export_path(tmp_path, "moodle"))}
     assert moodle["Participant 1001"]["Maximum Grade"] == "10" and moodle["Participant 1001"]["Feedback comments"] == "good"
     assert "Late penalty: 10%" in moodle["Participant 1002"]["Feedback comments"]
+    assert moodle["Participant 1004"]["Maximum Grade"] == "10", "submitted nothing: the hand-graded points count too"
 
 
 def test_the_written_answer_sheet_round_trips_into_gradebook_and_exports(tmp_path):
@@ -198,7 +199,7 @@ def test_the_written_answer_sheet_round_trips_into_gradebook_and_exports(tmp_pat
     assert {r["student"] for r in rows} == {"1001", "1002", "1003"} and all(r["points"] == "" for r in rows)
     assert next(read_rows(tmp_path / "gradebook.csv").__iter__())["more_epochs"] == "manual"
     for row in rows:
-        row["points"], row["comment"] = ("2", "clear") if row["student"] == "1001" else ("1", "")
+        row["points"], row["comment"] = {"1001": ("2", "clear"), "1003": ("", "")}.get(row["student"], ("1", ""))
     filled = tmp_path / "filled.csv"
     with open(filled, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -207,6 +208,8 @@ def test_the_written_answer_sheet_round_trips_into_gradebook_and_exports(tmp_pat
     write_outputs(tmp_path, found, results, OutputSettings(exports=("canvas",), hand=read_hand_grades(filled)))
     ada = next(r for r in read_rows(tmp_path / "gradebook.csv") if r["student"] == "1001")
     assert (ada["more_epochs"], ada["hand"], ada["raw"], ada["possible"], ada["final"]) == ("2", "2", "10", "10", "10")
+    grace = next(r for r in read_rows(tmp_path / "gradebook.csv") if r["student"] == "1003")
+    assert (grace["more_epochs"], grace["hand"]) == ("manual", ""), "not graded by hand yet: no 0 shown"
     assert {r["ID"]: r["dense-mnist"] for r in read_rows(export_path(tmp_path, "canvas"))}["1001"] == "10"
     again = {r["student"]: r for r in read_rows(tmp_path / SHEET_CSV)}
     assert again["1001"]["points"] == "2" and again["1001"]["comment"] == "clear", "a rewritten sheet keeps the grades"

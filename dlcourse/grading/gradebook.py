@@ -51,7 +51,7 @@ def write_gradebook(out: Path, found: Discovery, results: dict[str, GradeResult]
                  "submission": row.entry.label if row.entry else "",
                  "submitted_at": row.submitted_at}
         cells.update(_score_columns(row.result, questions, row))
-        cells.update(status=row.status, hand=f"{sum(g.points or 0 for g in row.hand.values()):g}" if row.hand else "",
+        cells.update(status=row.status, hand=_hand_points(row),
                      raw=f"{row.raw:g}", possible=f"{row.possible:g}" if row.possible else cells.get("possible", ""),
                      late=late_text(row.lateness.seconds) if row.lateness.units else "",
                      penalty_percent=f"{row.lateness.penalty_percent:g}" if row.lateness.units else "",
@@ -152,6 +152,12 @@ def _score_sections(out: Path, graded: list[GradeResult]) -> list[str]:
               f"Its tests said: {markdown_inline(_first_failure(q))}" for r in graded for q in r.questions.values()
               if q.score == 0 and q.measured_ok] or ["- none"]
     return lines
+
+
+def _hand_points(row: StudentRow) -> str:
+    """The points given by hand; blank until one of the student's answers is graded."""
+    graded = [g.points for g in row.hand.values() if g.points is not None]
+    return f"{sum(graded):g}" if graded else ""
 
 
 def late_text(seconds: float) -> str:

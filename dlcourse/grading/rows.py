@@ -120,7 +120,9 @@ def student_rows(found: Discovery, results: dict[str, GradeResult], *, roster: R
             if identity != known:   # a later entry may know more (a name, an email)
                 by_key[identity.key] = (merged(known, identity), entries)
             entries.append(entry)
-    possible = max((r.possible for r in results.values()), default=0.0)
+    # a missing student's points possible: everyone's, the hand-graded questions' too once a sheet is given
+    possible = max((r.possible + (sum(r.manual.values()) if hand is not None else 0.0) for r in results.values()),
+                   default=0.0)
     keys = [m.key for m in roster.students] if roster else []
     keys += sorted(k for k in by_key if k not in keys)
     members = {m.key: m for m in roster.students} if roster else {}

@@ -80,7 +80,7 @@ def page_context(row: StudentRow, lesson: str, unit: str = "day", target: float 
             for name, possible in result.manual.items()] if row.hand_counted else []
     lateness = row.lateness
     return {"lesson": lesson, "student": row.student.name or row.student.key, "submission": row.entry.label,
-            "submitted_at": row.entry.submitted_at, "status": result.status, "reason": result.reason,
+            "submitted_at": row.submitted_at, "status": result.status, "reason": result.reason,
             "score": result.score, "auto_possible": result.possible, "hand_counted": row.hand_counted,
             "hand_points": sum(g.points or 0 for g in row.hand.values()), "hand_possible": row.manual_possible,
             "late_units": lateness.units, "late_unit": unit, "late_text": late_text(lateness.seconds),
