@@ -261,7 +261,8 @@ def _grade(args) -> int:
     data = args.data or data_dir()
     lesson = preflight(autograder, data, allow_root=args.allow_root)
     settings = replace(settings, lesson_title=lesson.title, accuracy_target=lesson.accuracy_threshold,
-                       weights_file=lesson.weights or "", template=template if template and template.is_file() else None,
+                       weights_file=lesson.weights or "",
+                       template=template if template and template.is_file() else None,
                        assignment=settings.assignment or lesson.id)
     out = args.out or Path("grades") / name
     _refuse_unconfined(args.sandbox, args.allow_root, args.data or data_dir())

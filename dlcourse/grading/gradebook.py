@@ -71,9 +71,11 @@ def write_gradebook(out: Path, found: Discovery, results: dict[str, GradeResult]
     submission_rows = []
     for entry in found.entries:
         result = results.get(entry.key)
+        platform_time = entry.layout in PLATFORM_TIME_LAYOUTS
         row = {"submission": entry.label, "students": "; ".join(s.key for s in entry.students),
-               "submitted_at": entry.submitted_at if entry.layout in PLATFORM_TIME_LAYOUTS else "",
-               "file_time": entry.submitted_at if entry.layout not in PLATFORM_TIME_LAYOUTS else "", "late_mark": {True: "late", False: "on time"}.get(entry.late, ""),
+               "submitted_at": entry.submitted_at if platform_time else "",
+               "file_time": "" if platform_time else entry.submitted_at,
+               "late_mark": {True: "late", False: "on time"}.get(entry.late, ""),
                "reader_notes": " | ".join(entry.notes)}
         row.update(_score_columns(result, questions))
         row["flags"] = " | ".join(result.flags) if result else ""
@@ -84,9 +86,9 @@ def write_gradebook(out: Path, found: Discovery, results: dict[str, GradeResult]
     for aside in found.set_aside:
         submission_rows.append({"submission": aside.name, "status": "skipped", "reason": aside.reason})
     write_csv(out / "submissions.csv", submission_rows,
-               ["submission", "students", "submitted_at", "file_time", "late_mark", "status", "score", "possible", "percent",
-                *questions, "test_accuracy", "reason", "flags", "reader_notes", "enforced", "not_enforced",
-                "evidence"])
+               ["submission", "students", "submitted_at", "file_time", "late_mark", "status", "score", "possible",
+                "percent", *questions, "test_accuracy", "reason", "flags", "reader_notes", "enforced",
+                "not_enforced", "evidence"])
     return rows
 
 

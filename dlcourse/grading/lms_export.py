@@ -139,7 +139,8 @@ def write_exports(out: Path, rows: list[StudentRow], settings: OutputSettings) -
         lacking = [r.student.key for r, line in zip(rows, body[len(body) - len(rows):]) if not line[column]]
         if lacking:
             problems.append(f"{platform}: {len(lacking)} student(s) without {needed} (e.g. {lacking[0]}): "
-                            f"give a roster exported from {platform.capitalize()} (--roster) so they import")
+                            f"give a roster exported from {platform.capitalize()} (--roster) so the rows match "
+                            f"its students")
         buffer = io.StringIO()
         writer = csv.writer(buffer, quoting=quoting, lineterminator="\r\n")
         writer.writerow(header)
