@@ -129,7 +129,8 @@ def _instructor_options(grade: argparse.ArgumentParser) -> None:
     group.add_argument("--extensions", type=Path, help="CSV: student, and due (a time) or days/hours added "
                                                        "(default: course.yaml's, if any)")
     group.add_argument("--export", action="append", default=[], choices=sorted(EXPORTS), metavar="LMS",
-                       help=f"also write the LMS's grade-import file ({', '.join(sorted(EXPORTS))}); repeatable")
+                       help=f"also write the LMS's grade-import file ({', '.join(sorted(EXPORTS))}; gradescope: "
+                            "its score export's layout, it has no import); repeatable")
     group.add_argument("--assignment", default="", help="the lesson's column name in the LMS (default: the lesson id)")
     group.add_argument("--assignment-id", default="",
                        help="the LMS's id of that column (Canvas's assignment id, Blackboard's column id)")
@@ -240,6 +241,7 @@ def _grade(args) -> int:
     from .settings import data_dir
 
     course_late = None   # a lesson of the course: this offering's due date and late rules (course.yaml)
+    template = None      # the released notebook: its given code is no evidence of copying
     if args.autograder:
         autograder, name = args.autograder, args.autograder.stem.removesuffix("-autograder")
     else:
@@ -247,10 +249,11 @@ def _grade(args) -> int:
         _check_lessons(course, [args.lesson])
         autograder, name = course.autograder_zip(args.lesson), args.lesson
         course_late = course.late_settings(args.lesson)
+        template = course.student_dir(args.lesson) / course.lesson(args.lesson).notebook
     if not args.input.exists():
         raise KnownProblem(f"{args.input} does not exist")
     settings = _output_settings(args, course_late)
-    found = discover(args.input)
+    found = discover(args.input, args.layout)
     if not found.entries:
         raise KnownProblem(f"no submissions in {args.input} (a notebook, a zip or a folder with a notebook)"
                            + (f"; {len(found.set_aside)} other file(s), e.g. {terminal(found.set_aside[0].name)}: "
@@ -258,6 +261,8 @@ def _grade(args) -> int:
     data = args.data or data_dir()
     lesson = preflight(autograder, data, allow_root=args.allow_root)
     settings = replace(settings, lesson_title=lesson.title, accuracy_target=lesson.accuracy_threshold,
+                       weights_file=lesson.weights or "",
+                       template=template if template and template.is_file() else None,
                        assignment=settings.assignment or lesson.id)
     out = args.out or Path("grades") / name
     _refuse_unconfined(args.sandbox, args.allow_root, args.data or data_dir())

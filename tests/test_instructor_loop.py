@@ -101,6 +101,20 @@ def test_a_canvas_download_with_a_roster_gives_one_row_per_student(tmp_path):
     assert "4 students, 1 submitted nothing, 1 late" in report and "Noether" in report
 
 
+def test_what_the_reader_and_the_grading_repaired_is_in_the_row_and_on_the_page(tmp_path):
+    """A renamed file or a repaired notebook is graded, and the student and the TA are told."""
+    found, results = canvas_like(tmp_path)
+    ada = found.entries[0]
+    ada.notes.append("the notebook was found in a subfolder: graded it")
+    results[ada.key].notes.append("dense_mnist (1).pt was graded as dense_mnist.pt, the lesson's file")
+    write_outputs(tmp_path, found, results, OutputSettings())
+    row = next(r for r in read_rows(tmp_path / "gradebook.csv") if r["student"] == "1001")
+    assert row["notes"] == ("the notebook was found in a subfolder: graded it; "
+                            "dense_mnist (1).pt was graded as dense_mnist.pt, the lesson's file")
+    page = (tmp_path / "feedback" / "1001" / "feedback.html").read_text()
+    assert "dense_mnist (1).pt was graded as dense_mnist.pt" in page
+
+
 def test_late_time_from_the_platform_grace_cap_and_an_extension(tmp_path):
     moodle = Student("77", "Emmy Noether", email="emmy@uni.edu", sid="77")   # as in a Gradescope export
     other = Student("78", "Kurt Goedel", sid="78")
@@ -127,14 +141,15 @@ def test_late_time_from_the_platform_grace_cap_and_an_extension(tmp_path):
     assert late.units == 2, "the worksheet's time, in the due date's zone: 1 day 9 hours late"
 
 
-# Each platform's documented import layout: the header, and where the identity and the grade are.
+# Each platform's documented import layout: the header, and where the identity and the grade are
+# (the sources: dlcourse/grading/lms_export.py's docstring).
 DOCUMENTED = {
     "canvas": (["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Lesson 1 (4242)"], "ID", "Lesson 1 (4242)"),
     "moodle": (["Identifier", "Full name", "Email address", "Grade", "Maximum Grade", "Last modified (grade)",
                 "Feedback comments"], "Identifier", "Grade"),
     "blackboard": (["Last Name", "First Name", "Username", "Student ID", "Lesson 1 [Total Pts: 10 Score] |4242"],
                    "Username", "Lesson 1 [Total Pts: 10 Score] |4242"),
-    "gradescope": (["Name", "SID", "Email", "Total Score"], "Email", "Total Score"),
+    "gradescope": (["Name", "SID", "Email", "Total Score", "Max Points", "Status"], "Email", "Total Score"),
 }
 
 
@@ -164,9 +179,15 @@ def test_every_lms_export_has_the_documented_layout_and_reads_back(tmp_path):
         assert by_id[alan] == "5", "(4 + 2 by hand) minus 10% of 10 for a day late"
         if platform == "blackboard":
             assert text.startswith('"Last Name","First Name","Username"'), "Blackboard wants every value quoted"
+        if platform == "canvas":   # its importer takes a new assignment's points from this row
+            assert rows[0]["Student"] == "    Points Possible" and rows[0][grade] == "10"
+    gradescope = {r["Email"]: r for r in read_rows(export_path(tmp_path, "gradescope"))}
+    assert (gradescope["ada@uni.edu"]["Max Points"], gradescope["ada@uni.edu"]["Status"]) == ("10", "Graded")
+    assert gradescope["emmy@uni.edu"]["Status"] == "Missing"
     moodle = {r["Identifier"]: r for r in read_rows(export_path(tmp_path, "moodle"))}
     assert moodle["Participant 1001"]["Maximum Grade"] == "10" and moodle["Participant 1001"]["Feedback comments"] == "good"
     assert "Late penalty: 10%" in moodle["Participant 1002"]["Feedback comments"]
+    assert moodle["Participant 1004"]["Maximum Grade"] == "10", "submitted nothing: the hand-graded points count too"
 
 
 def test_the_written_answer_sheet_round_trips_into_gradebook_and_exports(tmp_path):
@@ -178,7 +199,7 @@ def test_the_written_answer_sheet_round_trips_into_gradebook_and_exports(tmp_pat
     assert {r["student"] for r in rows} == {"1001", "1002", "1003"} and all(r["points"] == "" for r in rows)
     assert next(read_rows(tmp_path / "gradebook.csv").__iter__())["more_epochs"] == "manual"
     for row in rows:
-        row["points"], row["comment"] = ("2", "clear") if row["student"] == "1001" else ("1", "")
+        row["points"], row["comment"] = {"1001": ("2", "clear"), "1003": ("", "")}.get(row["student"], ("1", ""))
     filled = tmp_path / "filled.csv"
     with open(filled, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -187,6 +208,8 @@ def test_the_written_answer_sheet_round_trips_into_gradebook_and_exports(tmp_pat
     write_outputs(tmp_path, found, results, OutputSettings(exports=("canvas",), hand=read_hand_grades(filled)))
     ada = next(r for r in read_rows(tmp_path / "gradebook.csv") if r["student"] == "1001")
     assert (ada["more_epochs"], ada["hand"], ada["raw"], ada["possible"], ada["final"]) == ("2", "2", "10", "10", "10")
+    grace = next(r for r in read_rows(tmp_path / "gradebook.csv") if r["student"] == "1003")
+    assert (grace["more_epochs"], grace["hand"]) == ("manual", ""), "not graded by hand yet: no 0 shown"
     assert {r["ID"]: r["dense-mnist"] for r in read_rows(export_path(tmp_path, "canvas"))}["1001"] == "10"
     again = {r["student"]: r for r in read_rows(tmp_path / SHEET_CSV)}
     assert again["1001"]["points"] == "2" and again["1001"]["comment"] == "clear", "a rewritten sheet keeps the grades"
@@ -217,7 +240,7 @@ def test_student_text_is_safe_in_csv_markdown_and_the_terminal(tmp_path):
     found = Discovery([entry, good], [SetAside(HOSTILE, HOSTILE), SetAside("after.txt", "not a submission")])
     write_outputs(tmp_path, found, {entry.key: bad, good.key: result("good.zip", 4, 4)},
                   OutputSettings(exports=tuple(EXPORTS)))
-    for name in ["gradebook.csv", "submissions.csv", "written-answers.csv"] + [f"{p}-import.csv" for p in EXPORTS]:
+    for name in ["gradebook.csv", "submissions.csv", "written-answers.csv"] + [export_path(tmp_path, p).name for p in EXPORTS]:
         text = (tmp_path / name).read_text(encoding="utf-8")
         assert "\x1b" not in text and "\x07" not in text, name
         for row in csv.reader(text.splitlines()[1:]):

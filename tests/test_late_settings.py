@@ -49,8 +49,9 @@ def test_the_courses_late_rule_applies_without_options(tmp_path):
     write_outputs(tmp_path, found, results, OutputSettings(late=late))
     alan = {r["student"]: r for r in read_rows(tmp_path / "gradebook.csv")}["1002"]
     # Canvas marks Alan LATE without a time: one day at the course's 10% of 8 points
-    assert (alan["raw"], alan["late"] != "", alan["penalty_percent"], alan["penalty"], alan["final"]) \
-        == ("4", True, "10", "0.8", "3.2")
+    assert (alan["raw"], alan["late"], alan["penalty_percent"], alan["penalty"], alan["final"]) \
+        == ("4", "marked late, no time given", "10", "0.8", "3.2")
+    assert alan["submitted_at"] == "", "Canvas's download carries no submission time: the file's is not shown as one"
 
 
 def test_an_option_overrides_the_courses_key_of_the_same_name(tmp_path):

@@ -3,11 +3,14 @@ and the report.
 
 - ``gradebook.csv``: one row per student (:mod:`.rows`: roster members who submitted nothing
   included, status ``missing``): identity, status, the autograded ``score``, ``hand`` points
-  from a filled written-answer sheet, ``raw`` (their sum), ``possible``, the ``late`` time,
+  from a filled written-answer sheet, ``raw`` (their sum), ``possible``, ``submitted_at`` (the
+  platform's time, blank where it gives none), the ``late`` time,
   the ``penalty`` applied and the ``final`` score, one column per question (a question graded
   by hand says ``manual`` until its sheet is filled), ``test_accuracy`` (measured by the clean
   room from the weights), the reason and the student's other submissions;
-- ``submissions.csv``: one row per input file, skipped files included, so nothing is lost;
+- ``submissions.csv``: one row per input file, skipped files included, so nothing is lost; its
+  ``submitted_at`` is the platform's time, ``file_time`` the file's (a download time) where
+  the layout records none;
 - ``report.md`` with ``scores.png``: statuses, scores, per-question results, failures grouped
   by cause (:mod:`.failures`), the submissions to look at, every 0 next to a measurement that
   meets its target, and sections other modules add (copies found).
@@ -27,6 +30,7 @@ from pathlib import Path
 from ..atomic import atomic_file, write_atomically
 from .failures import group_failures
 from .inputs import Discovery
+from .late import PLATFORM_TIME_LAYOUTS
 from .result import STATUSES, GradeResult, QuestionResult
 from .rows import MISSING, PENDING, OutputSettings, StudentRow
 from .safe_text import csv_cell, markdown_code, markdown_inline
@@ -45,15 +49,15 @@ def write_gradebook(out: Path, found: Discovery, results: dict[str, GradeResult]
         s = row.student
         cells = {"student": s.key, "name": s.name, "email": s.email, "sid": s.sid, "login": s.login,
                  "submission": row.entry.label if row.entry else "",
-                 "submitted_at": row.entry.submitted_at if row.entry else ""}
+                 "submitted_at": row.submitted_at}
         cells.update(_score_columns(row.result, questions, row))
-        cells.update(status=row.status, hand=f"{sum(g.points or 0 for g in row.hand.values()):g}" if row.hand else "",
+        cells.update(status=row.status, hand=_hand_points(row),
                      raw=f"{row.raw:g}", possible=f"{row.possible:g}" if row.possible else cells.get("possible", ""),
                      late=late_text(row.lateness.seconds) if row.lateness.units else "",
                      penalty_percent=f"{row.lateness.penalty_percent:g}" if row.lateness.units else "",
                      penalty=f"{row.penalty_points:g}" if row.lateness.units else "",
                      final=f"{row.final:g}", percent=f"{100 * row.final / row.possible:.1f}" if row.possible else "",
-                     notes="; ".join(filter(None, [*row.notes, row.lateness.note])),
+                     notes="; ".join(filter(None, [*row.every_note, row.lateness.note])),
                      other_submissions="; ".join([*(o.label for o in row.others),
                                                   *(row.entry.earlier if row.entry else [])]))
         if row.status == MISSING:
@@ -67,8 +71,11 @@ def write_gradebook(out: Path, found: Discovery, results: dict[str, GradeResult]
     submission_rows = []
     for entry in found.entries:
         result = results.get(entry.key)
+        platform_time = entry.layout in PLATFORM_TIME_LAYOUTS
         line = {"submission": entry.label, "students": "; ".join(s.key for s in entry.students),
-                "submitted_at": entry.submitted_at, "late_mark": {True: "late", False: "on time", None: ""}[entry.late],
+                "submitted_at": entry.submitted_at if platform_time else "",
+                "file_time": "" if platform_time else entry.submitted_at,
+                "late_mark": {True: "late", False: "on time", None: ""}[entry.late],
                 "reader_notes": " | ".join(entry.notes)}
         line.update(_score_columns(result, questions))
         line["flags"] = " | ".join(result.flags) if result else ""
@@ -79,9 +86,9 @@ def write_gradebook(out: Path, found: Discovery, results: dict[str, GradeResult]
     for aside in found.set_aside:
         submission_rows.append({"submission": aside.name, "status": "skipped", "reason": aside.reason})
     write_csv(out / "submissions.csv", submission_rows,
-               ["submission", "students", "submitted_at", "late_mark", "status", "score", "possible", "percent",
-                *questions, "test_accuracy", "reason", "flags", "reader_notes", "enforced", "not_enforced",
-                "evidence"])
+               ["submission", "students", "submitted_at", "file_time", "late_mark", "status", "score", "possible",
+                "percent", *questions, "test_accuracy", "reason", "flags", "reader_notes", "enforced",
+                "not_enforced", "evidence"])
     return rows
 
 
@@ -149,8 +156,17 @@ def _score_sections(out: Path, graded: list[GradeResult]) -> list[str]:
     return lines
 
 
+def _hand_points(row: StudentRow) -> str:
+    """The points given by hand; blank until one of the student's answers is graded."""
+    graded = [g.points for g in row.hand.values() if g.points is not None]
+    return f"{sum(graded):g}" if graded else ""
+
+
 def late_text(seconds: float) -> str:
-    """``1 d 02:03`` style: days, hours and minutes late."""
+    """``1 d 02:03`` style: days, hours and minutes late; a late mark without a time (Canvas's
+    ``LATE``, charged 0 seconds) says so rather than ``00:00``."""
+    if seconds <= 0:
+        return "marked late, no time given"
     minutes = int(seconds // 60)
     days, minutes = divmod(minutes, 1440)
     return (f"{days} d " if days else "") + f"{minutes // 60:02d}:{minutes % 60:02d}"

@@ -81,14 +81,14 @@ def page_context(row: StudentRow, lesson: str, unit: str = "day", target: float 
             for name, possible in result.manual.items()] if row.hand_counted else []
     lateness = row.lateness
     return {"lesson": lesson, "student": row.student.name or row.student.key, "submission": entry.label,
-            "submitted_at": entry.submitted_at, "status": result.status, "reason": result.reason,
+            "submitted_at": row.submitted_at, "status": result.status, "reason": result.reason,
             "score": result.score, "auto_possible": result.possible, "hand_counted": row.hand_counted,
             "hand_points": sum(g.points or 0 for g in row.hand.values()), "hand_possible": row.manual_possible,
             "late_units": lateness.units, "late_unit": unit, "late_text": late_text(lateness.seconds),
             "penalty_percent": lateness.penalty_percent, "penalty_points": row.penalty_points,
             "late_note": lateness.note, "final": row.final, "possible": row.possible,
             "accuracy": result.accuracy, "target": target, "questions": questions, "hand": hand,
-            "notes": list(entry.notes), "notebook": notebook}
+            "notes": row.every_note, "notebook": notebook}
 
 
 def write_feedback(out: Path, rows: list[StudentRow], lesson: str, *, unit: str = "day",
