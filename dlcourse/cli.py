@@ -283,7 +283,7 @@ def _grade(args) -> int:
     if args.input.is_file() and results:
         _print_result(results[0])
     else:
-        counts = {}
+        counts: dict[str, int] = {}
         for result in results:
             counts[result.status] = counts.get(result.status, 0) + 1
         where = f"shard {args.shard[0]}/{args.shard[1]}: " if args.shard else ""

@@ -106,6 +106,7 @@ class Course:
         return self.solution_dir(lesson_id) / f"{lesson_id}-solution-executed.ipynb"
 
     def reference_weights(self, lesson: Lesson) -> Path:
+        assert lesson.weights, f"lesson {lesson.id} submits no weights"
         return self.solution_dir(lesson.id) / lesson.weights
 
     def student_workspace(self, lesson: Lesson, folder: Path) -> Path:
@@ -117,5 +118,5 @@ class Course:
                 shutil.copy(path, folder / path.name)
         if lesson.baseline:
             baseline = self.lesson(lesson.baseline)
-            shutil.copy(self.reference_weights(baseline), folder / baseline.weights)
+            shutil.copy(self.reference_weights(baseline), folder / self.reference_weights(baseline).name)
         return folder

@@ -92,12 +92,13 @@ class DyingJudge(Judge):
         super().__init__()
         self.words = words
 
-    def _start(self) -> None:
+    def _start(self) -> subprocess.Popen:
         self.errors = open(self.home / "stderr.log", "w")
         self.process = subprocess.Popen([sys.executable, "-c", f"import sys; sys.stdin.readline(); "
                                          f"sys.stderr.write({self.words!r}); sys.exit(3)"], cwd=self.home,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors,
                                         encoding="utf-8", start_new_session=True)
+        return self.process
 
 
 STUDENT_WORDS = "=HYPERLINK(\"x\") \x1b[2Jkernel died, regrade with more memory " + "x" * 5000

@@ -112,6 +112,21 @@ def test_the_linter_finds_nothing():
     assert done.returncode == 0, done.stdout[-3000:]
 
 
+def test_the_type_checker_finds_nothing():
+    """mypy (a test dependency) with the settings in pyproject.toml: the type hints hold. Its
+    cache lives in the temporary folder, one per checkout, so a second run takes seconds."""
+    import hashlib
+    import subprocess
+    import sys
+    import tempfile
+
+    cache = Path(tempfile.gettempdir()) / f"dlcourse-mypy-{hashlib.sha256(str(PACKAGE).encode()).hexdigest()[:12]}"
+    done = subprocess.run([sys.executable, "-m", "mypy", "--cache-dir", str(cache)], capture_output=True, text=True,
+                          cwd=PACKAGE.parent, timeout=600)
+    assert "No module named mypy" not in done.stderr, "install the test extras: pip install -e '.[test]'"
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+
+
 def test_the_graders_own_process_imports_no_torch():
     """The grader (batch, pipeline, scoring, the CLI) stays small: torch loads in the judge and
     the kernel only (a module-level import of the measurement once cost the grader ~640 MB)."""

@@ -31,24 +31,25 @@ class HandGradesError(ValueError):
 
 def write_answer_sheet(out: Path, rows: list[StudentRow], lesson: str) -> bool:
     """Write the sheet for every graded student with hand-graded questions; False if the lesson has none."""
-    graded = [r for r in rows if r.result is not None and r.result.manual]
+    graded = [(r, r.result) for r in rows if r.result is not None and r.result.manual]
     if not graded:
         return False
-    names = list(dict.fromkeys(name for r in graded for name in r.result.manual))
+    names = list(dict.fromkeys(name for _, result in graded for name in result.manual))
     lines, questions = [], []
     for name in names:
         answers = []
-        for row in graded:
-            if name not in row.result.manual:
+        for row, result in graded:
+            if name not in result.manual:
                 continue
             grade = row.hand.get(name)
-            text = row.result.answers.get(name, "")
-            lines.append({"student": row.student.key, "name": row.student.name, "submission": row.entry.label,
-                          "question": name, "possible": f"{row.result.manual[name]:g}",
+            text = result.answers.get(name, "")
+            lines.append({"student": row.student.key, "name": row.student.name,
+                          "submission": row.entry.label if row.entry else "",
+                          "question": name, "possible": f"{result.manual[name]:g}",
                           "points": "" if grade is None or grade.points is None else f"{grade.points:g}",
                           "comment": grade.comment if grade else "", "answer": text})
             answers.append({"student": row.student.key, "name": row.student.name, "text": text})
-        questions.append({"name": name, "possible": graded[0].result.manual.get(name, 0.0), "answers": answers})
+        questions.append({"name": name, "possible": graded[0][1].manual.get(name, 0.0), "answers": answers})
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
     writer.writeheader()

@@ -72,17 +72,17 @@ def write_gradebook(out: Path, found: Discovery, results: dict[str, GradeResult]
     for entry in found.entries:
         result = results.get(entry.key)
         platform_time = entry.layout in PLATFORM_TIME_LAYOUTS
-        row = {"submission": entry.label, "students": "; ".join(s.key for s in entry.students),
-               "submitted_at": entry.submitted_at if platform_time else "",
-               "file_time": "" if platform_time else entry.submitted_at,
-               "late_mark": {True: "late", False: "on time"}.get(entry.late, ""),
-               "reader_notes": " | ".join(entry.notes)}
-        row.update(_score_columns(result, questions))
-        row["flags"] = " | ".join(result.flags) if result else ""
-        row["enforced"] = ", ".join(result.enforced) if result else ""
-        row["not_enforced"] = " | ".join(result.not_enforced) if result else ""
-        row["evidence"] = " | ".join(result.evidence) if result else ""
-        submission_rows.append(row)
+        line = {"submission": entry.label, "students": "; ".join(s.key for s in entry.students),
+                "submitted_at": entry.submitted_at if platform_time else "",
+                "file_time": "" if platform_time else entry.submitted_at,
+                "late_mark": {True: "late", False: "on time", None: ""}[entry.late],
+                "reader_notes": " | ".join(entry.notes)}
+        line.update(_score_columns(result, questions))
+        line["flags"] = " | ".join(result.flags) if result else ""
+        line["enforced"] = ", ".join(result.enforced) if result else ""
+        line["not_enforced"] = " | ".join(result.not_enforced) if result else ""
+        line["evidence"] = " | ".join(result.evidence) if result else ""
+        submission_rows.append(line)
     for aside in found.set_aside:
         submission_rows.append({"submission": aside.name, "status": "skipped", "reason": aside.reason})
     write_csv(out / "submissions.csv", submission_rows,

@@ -136,7 +136,7 @@ def judge(job: JudgeJob, stop: threading.Event) -> JudgeReport:
             if "accuracy" in lesson.verified_questions and runner.alive:
                 from .pipeline_probe import your_pipeline_accuracy
 
-                report.your_pipeline = your_pipeline_accuracy(values, lesson, Path(job.weights.get(lesson.weights, "")),
+                report.your_pipeline = your_pipeline_accuracy(values, lesson, Path(job.weights.get(lesson.weights or "", "")),
                                                               Path(job.data_root))
     finally:
         runner.close()

@@ -69,9 +69,8 @@ class Judge:
             self.close()
             self.evidence = [f"an earlier judge ended between submissions (exit status {code}); its log follows",
                              *self._log_tail()]
-        if self.process is None:
-            self._start()
-        process = self.process
+        process = self.process if self.process is not None else self._start()
+        assert process.stdin is not None and process.stdout is not None   # both are pipes
         done = threading.Event()
         if stop is not None:
             threading.Thread(target=_terminate_on, args=(stop, done, process), daemon=True).start()
@@ -93,11 +92,12 @@ class Judge:
         evidence, self.evidence = self.evidence, []
         return evidence
 
-    def _start(self) -> None:
+    def _start(self) -> subprocess.Popen:
         self.errors = open(self.home / "stderr.log", "w")
         self.process = subprocess.Popen([sys.executable, "-I", "-m", "dlcourse.grading.judge"], cwd=self.home,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors,
                                         encoding="utf-8", start_new_session=True)
+        return self.process
 
     def _failed(self, problem: str | None) -> JudgeFailed:
         """Stop the judge; the failure, with the tail of its error log (read before the next
@@ -126,7 +126,8 @@ class Judge:
     def close(self) -> None:
         if self.process is not None:
             try:
-                self.process.stdin.close()
+                if self.process.stdin is not None:
+                    self.process.stdin.close()
                 self.process.wait(timeout=10)
             except (OSError, subprocess.TimeoutExpired):
                 os.killpg(self.process.pid, signal.SIGKILL)
@@ -144,6 +145,7 @@ def _read_line(process: subprocess.Popen, deadline: float) -> str:
     ``JUDGE_MEMORY_MB`` (either way the judge is killed first)."""
     import selectors
 
+    assert process.stdout is not None   # a pipe
     with selectors.DefaultSelector() as selector:
         selector.register(process.stdout, selectors.EVENT_READ)
         while not selector.select(timeout=max(0.0, min(POLL_SECONDS, deadline - time.monotonic()))):

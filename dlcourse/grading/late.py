@@ -73,7 +73,7 @@ class LatePolicy:
         recorded = entry.submitted_at if entry.layout in PLATFORM_TIME_LAYOUTS else ""
         submitted = None
         try:   # a time without a zone is the due date's (the LMS shows local times)
-            submitted = parse_time(recorded or roster_time, due.tzinfo) if recorded or roster_time else None
+            submitted = parse_time(recorded or roster_time, due.tzinfo or dt.timezone.utc) if recorded or roster_time else None
         except LatePolicyError:
             if recorded:
                 raise

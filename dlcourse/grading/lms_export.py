@@ -142,7 +142,7 @@ def write_exports(out: Path, rows: list[StudentRow], settings: OutputSettings) -
                             f"give a roster exported from {platform.capitalize()} (--roster) so the rows match "
                             f"its students")
         buffer = io.StringIO()
-        writer = csv.writer(buffer, quoting=quoting, lineterminator="\r\n")
+        writer = csv.writer(buffer, quoting=quoting, lineterminator="\r\n")  # type: ignore[arg-type]  # csv's QUOTE_* ints
         writer.writerow(header)
         writer.writerows([csv_cell(cell) for cell in line] for line in body)
         write_atomically(export_path(out, platform), buffer.getvalue())

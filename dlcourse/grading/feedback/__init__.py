@@ -65,8 +65,9 @@ def folder_name(row: StudentRow) -> str:
 
 def page_context(row: StudentRow, lesson: str, unit: str = "day", target: float | None = None,
                  notebook: str = "") -> dict:
-    """What feedback.html.j2 shows for ``row`` (only this row's data)."""
-    result = row.result
+    """What feedback.html.j2 shows for ``row`` (only this row's data): a graded row."""
+    result, entry = row.result, row.entry
+    assert result is not None and entry is not None, "a feedback page is for a graded row"
     questions = []
     for question in result.questions.values():
         tests = [{"name": t.name, "hidden": t.hidden, "passed": t.passed, "message": t.message,
@@ -79,7 +80,7 @@ def page_context(row: StudentRow, lesson: str, unit: str = "day", target: float 
              "comment": row.hand[name].comment if name in row.hand else ""}
             for name, possible in result.manual.items()] if row.hand_counted else []
     lateness = row.lateness
-    return {"lesson": lesson, "student": row.student.name or row.student.key, "submission": row.entry.label,
+    return {"lesson": lesson, "student": row.student.name or row.student.key, "submission": entry.label,
             "submitted_at": row.submitted_at, "status": result.status, "reason": result.reason,
             "score": result.score, "auto_possible": result.possible, "hand_counted": row.hand_counted,
             "hand_points": sum(g.points or 0 for g in row.hand.values()), "hand_possible": row.manual_possible,

@@ -75,10 +75,14 @@ def read_plain(target: Path) -> Discovery:
     if one_student_folder(target):
         return Discovery([Entry(target, display(target.name), [Student(display(target.name))], mtime(target),
                                 layout="plain")], [])
-    entries, aside = [], []
+    entries: list[Entry] = []
+    aside: list[SetAside] = []
     for name in top_names(target):
         found = classify(target, target / name)
-        (entries if isinstance(found, Entry) else aside).append(found)
+        if isinstance(found, Entry):
+            entries.append(found)
+        else:
+            aside.append(found)
     return Discovery(entries, aside)
 
 
@@ -93,7 +97,7 @@ def _text(value: object) -> str:
 
 def read_gradescope(target: Path) -> Discovery:
     """Gradescope's export: ``submission_<id>/`` folders plus metadata naming their submitters."""
-    root, aside = target, []
+    root, aside = target, list[SetAside]()
     try:
         metadata = yaml.safe_load(read_regular(root / GRADESCOPE_METADATA)) or {}
     except (SubmissionProblem, yaml.YAMLError) as error:

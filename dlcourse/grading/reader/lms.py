@@ -47,11 +47,15 @@ def _entry(files: dict[str, Path], label: str, layout: str, student: Student, **
 
 
 def _rest(target: Path, used: set[str], layout: str) -> tuple[list[Entry], list[SetAside]]:
-    entries, aside = [], []
+    entries: list[Entry] = []
+    aside: list[SetAside] = []
     for name in top_names(target):
         if name not in used:
             found = classify(target, target / name, layout)
-            (entries if isinstance(found, Entry) else aside).append(found)
+            if isinstance(found, Entry):
+                entries.append(found)
+            else:
+                aside.append(found)
     return entries, aside
 
 
@@ -69,8 +73,9 @@ def detect_canvas(names: list[str]) -> bool:
 def read_canvas(target: Path) -> Discovery:
     by_user: dict[str, list[re.Match]] = defaultdict(list)
     for name in _canvas_names(top_names(target)):
-        if _regular(target / name):
-            by_user[CANVAS.match(name)["uid"]].append(CANVAS.match(name))
+        match = CANVAS.match(name)
+        if match and _regular(target / name):
+            by_user[match["uid"]].append(match)
     entries, used = [], set()
     for uid, matches in sorted(by_user.items()):
         latest: dict[str, re.Match] = {}
@@ -164,7 +169,7 @@ def read_blackboard(target: Path) -> Discovery:
         earlier = sorted(m.string for stamp in stamps[:-1] for m in by_stamp[stamp] if not m["receipt"])
         day, clock = stamps[-1][:10], stamps[-1][11:].replace("-", ":")
         student = Student(key=user, name=full_name, login=user)
-        if not files:
+        if not files and receipt:
             entries.append(Entry(target / receipt.string, display(receipt.string), [student], f"{day}T{clock}",
                                  layout="blackboard", earlier=earlier,
                                  problem=("invalid-notebook", "the attempt's receipt lists no file")))

@@ -188,9 +188,9 @@ def _schema_keys() -> dict[str, tuple[set[str], dict[str, object]]]:
     import pathlib
 
     schema = json.loads((pathlib.Path(nbformat.v4.__file__).parent / "nbformat.v4.5.schema.json").read_text())
-    empty = {"metadata": {}, "source": "", "outputs": [], "execution_count": None, "data": {}, "text": "",
-             "name": "stdout", "ename": "", "evalue": "", "traceback": []}
-    kinds = {}
+    empty: dict[str, object] = {"metadata": {}, "source": "", "outputs": [], "execution_count": None, "data": {},
+                                 "text": "", "name": "stdout", "ename": "", "evalue": "", "traceback": []}
+    kinds: dict[str, tuple[set[str], dict[str, object]]] = {}
     for kind in ("raw_cell", "markdown_cell", "code_cell", "execute_result", "display_data", "stream", "error"):
         definition = schema["definitions"][kind]
         kinds[kind] = (set(definition["properties"]), {k: empty[k] for k in definition["required"] if k in empty})
@@ -208,9 +208,10 @@ def _conform(item: dict, allowed: set[str], required: dict[str, object], dropped
 
 
 def _schema(d: Draft) -> str | None:
-    kinds, dropped = _schema_keys(), set()
+    kinds, dropped = _schema_keys(), set[str]()
     if not isinstance(d.nb.get("metadata"), dict):
-        d.nb["metadata"], _ = {}, dropped.add("missing metadata")
+        d.nb["metadata"] = {}
+        dropped.add("missing metadata")
     _conform(d.nb, {"metadata", "nbformat_minor", "nbformat", "cells"}, {}, dropped)
     d.nb["cells"] = _cells(d.nb)
     for cell in d.nb["cells"]:
