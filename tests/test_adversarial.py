@@ -35,7 +35,7 @@ from dlcourse.grading.batch import grade_batch
 from dlcourse.grading.pipeline import GradingOptions, grade_submission
 from dlcourse.grading.sandbox import bubblewrap_works, cgroups_available
 from dlcourse.settings import SAMPLE_DIR
-from tests.conftest import ROOT, on_sample_data
+from helpers.paths import ROOT, on_sample_data
 
 COURSE = Course(ROOT)
 DENSE = COURSE.lesson("dense-mnist")

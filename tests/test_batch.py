@@ -23,7 +23,7 @@ from dlcourse.course import Course
 from dlcourse.grading.batch import grade_batch
 from dlcourse.sample_submissions import load_mistakes, mistake_submission, reference_submission, stub_submission
 from dlcourse.settings import SAMPLE_DIR
-from tests.conftest import ROOT, on_sample_data
+from helpers.paths import ROOT, on_sample_data
 
 COURSE = Course(ROOT)
 DENSE = COURSE.lesson("dense-mnist")

@@ -9,7 +9,7 @@ import pytest
 from dlcourse import calibration
 from dlcourse.calibration import Run, load, record
 from dlcourse.course import Course
-from tests.conftest import ROOT
+from helpers.paths import ROOT
 
 LESSON = "dense-mnist"
 

@@ -10,7 +10,7 @@ import pytest
 
 from dlcourse.data import SAMPLE_DIR
 from dlcourse.sample_submissions import reference_submission
-from tests.conftest import ROOT
+from helpers.paths import ROOT
 
 
 def dlcourse(*args, env=None, cwd=ROOT):

@@ -16,7 +16,7 @@ from dlcourse.grading.scoring import combine
 from dlcourse.grading.result import QuestionResult
 from dlcourse.grading.result import TestResult as CaseResult  # not a pytest class
 from dlcourse.grading.sandbox import Outcome
-from tests.conftest import ROOT
+from helpers.paths import ROOT
 
 LESSON = Course(ROOT).lesson("dense-mnist")
 POINTS = {"model": 4.0, "accuracy": 4.0}

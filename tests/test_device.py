@@ -16,7 +16,7 @@ from dlcourse import training
 from dlcourse.checks import check_output_shape
 from dlcourse.checks.architecture import trace
 from dlcourse.data import SAMPLE_DIR
-from tests.test_submissions import saved_on_a_gpu
+from helpers.weights import saved_on_a_gpu
 
 
 @pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")])

@@ -4,9 +4,7 @@ with a message that says what to do. Real kernels, Colab and grading: test_noteb
 
 from __future__ import annotations
 
-import json
 import re
-import time
 import zipfile
 
 import nbformat
@@ -16,12 +14,11 @@ from dlcourse import export, lesson as lesson_module
 from dlcourse.export import ExportRefused
 from dlcourse.running import cell_source
 from dlcourse.session import CELL_RUNS, METADATA_KEY, start
-from tests.conftest import ROOT
+from helpers.paths import ROOT
+from helpers.notebooks import LESSON, STUB, worked_notebook
 from dlcourse.course import Course
 
 COURSE = Course(ROOT)
-LESSON = COURSE.lesson("dense-mnist")
-STUB = COURSE.student_dir(LESSON.id) / LESSON.notebook
 
 
 @pytest.fixture
@@ -33,23 +30,6 @@ def folder(tmp_path, monkeypatch):
     monkeypatch.setattr(CELL_RUNS, "runs", [])
     return tmp_path
 
-
-def worked_notebook() -> nbformat.NotebookNode:
-    """The released notebook with every answer written: each code answer cell gets the
-    solution's code cell in the same place (Otter writes both from one master), and each
-    written answer some text."""
-    stub = nbformat.read(STUB, as_version=4)
-    solution = [c.source for c in nbformat.read(COURSE.solution_notebook(LESSON.id), as_version=4).cells
-                if c.cell_type == "code"]
-    code = [c for c in stub.cells if c.cell_type == "code"]
-    assert len(code) == len(solution), "the release and the solution should have the same code cells"
-    for cell, answer in zip(code, solution):
-        if "otter_answer_cell" in cell.metadata.get("tags", []):
-            cell.source = answer
-    for cell in stub.cells:
-        if cell.cell_type == "markdown" and "otter_answer_cell" in cell.metadata.get("tags", []):
-            cell.source = "More epochs fit the training set better; past some point the test accuracy stops rising."
-    return stub
 
 
 def set_up(folder, notebook=None, name=LESSON.notebook, weights=True):

@@ -17,7 +17,7 @@ import torch
 
 from dlcourse.course import Course
 from dlcourse.grading.batch import grade_batch
-from tests.conftest import ROOT, on_sample_data
+from helpers.paths import ROOT, on_sample_data
 
 COURSE = Course(ROOT)
 pytestmark = pytest.mark.slow

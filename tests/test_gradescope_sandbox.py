@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from dlcourse.grading.gradescope import close_grader_folders
-from tests.test_gradescope import COURSE, run_autograder, total, unpack
+from helpers.gradescope import COURSE, run_autograder, total, unpack
 
 PROBE = """\
 import glob

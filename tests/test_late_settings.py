@@ -15,8 +15,8 @@ from dlcourse.course_config import CourseConfigError
 from dlcourse.grading.late import LateSettings
 from dlcourse.grading.outputs import write_outputs
 from dlcourse.grading.rows import OutputSettings
-from tests.conftest import ROOT
-from tests.test_instructor_loop import canvas_like, read_rows
+from helpers.paths import ROOT
+from helpers.gradebooks import canvas_like, read_rows
 
 OFFERING = """\
 toolkit_url: https://courses.example.edu/deep-learning/dlcourse-0.1.0-py3-none-any.whl

@@ -100,6 +100,20 @@ def test_the_students_checks_never_import_the_grader():
             assert not [t for t in targets if t.startswith("dlcourse.grading")], name
 
 
+def test_no_test_module_imports_another():
+    """Shared helpers live in tests/helpers/ (or are conftest.py's fixtures): a test module that
+    imports another runs that module's tests' imports and couples two files' edits."""
+    tests = Path(__file__).resolve().parent
+    local = {"tests", "conftest"} | {path.stem for path in tests.rglob("test_*.py")}
+    found = []
+    for path in tests.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            found += [f"{path.relative_to(tests)} imports {name}" for name in names if name.split(".")[0] in local]
+    assert found == []
+
+
 def test_the_linter_finds_nothing():
     """ruff (a test dependency) with the rules in pyproject.toml: undefined names, unused
     imports, unreachable syntax errors."""

@@ -14,7 +14,7 @@ from dlcourse.course import Course
 from dlcourse.grading.batch import grade_batch
 from dlcourse.grading.cleanroom import verify
 from dlcourse.sample_submissions import load_mistakes, mistake_submission, reference_submission, stub_submission
-from tests.conftest import ROOT, data_dir_set_to, on_sample_data
+from helpers.paths import ROOT, data_dir_set_to, on_sample_data
 
 COURSE = Course(ROOT)
 LESSONS = [i for i in COURSE.lesson_ids() if COURSE.reference_weights(COURSE.lesson(i)).is_file()]

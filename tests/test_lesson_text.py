@@ -17,14 +17,11 @@ from torch import nn
 
 from dlcourse.release.validate import STATED_TARGET, target_problem
 from dlcourse.course import Course
-from tests.conftest import ROOT
+from helpers.paths import ROOT
+from helpers.lessons import master, question, question_tests
 
 COURSE = Course(ROOT)
 
-
-def master(lesson_id: str) -> nbformat.NotebookNode:
-    lesson = COURSE.lesson(lesson_id)
-    return nbformat.read(lesson.directory / lesson.notebook, as_version=4)
 
 
 def markdown_cells(lesson_id: str) -> list[str]:
@@ -36,26 +33,6 @@ def text_of(lesson_id: str) -> str:
     return "\n\n".join(markdown_cells(lesson_id))
 
 
-def question(lesson_id: str, name: str) -> tuple[list[str], list[str]]:
-    """(solution code cells, test code cells) of one question of a master."""
-    solutions, tests = [], []
-    current, inside_tests = None, False
-    for cell in master(lesson_id).cells:
-        source = cell.source.strip()
-        if cell.cell_type == "raw":
-            if source.startswith("# BEGIN QUESTION"):
-                current = re.search(r"^name:\s*(\S+)", source, re.M).group(1)
-            elif source == "# END QUESTION":
-                current = None
-            elif source == "# BEGIN TESTS":
-                inside_tests = True
-            elif source == "# END TESTS":
-                inside_tests = False
-        elif cell.cell_type == "code" and current == name:
-            (tests if inside_tests else solutions).append(cell.source)
-    assert solutions or tests, f"{lesson_id} has no question {name}"
-    return solutions, tests
-
 
 def solution_namespace(lesson_id: str, name: str, namespace: dict | None = None) -> dict:
     """The reference answer of a question, run as a student's cell would be (after `namespace`)."""
@@ -64,17 +41,6 @@ def solution_namespace(lesson_id: str, name: str, namespace: dict | None = None)
         exec(compile(source, f"<{lesson_id}:{name}>", "exec"), namespace)
     return namespace
 
-
-def question_tests(lesson_id: str, name: str) -> dict[str, tuple[object, bool]]:
-    """test name -> (function, hidden) for every test of a question, public and hidden."""
-    found = {}
-    for source in question(lesson_id, name)[1]:
-        namespace: dict = {}
-        exec(compile(source, f"<{lesson_id}:{name} tests>", "exec"), namespace)
-        hidden = bool(re.search(r"^hidden:\s*true", source, re.M))
-        found.update({key: (value, hidden) for key, value in namespace.items() if key.startswith("test_")})
-    assert found, f"{lesson_id}:{name} has no tests"
-    return found
 
 
 def run_tests(lesson_id: str, name: str, **answers) -> dict[str, str | None]:
@@ -379,7 +345,7 @@ def test_lesson_3_quotes_its_reference_networks_confusions(real_data):
     """Lesson 3 answers its confusion question with the reference network's own counts."""
     from dlcourse.checks.weights import read_weights, spec_model_with
     from dlcourse.training import confusion_matrix
-    from tests.conftest import data_dir_set_to
+    from helpers.paths import data_dir_set_to
 
     lesson = COURSE.lesson("cifar-cnn")
     model = spec_model_with(read_weights(COURSE.reference_weights(lesson)), lesson.architecture)

@@ -15,7 +15,7 @@ import pytest
 from dlcourse.cli import main
 from dlcourse.course import Course
 from dlcourse.sample_submissions import reference_submission, stub_submission
-from tests.conftest import ROOT, on_sample_data
+from helpers.paths import ROOT, on_sample_data
 
 COURSE = Course(ROOT)
 DENSE = COURSE.lesson("dense-mnist")

@@ -9,8 +9,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -20,8 +18,8 @@ import pytest
 from dlcourse.course import Course
 from dlcourse.data import SAMPLE_DIR
 from dlcourse.execute import kernel_manager
-from tests.conftest import ROOT
-from tests.test_export import LESSON, STUB, worked_notebook
+from helpers.paths import ROOT
+from helpers.notebooks import FULL_MARKS, LESSON, STUB, graded, worked_notebook
 
 pytestmark = pytest.mark.slow
 COURSE = Course(ROOT)
@@ -33,7 +31,6 @@ QUESTIONS = tuple(cell.source.split('"')[1] for cell in nbformat.read(STUB, as_v
 FORMAT_ONLY = {name for name, source in nbformat.read(STUB, as_version=4).metadata.otter.tests.items()
                if re.findall(r"@test_case\(points=", source)
                and set(re.findall(r"@test_case\(points=([\d.]+)", source)) == {"0"}}
-FULL_MARKS = f"{sum(q['points'] for q in json.loads(zipfile.ZipFile(COURSE.autograder_zip(LESSON.id)).read('manifest.json'))['questions']):g}"
 
 
 @contextlib.contextmanager
@@ -93,18 +90,6 @@ def assert_checks_pass(checks: dict[str, str]) -> None:
         else:
             assert "All test cases passed" in output, (question, output)
 
-
-def graded(submissions: Path, out: Path, data: Path = SAMPLE_DIR) -> dict[str, tuple[str, str, str]]:
-    """``dlcourse grade`` on a folder: submission -> (status, score, flags) from submissions.csv."""
-    import csv
-
-    done = subprocess.run([sys.executable, "-m", "dlcourse", "grade", "--lesson", LESSON.id, str(submissions),
-                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "DLCOURSE_DATA": str(data)})
-    assert done.returncode == 0, done.stderr
-    assert "without encryption" not in done.stdout + done.stderr
-    with open(out / "submissions.csv", newline="") as f:
-        return {row["submission"]: (row["status"], row["score"], row["flags"]) for row in csv.DictReader(f)}
 
 
 def test_on_colab_the_notebook_alone_checks_exports_and_grades_full_marks(tmp_path):

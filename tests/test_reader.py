@@ -22,7 +22,7 @@ from dlcourse.grading.reader.layouts import GRADESCOPE_METADATA
 from dlcourse.grading.reader.repairs import MAX_CELLS, MAX_DEPTH
 from dlcourse.grading.submission import SubmissionProblem, read_submission, stage
 from dlcourse.sample_submissions import reference_submission
-from tests.conftest import ROOT, on_sample_data
+from helpers.paths import ROOT, on_sample_data
 
 COURSE = Course.find(ROOT)
 DENSE = COURSE.lesson("dense-mnist")

@@ -20,7 +20,7 @@ from dlcourse.grading.roster import Roster, read_roster
 from dlcourse.grading.rows import HandGrade, OutputSettings
 from dlcourse.grading.inputs import Student
 from dlcourse.grading.trust import results_key
-from tests.test_instructor_loop import read_rows, result
+from helpers.gradebooks import read_rows, result
 
 CANVAS_NAMES = ["lovelaceada_1001_55_dense-mnist.ipynb", "turingalan_LATE_1002_56_dense-mnist.ipynb"]
 

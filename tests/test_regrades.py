@@ -18,7 +18,7 @@ from dlcourse.course import Course
 from dlcourse.grading.pipeline import GradingOptions, grade_submission
 from dlcourse.grading.randomness import KEY_FILE, seed_for, seeded, submission_digest
 from dlcourse.settings import SAMPLE_DIR
-from tests.conftest import ROOT
+from helpers.paths import ROOT
 
 COURSE = Course(ROOT)
 

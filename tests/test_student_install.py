@@ -21,7 +21,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -31,8 +30,8 @@ import pytest
 
 from dlcourse.release.wheel import build_wheel
 from dlcourse.course import Course
-from tests.conftest import ROOT
-from tests.test_export import LESSON, worked_notebook
+from helpers.paths import ROOT
+from helpers.notebooks import LESSON, worked_notebook
 
 pytestmark = pytest.mark.slow
 COURSE = Course(ROOT)
@@ -170,7 +169,7 @@ def test_in_jupyterlab_in_a_browser_the_notebook_runs_checks_and_exports_a_full_
         assert f"{question} passed!" in text, text[-3000:]   # Otter's rendered result
     assert re.search(r"epoch 2/2 - .* val_accuracy", text), "fit's epoch lines are missing"
     assert f"Wrote {LESSON.id}-submission.zip: {LESSON.notebook}" in text, text[-2000:]
-    from tests.test_notebook_alone import FULL_MARKS, QUESTIONS, graded
+    from helpers.notebooks import FULL_MARKS, graded
 
     submissions = work / "submitted"
     submissions.mkdir(exist_ok=True)

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from dlcourse.course import Course
-from tests.conftest import ROOT
+from helpers.paths import ROOT
 
 COURSE = Course(ROOT)
 MARKERS = ("# BEGIN SOLUTION", "# END SOLUTION", "# SOLUTION", "# BEGIN TESTS", "# BEGIN QUESTION",
@@ -140,7 +140,7 @@ def test_no_answer_key_in_the_release(lesson_id):
     in the release, neither as written in the master nor, for a choice of letters, in any order."""
     import itertools
 
-    from tests.test_understanding import value_questions
+    from helpers.lessons import value_questions
 
     texts = {path: path.read_text(errors="replace") for path in student_files(lesson_id)}
     for name, (variable, key) in value_questions(lesson_id).items():

@@ -8,7 +8,6 @@ for real, on the bundled sample data, and hold each shape against the plain refe
 
 from __future__ import annotations
 
-import io
 import json
 import warnings
 import zipfile
@@ -29,7 +28,8 @@ from dlcourse.grading.batch import grade_batch
 from dlcourse.grading.inputs import Entry, discover
 from dlcourse.grading.submission import SubmissionProblem, check_assignment, read_submission, stage
 from dlcourse.sample_submissions import reference_submission
-from tests.conftest import ROOT, on_sample_data
+from helpers.paths import ROOT, on_sample_data
+from helpers.weights import saved, saved_on_a_gpu
 
 COURSE = Course(ROOT)
 DENSE = COURSE.lesson("dense-mnist")
@@ -45,21 +45,6 @@ def reference_state(lesson) -> dict[str, torch.Tensor]:
 def reference_notebook_text(lesson) -> str:
     return COURSE.solution_notebook(lesson.id).read_text()
 
-
-def saved(obj, **kwargs) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer, **kwargs)
-    return buffer.getvalue()
-
-
-def saved_on_a_gpu(obj) -> bytes:
-    """What torch.save writes on a machine with a GPU: every storage tagged cuda:0."""
-    tag = torch.serialization.location_tag
-    torch.serialization.location_tag = lambda storage: "cuda:0"
-    try:
-        return saved(obj)
-    finally:
-        torch.serialization.location_tag = tag
 
 
 def checkpoint(lesson) -> dict:

@@ -97,7 +97,7 @@ def test_a_batch_whose_sandbox_reaches_the_grader_retires_the_key_and_signs_noth
 def test_dlcourse_grade_refuses_in_one_line_before_grading(not_root, tmp_path, capsys):
     from dlcourse.cli import main
     from dlcourse.course import Course
-    from tests.conftest import ROOT
+    from helpers.paths import ROOT
 
     notebook = tmp_path / "alice.ipynb"
     notebook.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')

@@ -9,7 +9,6 @@ formed answer alike, so that it gives nothing of the key away.
 
 from __future__ import annotations
 
-import ast
 import functools
 import inspect
 import itertools
@@ -22,8 +21,8 @@ import pytest
 from dlcourse.release.assign import manual_questions
 from dlcourse.course import Course
 from dlcourse.grading.manifest import Manifest
-from tests.conftest import ROOT
-from tests.test_lesson_text import master, question_tests
+from helpers.paths import ROOT
+from helpers.lessons import master, question_tests, value_questions
 
 COURSE = Course(ROOT)
 OPTIONS = "abcde"
@@ -41,23 +40,6 @@ TYPICAL = {
     ("regularization", "dropout_scale"): (0.75, "probability of keeping"),
 }
 
-
-@functools.cache
-def value_questions(lesson_id: str) -> dict[str, tuple[str, object]]:
-    """question -> (variable, reference answer) for every question answered by one assignment
-    of a value (``name = value  # SOLUTION``)."""
-    found, current = {}, None
-    for cell in master(lesson_id).cells:
-        source = cell.source.strip()
-        if cell.cell_type == "raw" and source.startswith("# BEGIN QUESTION"):
-            current = re.search(r"^name:\s*(\S+)", source, re.M).group(1)
-        elif cell.cell_type == "code" and current and source.endswith("# SOLUTION") and "\n" not in source:
-            statement = ast.parse(source).body[0]
-            if isinstance(statement, ast.Assign) and not isinstance(statement.value, ast.Call):
-                value = eval(compile(ast.Expression(statement.value), "<answer>", "eval"), {"__builtins__": {}})
-                found[current] = (statement.targets[0].id, value)
-            current = None
-    return found
 
 
 CASES = [(lesson_id, name) for lesson_id in COURSE.lesson_ids() for name in value_questions(lesson_id)]
@@ -210,7 +192,7 @@ def test_questions_graded_by_hand_are_reported_as_such_and_never_scored(tmp_path
     from dlcourse.grading.gradebook import write_gradebook, write_report
     from dlcourse.grading.inputs import Discovery, Entry, Student
     from dlcourse.grading.result import GradeResult, QuestionResult, TestResult
-    from tests.test_gradescope import check_gradescope_format
+    from helpers.gradescope import check_gradescope_format
 
     passed = QuestionResult("steps", 2.0, 2.0, [TestResult("steps - 1", False, 0.0, True),
                                                  TestResult("steps - 2", True, 2.0, True)])

@@ -23,7 +23,7 @@ from dlcourse.checks.architecture import architecture_problem
 from dlcourse.checks.weights import WeightsProblem, WholeModel, unwrapped, weights_from_bytes
 from dlcourse.course import Course
 from dlcourse.export import lesson_files
-from tests.conftest import ROOT
+from helpers.paths import ROOT
 
 COURSE = Course(ROOT)
 DENSE = COURSE.lesson("dense-mnist")

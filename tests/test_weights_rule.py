@@ -19,7 +19,7 @@ from dlcourse.grading.result import QuestionResult
 from dlcourse.grading.result import TestResult as CaseResult  # not a pytest class
 from dlcourse.grading.sandbox import Outcome
 from dlcourse.grading.scoring import combine
-from tests.conftest import ROOT
+from helpers.paths import ROOT
 
 COURSE = Course(ROOT)
 LESSONS = {lesson_id: COURSE.lesson(lesson_id) for lesson_id in ("dense-mnist", "cnn-mnist")}
@@ -177,7 +177,7 @@ def test_a_prepare_that_differs_from_the_lessons_pipeline_is_explained_as_the_st
     import torch
 
     from dlcourse.grading.pipeline_probe import your_pipeline_accuracy
-    from tests.conftest import SAMPLE_DIR
+    from dlcourse.data import SAMPLE_DIR
 
     lesson = LESSONS["dense-mnist"]
     weights = tmp_path / lesson.weights
