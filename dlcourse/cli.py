@@ -171,7 +171,7 @@ def _course(args):
 
 
 def _build(args) -> int:
-    from .build import build, check
+    from .release import build, check
     from .course import CourseNotFound
 
     course = _course(args)
@@ -185,7 +185,7 @@ def _build(args) -> int:
                   else f"{len(drifted)} generated file(s) differ: run `dlcourse build`")
             return 1 if drifted else 0
         start = time.perf_counter()
-        from .build.wheel import placeholder_problem
+        from .release.wheel import placeholder_problem
 
         try:
             placeholder = placeholder_problem(course.toolkit_url)
@@ -199,7 +199,7 @@ def _build(args) -> int:
         for path in build(course, args.lessons or None):
             print(f"wrote {path.relative_to(course.root)}")
         if args.wheel:
-            from .build.wheel import WheelProblem, build_wheel
+            from .release.wheel import WheelProblem, build_wheel
 
             try:
                 wheel = build_wheel(course, course.root / "dist", allow_placeholder=args.allow_placeholder_url)

@@ -4,7 +4,7 @@ import zipfile
 
 import nbformat
 
-from dlcourse.build import build, check
+from dlcourse.release import build, check
 
 
 def test_committed_generated_files_equal_a_fresh_build(course):
@@ -39,7 +39,7 @@ def test_the_autograder_carries_only_what_grading_needs(course, tmp_path):
     import subprocess
     import sys
 
-    from dlcourse.build.autograder import NOT_FOR_GRADING
+    from dlcourse.release.autograder import NOT_FOR_GRADING
 
     with zipfile.ZipFile(course.autograder_zip("dense-mnist")) as archive:
         names = [n.removeprefix("dlcourse-src/") for n in archive.namelist() if n.startswith("dlcourse-src/")]
@@ -80,7 +80,7 @@ def test_a_text_edit_reaches_the_executed_solution_without_retraining(tmp_path):
     code that ran (outputs kept); once the code changed, it leaves the notebook for `train`."""
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-    from dlcourse.build import _executed_solution
+    from dlcourse.release import _executed_solution
 
     def notebooks(text, code, output=None, note=None):
         cell = new_code_cell(code, outputs=[new_output("stream", text=output)] if output else [])

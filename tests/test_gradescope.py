@@ -19,8 +19,8 @@ import nbformat
 import pytest
 import yaml
 
-from dlcourse.build.assign import assignment_config
-from dlcourse.build.autograder import TORCH_REQUIREMENTS
+from dlcourse.release.assign import assignment_config
+from dlcourse.release.autograder import TORCH_REQUIREMENTS
 from dlcourse.course import Course
 from dlcourse.grading.gradescope import (JUDGE_GRACE_SECONDS, START_SECONDS, failure_report, limits)
 from dlcourse.grading.judge_client import MEASURE_SECONDS

@@ -264,7 +264,7 @@ def test_failures_are_grouped_by_cause_not_by_their_random_inputs():
 
 
 def test_a_release_build_refuses_the_placeholder_address(tmp_path, capsys):
-    from dlcourse.build.wheel import placeholder_problem
+    from dlcourse.release.wheel import placeholder_problem
 
     assert placeholder_problem("https://courses.example.edu/dl/dlcourse-0.1.0-py3-none-any.whl")
     assert placeholder_problem("https://site.test/dlcourse-0.1.0-py3-none-any.whl")

@@ -7,8 +7,8 @@ import shutil
 import pytest
 import yaml
 
-from dlcourse.build.assign import BASELINE_KEYS
-from dlcourse.build.validate import stated_targets, target_problem
+from dlcourse.release.assign import BASELINE_KEYS
+from dlcourse.release.validate import stated_targets, target_problem
 from dlcourse.cli import main
 from dlcourse.lesson import BASELINE_FILE, Lesson
 

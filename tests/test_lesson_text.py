@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-from dlcourse.build.validate import STATED_TARGET, target_problem
+from dlcourse.release.validate import STATED_TARGET, target_problem
 from dlcourse.course import Course
 from tests.conftest import ROOT
 
@@ -263,7 +263,7 @@ def test_example_counts_are_checked_on_unseen_sizes():
 
 
 # 7. Every stated target is the threshold the grader applies (the build enforces it:
-#    dlcourse/build/validate.py); each lesson states it where it starts and where it measures.
+#    dlcourse/release/validate.py); each lesson states it where it starts and where it measures.
 
 @pytest.mark.parametrize("lesson_id", COURSE.lesson_ids())
 def test_stated_targets_match_the_threshold(lesson_id):

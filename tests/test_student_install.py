@@ -29,7 +29,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dlcourse.build.wheel import build_wheel
+from dlcourse.release.wheel import build_wheel
 from dlcourse.course import Course
 from tests.conftest import ROOT
 from tests.test_export import LESSON, worked_notebook

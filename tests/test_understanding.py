@@ -19,7 +19,7 @@ import zipfile
 import nbformat
 import pytest
 
-from dlcourse.build.assign import manual_questions
+from dlcourse.release.assign import manual_questions
 from dlcourse.course import Course
 from dlcourse.grading.manifest import Manifest
 from tests.conftest import ROOT

@@ -42,7 +42,7 @@ GRADER_PYTHON = "3.12"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 # Modules of the toolkit that only an instructor's machine runs (tests/test_build.py checks that
 # the grading entry points import without them).
-NOT_FOR_GRADING = ("dlcourse/build/", "dlcourse/calibration.py", "dlcourse/course.py", "dlcourse/demo.py",
+NOT_FOR_GRADING = ("dlcourse/release/", "dlcourse/calibration.py", "dlcourse/course.py", "dlcourse/demo.py",
                    "dlcourse/reference.py", "dlcourse/sample_submissions.py")
 
 
