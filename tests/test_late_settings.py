@@ -52,6 +52,7 @@ def test_the_courses_late_rule_applies_without_options(tmp_path):
     assert (alan["raw"], alan["late"], alan["penalty_percent"], alan["penalty"], alan["final"]) \
         == ("4", "marked late, no time given", "10", "0.8", "3.2")
     assert alan["submitted_at"] == "", "Canvas's download carries no submission time: the file's is not shown as one"
+    assert "<td>1 day</td>" in (tmp_path / "report.html").read_text(), "the report says what a unit charged is"
 
 
 def test_an_option_overrides_the_courses_key_of_the_same_name(tmp_path):

@@ -40,6 +40,7 @@ def write_html_report(out: Path, found: Discovery, results: dict[str, GradeResul
         "statuses": [(s, counts[s]) for s in STATUSES if counts[s]],
         "missing": [r.student for r in rows if r.status == MISSING],
         "late": [r for r in rows if r.lateness.units],
+        "late_unit": settings.late.unit if settings.late else "day",
         "questions": questions,
         "accuracy_figure": _figure(_accuracy_histogram, accuracies, settings.accuracy_target) if accuracies else "",
         "failures": group_failures(graded)[:30],
