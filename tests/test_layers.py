@@ -114,6 +114,34 @@ def test_no_test_module_imports_another():
     assert found == []
 
 
+def test_every_package_the_code_imports_is_declared():
+    """pyproject.toml names the distribution of every third-party module dlcourse/ imports
+    (in its dependencies or an extra); ``google.colab`` exists only on Colab."""
+    import re
+    import sys
+    from importlib.metadata import packages_distributions
+
+    import pytest
+
+    tomllib = pytest.importorskip("tomllib")   # Python 3.11+
+
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[<>=!~\[ ;]", r, maxsplit=1)[0].lower().replace("_", "-")
+                for r in [*project["dependencies"], *sum(project["optional-dependencies"].values(), [])]}
+    imported = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"dlcourse", "google"}
+    owners = packages_distributions()
+    undeclared = {m: owners.get(m) for m in third_party
+                  if not {d.lower().replace("_", "-") for d in owners.get(m, [])} & declared}
+    assert undeclared == {}
+
+
 def test_the_linter_finds_nothing():
     """ruff (a test dependency) with the rules in pyproject.toml: undefined names, unused
     imports, unreachable syntax errors."""
