@@ -7,7 +7,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "dlcourse"
+from helpers.paths import ROOT, TESTS
+
+PACKAGE = ROOT / "dlcourse"
 
 
 def module_name(path: Path) -> str:
@@ -103,7 +105,7 @@ def test_the_students_checks_never_import_the_grader():
 def test_no_test_module_imports_another():
     """Shared helpers live in tests/helpers/ (or are conftest.py's fixtures): a test module that
     imports another runs that module's tests' imports and couples two files' edits."""
-    tests = Path(__file__).resolve().parent
+    tests = TESTS
     local = {"tests", "conftest"} | {path.stem for path in tests.rglob("test_*.py")}
     found = []
     for path in tests.rglob("*.py"):

@@ -18,12 +18,12 @@ import pytest
 from dlcourse.course import Course
 from dlcourse.data import SAMPLE_DIR
 from dlcourse.execute import kernel_manager
-from helpers.paths import ROOT
+from helpers.paths import ROOT, TESTS
 from helpers.notebooks import FULL_MARKS, LESSON, STUB, graded, worked_notebook
 
 pytestmark = pytest.mark.slow
 COURSE = Course(ROOT)
-STANDIN = Path(__file__).parent / "colab_standin"
+STANDIN = TESTS / "colab_standin"
 # every question the released notebook checks, and the autograder's full marks
 QUESTIONS = tuple(cell.source.split('"')[1] for cell in nbformat.read(STUB, as_version=4).cells
                   if cell.cell_type == "code" and cell.source.startswith("grader.check("))

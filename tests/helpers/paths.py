@@ -10,6 +10,7 @@ import pytest
 from dlcourse.data import DATA_ENV, SAMPLE_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
+TESTS = ROOT / "tests"   # the test modules may sit in subfolders: paths start here, not at __file__
 
 
 @contextlib.contextmanager
