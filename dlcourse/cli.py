@@ -1,4 +1,9 @@
-"""The ``dlcourse`` command: build lessons, grade submissions, fetch data, run the demo."""
+"""The ``dlcourse`` command: build lessons, grade submissions, fetch data, run the demo.
+
+Why one module of ~450 lines: the parser and one short function per command, which imports
+that command's modules when it runs (the grader's own process stays free of torch); the work
+itself lives in those modules.
+"""
 
 from __future__ import annotations
 

@@ -144,6 +144,14 @@ def test_every_package_the_code_imports_is_declared():
     assert undeclared == {}
 
 
+def test_a_long_module_says_why():
+    """A module over about 350 lines says in its docstring why it is one module."""
+    long = [f"{path.relative_to(PACKAGE.parent)}: {lines} lines" for path in PACKAGE.rglob("*.py")
+            if (lines := len(path.read_text().splitlines())) > 360
+            and "Why one module" not in (ast.get_docstring(ast.parse(path.read_text())) or "")]
+    assert long == []
+
+
 def test_the_linter_finds_nothing():
     """ruff (a test dependency) with the rules in pyproject.toml: undefined names, unused
     imports, unreachable syntax errors."""
