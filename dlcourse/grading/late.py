@@ -13,7 +13,9 @@ Which time counts, in order:
    Blackboard's attempt names), else the roster's (Moodle's grading worksheet has
    ``Last modified (submission)``);
 3. a platform's ``LATE`` mark without a time (Canvas's names carry none): one unit (a day or
-   an hour) late, said so in the row;
+   an hour) late, said so in the row; but for a student with an extension nothing is charged
+   (the row says so): the platform's mark may be against the lesson's due date, and without a
+   time nothing shows the upload came after the extended one;
 4. otherwise (a plain folder, a Moodle download without its worksheet) the only times are the
    files', which are download or copy times: never penalised, and the row says why.
 
@@ -79,6 +81,10 @@ class LatePolicy:
                 raise
         # a roster's unreadable time ("-" where nothing was submitted) is no time
         if submitted is None:
+            if entry.late and due != self.due:
+                return Lateness(note=f"marked late by the platform, no time given, but extended to "
+                                     f"{due.isoformat(timespec='minutes')}: nothing shows it came after that, "
+                                     f"no late penalty (check the platform's submission time)")
             if entry.late:
                 return self._charge(0.0, 1, f"marked late by the platform, no time given: 1 {self.unit} charged")
             return Lateness(note="no submission time from the platform (file times are download or copy "
