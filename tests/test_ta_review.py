@@ -3,10 +3,15 @@ kept fixed: results are built here (no kernel runs)."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 
+from dlcourse.grading.answer_sheet import SHEET_CSV
 from dlcourse.grading.inputs import Entry, Student
 from dlcourse.grading.late import LatePolicy, read_extensions
+from dlcourse.grading.outputs import write_outputs
+from dlcourse.grading.rows import OutputSettings
+from helpers.gradebooks import canvas_like, read_rows
 
 DUE = dt.datetime(2026, 3, 1, 23, 59, tzinfo=dt.timezone.utc)
 
@@ -22,3 +27,29 @@ def test_a_late_mark_without_a_time_respects_an_extension(tmp_path):
     assert "extended to 2026-03-03T23:59" in marked.note and "no late penalty" in marked.note
     plain = policy.assess(other, Entry(tmp_path / "b", "b", [other], "", late=True, layout="canvas"))
     assert (plain.units, plain.penalty_percent) == (1, 10), "without an extension a LATE mark still costs a day"
+
+
+def fill_sheet(path, points: dict[str, str]) -> None:
+    rows = read_rows(path)
+    for row in rows:
+        row["points"] = points.get(row["student"], "")
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_a_rerun_without_hand_grades_keeps_the_filled_sheet(tmp_path):
+    found, results = canvas_like(tmp_path)
+    write_outputs(tmp_path, found, results, OutputSettings())
+    fill_sheet(tmp_path / SHEET_CSV, {"1001": "2", "1002": "1"})
+    warnings = write_outputs(tmp_path, found, results, OutputSettings())   # no --hand-grades
+    assert any("2 hand-graded row(s)" in w and "merged" in w for w in warnings), warnings
+    sheet = {r["student"]: r["points"] for r in read_rows(tmp_path / SHEET_CSV)}
+    assert (sheet["1001"], sheet["1002"]) == ("2", "1"), "the typed points are still in the sheet"
+    ada = next(r for r in read_rows(tmp_path / "gradebook.csv") if r["student"] == "1001")
+    assert (ada["hand"], ada["final"]) == ("2", "10")
+    (tmp_path / SHEET_CSV).write_text("student,question,possible,points\n1001,more_epochs,2,seven\n")
+    warnings = write_outputs(tmp_path, found, results, OutputSettings())
+    assert any("moved to written-answers.kept-1.csv" in w for w in warnings), warnings
+    assert "seven" in (tmp_path / "written-answers.kept-1.csv").read_text(), "an unreadable sheet is kept, not overwritten"

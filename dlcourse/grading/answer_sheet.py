@@ -6,18 +6,20 @@ to fill in (``written-answers.csv``: one row per student and question; fill ``po
 (:mod:`.rows`); nothing is regraded.
 
 A sheet written again keeps the points and comments already filled in a sheet given back,
-so grading can happen in several sittings.
+so grading can happen in several sittings; and a run without ``--hand-grades`` never
+overwrites points typed into the output folder's own sheet (:func:`keep_filled_sheet`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from pathlib import Path
 
 from ..atomic import write_atomically
 from .html import render
-from .rows import HandGrade, StudentRow
+from .rows import HandGrade, OutputSettings, StudentRow
 from .safe_text import csv_cell
 
 SHEET_CSV = "written-answers.csv"
@@ -86,6 +88,37 @@ def read_hand_grades(path: Path) -> dict[str, dict[str, HandGrade]]:
                                       f"(allowed 0 to {possible:g})")
         grades.setdefault(student, {})[question] = HandGrade(points, (line.get("comment") or "").strip())
     return grades
+
+
+def keep_filled_sheet(out: Path, settings: OutputSettings) -> tuple[OutputSettings, str]:
+    """Nothing a grader typed is lost: a run given no ``--hand-grades`` whose output folder
+    already holds a sheet with points or comments filled in merges that sheet (the run's
+    settings with its grades, and a line saying so); an existing sheet that cannot be read is
+    moved aside, never overwritten. Returns (settings, a warning line or "")."""
+    sheet = out / SHEET_CSV
+    if settings.hand is not None or not sheet.is_file():
+        return settings, ""
+    try:
+        grades = read_hand_grades(sheet)
+    except HandGradesError as error:
+        kept = _free_name(sheet)
+        sheet.rename(kept)
+        return settings, (f"{error}; that sheet was moved to {kept.name} and a blank one written "
+                          f"(fix it, then give it back with --hand-grades)")
+    filled = sum(1 for by_question in grades.values() for grade in by_question.values()
+                 if grade.points is not None or grade.comment)
+    if not filled:
+        return settings, ""
+    return replace(settings, hand=grades), (f"{sheet} holds {filled} hand-graded row(s) and no --hand-grades was "
+                                            f"given: merged them (the sheet keeps them)")
+
+
+def _free_name(path: Path) -> Path:
+    for number in range(1, 1000):
+        candidate = path.with_name(f"{path.stem}.kept-{number}{path.suffix}")
+        if not candidate.exists():
+            return candidate
+    raise HandGradesError(f"{path}: too many kept copies beside it; move them away")
 
 
 def _plain(cell: str | None) -> str:

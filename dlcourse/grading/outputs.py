@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .answer_sheet import write_answer_sheet
+from .answer_sheet import keep_filled_sheet, write_answer_sheet
 from .feedback import write_feedback
 from .gradebook import write_csv, write_gradebook, write_report
 from .inputs import Discovery
@@ -29,8 +29,9 @@ def write_outputs(out: Path, found: Discovery, results: dict[str, GradeResult],
     settings = settings or OutputSettings()
     if not settings.assignment and results:
         settings = _with_assignment(settings, next(iter(results.values())).lesson)
+    settings, kept = keep_filled_sheet(out, settings)
     rows = write_gradebook(out, found, results, settings)
-    warnings = write_exports(out, rows, settings)
+    warnings = [kept] * bool(kept) + write_exports(out, rows, settings)
     write_answer_sheet(out, rows, settings.lesson_title or settings.assignment)
     if settings.feedback != "none":
         write_feedback(out, rows, settings.lesson_title or settings.assignment,
