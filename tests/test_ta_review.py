@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import random
+from dataclasses import replace
 
 from dlcourse.grading.answer_sheet import SHEET_CSV
-from dlcourse.grading.inputs import Entry, Student
+from dlcourse.grading.inputs import Discovery, Entry, Student
 from dlcourse.grading.late import LatePolicy, read_extensions
 from dlcourse.grading.outputs import write_outputs
 from dlcourse.grading.rows import OutputSettings
+from dlcourse.grading.similarity import who
 from helpers.gradebooks import canvas_like, read_rows
 
 DUE = dt.datetime(2026, 3, 1, 23, 59, tzinfo=dt.timezone.utc)
@@ -53,3 +56,33 @@ def test_a_rerun_without_hand_grades_keeps_the_filled_sheet(tmp_path):
     warnings = write_outputs(tmp_path, found, results, OutputSettings())
     assert any("moved to written-answers.kept-1.csv" in w for w in warnings), warnings
     assert "seven" in (tmp_path / "written-answers.kept-1.csv").read_text(), "an unreadable sheet is kept, not overwritten"
+
+
+def test_identical_weights_uploaded_as_separate_or_renamed_files_are_one_row_per_pair(tmp_path):
+    import nbformat
+
+    from dlcourse.grading.similarity import find_copies
+
+    weights = random.Random(0).randbytes(5000)
+    ada, bob, cyd = Student("1001", "Ada Lovelace"), Student("1002", "Bob Byte"), Student("1003", "Cyd C")
+
+    def flat(student: Student, weights_name: str, blob: bytes, code: str) -> Entry:
+        """Canvas's flat files of one student: the notebook and the weights, each its own file."""
+        folder = tmp_path / student.key
+        folder.mkdir()
+        notebook = folder / f"x_{student.key}_1_dense-mnist.ipynb"
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), notebook)
+        (folder / "w").write_bytes(blob)
+        return Entry(notebook, notebook.name, [student], layout="canvas",
+                     members={"dense-mnist.ipynb": notebook, weights_name: folder / "w"})
+
+    entries = [flat(ada, "dense_mnist.pt", weights, "a = 1"), flat(bob, "dense_mnist (1).pt", weights, "b = 2"),
+               flat(cyd, "dense_mnist.pt", random.Random(1).randbytes(5000), "c = 3")]
+    entries.append(replace(flat(Student("1002b"), "dense_mnist.pt", weights, "b = 3"), students=[bob]))
+    copies = find_copies(Discovery(entries, []), {}, weights_file="dense_mnist.pt")
+    assert [(who(c.a), who(c.b), c.kinds) for c in copies] == \
+        [("Ada Lovelace (1001)", "Bob Byte (1002)", ("identical-weights",))], "one row per pair of students"
+    write_outputs(tmp_path, Discovery(entries, []), {}, OutputSettings(weights_file="dense_mnist.pt"))
+    rows = read_rows(tmp_path / "copies.csv")
+    assert [(r["students_a"], r["students_b"], r["kinds"]) for r in rows] == \
+        [("Ada Lovelace (1001)", "Bob Byte (1002)", "identical-weights")]

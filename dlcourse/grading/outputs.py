@@ -20,7 +20,7 @@ from .result import GradeResult
 from .report_html import write_html_report
 from .rows import OutputSettings
 from .safe_text import markdown_code, markdown_inline
-from .similarity import Pair, find_copies
+from .similarity import Copy, find_copies, who
 
 
 def write_outputs(out: Path, found: Discovery, results: dict[str, GradeResult],
@@ -47,20 +47,22 @@ def write_outputs(out: Path, found: Discovery, results: dict[str, GradeResult],
 COPIES_CSV = "copies.csv"
 
 
-def write_copies(out: Path, copies: list[Pair]) -> None:
-    """copies.csv: one row per pair and kind of evidence (for a person to judge; no score changes)."""
-    write_csv(out / COPIES_CSV, [{"submission_a": p.a.label, "submission_b": p.b.label,
-                                  "students_a": "; ".join(s.key for s in p.a.students),
-                                  "students_b": "; ".join(s.key for s in p.b.students),
-                                  "kind": p.kind, "evidence": p.evidence} for p in copies],
-              ["submission_a", "submission_b", "students_a", "students_b", "kind", "evidence"])
+def write_copies(out: Path, copies: list[Copy]) -> None:
+    """copies.csv: one row per pair of students, every kind of evidence found between them
+    (for a person to judge; no score changes)."""
+    write_csv(out / COPIES_CSV, [{"students_a": who(c.a), "students_b": who(c.b), "kinds": "; ".join(c.kinds),
+                                  "evidence": "; ".join(f"{k}: {e}" for k, e in zip(c.kinds, c.evidence)),
+                                  "submissions": "; ".join(c.submissions)} for c in copies],
+              ["students_a", "students_b", "kinds", "evidence", "submissions"])
 
 
-def copies_section(copies: list[Pair]) -> list[str]:
+def copies_section(copies: list[Copy]) -> list[str]:
     lines = ["## Possible copies, for a person to judge", "",
-             "Evidence only: no score was changed and nothing is said to students (copies.csv has the same).", ""]
-    items = [f"- {markdown_code(p.a.label)} and {markdown_code(p.b.label)}: **{p.kind}**: "
-             f"{markdown_inline(p.evidence)}" for p in copies]
+             "Evidence only: no score was changed and nothing is said to students (copies.csv has the same, "
+             "one row per pair of students).", ""]
+    items = [f"- {markdown_inline(who(c.a))} and {markdown_inline(who(c.b))}: **{', '.join(c.kinds)}**: "
+             + "; ".join(markdown_inline(e) for e in c.evidence)
+             + f" (submissions: {', '.join(markdown_code(s) for s in c.submissions)})" for c in copies]
     return lines + (items or ["- none"])
 
 
