@@ -101,8 +101,8 @@ def code_cells(notebook) -> list[str]:
 
 
 def find_copies(found: Discovery, results: dict[str, GradeResult], *, weights_file: str = "",
-                template: Path | None = None) -> list[Pair]:
-    """Every pair with evidence (see the module docstring), strongest kind first."""
+                template: Path | None = None) -> list[Copy]:
+    """Every pair of students with evidence (see the module docstring), strongest kind first."""
     given = _template_cells(template)
     reads = [_read(entry, results.get(entry.key), weights_file, given) for entry in found.entries]
     pairs: list[Pair] = []
