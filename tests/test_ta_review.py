@@ -8,7 +8,7 @@ import datetime as dt
 import random
 from dataclasses import replace
 
-from dlcourse.grading.answer_sheet import SHEET_CSV
+from dlcourse.grading.answer_sheet import SHEET_CSV, read_hand_grades
 from dlcourse.grading.inputs import Discovery, Entry, Student
 from dlcourse.grading.late import LatePolicy, read_extensions
 from dlcourse.grading.outputs import write_outputs
@@ -86,3 +86,18 @@ def test_identical_weights_uploaded_as_separate_or_renamed_files_are_one_row_per
     rows = read_rows(tmp_path / "copies.csv")
     assert [(r["students_a"], r["students_b"], r["kinds"]) for r in rows] == \
         [("Ada Lovelace (1001)", "Bob Byte (1002)", "identical-weights")]
+
+
+def test_a_sheet_of_strangers_and_blank_rows_is_said_and_ungraded_is_not_zero(tmp_path):
+    found, results = canvas_like(tmp_path)
+    sheet = tmp_path / "hand.csv"
+    sheet.write_text("student,question,possible,points,comment\n1001,more_epochs,2,2,\n1002,more_epochs,2,,\n"
+                     "5001,more_epochs,2,1,\n5002,more_epochs,2,2,\n")
+    warnings = write_outputs(tmp_path, found, results, OutputSettings(hand=read_hand_grades(sheet)))
+    said = [w for w in warnings if w.startswith("hand grades:")]
+    assert len(said) == 1 and "2 row(s) match no student of this batch (5001, 5002)" in said[0], warnings
+    assert "2 written answer(s) not graded yet" in said[0], "Alan's blank row and Grace's absent one"
+    pages = [p.read_text() for p in sorted((tmp_path / "feedback").glob("*/feedback.html"))]
+    alan, ada = (next(page for page in pages if name in page) for name in ("Alan Turing", "Ada Lovelace"))
+    assert "<th>graded by hand</th><td>2 / 2</td>" in ada
+    assert "<th>graded by hand</th><td>not graded yet</td>" in alan and "0 / 2" not in alan

@@ -113,6 +113,27 @@ def keep_filled_sheet(out: Path, settings: OutputSettings) -> tuple[OutputSettin
                                             f"given: merged them (the sheet keeps them)")
 
 
+def hand_grade_warning(hand: dict[str, dict[str, HandGrade]] | None, rows: list[StudentRow]) -> str:
+    """One line when a sheet given back does not fit this batch: its rows for students the batch
+    does not have (another lesson's or section's sheet), and the answers not graded yet; "" if none."""
+    if hand is None:
+        return ""
+    keys = {row.student.key for row in rows}
+    strangers = sorted(key for key in hand if key not in keys)
+    unmatched = sum(len(hand[key]) for key in strangers)
+    ungraded = sum(1 for row in rows if row.result for name in row.result.manual
+                   if row.hand.get(name) is None or row.hand[name].points is None)
+    if not unmatched and not ungraded:
+        return ""
+    said = []
+    if unmatched:
+        shown = ", ".join(strangers[:5]) + (" ..." if len(strangers) > 5 else "")
+        said.append(f"{unmatched} row(s) match no student of this batch ({shown}): is it this lesson's sheet?")
+    if ungraded:
+        said.append(f"{ungraded} written answer(s) not graded yet (no points: shown as not graded, counted 0)")
+    return "hand grades: " + "; ".join(said)
+
+
 def _free_name(path: Path) -> Path:
     for number in range(1, 1000):
         candidate = path.with_name(f"{path.stem}.kept-{number}{path.suffix}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .answer_sheet import keep_filled_sheet, write_answer_sheet
+from .answer_sheet import hand_grade_warning, keep_filled_sheet, write_answer_sheet
 from .feedback import write_feedback
 from .gradebook import write_csv, write_gradebook, write_report
 from .inputs import Discovery
@@ -31,7 +31,7 @@ def write_outputs(out: Path, found: Discovery, results: dict[str, GradeResult],
         settings = _with_assignment(settings, next(iter(results.values())).lesson)
     settings, kept = keep_filled_sheet(out, settings)
     rows = write_gradebook(out, found, results, settings)
-    warnings = [kept] * bool(kept) + write_exports(out, rows, settings)
+    warnings = [w for w in (kept, hand_grade_warning(settings.hand, rows)) if w] + write_exports(out, rows, settings)
     write_answer_sheet(out, rows, settings.lesson_title or settings.assignment)
     if settings.feedback != "none":
         write_feedback(out, rows, settings.lesson_title or settings.assignment,

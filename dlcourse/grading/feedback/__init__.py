@@ -84,6 +84,7 @@ def page_context(row: StudentRow, lesson: str, unit: str = "day", target: float 
             "submitted_at": row.submitted_at, "status": result.status, "reason": result.reason,
             "score": result.score, "auto_possible": result.possible, "hand_counted": row.hand_counted,
             "hand_points": sum(g.points or 0 for g in row.hand.values()), "hand_possible": row.manual_possible,
+            "hand_graded": sum(1 for name in result.manual if name in row.hand and row.hand[name].points is not None),
             "late_units": lateness.units, "late_unit": unit, "late_text": late_text(lateness.seconds),
             "penalty_percent": lateness.penalty_percent, "penalty_points": row.penalty_points,
             "late_note": lateness.note, "final": row.final, "possible": row.possible,
