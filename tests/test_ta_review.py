@@ -101,3 +101,20 @@ def test_a_sheet_of_strangers_and_blank_rows_is_said_and_ungraded_is_not_zero(tm
     alan, ada = (next(page for page in pages if name in page) for name in ("Alan Turing", "Ada Lovelace"))
     assert "<th>graded by hand</th><td>2 / 2</td>" in ada
     assert "<th>graded by hand</th><td>not graded yet</td>" in alan and "0 / 2" not in alan
+
+
+def test_the_reports_total_counts_the_hand_points_once_merged(tmp_path):
+    found, results = canvas_like(tmp_path)
+    write_outputs(tmp_path, found, results, OutputSettings())
+    report = (tmp_path / "report.md").read_text()
+    assert "(of 8 autograded; the 2 points graded by hand are not in them" in report
+    assert "Points possible to set in the LMS: 10." in report, "the full total, whether or not hand grades are in"
+    sheet = tmp_path / "hand.csv"
+    sheet.write_text("student,question,possible,points\n1001,more_epochs,2,2\n1002,more_epochs,2,1\n"
+                     "1003,more_epochs,2,0\n")
+    write_outputs(tmp_path, found, results, OutputSettings(hand=read_hand_grades(sheet)))
+    for name in ("report.md", "report.html"):
+        text = (tmp_path / name).read_text()
+        assert "(of 10: 8 autograded + 2 graded by hand, merged)" in text, name
+        assert "not in these scores" not in text and "(of 8)" not in text, name
+    assert "| more_epochs (by hand, 3 graded) | 1.00 / 2 | 33% |" in (tmp_path / "report.md").read_text()

@@ -214,7 +214,7 @@ def test_questions_graded_by_hand_are_reported_as_such_and_never_scored(tmp_path
     write_report(tmp_path, found, {found.entries[0].key: result})
     row = next(csv.DictReader((tmp_path / "gradebook.csv").open()))
     assert (row["steps"], row["more_epochs"], row["score"], row["possible"]) == ("2", "manual", "2", "2")
-    assert "| more_epochs | graded by hand (2 points, not in these scores) | |" in (tmp_path / "report.md").read_text()
+    assert "| more_epochs | graded by hand (2 points), not graded yet | |" in (tmp_path / "report.md").read_text()
 
 
 def test_the_gradescope_guide_states_each_lessons_points(tmp_path):

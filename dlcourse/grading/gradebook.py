@@ -113,7 +113,7 @@ def write_report(out: Path, found: Discovery, results: dict[str, GradeResult],
         lines += [f"- missing: {markdown_inline(r.student.name or r.student.key)} ({markdown_code(r.student.key)})"
                   for r in missing]
     if graded:
-        lines += _score_sections(out, graded)
+        lines += _score_sections(out, graded, settings.rows(found, results), hand_counted=settings.hand is not None)
     for section in sections or []:
         lines += ["", *section]
     if found.set_aside:
@@ -122,12 +122,36 @@ def write_report(out: Path, found: Discovery, results: dict[str, GradeResult],
     write_atomically(out / "report.md", "\n".join(lines) + "\n")
 
 
-def _score_sections(out: Path, graded: list[GradeResult]) -> list[str]:
-    totals = [r.score for r in graded]
-    possible = max(r.possible for r in graded) or 1
-    lines = ["", "## Scores", "",
-             f"Mean {statistics.mean(totals):.1f}, median {statistics.median(totals):.1f}, "
-             f"min {min(totals):g}, max {max(totals):g} (of {possible:g}).", "", "![score histogram](scores.png)", ""]
+def points_possible(graded: list[GradeResult]) -> tuple[float, float]:
+    """(autograded, graded by hand) points possible of the lesson: what the LMS's points
+    possible should be is their sum, whether or not the hand grades are in yet."""
+    auto = max((r.possible for r in graded), default=0.0)
+    hand = max((sum(r.manual.values()) for r in graded), default=0.0)
+    return auto, hand
+
+
+def score_line(graded: list[GradeResult], rows: list[StudentRow], hand_counted: bool) -> str:
+    """The scores in one line, out of the total they are counted against, saying whether the
+    points graded by hand are in them."""
+    auto, hand = points_possible(graded)
+    scored = [r for r in rows if r.result is not None]
+    totals = [r.raw for r in scored] if hand_counted else [r.score for r in graded]
+    spread = (f"mean {statistics.mean(totals):.1f}, median {statistics.median(totals):.1f}, "
+              f"min {min(totals):g}, max {max(totals):g}") if totals else "none yet"
+    if not hand:
+        return f"Scores: {spread} (of {auto:g}). Points possible to set in the LMS: {auto:g}."
+    if hand_counted:
+        return (f"Scores: {spread} (of {auto + hand:g}: {auto:g} autograded + {hand:g} graded by hand, merged). "
+                f"Points possible to set in the LMS: {auto + hand:g}.")
+    return (f"Scores: {spread} (of {auto:g} autograded; the {hand:g} points graded by hand are not in them until "
+            f"the filled sheet is given with --hand-grades). Points possible to set in the LMS: {auto + hand:g}.")
+
+
+def _score_sections(out: Path, graded: list[GradeResult], rows: list[StudentRow], hand_counted: bool) -> list[str]:
+    auto, hand = points_possible(graded)
+    possible = (auto + hand if hand_counted else auto) or 1
+    totals = [r.raw for r in rows if r.result is not None] if hand_counted else [r.score for r in graded]
+    lines = ["", "## Scores", "", score_line(graded, rows, hand_counted), "", "![score histogram](scores.png)", ""]
     _histogram(out / "scores.png", totals, possible)
     lines += ["## Questions", "", "| question | mean score | full marks |", "|---|---|---|"]
     for name in _question_names(graded, manual=False):
@@ -136,8 +160,14 @@ def _score_sections(out: Path, graded: list[GradeResult]) -> list[str]:
         full = sum(q.score == q.possible for q in scored) / len(scored)
         lines.append(f"| {markdown_inline(name)} | {mean:.2f} / {scored[0].possible:g} | {full:.0%} |")
     manual = {name: points for r in graded for name, points in r.manual.items()}
-    lines += [f"| {markdown_inline(name)} | graded by hand ({points:g} points, not in these scores) | |"
-              for name, points in manual.items()]
+    for name, points in manual.items():
+        given = [g.points for r in rows if r.result and name in r.result.manual
+                 if (g := r.hand.get(name)) is not None and g.points is not None] if hand_counted else []
+        if given:
+            lines.append(f"| {markdown_inline(name)} (by hand, {len(given)} graded) | "
+                         f"{statistics.mean(given):.2f} / {points:g} | {sum(p == points for p in given) / len(given):.0%} |")
+        else:
+            lines.append(f"| {markdown_inline(name)} | graded by hand ({points:g} points), not graded yet | |")
     lines += ["", "## Most common failure messages", "",
               "Grouped by question, test and cause (numbers, shapes and quoted values vary between "
               "submissions and are left out); one real message each.", ""]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..atomic import write_atomically
 from .failures import group_failures
+from .gradebook import score_line
 from .html import png_data_uri, render
 from .inputs import Discovery
 from .result import STATUSES, GradeResult
@@ -38,6 +39,7 @@ def write_html_report(out: Path, found: Discovery, results: dict[str, GradeResul
         "lesson": settings.lesson_title or (graded[0].lesson if graded else ""),
         "found": len(found.entries), "graded": len(graded), "skipped": len(found.set_aside),
         "statuses": [(s, counts[s]) for s in STATUSES if counts[s]],
+        "scores": score_line(graded, rows, settings.hand is not None) if graded else "",
         "missing": [r.student for r in rows if r.status == MISSING],
         "late": [r for r in rows if r.lateness.units],
         "late_unit": settings.late.unit if settings.late else "day",
