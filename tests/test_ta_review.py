@@ -118,3 +118,15 @@ def test_the_reports_total_counts_the_hand_points_once_merged(tmp_path):
         assert "(of 10: 8 autograded + 2 graded by hand, merged)" in text, name
         assert "not in these scores" not in text and "(of 8)" not in text, name
     assert "| more_epochs (by hand, 3 graded) | 1.00 / 2 | 33% |" in (tmp_path / "report.md").read_text()
+
+
+def test_a_rerun_removes_exports_and_pages_it_did_not_write(tmp_path):
+    found, results = canvas_like(tmp_path)
+    write_outputs(tmp_path, found, results, OutputSettings(exports=("canvas", "moodle")))
+    assert (tmp_path / "canvas-import.csv").is_file() and (tmp_path / "feedback.zip").is_file()
+    warnings = write_outputs(tmp_path, found, results, OutputSettings(exports=("moodle",), feedback="none"))
+    assert not (tmp_path / "canvas-import.csv").exists(), "an old gradebook must not be imported"
+    assert (tmp_path / "moodle-import.csv").is_file()
+    assert not (tmp_path / "feedback").exists() and not (tmp_path / "feedback.zip").exists()
+    assert sorted(w.split()[1] for w in warnings if w.startswith("removed ")) == \
+        ["canvas-import.csv", "feedback", "feedback.zip"]

@@ -15,7 +15,7 @@ from .answer_sheet import hand_grade_warning, keep_filled_sheet, write_answer_sh
 from .feedback import write_feedback
 from .gradebook import write_csv, write_gradebook, write_report
 from .inputs import Discovery
-from .lms_export import write_exports
+from .lms_export import EXPORTS, export_path, write_exports
 from .result import GradeResult
 from .report_html import write_html_report
 from .rows import OutputSettings
@@ -33,6 +33,7 @@ def write_outputs(out: Path, found: Discovery, results: dict[str, GradeResult],
     rows = write_gradebook(out, found, results, settings)
     warnings = [w for w in (kept, hand_grade_warning(settings.hand, rows)) if w] + write_exports(out, rows, settings)
     write_answer_sheet(out, rows, settings.lesson_title or settings.assignment)
+    warnings += remove_stale(out, settings)
     if settings.feedback != "none":
         write_feedback(out, rows, settings.lesson_title or settings.assignment,
                        unit=settings.late.unit if settings.late else "day", target=settings.accuracy_target,
@@ -45,6 +46,30 @@ def write_outputs(out: Path, found: Discovery, results: dict[str, GradeResult],
 
 
 COPIES_CSV = "copies.csv"
+
+
+def remove_stale(out: Path, settings: OutputSettings) -> list[str]:
+    """Remove what an earlier run wrote and this one does not (an LMS export without its
+    ``--export``, feedback pages with ``--feedback none``): an old gradebook must not be
+    imported, nor an old page handed out. One line per file or folder removed."""
+    import shutil
+
+    stale = [export_path(out, p) for p in sorted(EXPORTS) if p not in settings.exports]
+    if settings.feedback == "none":
+        stale.append(out / "feedback")
+    if settings.feedback != "zip":
+        stale.append(out / "feedback.zip")
+    said = []
+    for path in stale:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+        else:
+            continue
+        said.append(f"removed {path.name} from an earlier run: this run did not write it "
+                    f"(give the same --export/--feedback to keep it current)")
+    return said
 
 
 def write_copies(out: Path, copies: list[Copy]) -> None:
