@@ -130,3 +130,21 @@ def test_a_rerun_removes_exports_and_pages_it_did_not_write(tmp_path):
     assert not (tmp_path / "feedback").exists() and not (tmp_path / "feedback.zip").exists()
     assert sorted(w.split()[1] for w in warnings if w.startswith("removed ")) == \
         ["canvas-import.csv", "feedback", "feedback.zip"]
+
+
+def test_the_report_lists_every_row_that_is_not_ok_and_submitters_off_the_roster(tmp_path):
+    from dlcourse.grading.roster import read_roster
+
+    found, results = canvas_like(tmp_path)
+    alan = results[found.entries[1].key]
+    alan.status, alan.reason = "error", "cell 7 raised NameError: name 'modle' is not defined"
+    roster = tmp_path / "roster.csv"
+    roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section\n\"Lovelace, Ada\",1001,S1,ada@uni.edu,A\n"
+                      "\"Turing, Alan\",1002,S2,alan@uni.edu,A\n")
+    write_outputs(tmp_path, found, results, OutputSettings(roster=read_roster(roster)))
+    report, html = (tmp_path / "report.md").read_text(), (tmp_path / "report.html").read_text()
+    look = report.split("## Submissions to look at")[1].split("##")[0]
+    assert "`turingalan_LATE_1002_56_dense.zip`: **error**: cell 7 raised NameError" in look
+    assert "- not on the roster: Grace Hopper (`1003`), `hoppergrace_1003_58_dense-1.zip`" in report
+    assert "<strong>error</strong>: cell 7 raised NameError" in html
+    assert "Not on the roster (1)" in html and "hoppergrace_1003_58_dense-1.zip" in html

@@ -32,7 +32,7 @@ from .failures import group_failures
 from .inputs import Discovery
 from .late import PLATFORM_TIME_LAYOUTS
 from .result import STATUSES, GradeResult, QuestionResult
-from .rows import MISSING, PENDING, OutputSettings, StudentRow
+from .rows import MISSING, NOT_ON_ROSTER, PENDING, OutputSettings, StudentRow
 from .safe_text import csv_cell, markdown_code, markdown_inline
 
 MANUAL = "manual"    # a question the instructor grades by hand, not graded yet
@@ -112,6 +112,9 @@ def write_report(out: Path, found: Discovery, results: dict[str, GradeResult],
                   f"{len(late)} late (penalties in gradebook.csv)."]
         lines += [f"- missing: {markdown_inline(r.student.name or r.student.key)} ({markdown_code(r.student.key)})"
                   for r in missing]
+        lines += [f"- not on the roster: {markdown_inline(r.student.name or r.student.key)} "
+                  f"({markdown_code(r.student.key)}), {markdown_code(r.entry.label if r.entry else '')}"
+                  for r in rows if NOT_ON_ROSTER in r.notes]
     if graded:
         lines += _score_sections(out, graded, settings.rows(found, results), hand_counted=settings.hand is not None)
     for section in sections or []:
@@ -174,7 +177,7 @@ def _score_sections(out: Path, graded: list[GradeResult], rows: list[StudentRow]
     lines += [f"- {len(g.submissions)} submission(s): {markdown_inline(g.question)}, {markdown_inline(g.test)}: "
               f"{markdown_inline(g.cause)} (e.g. {markdown_inline(g.example[:300])})"
               for g in group_failures(graded)[:15]] or ["- none"]
-    attention = [r for r in graded if r.status not in ("ok", "error", "missing-weights")]
+    attention = [r for r in graded if r.status != "ok"]   # a student's error too: its reason says which cell
     lines += ["", "## Submissions to look at", ""]
     lines += [f"- {markdown_code(r.submission)}: **{r.status}**: {markdown_inline(r.reason)}" for r in attention] or ["- none"]
     lines += ["", "## Zeros next to a measurement that meets the target", "",

@@ -15,7 +15,7 @@ from .gradebook import score_line
 from .html import png_data_uri, render
 from .inputs import Discovery
 from .result import STATUSES, GradeResult
-from .rows import MISSING, OutputSettings
+from .rows import MISSING, NOT_ON_ROSTER, OutputSettings
 
 REPORT_HTML = "report.html"
 
@@ -46,7 +46,8 @@ def write_html_report(out: Path, found: Discovery, results: dict[str, GradeResul
         "questions": questions,
         "accuracy_figure": _figure(_accuracy_histogram, accuracies, settings.accuracy_target) if accuracies else "",
         "failures": group_failures(graded)[:30],
-        "attention": [r for r in graded if r.status not in ("ok", "error", "missing-weights")],
+        "attention": [r for r in graded if r.status != "ok"],
+        "strangers": [r for r in rows if NOT_ON_ROSTER in r.notes],
         "copies": _copies(out),
     }
     write_atomically(out / REPORT_HTML, render("report.html.j2", **context))

@@ -25,6 +25,7 @@ from .roster import Roster, merged
 
 MISSING = "missing"   # on the roster, nothing submitted
 PENDING = "pending"   # found, not graded yet (the run was interrupted)
+NOT_ON_ROSTER = "not on the roster"   # a row's note: a submitter the roster does not know
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,6 @@ def student_rows(found: Discovery, results: dict[str, GradeResult], *, roster: R
             row.hand_counted = True
             row.hand = dict(hand.get(key, {}))
         if key in strangers:
-            row.notes.append("not on the roster")
+            row.notes.append(NOT_ON_ROSTER)
         rows.append(row)
     return rows
