@@ -288,9 +288,11 @@ def test_moodle_folders_and_flat_files_are_one_student_each(tmp_path):
         "Grace Hopper_4522_assignsubmission_file_dense_mnist.pt": pt})
     found = discover(root)
     rows = {entry.students[0].key: entry for entry in found.entries}
-    assert set(rows) == {"4521", "4522"} and found.set_aside == []
+    assert set(rows) == {"4521", "4522"}
+    assert [(a.name, "not graded, read it in Moodle" in a.reason) for a in found.set_aside] == \
+        [("Ada Lovelace_4521_assignsubmission_onlinetext_", True)], "online text: a set-aside line, not a file"
     assert rows["4521"].students[0].name == "Ada Lovelace" and rows["4521"].layout == "moodle"
-    assert set(read_submission(rows["4521"], DENSE).files) == {DENSE.weights, "src/models.py", "onlinetext.html"}
+    assert set(read_submission(rows["4521"], DENSE).files) == {DENSE.weights, "src/models.py"}
     assert set(read_submission(rows["4522"], DENSE).files) == {DENSE.weights}
 
 

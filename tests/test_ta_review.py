@@ -148,3 +148,21 @@ def test_the_report_lists_every_row_that_is_not_ok_and_submitters_off_the_roster
     assert "- not on the roster: Grace Hopper (`1003`), `hoppergrace_1003_58_dense-1.zip`" in report
     assert "<strong>error</strong>: cell 7 raised NameError" in html
     assert "Not on the roster (1)" in html and "hoppergrace_1003_58_dense-1.zip" in html
+
+
+def test_every_top_level_moodle_entry_is_a_row_or_a_set_aside_line(tmp_path):
+    from dlcourse.grading.inputs import discover
+
+    root = tmp_path / "moodle"
+    for name, file, text in [("Emmy Noether_123405_assignsubmission_file_", "dense-mnist.ipynb", "{}"),
+                             ("Emmy Noether_123405_assignsubmission_onlinetext_", "onlinetext.html", "<p>see zip</p>"),
+                             ("Kurt Goedel_123406_assignsubmission_onlinetext_", "onlinetext.html", "<p>late</p>")]:
+        (root / name).mkdir(parents=True)
+        (root / name / file).write_text(text)
+    found = discover(root)
+    rows = {e.students[0].key: e for e in found.entries}
+    assert set(rows) == {"123405", "123406"}, "Kurt sent only online text: still a row"
+    assert rows["123406"].problem == ("invalid-notebook", "no file submitted (only Moodle's onlinetext)")
+    assert sorted(a.name for a in found.set_aside) == ["Emmy Noether_123405_assignsubmission_onlinetext_",
+                                                       "Kurt Goedel_123406_assignsubmission_onlinetext_"]
+    assert all("read it in Moodle" in a.reason for a in found.set_aside)

@@ -108,8 +108,21 @@ def read_moodle(target: Path) -> Discovery:
         match = MOODLE.match(name)
         if match:
             by_id[match["id"]].append(match)
-    entries, used = [], set()
-    for participant, matches in sorted(by_id.items()):
+    entries, used, aside = [], set(), []
+    for participant, everything in sorted(by_id.items()):
+        # only the file plugin holds submitted files; online text, comments, ... are read in Moodle
+        matches = [m for m in everything if m["plugin"] == "file"]
+        aside += [SetAside(display(m.string), f"Moodle's {m['plugin']} of {m['name']} (participant {participant}), "
+                                              f"not a submitted file: not graded, read it in Moodle")
+                  for m in everything if m["plugin"] != "file"]
+        used |= {m.string for m in everything}
+        student = Student(key=participant, name=everything[0]["name"], sid=participant)
+        if not matches:
+            plugins = ", ".join(sorted({m["plugin"] for m in everything}))
+            entries.append(Entry(target / everything[0].string, display(everything[0].string), [student],
+                                 layout="moodle", problem=("invalid-notebook", f"no file submitted (only Moodle's "
+                                                                               f"{plugins})")))
+            continue
         files, problem = {}, None
         for match in sorted(matches, key=lambda m: m.string):
             path = target / match.string
@@ -120,8 +133,6 @@ def read_moodle(target: Path) -> Discovery:
                     problem = (error.status, error.reason)
             elif _regular(path) and match["original"]:
                 files[match["original"]] = path
-        used |= {m.string for m in matches}
-        student = Student(key=participant, name=matches[0]["name"], sid=participant)
         if not files:
             entries.append(Entry(target / matches[0].string, display(matches[0].string), [student], layout="moodle",
                                  problem=problem or ("invalid-notebook", "the submission holds no files")))
@@ -131,8 +142,8 @@ def read_moodle(target: Path) -> Discovery:
         if stat.S_ISDIR(os.lstat(target / matches[0].string).st_mode):
             entry.label = display(matches[0].string)  # the student's folder, as Moodle named it
         entries.append(entry)
-    more, aside = _rest(target, used, "moodle")
-    return Discovery(entries + more, aside)
+    more, rest = _rest(target, used, "moodle")
+    return Discovery(entries + more, aside + rest)
 
 
 # ----------------------------------------------------------------------------- Blackboard
