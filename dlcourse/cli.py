@@ -123,14 +123,14 @@ def _instructor_options(grade: argparse.ArgumentParser) -> None:
     group.add_argument("--roster", type=Path, help="the class list exported from the LMS (CSV): a row per student, "
                                                    "'missing' for those who submitted nothing")
     # each late option overrides course.yaml's key of the same name (lessons.<id>: due, grace, ...)
-    group.add_argument("--due", help="due date, ISO 8601 (2026-03-01T23:59+01:00; no zone: UTC); "
+    group.add_argument("--due", help="due date and time, ISO 8601 (2026-03-01T23:59+01:00; no zone: UTC); "
                                      "default: course.yaml's lessons.<id>.due, if any")
     group.add_argument("--grace", help="grace period after the due date: 15m, 2h, 1d (default: course.yaml's, "
                                        "else none)")
     group.add_argument("--late-penalty", help="percent of the points per started day or hour late: 10%%/day, "
                                               "2%%/hour (default: course.yaml's, else none)")
-    group.add_argument("--late-cap", type=float, help="the most a late penalty takes, in percent (default: "
-                                                      "course.yaml's, else 100)")
+    group.add_argument("--late-cap", help="the most a late penalty takes, in percent: 50 or 50%% (default: "
+                                          "course.yaml's, else 100)")
     group.add_argument("--extensions", type=Path, help="CSV: student, and due (a time) or days/hours added "
                                                        "(default: course.yaml's, if any)")
     group.add_argument("--export", action="append", default=[], choices=sorted(EXPORTS), metavar="LMS",

@@ -26,10 +26,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError, \
+from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt, StrictStr, ValidationError, \
     field_validator
 
-from .grading.late import LateSettings, parse_duration, parse_penalty, parse_time
+from .grading.late import LateSettings, parse_cap, parse_duration, parse_penalty, parse_time
 from .lesson_config import first_problem
 
 
@@ -48,7 +48,7 @@ class LessonOffering(_Strict):
     due: Optional[StrictStr] = None
     grace: Optional[Union[StrictStr, StrictInt]] = None
     late_penalty: Optional[StrictStr] = None
-    late_cap: Optional[Union[StrictFloat, StrictInt]] = Field(None, ge=0, le=100)
+    late_cap: Optional[Union[StrictStr, StrictFloat, StrictInt]] = None
     extensions: Optional[StrictStr] = None
 
     @field_validator("due", mode="before")
@@ -58,7 +58,7 @@ class LessonOffering(_Strict):
         if isinstance(value, dt.datetime):
             value = value.isoformat()
         elif isinstance(value, dt.date):
-            raise ValueError(f"{value} has no time of day: write one, e.g. {value}T23:59+01:00")
+            value = value.isoformat()   # refused by parse_time, as the option --due is
         if isinstance(value, str):
             parse_time(value)
         return value
@@ -70,18 +70,25 @@ class LessonOffering(_Strict):
             parse_duration(str(value))
         return value
 
-    @field_validator("late_penalty")
+    @field_validator("late_penalty", mode="before")
     @classmethod
-    def _a_penalty(cls, value: str | None) -> str | None:
-        if value is not None:
+    def _a_penalty(cls, value: object) -> object:
+        if isinstance(value, (str, int, float)):   # a bare 10 is refused by the same rule as --late-penalty 10
             parse_penalty(value)
+        return value
+
+    @field_validator("late_cap", mode="before")
+    @classmethod
+    def _a_cap(cls, value: object) -> object:
+        if isinstance(value, (str, int, float)):
+            parse_cap(value)
         return value
 
     def late_settings(self, root: Path) -> LateSettings:
         """As the grading command's options would give them (the extensions file under ``root``)."""
         return LateSettings(due=self.due, grace=None if self.grace is None else str(self.grace),
                             late_penalty=self.late_penalty,
-                            late_cap=None if self.late_cap is None else float(self.late_cap),
+                            late_cap=self.late_cap,
                             extensions=root / self.extensions if self.extensions else None)
 
 

@@ -6,17 +6,33 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import random
+import shutil
 from dataclasses import replace
 
+import pytest
+
+from dlcourse.cli import main
+from dlcourse.course import Course
+from dlcourse.course_config import CourseConfigError
 from dlcourse.grading.answer_sheet import SHEET_CSV, read_hand_grades
 from dlcourse.grading.inputs import Discovery, Entry, Student
-from dlcourse.grading.late import LatePolicy, read_extensions
+from dlcourse.grading.late import LatePolicy, LateSettings, read_extensions
 from dlcourse.grading.outputs import write_outputs
 from dlcourse.grading.rows import OutputSettings
 from dlcourse.grading.similarity import who
 from helpers.gradebooks import canvas_like, read_rows
+from helpers.paths import ROOT
 
 DUE = dt.datetime(2026, 3, 1, 23, 59, tzinfo=dt.timezone.utc)
+
+
+def course_with(tmp_path, course_yaml: str) -> Course:
+    """A course of one lesson (dense-mnist's settings) whose course.yaml is ``course_yaml``."""
+    root = tmp_path / "course"
+    (root / "assignments" / "dense-mnist").mkdir(parents=True)
+    shutil.copy(ROOT / "assignments" / "dense-mnist" / "lesson.yaml", root / "assignments" / "dense-mnist")
+    (root / "course.yaml").write_text(course_yaml)
+    return Course(root)
 
 
 def test_a_late_mark_without_a_time_respects_an_extension(tmp_path):
@@ -166,3 +182,27 @@ def test_every_top_level_moodle_entry_is_a_row_or_a_set_aside_line(tmp_path):
     assert sorted(a.name for a in found.set_aside) == ["Emmy Noether_123405_assignsubmission_onlinetext_",
                                                        "Kurt Goedel_123406_assignsubmission_onlinetext_"]
     assert all("read it in Moodle" in a.reason for a in found.set_aside)
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("late_penalty", "10", "late penalty '10': write a percentage per day or hour, e.g. 10%/day or 2%/hour"),
+    ("late_penalty", "10%", "late penalty '10%': write a percentage per day or hour"),
+    ("due", "2026-03-01", "2026-03-01 has no time of day: write one, e.g. 2026-03-01T23:59+01:00"),
+    ("late_cap", "150%", "late cap '150%': a percentage from 0 to 100, e.g. 50 or 50%"),
+])
+def test_the_options_and_course_yaml_share_one_rule_and_one_message(tmp_path, capsys, key, value, words):
+    course = course_with(tmp_path, f"lessons:\n  dense-mnist:\n    due: 2026-03-01T23:59+00:00\n    {key}: {value}\n")
+    with pytest.raises(CourseConfigError) as refused:
+        course.late_settings("dense-mnist")
+    assert words in str(refused.value) and f"lessons.dense-mnist.{key}" in str(refused.value)
+    option = {"due": ["--due", value], "late_penalty": ["--late-penalty", value], "late_cap": ["--late-cap", value]}
+    bare = course_with(tmp_path / "bare", "lessons: {}\n")
+    assert main(["--course", str(bare.root), "grade", "--lesson", "dense-mnist", str(tmp_path),
+                 "--due", "2026-03-01T23:59+00:00", *option[key]]) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and "\n" not in err and "Traceback" not in err and "usage:" not in err
+
+
+def test_a_cap_with_a_percent_sign_is_read_alike_from_both():
+    assert LateSettings(due="2026-03-01T23:59", late_cap="50%").policy().cap_percent == 50
+    assert LateSettings(due="2026-03-01T23:59", late_cap=50).policy().cap_percent == 50

@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -106,7 +107,7 @@ class LateSettings:
     due: str | None = None
     grace: str | None = None          # 15m, 2h, 1d, or minutes
     late_penalty: str | None = None   # 10%/day, 2%/hour
-    late_cap: float | None = None     # percent
+    late_cap: str | float | None = None   # percent: 50 or 50%
     extensions: Path | None = None    # CSV: student, and due or days/hours
 
     def overridden_by(self, other: LateSettings) -> LateSettings:
@@ -122,12 +123,11 @@ class LateSettings:
                 raise LatePolicyError("extensions need a due date (--due, or due in course.yaml's lessons section): "
                                       "an extension moves the lesson's due date")
             return None
-        if self.late_cap is not None and not 0 <= self.late_cap <= 100:
-            raise LatePolicyError(f"late cap {self.late_cap:g}: a percentage from 0 to 100")
+        cap = 100.0 if self.late_cap is None else parse_cap(self.late_cap)
         due = parse_time(self.due)
         percent, unit = parse_penalty(self.late_penalty or "0%/day")
         return LatePolicy(due=due, grace_seconds=parse_duration(self.grace or "0"), penalty_percent=percent,
-                          unit=unit, cap_percent=100.0 if self.late_cap is None else self.late_cap,
+                          unit=unit, cap_percent=cap,
                           extensions=read_extensions(self.extensions, due) if self.extensions else {})
 
 
@@ -139,6 +139,8 @@ def parse_time(text: str, zone: dt.tzinfo = dt.timezone.utc) -> dt.datetime:
     """An ISO 8601 time (``2026-03-01T23:59``, ``...Z``, ``...+01:00``) or Moodle's
     ``Monday, 2 March 2026, 10:15 AM``; without a zone, ``zone`` (UTC unless told)."""
     text = text.strip()
+    if re.fullmatch(r"\d{4}-\d\d-\d\d", text):   # midnight is rarely meant: say the time
+        raise LatePolicyError(f"{text} has no time of day: write one, e.g. {text}T23:59+01:00")
     try:
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace(" UTC", "+00:00"))
     except ValueError:
@@ -153,17 +155,30 @@ def parse_time(text: str, zone: dt.tzinfo = dt.timezone.utc) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=zone)
 
 
-def parse_penalty(text: str) -> tuple[float, str]:
-    """``"10%/day"``, ``"2/hour"`` -> (percent, unit)."""
-    amount, _, unit = text.replace(" ", "").partition("/")
-    unit = unit.lower().rstrip("s") or "day"
+def parse_penalty(text: str | float) -> tuple[float, str]:
+    """``"10%/day"``, ``"2/hour"`` -> (percent, unit). The unit must be said: a bare ``10`` or
+    ``10%`` is refused (per day or per hour differ 24 times)."""
+    amount, slash, unit = str(text).replace(" ", "").partition("/")
+    unit = unit.lower().rstrip("s")
     try:
         percent = float(amount.rstrip("%"))
     except ValueError:
         percent = -1
-    if unit not in UNITS or percent < 0:
-        raise LatePolicyError(f"late penalty {text!r}: write a percentage per day or hour, e.g. 10%/day or 2%/hour")
+    if not slash or unit not in UNITS or percent < 0:
+        raise LatePolicyError(f"late penalty {str(text)!r}: write a percentage per day or hour, e.g. 10%/day "
+                              f"or 2%/hour")
     return percent, unit
+
+
+def parse_cap(text: str | float) -> float:
+    """``50``, ``"50"``, ``"50%"`` -> 50.0 (percent of the points, 0 to 100)."""
+    try:
+        cap = float(str(text).strip().rstrip("%"))
+    except ValueError:
+        cap = -1
+    if not 0 <= cap <= 100:
+        raise LatePolicyError(f"late cap {str(text)!r}: a percentage from 0 to 100, e.g. 50 or 50%")
+    return cap
 
 
 def parse_duration(text: str) -> float:
