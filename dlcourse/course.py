@@ -41,7 +41,9 @@ class Course:
         for folder in (start, *start.parents):
             if (folder / "assignments").is_dir():
                 return cls(folder)
-        raise CourseNotFound(f"no course (a folder with assignments/) at or above {start}")
+        raise CourseNotFound(f"no course (a folder with assignments/) at or above {start}: run the command from "
+                             f"inside the course checkout, or name it before the command: "
+                             f"dlcourse --course DIR grade ...")
 
     @property
     def toolkit_url(self) -> str:

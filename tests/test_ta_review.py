@@ -206,3 +206,42 @@ def test_the_options_and_course_yaml_share_one_rule_and_one_message(tmp_path, ca
 def test_a_cap_with_a_percent_sign_is_read_alike_from_both():
     assert LateSettings(due="2026-03-01T23:59", late_cap="50%").policy().cap_percent == 50
     assert LateSettings(due="2026-03-01T23:59", late_cap=50).policy().cap_percent == 50
+
+
+def test_a_roster_saved_with_semicolons_is_read_and_a_bad_header_names_the_delimiter(tmp_path):
+    from dlcourse.grading.roster import RosterError, read_roster
+
+    semicolons = tmp_path / "roster.csv"
+    semicolons.write_text("\ufeffStudent;ID;SIS User ID;SIS Login ID;Section\n    Points Possible;;;;\n"
+                          "Lovelace, Ada;104211;S0001;ada@uni.edu;A\n", encoding="utf-8")
+    roster = read_roster(semicolons)
+    assert [(s.name, s.sid) for s in roster.students] == [("Lovelace, Ada", "104211")]
+    nothing = tmp_path / "nothing.csv"
+    nothing.write_text("Who|Where\nAda|here\n")
+    with pytest.raises(RosterError, match=r"read with the delimiter ',', its header is 'Who\|Where'"):
+        read_roster(nothing)
+
+
+def test_a_moodle_export_from_the_participants_roster_is_warned(tmp_path):
+    from dlcourse.grading.roster import read_roster
+
+    found, results = canvas_like(tmp_path)
+    participants = tmp_path / "participants.csv"
+    participants.write_text("First name,Last name,ID number,Email address,Username\n"
+                            "Ada,Lovelace,1001,ada@uni.edu,ada\nAlan,Turing,1002,alan@uni.edu,alan\n")
+    warnings = write_outputs(tmp_path, found, results, OutputSettings(roster=read_roster(participants),
+                                                                      exports=("moodle",)))
+    assert any("'id number' column, not Moodle's participant ids" in w and "grading worksheet" in w
+               for w in warnings), warnings
+    worksheet = tmp_path / "worksheet.csv"
+    worksheet.write_text("Identifier,Full name,Email address,Status\nParticipant 1001,Ada Lovelace,ada@uni.edu,x\n")
+    warnings = write_outputs(tmp_path, found, results, OutputSettings(roster=read_roster(worksheet),
+                                                                      exports=("moodle",)))
+    assert not any("participant ids" in w for w in warnings), warnings
+
+
+def test_outside_a_course_the_message_says_where_to_run_or_how_to_name_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["grade", "--lesson", "dense-mnist", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "inside the course checkout" in err and "dlcourse --course DIR grade" in err and "\n" not in err

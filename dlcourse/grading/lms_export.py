@@ -81,6 +81,7 @@ def canvas(rows: list[StudentRow], settings: OutputSettings, possible: float) ->
 
 
 CANVAS_POINTS_ROW = "    Points Possible"
+MOODLE_IDS = ("identifier", "participant")   # roster headers holding Moodle's participant ids (its worksheet's)
 
 
 def moodle(rows: list[StudentRow], settings: OutputSettings, possible: float) -> tuple[list[str], list[list[str]]]:
@@ -141,6 +142,11 @@ def write_exports(out: Path, rows: list[StudentRow], settings: OutputSettings) -
             problems.append(f"{platform}: {len(lacking)} student(s) without {needed} (e.g. {lacking[0]}): "
                             f"give a roster exported from {platform.capitalize()} (--roster) so the rows match "
                             f"its students")
+        if platform == "moodle" and settings.roster and settings.roster.id_column not in MOODLE_IDS:
+            problems.append(f"moodle: the roster's ids come from its {settings.roster.id_column or 'no'!r} column, "
+                            f"not Moodle's participant ids: Moodle will match no row of moodle-import.csv; give "
+                            f"the assignment's grading worksheet as --roster (View all submissions > Download "
+                            f"grading worksheet), not the Participants export")
         buffer = io.StringIO()
         writer = csv.writer(buffer, quoting=quoting, lineterminator="\r\n")  # type: ignore[arg-type]  # csv's QUOTE_* ints
         writer.writerow(header)

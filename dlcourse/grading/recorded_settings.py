@@ -48,7 +48,8 @@ def saved_settings(out: Path, key: bytes | None) -> OutputSettings | None:
 def _encode(settings: OutputSettings) -> dict[str, Any]:
     late = settings.late
     return {
-        "roster": {"students": [asdict(s) for s in settings.roster.students], "times": settings.roster.times}
+        "roster": {"students": [asdict(s) for s in settings.roster.students], "times": settings.roster.times,
+                   "id_column": settings.roster.id_column}
         if settings.roster else None,
         "late": {"due": late.due.isoformat(), "grace_seconds": late.grace_seconds,
                  "penalty_percent": late.penalty_percent, "unit": late.unit, "cap_percent": late.cap_percent,
@@ -65,7 +66,8 @@ def _encode(settings: OutputSettings) -> dict[str, Any]:
 def _decode(data: dict[str, Any]) -> OutputSettings:
     roster, late, hand = data["roster"], data["late"], data["hand"]
     return OutputSettings(
-        roster=Roster([Student(**s) for s in roster["students"]], dict(roster["times"])) if roster else None,
+        roster=Roster([Student(**s) for s in roster["students"]], dict(roster["times"]), roster.get("id_column", ""))
+        if roster else None,
         late=LatePolicy(due=dt.datetime.fromisoformat(late["due"]), grace_seconds=late["grace_seconds"],
                         penalty_percent=late["penalty_percent"], unit=late["unit"], cap_percent=late["cap_percent"],
                         extensions={who: dt.datetime.fromisoformat(due) for who, due in late["extensions"].items()})
