@@ -190,7 +190,7 @@ def _build(args) -> int:
                   else f"{len(drifted)} generated file(s) differ: run `dlcourse build`")
             return 1 if drifted else 0
         start = time.perf_counter()
-        from .release.wheel import placeholder_problem
+        from .release.wheel import address_problem, placeholder_problem
 
         try:
             placeholder = placeholder_problem(course.toolkit_url)
@@ -198,6 +198,8 @@ def _build(args) -> int:
             placeholder = None   # no toolkit address at all: the build itself says so where it needs one
         if placeholder and args.wheel and not args.allow_placeholder_url:
             raise KnownProblem(placeholder)   # before anything is built: a release that cannot install
+        if args.wheel and (problem := address_problem(course.toolkit_url)):
+            raise KnownProblem(problem)       # likewise: no notebook rewritten to name another file
         if placeholder:
             print(f"note: course.yaml's toolkit_url ({course.toolkit_url}) is a placeholder; "
                   f"`dlcourse build --wheel` (the release) refuses it until you set your address", file=sys.stderr)
@@ -285,17 +287,7 @@ def _grade(args) -> int:
                           sandbox=args.sandbox)
     results = list(summary.results.values())
     _print_enforcement(results)
-    if args.input.is_file() and results:
-        _print_result(results[0])
-    else:
-        counts: dict[str, int] = {}
-        for result in results:
-            counts[result.status] = counts.get(result.status, 0) + 1
-        where = f"shard {args.shard[0]}/{args.shard[1]}: " if args.shard else ""
-        print(f"{where}{len(results)} graded ({summary.reused} reused from an earlier run); "
-              + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
-        if summary.discovery and summary.discovery.set_aside and not args.shard:
-            print(f"{len(summary.discovery.set_aside)} file(s) skipped (not submissions): see submissions.csv")
+    _print_outcome(summary, single=args.input.is_file() and len(found.entries) == 1, shard=args.shard)
     for warning in summary.warnings:
         print(f"WARNING: {terminal(warning)}", file=sys.stderr)
     if args.shard:
@@ -303,6 +295,23 @@ def _grade(args) -> int:
     else:
         print(f"gradebook: {out / 'gradebook.csv'}   report: {out / 'report.md'}")
     return _grader_failures(results)
+
+
+def _print_outcome(summary, *, single: bool, shard: tuple[int, int] | None) -> None:
+    """One submission's breakdown where one was graded (a notebook or a zip of one), else the
+    batch's counts: a zip of a whole LMS download is a batch, not one student's submission."""
+    results = list(summary.results.values())
+    if single and results:
+        _print_result(results[0])
+        return
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    where = f"shard {shard[0]}/{shard[1]}: " if shard else ""
+    print(f"{where}{len(results)} graded ({summary.reused} reused from an earlier run); "
+          + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    if summary.discovery and summary.discovery.set_aside and not shard:
+        print(f"{len(summary.discovery.set_aside)} file(s) skipped (not submissions): see submissions.csv")
 
 
 def _gradebook(args) -> int:

@@ -245,3 +245,27 @@ def test_outside_a_course_the_message_says_where_to_run_or_how_to_name_it(tmp_pa
     assert main(["grade", "--lesson", "dense-mnist", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "inside the course checkout" in err and "dlcourse --course DIR grade" in err and "\n" not in err
+
+
+def test_a_zip_of_a_whole_download_prints_the_batchs_counts_not_one_students_block(tmp_path, capsys):
+    from dlcourse.cli import _print_outcome
+    from dlcourse.grading.batch import BatchSummary
+
+    found, results = canvas_like(tmp_path)
+    _print_outcome(BatchSummary(results=results, discovery=found), single=len(found.entries) == 1, shard=None)
+    out = capsys.readouterr().out
+    assert "4 graded (0 reused from an earlier run); 4 ok" in out and "accuracy" not in out
+    one = {found.entries[0].key: results[found.entries[0].key]}
+    _print_outcome(BatchSummary(results=one, discovery=found), single=True, shard=None)
+    assert "lovelaceada_1001_55_dense.zip: ok  8/8" in capsys.readouterr().out
+
+
+def test_a_release_naming_another_version_is_refused_before_anything_is_written(tmp_path, capsys):
+    from dlcourse.release.wheel import wheel_name
+
+    course = course_with(tmp_path, "toolkit_url: https://courses.uni.edu/dl/dlcourse-0.0.1-py3-none-any.whl\n")
+    assert wheel_name() != "dlcourse-0.0.1-py3-none-any.whl"
+    assert main(["--course", str(course.root), "build", "--wheel"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"does not name {wheel_name()}" in err[0]
+    assert sorted(p.name for p in course.root.iterdir()) == ["assignments", "course.yaml"], "nothing was built"

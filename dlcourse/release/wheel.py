@@ -36,6 +36,22 @@ def placeholder_problem(url: str) -> str | None:
     return None
 
 
+def wheel_name() -> str:
+    """The file name ``build_wheel`` writes: the toolkit's version's wheel."""
+    import dlcourse
+
+    return f"dlcourse-{dlcourse.__version__}-py3-none-any.whl"
+
+
+def address_problem(url: str) -> str | None:
+    """Why ``url`` cannot be this release's address (it names another file or version), or None;
+    checked before anything is built, so a refused release rewrites nothing."""
+    if url.endswith("/" + wheel_name()):
+        return None
+    return (f"course.yaml's toolkit_url ({url}) does not name {wheel_name()}: publish this wheel and set "
+            f"toolkit_url to its address, then run `dlcourse build --wheel` again")
+
+
 def build_wheel(course: Course, out: Path, allow_placeholder: bool = False) -> Path:
     """Build the toolkit's wheel into ``out``; return it. A release: raises :class:`WheelProblem`
     while ``course.yaml`` names a placeholder address, unless ``allow_placeholder`` (tests)."""
@@ -48,12 +64,9 @@ def build_wheel(course: Course, out: Path, allow_placeholder: bool = False) -> P
                            str(course.root)], capture_output=True, text=True)
     if done.returncode != 0:
         raise WheelProblem(f"pip wheel failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
-    import dlcourse
-
-    wheel = out / f"dlcourse-{dlcourse.__version__}-py3-none-any.whl"
+    wheel = out / wheel_name()
     if not wheel.is_file():
         raise WheelProblem(f"pip wheel wrote {sorted(set(out.glob('dlcourse-*.whl')) - before)}, not {wheel.name}")
-    if not course.toolkit_url.endswith("/" + wheel.name):
-        raise WheelProblem(f"course.yaml's toolkit_url ({course.toolkit_url}) does not name {wheel.name}: publish "
-                           f"this wheel and set toolkit_url to its address, then run `dlcourse build` again")
+    if (problem := address_problem(course.toolkit_url)):
+        raise WheelProblem(problem)
     return wheel
