@@ -269,3 +269,17 @@ def test_a_release_naming_another_version_is_refused_before_anything_is_written(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"does not name {wheel_name()}" in err[0]
     assert sorted(p.name for p in course.root.iterdir()) == ["assignments", "course.yaml"], "nothing was built"
+
+
+def test_a_filled_sheet_in_the_folder_that_the_given_sheet_contradicts_is_kept(tmp_path):
+    found, results = canvas_like(tmp_path)
+    write_outputs(tmp_path, found, results, OutputSettings())
+    fill_sheet(tmp_path / SHEET_CSV, {"1001": "2", "1002": "1"})
+    other = tmp_path / "other.csv"
+    other.write_text("student,question,possible,points\n1001,more_epochs,2,2\n")
+    warnings = write_outputs(tmp_path, found, results, OutputSettings(hand=read_hand_grades(other)))
+    assert any("1 filled row(s)" in w and "kept as written-answers.kept-1.csv" in w for w in warnings), warnings
+    kept = {r["student"]: r["points"] for r in read_rows(tmp_path / "written-answers.kept-1.csv")}
+    assert kept["1002"] == "1", "Alan's point, typed in the folder's sheet, is still there"
+    again = write_outputs(tmp_path, found, results, OutputSettings(hand=read_hand_grades(other)))
+    assert not any("kept" in w for w in again), "the sheet written from the given one agrees with it"

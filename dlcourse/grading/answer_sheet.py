@@ -91,12 +91,13 @@ def read_hand_grades(path: Path) -> dict[str, dict[str, HandGrade]]:
 
 
 def keep_filled_sheet(out: Path, settings: OutputSettings) -> tuple[OutputSettings, str]:
-    """Nothing a grader typed is lost: a run given no ``--hand-grades`` whose output folder
+    """Nothing a grader typed is lost. A run given no ``--hand-grades`` whose output folder
     already holds a sheet with points or comments filled in merges that sheet (the run's
-    settings with its grades, and a line saying so); an existing sheet that cannot be read is
-    moved aside, never overwritten. Returns (settings, a warning line or "")."""
+    settings with its grades, and a line saying so). The folder's sheet is moved aside, never
+    overwritten, where it cannot be read, or holds filled rows that the sheet given with
+    ``--hand-grades`` says otherwise. Returns (settings, a warning line or "")."""
     sheet = out / SHEET_CSV
-    if settings.hand is not None or not sheet.is_file():
+    if not sheet.is_file():
         return settings, ""
     try:
         grades = read_hand_grades(sheet)
@@ -105,12 +106,21 @@ def keep_filled_sheet(out: Path, settings: OutputSettings) -> tuple[OutputSettin
         sheet.rename(kept)
         return settings, (f"{error}; that sheet was moved to {kept.name} and a blank one written "
                           f"(fix it, then give it back with --hand-grades)")
-    filled = sum(1 for by_question in grades.values() for grade in by_question.values()
-                 if grade.points is not None or grade.comment)
+    filled = {(student, question): grade for student, by_question in grades.items()
+              for question, grade in by_question.items() if grade.points is not None or grade.comment}
     if not filled:
         return settings, ""
-    return replace(settings, hand=grades), (f"{sheet} holds {filled} hand-graded row(s) and no --hand-grades was "
-                                            f"given: merged them (the sheet keeps them)")
+    if settings.hand is None:
+        return replace(settings, hand=grades), (f"{sheet} holds {len(filled)} hand-graded row(s) and no "
+                                                f"--hand-grades was given: merged them (the sheet keeps them)")
+    differ = sum(1 for (student, question), grade in filled.items()
+                 if settings.hand.get(student, {}).get(question) != grade)
+    if not differ:
+        return settings, ""
+    kept = _free_name(sheet)
+    sheet.rename(kept)
+    return settings, (f"{differ} filled row(s) of {sheet} differ from the sheet given with --hand-grades: that "
+                      f"sheet was kept as {kept.name} (the given one counts)")
 
 
 def hand_grade_warning(hand: dict[str, dict[str, HandGrade]] | None, rows: list[StudentRow]) -> str:
