@@ -112,6 +112,32 @@ def test_missing_required_keys_are_added_and_duplicate_ids_made_unique(tmp_path)
     assert any(note.startswith("cell ids:") for note in sub.notes)
 
 
+def test_cell_ids_jupyter_opens_but_the_schema_refuses_are_made_valid(tmp_path):
+    nb = json.loads(notebook_text(DENSE))
+    nb["nbformat_minor"] = 5
+    for cell, bad in zip(nb["cells"], ["cell 0", "{9f1c-uuid}", None, "x" * 80, "cell 0"]):
+        cell["id"] = bad
+    sub = read_submission(as_zip(tmp_path / "s.zip", members(DENSE, json.dumps(nb))), DENSE)
+    nbformat.validate(sub.notebook)
+    assert [cell.id for cell in sub.notebook.cells[:2]] == ["cell-0", "-9f1c-uuid-"]
+    assert len({cell.id for cell in sub.notebook.cells}) == len(sub.notebook.cells)
+    assert any(note.startswith("cell ids: 5 cell id(s) the format does not allow were made valid") for note in sub.notes)
+
+
+def test_invalid_tags_are_repaired_not_dropped(tmp_path):
+    """``otter_ignore`` decides which cells run: a schema repair keeps every tag it can."""
+    nb = json.loads(notebook_text(DENSE))
+    code = [cell for cell in nb["cells"] if cell["cell_type"] == "code"]
+    code[0]["metadata"]["tags"] = ["otter_ignore", "otter_ignore"]
+    code[1]["metadata"]["tags"] = "otter_ignore"
+    code[2]["metadata"]["tags"] = ["otter_ignore,slow", 3]
+    sub = read_submission(as_zip(tmp_path / "s.zip", members(DENSE, json.dumps(nb))), DENSE)
+    nbformat.validate(sub.notebook)
+    tags = [cell.metadata.get("tags") for cell in sub.notebook.cells if cell.cell_type == "code"][:3]
+    assert tags == [["otter_ignore"], ["otter_ignore"], ["otter_ignore", "slow"]]
+    assert any("invalid tags made a list of unique tags" in note for note in sub.notes)
+
+
 @pytest.mark.parametrize("content, says", [
     (b"PK\x03\x04rest", "a zip archive renamed .ipynb"),
     (b"%PDF-1.7 ...", "a PDF"),
@@ -330,6 +356,23 @@ def test_blackboard_receipts_name_the_student_and_the_latest_attempt_is_graded(t
     assert entry.earlier == ["HW1_alovelace_attempt_2024-02-10-09-00-00_dense-mnist.ipynb",
                              "HW1_alovelace_attempt_2024-02-10-09-00-00_dense_mnist.pt"]
     assert set(read_submission(entry, DENSE).files) == {DENSE.weights}
+
+
+@pytest.mark.parametrize("receipts", [True, False], ids=["receipts", "no-receipts"])
+def test_blackboard_users_sharing_a_suffix_are_two_rows_never_merged(tmp_path, receipts):
+    """``HW_1_jane_doe`` and ``HW_1_john_doe``: the assignment and the user names hold ``_``."""
+    nb, pt, stamp = notebook_text(DENSE).encode(), weights(DENSE), "2024-02-12-10-03-15"
+    files = {}
+    for user, name in (("jane_doe", "Jane Doe"), ("john_doe", "John Doe")):
+        if receipts:
+            files[f"HW_1_{user}_attempt_{stamp}.txt"] = RECEIPT.format(name=name, user=user, stamp=stamp).encode()
+        files[f"HW_1_{user}_attempt_{stamp}_dense-mnist.ipynb"] = nb
+        files[f"HW_1_{user}_attempt_{stamp}_dense_mnist.pt"] = pt
+    found = discover(write(tmp_path / "bb", files))
+    rows = {entry.students[0].key: entry for entry in found.entries}
+    assert set(rows) == {"jane_doe", "john_doe"} and not found.set_aside
+    assert rows["jane_doe"].students[0].name == ("Jane Doe" if receipts else "")
+    assert set(read_submission(rows["jane_doe"], DENSE).files) == {DENSE.weights}
 
 
 def test_gradescope_export_folder_or_zip_with_null_fields_read_as_empty(tmp_path):
