@@ -40,7 +40,7 @@ TORCH_REQUIREMENTS = "torch==2.14.1 torchvision==0.29.1"
 # as PEP 701's f-strings). A master's python_version may ask for a newer one, never an older.
 GRADER_PYTHON = "3.12"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-# Modules of the toolkit that only an instructor's machine runs (tests/test_build.py checks that
+# Modules of the toolkit that only an instructor's machine runs (tests/release/test_build.py checks that
 # the grading entry points import without them).
 NOT_FOR_GRADING = ("dlcourse/release/", "dlcourse/calibration.py", "dlcourse/course.py", "dlcourse/demo.py",
                    "dlcourse/reference.py", "dlcourse/sample_submissions.py")
