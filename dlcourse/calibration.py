@@ -119,6 +119,7 @@ def _wrong_normalization(course: Course, lesson: Lesson) -> Run:
     from .training import evaluate
 
     weights = course.reference_weights(lesson)
+    assert lesson.architecture is not None, f"lesson {lesson.id} has no network to calibrate"
     model = spec_model_with(_read(weights.read_bytes()), lesson.architecture)
     if lesson.prepare.get("standardize"):
         prepare = lambda x: x.float() / 255  # noqa: E731
@@ -135,6 +136,7 @@ def _accuracy_of(lesson: Lesson, weights: bytes) -> float:
     from .training import evaluate
 
     state = _read(weights)
+    assert lesson.architecture is not None, f"lesson {lesson.id} has no network to calibrate"
     if state_dict_problem(state, lesson.architecture):
         return float("nan")
     model = spec_model_with(state, lesson.architecture)
@@ -239,8 +241,10 @@ def verdict(lesson: Lesson, runs: list[Run]) -> Verdict:
     """Whether ``lesson``'s threshold obeys the rule for ``runs`` (at least one correct run):
     the worst correct run clears it by MARGIN, and no wrong run reaches it (:func:`counted`)."""
     worst = min(r.accuracy for r in runs if r.kind == "correct")
-    margin = worst - lesson.accuracy_threshold
-    above = [r.kind for r in runs if r.kind != "correct" and counted(r) >= lesson.accuracy_threshold]
+    threshold = lesson.accuracy_threshold
+    assert threshold is not None, f"lesson {lesson.id} has no accuracy threshold to calibrate"
+    margin = worst - threshold
+    above = [r.kind for r in runs if r.kind != "correct" and counted(r) >= threshold]
     highest = math.floor((worst - MARGIN) * 1000 + 1e-6) / 1000
     return Verdict(margin, highest, above, margin >= MARGIN - 1e-9 and not above)
 
@@ -255,7 +259,7 @@ def counted(run: Run) -> float:
 
 def _lesson_table(lesson: Lesson, runs: list[Run]) -> list[str]:
     correct = [r for r in runs if r.kind == "correct"]
-    lines = [f"## {lesson.id}: threshold {percent(lesson.accuracy_threshold)}", ""]
+    lines = [f"## {lesson.id}: threshold {percent(lesson.accuracy_threshold or 0)}", ""]
     if correct:
         accuracies = [r.accuracy for r in correct]
         per_epoch = statistics.median(s for r in correct for s in r.seconds_per_epoch)
@@ -269,8 +273,8 @@ def _lesson_table(lesson: Lesson, runs: list[Run]) -> list[str]:
     lines += ["| run | seed | accuracy (lesson's network) | own network | s/epoch | note |", "|---|---|---|---|---|---|"]
     for r in runs:
         own = f"{r.own_accuracy:.2%}" if r.own_accuracy is not None else ""
-        per_epoch = f"{statistics.median(r.seconds_per_epoch):.0f}" if r.seconds_per_epoch else ""
-        lines.append(f"| {r.kind} | {'' if r.seed is None else r.seed} | {r.accuracy:.2%} | {own} | {per_epoch} | {r.note} |")
+        epoch = f"{statistics.median(r.seconds_per_epoch):.0f}" if r.seconds_per_epoch else ""
+        lines.append(f"| {r.kind} | {'' if r.seed is None else r.seed} | {r.accuracy:.2%} | {own} | {epoch} | {r.note} |")
     lines.append("")
     if correct:
         v = verdict(lesson, runs)

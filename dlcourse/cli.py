@@ -1,4 +1,9 @@
-"""The ``dlcourse`` command: build lessons, grade submissions, fetch data, run the demo."""
+"""The ``dlcourse`` command: build lessons, grade submissions, fetch data, run the demo.
+
+Why one module of ~450 lines: the parser and one short function per command, which imports
+that command's modules when it runs (the grader's own process stays free of torch); the work
+itself lives in those modules.
+"""
 
 from __future__ import annotations
 
@@ -96,11 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     from .grading.preflight import PreflightProblem
     from .grading.roster import RosterError
     from .grading.safe_text import terminal
+    from .course_config import CourseConfigError
     from .lesson_config import LessonConfigError
 
     try:
         return args.run(args)
-    except (KnownProblem, LessonConfigError, PreflightProblem, RosterError, LatePolicyError,
+    except (KnownProblem, LessonConfigError, CourseConfigError, PreflightProblem, RosterError, LatePolicyError,
             HandGradesError) as problem:
         print(f"dlcourse: {terminal(problem)}", file=sys.stderr)
         return 2
@@ -116,14 +122,20 @@ def _instructor_options(grade: argparse.ArgumentParser) -> None:
     group = grade.add_argument_group("students, deadlines and what is written for them (docs/instructors.md)")
     group.add_argument("--roster", type=Path, help="the class list exported from the LMS (CSV): a row per student, "
                                                    "'missing' for those who submitted nothing")
-    group.add_argument("--due", help="due date, ISO 8601 (2026-03-01T23:59+01:00; no zone: UTC)")
-    group.add_argument("--grace", default="0", help="grace period after the due date: 15m, 2h, 1d (default: none)")
-    group.add_argument("--late-penalty", default="0%/day", help="percent of the points per started day or hour late: "
-                                                               "10%%/day, 2%%/hour (default: none)")
-    group.add_argument("--late-cap", type=float, default=100.0, help="the most a late penalty takes, in percent")
-    group.add_argument("--extensions", type=Path, help="CSV: student, and due (a time) or days/hours added")
+    # each late option overrides course.yaml's key of the same name (lessons.<id>: due, grace, ...)
+    group.add_argument("--due", help="due date and time, ISO 8601 (2026-03-01T23:59+01:00; no zone: UTC); "
+                                     "default: course.yaml's lessons.<id>.due, if any")
+    group.add_argument("--grace", help="grace period after the due date: 15m, 2h, 1d (default: course.yaml's, "
+                                       "else none)")
+    group.add_argument("--late-penalty", help="percent of the points per started day or hour late: 10%%/day, "
+                                              "2%%/hour (default: course.yaml's, else none)")
+    group.add_argument("--late-cap", help="the most a late penalty takes, in percent: 50 or 50%% (default: "
+                                          "course.yaml's, else 100)")
+    group.add_argument("--extensions", type=Path, help="CSV: student, and due (a time) or days/hours added "
+                                                       "(default: course.yaml's, if any)")
     group.add_argument("--export", action="append", default=[], choices=sorted(EXPORTS), metavar="LMS",
-                       help=f"also write the LMS's grade-import file ({', '.join(sorted(EXPORTS))}); repeatable")
+                       help=f"also write the LMS's grade-import file ({', '.join(sorted(EXPORTS))}; gradescope: "
+                            "its score export's layout, it has no import); repeatable")
     group.add_argument("--assignment", default="", help="the lesson's column name in the LMS (default: the lesson id)")
     group.add_argument("--assignment-id", default="",
                        help="the LMS's id of that column (Canvas's assignment id, Blackboard's column id)")
@@ -133,21 +145,17 @@ def _instructor_options(grade: argparse.ArgumentParser) -> None:
                        help="feedback pages: a folder per student, plus a zip for the LMS's upload (default), or none")
 
 
-def _output_settings(args):
+def _output_settings(args, course_late=None):
+    """The instructor's options as OutputSettings; ``course_late``: the course's late settings
+    for the lesson (course.yaml), which each late option given overrides."""
     from .grading.answer_sheet import read_hand_grades
-    from .grading.late import LatePolicy, parse_duration, parse_penalty, parse_time, read_extensions
+    from .grading.late import LateSettings
     from .grading.roster import read_roster
     from .grading.rows import OutputSettings
 
-    late = None
-    if args.due:
-        due = parse_time(args.due)
-        percent, unit = parse_penalty(args.late_penalty)
-        late = LatePolicy(due=due, grace_seconds=parse_duration(args.grace), penalty_percent=percent, unit=unit,
-                          cap_percent=args.late_cap,
-                          extensions=read_extensions(args.extensions, due) if args.extensions else {})
-    elif args.extensions:
-        raise KnownProblem("--extensions needs --due: an extension moves the lesson's due date")
+    options = LateSettings(due=args.due, grace=args.grace, late_penalty=args.late_penalty, late_cap=args.late_cap,
+                           extensions=args.extensions)
+    late = (course_late or LateSettings()).overridden_by(options).policy()
     return OutputSettings(roster=read_roster(args.roster) if args.roster else None, late=late,
                           hand=read_hand_grades(args.hand_grades) if args.hand_grades else None,
                           exports=tuple(dict.fromkeys(args.export)), feedback=args.feedback,
@@ -168,10 +176,11 @@ def _course(args):
 
 
 def _build(args) -> int:
-    from .build import build, check
+    from .release import build, check
     from .course import CourseNotFound
 
     course = _course(args)
+    course.config()   # a misspelt key in course.yaml stops the build, not a grading run weeks later
     try:
         if args.check:
             drifted = check(course, args.lessons or None)
@@ -181,7 +190,7 @@ def _build(args) -> int:
                   else f"{len(drifted)} generated file(s) differ: run `dlcourse build`")
             return 1 if drifted else 0
         start = time.perf_counter()
-        from .build.wheel import placeholder_problem
+        from .release.wheel import address_problem, placeholder_problem
 
         try:
             placeholder = placeholder_problem(course.toolkit_url)
@@ -189,13 +198,15 @@ def _build(args) -> int:
             placeholder = None   # no toolkit address at all: the build itself says so where it needs one
         if placeholder and args.wheel and not args.allow_placeholder_url:
             raise KnownProblem(placeholder)   # before anything is built: a release that cannot install
+        if args.wheel and (problem := address_problem(course.toolkit_url)):
+            raise KnownProblem(problem)       # likewise: no notebook rewritten to name another file
         if placeholder:
             print(f"note: course.yaml's toolkit_url ({course.toolkit_url}) is a placeholder; "
                   f"`dlcourse build --wheel` (the release) refuses it until you set your address", file=sys.stderr)
         for path in build(course, args.lessons or None):
             print(f"wrote {path.relative_to(course.root)}")
         if args.wheel:
-            from .build.wheel import WheelProblem, build_wheel
+            from .release.wheel import WheelProblem, build_wheel
 
             try:
                 wheel = build_wheel(course, course.root / "dist", allow_placeholder=args.allow_placeholder_url)
@@ -236,16 +247,20 @@ def _grade(args) -> int:
     from .grading.safe_text import terminal
     from .settings import data_dir
 
+    course_late = None   # a lesson of the course: this offering's due date and late rules (course.yaml)
+    template = None      # the released notebook: its given code is no evidence of copying
     if args.autograder:
         autograder, name = args.autograder, args.autograder.stem.removesuffix("-autograder")
     else:
         course = _course(args)
         _check_lessons(course, [args.lesson])
         autograder, name = course.autograder_zip(args.lesson), args.lesson
+        course_late = course.late_settings(args.lesson)
+        template = course.student_dir(args.lesson) / course.lesson(args.lesson).notebook
     if not args.input.exists():
         raise KnownProblem(f"{args.input} does not exist")
-    settings = _output_settings(args)
-    found = discover(args.input)
+    settings = _output_settings(args, course_late)
+    found = discover(args.input, args.layout)
     if not found.entries:
         raise KnownProblem(f"no submissions in {args.input} (a notebook, a zip or a folder with a notebook)"
                            + (f"; {len(found.set_aside)} other file(s), e.g. {terminal(found.set_aside[0].name)}: "
@@ -253,6 +268,8 @@ def _grade(args) -> int:
     data = args.data or data_dir()
     lesson = preflight(autograder, data, allow_root=args.allow_root)
     settings = replace(settings, lesson_title=lesson.title, accuracy_target=lesson.accuracy_threshold,
+                       weights_file=lesson.weights or "",
+                       template=template if template and template.is_file() else None,
                        assignment=settings.assignment or lesson.id)
     out = args.out or Path("grades") / name
     _refuse_unconfined(args.sandbox, args.allow_root, args.data or data_dir())
@@ -270,17 +287,7 @@ def _grade(args) -> int:
                           sandbox=args.sandbox)
     results = list(summary.results.values())
     _print_enforcement(results)
-    if args.input.is_file() and results:
-        _print_result(results[0])
-    else:
-        counts = {}
-        for result in results:
-            counts[result.status] = counts.get(result.status, 0) + 1
-        where = f"shard {args.shard[0]}/{args.shard[1]}: " if args.shard else ""
-        print(f"{where}{len(results)} graded ({summary.reused} reused from an earlier run); "
-              + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
-        if summary.discovery and summary.discovery.set_aside and not args.shard:
-            print(f"{len(summary.discovery.set_aside)} file(s) skipped (not submissions): see submissions.csv")
+    _print_outcome(summary, single=args.input.is_file() and len(found.entries) == 1, shard=args.shard)
     for warning in summary.warnings:
         print(f"WARNING: {terminal(warning)}", file=sys.stderr)
     if args.shard:
@@ -290,14 +297,37 @@ def _grade(args) -> int:
     return _grader_failures(results)
 
 
+def _print_outcome(summary, *, single: bool, shard: tuple[int, int] | None) -> None:
+    """One submission's breakdown where one was graded (a notebook or a zip of one), else the
+    batch's counts: a zip of a whole LMS download is a batch, not one student's submission."""
+    results = list(summary.results.values())
+    if single and results:
+        _print_result(results[0])
+        return
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    where = f"shard {shard[0]}/{shard[1]}: " if shard else ""
+    print(f"{where}{len(results)} graded ({summary.reused} reused from an earlier run); "
+          + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    if summary.discovery and summary.discovery.set_aside and not shard:
+        print(f"{len(summary.discovery.set_aside)} file(s) skipped (not submissions): see submissions.csv")
+
+
 def _gradebook(args) -> int:
-    from .grading.collect import NotABatch, collect, gather
+    from .grading.collect import RESULTS, CollectOptions, NotABatch, collect, gather
+    from .grading.recorded_settings import saved_settings
+    from .grading.safe_text import terminal
+    from .grading.trust import results_key
 
     try:
         found, results = gather(args.out)
     except NotABatch as problem:
         raise KnownProblem(problem) from None
-    collect(args.out, found, results)
+    # the roster, late policy, exports... the grading run was given (kept in OUT by it)
+    settings = saved_settings(args.out, results_key(args.out / RESULTS, sandbox_reaches_grader=False))
+    for warning in collect(args.out, found, results, CollectOptions(settings=settings)):
+        print(f"WARNING: {terminal(warning)}", file=sys.stderr)
     pending = len(found.entries) - len(results)
     print(f"{len(results)} of {len(found.entries)} submission(s) graded"
           + (f"; {pending} pending (no result yet: a shard has not run, or failed)" if pending else ""))
@@ -357,6 +387,8 @@ def _print_result(result) -> None:
         print(f"  test accuracy measured from the weights: {result.accuracy:.2%}")
     for flag in result.flags:
         print(f"  flag: {terminal(flag)}")
+    for line in result.evidence:
+        print(f"  evidence: {terminal(line)}")
 
 
 def _check_lessons(course, lesson_ids: list[str]) -> None:

@@ -131,10 +131,15 @@ class MNIST(MNISTInfo, ImageDataset):
         root = Path(root) if root is not None else data_dir()
         raw = root / self.folder
         names = self.files[train]
-        if not all(_find_idx(raw, name) for name in names):
+        found = [_find_idx(raw, name) for name in names]
+        if None in found:
             _fetch(self, raw, root, train, download)
-        images = _read_idx(_find_idx(raw, names[0])).unsqueeze(1)
-        labels = _read_idx(_find_idx(raw, names[1]))
+            found = [_find_idx(raw, name) for name in names]
+        image_file, label_file = found
+        if image_file is None or label_file is None:
+            raise DataNotFoundError(f"{self.title} is not in {raw}")
+        images = _read_idx(image_file).unsqueeze(1)
+        labels = _read_idx(label_file)
         super().__init__(images, labels, transform=transform, source=(self.name, train))
 
 
@@ -154,8 +159,8 @@ class CIFAR10(CIFAR10Info, ImageDataset):
         if not files or not all(f.is_file() for f in files):
             _fetch(self, folder, root, train, download)
             files = sorted(folder.glob("data_batch_*")) if train else [folder / "test_batch"]
-        data, labels = _cifar_pixels(folder, files, "train" if train else "test")
-        images, labels = torch.from_numpy(data).view(-1, 3, 32, 32), torch.from_numpy(labels)
+        pixels, label_array = _cifar_pixels(folder, files, "train" if train else "test")
+        images, labels = torch.from_numpy(pixels).view(-1, 3, 32, 32), torch.from_numpy(label_array)
         super().__init__(images, labels, classes=_cifar_class_names(folder), transform=transform,
                          source=(self.name, train))
 
@@ -178,8 +183,8 @@ def _fetch(info: type[DatasetInfo] | DatasetInfo, where: Path, root: Path, train
 
 def _root_cause(error: BaseException) -> str:
     """The innermost exception's first line: "Name or service not known" beats a wrapper's text."""
-    while error.__cause__ is not None or error.__context__ is not None:
-        error = error.__cause__ or error.__context__
+    while (inner := error.__cause__ or error.__context__) is not None:
+        error = inner
     text = str(error).strip().splitlines()
     return text[0].rstrip(" :") if text else type(error).__name__
 
@@ -243,7 +248,10 @@ def _write_cifar_cache(files: list[Path], pixels: Path, labels: Path) -> None:
 def _read_cifar_batches(files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     batches = [_read_cifar_batch(f) for f in files]
     # One batch (the test set) is used as read: a copy would cost 30 MB for nothing.
-    return batches[0] if len(batches) == 1 else tuple(map(np.concatenate, zip(*batches)))
+    if len(batches) == 1:
+        return batches[0]
+    images, labels = zip(*batches)
+    return np.concatenate(images), np.concatenate(labels)
 
 
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -15,6 +15,7 @@ importing them, so the data layer depends on it and not the other way round.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
@@ -71,8 +72,9 @@ class CIFAR10Info(DatasetInfo):
 DATASETS: dict[str, type[DatasetInfo]] = {info.name: info for info in (MNISTInfo, CIFAR10Info)}
 
 
-def dataset_class(name: str) -> type[ImageDataset]:
-    """The reader of the registered dataset ``name`` (a KeyError names the known ones)."""
+def dataset_class(name: str) -> Callable[..., ImageDataset]:
+    """The reader of the registered dataset ``name``: ``(root=None, train=True, download=True,
+    transform=None)`` (a KeyError names the known ones)."""
     if name not in DATASETS:
         raise KeyError(f"unknown dataset {name!r} (known: {', '.join(DATASETS)})")
     return DATASETS[name].reader()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .build import build
+from .release import build
 from .course import Course
 from .data import DataNotFoundError
 from .settings import SAMPLE_DIR, data_dir

@@ -59,7 +59,7 @@ def export_submission(lesson_id: str, notebook: str | os.PathLike | None = None,
     read_back(target, members, lesson.id)
     print(describe(target, found, files))
     if found.path is None and on_colab():
-        from google.colab import files as colab_files  # type: ignore[import-not-found]
+        from google.colab import files as colab_files
 
         colab_files.download(str(target))
     return target
@@ -71,7 +71,7 @@ def refuse_unsaved(found: RunningNotebook, ran_since_saved: list[str]) -> None:
     unsaved = [source for source in ran_since_saved if source.strip() not in saved]
     if unsaved:
         first = unsaved[0].strip().splitlines()[0][:60]
-        raise ExportRefused(f"{found.path.name} on disk is older than your work: the cell starting "
+        raise ExportRefused(f"{found.name} on disk is older than your work: the cell starting "
                             f'"{first}" ran after the last save and is not in the file. Save the notebook '
                             f"(Ctrl+S, or File > Save Notebook), then run this cell again.")
 

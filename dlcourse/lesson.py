@@ -82,7 +82,8 @@ class Lesson:
             grading_timeout=config.grading_timeout,
             architecture=ArchSpec.from_config(architecture.model_dump()) if architecture else None,
             prepare=config.prepare.model_dump(exclude_none=True),
-            verified_questions=dict(config.verified_questions), baseline=config.baseline,
+            verified_questions={str(role): name for role, name in config.verified_questions.items()},
+            baseline=config.baseline,
             gap_images=config.gap_images, validation_fraction=config.validation_fraction,
             gradescope_timeout=config.gradescope.timeout,
             gradescope_memory_mb=config.gradescope.memory_mb,
@@ -132,7 +133,7 @@ class Lesson:
 
         def prepare(images: torch.Tensor) -> torch.Tensor:
             x = images.float() / 255
-            if mean is not None:
+            if mean is not None and std is not None:
                 x = (x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
             return x
 
@@ -179,8 +180,9 @@ def current_lesson(start: str | os.PathLike = ".") -> Lesson:
     """The lesson the running notebook carries (see :func:`use_lesson_folder`), else the one
     whose ``lesson.yaml`` sits in ``start`` (the notebook's folder); while the judge runs a
     submission's tests, the one in its folder for that submission (:func:`judged_in`)."""
-    if _judged_folder.get() is not None:
-        return Lesson.load(_judged_folder.get() / LESSON_FILE)
+    judged = _judged_folder.get()
+    if judged is not None:
+        return Lesson.load(judged / LESSON_FILE)
     if _notebook_lesson is not None and (_notebook_lesson / LESSON_FILE).is_file():
         return Lesson.load(_notebook_lesson / LESSON_FILE)
     path = Path(start) / LESSON_FILE

@@ -99,6 +99,9 @@ class LessonConfig(_Strict):
         return self
 
 
+_UNION_MEMBERS = {"str", "int", "float", "bool"}
+
+
 def read_config(path: Path, data: object) -> LessonConfig:
     """``data`` (lesson.yaml as parsed) validated; a LessonConfigError names ``path`` and the key."""
     if not isinstance(data, dict):
@@ -106,13 +109,15 @@ def read_config(path: Path, data: object) -> LessonConfig:
     try:
         return LessonConfig.model_validate(data)
     except ValidationError as error:
-        raise LessonConfigError(f"{path}: {_first_problem(error)}") from None
+        raise LessonConfigError(f"{path}: {first_problem(error)}") from None
 
 
-def _first_problem(error: ValidationError) -> str:
+def first_problem(error: ValidationError) -> str:
     """The first error as one line: where (``gradescope.timeout``) and what."""
     problem = error.errors()[0]
-    where = ".".join(str(part) for part in problem["loc"] if part != "[key]")
+    # a union's member ("str", "int", "function-after[...]") is no key of the file
+    where = ".".join(str(part) for part in problem["loc"]
+                     if part != "[key]" and part not in _UNION_MEMBERS and "[" not in str(part))
     kind, message = problem["type"], problem["msg"].removeprefix("Value error, ")
     if kind == "extra_forbidden":
         return f"unknown key {where!r}"

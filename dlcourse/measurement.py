@@ -72,9 +72,11 @@ def verify(lesson: Lesson, weights: Path, order: list[str] | None = None, data: 
         verdict.weights_problem, verdict.unreadable_weights = str(problem), True
         return verdict
     state = in_use_order(state, order)
-    problem = state_dict_problem(state, lesson.architecture)
-    if problem:
-        verdict.weights_problem = f"{lesson.weights} does not hold the lesson's network: {problem}"
+    assert lesson.architecture is not None and lesson.accuracy_threshold is not None, \
+        f"lesson {lesson.id} is not measured from its weights"   # lesson_config requires both with weights
+    unfit = state_dict_problem(state, lesson.architecture)
+    if unfit:
+        verdict.weights_problem = f"{lesson.weights} does not hold the lesson's network: {unfit}"
         return verdict
     verdict.fits_lesson = True
     model = spec_model_with(state, lesson.architecture)
@@ -87,7 +89,8 @@ def verify(lesson: Lesson, weights: Path, order: list[str] | None = None, data: 
     if predictions:
         fixed = test_set.images[:PREDICTION_IMAGES]
         verdict.predictions = "".join(str(int(c)) for c in predict(model, fixed, prepare=prepare))
-    if lesson.baseline and gap:
+    baseline = lesson.baseline_lesson() if gap else None
+    if baseline is not None:
         try:
             base = baseline_model(lesson, weights.parent)
         except WeightsProblem as problem:
@@ -95,7 +98,7 @@ def verify(lesson: Lesson, weights: Path, order: list[str] | None = None, data: 
             return verdict
         images = gap_images(lesson, train, data)
         verdict.gap = train_test_gap(model, prepare, images)
-        verdict.baseline_gap = train_test_gap(base, lesson.baseline_lesson().reference_prepare(root=data), images)
+        verdict.baseline_gap = train_test_gap(base, baseline.reference_prepare(root=data), images)
     return verdict
 
 
@@ -104,6 +107,7 @@ def baseline_model(lesson: Lesson, folder: Path = Path(".")) -> nn.Module:
     from .checks.weights import WeightsProblem, read_weights, spec_model_with, state_dict_problem
 
     baseline = lesson.baseline_lesson()
+    assert baseline is not None and baseline.weights and baseline.architecture, f"lesson {lesson.id} has no baseline"
     state = read_weights(folder / baseline.weights)
     problem = state_dict_problem(state, baseline.architecture)
     if problem:

@@ -118,7 +118,7 @@ def plot_confusion_matrix(matrix: torch.Tensor, classes: Sequence[str]):
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     for (row, col), count in np.ndenumerate(counts):
-        ax.text(col, row, int(count), ha="center", va="center", fontsize=7,
+        ax.text(col, row, str(int(count)), ha="center", va="center", fontsize=7,
                 color="white" if count > counts.max() / 2 else "black")
     fig.tight_layout()
     return fig

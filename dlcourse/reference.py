@@ -17,6 +17,7 @@ import json
 import tempfile
 import time
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -50,7 +51,7 @@ class TrainingRun:
 
 
 def train_reference(course: Course, lesson: Lesson, seed: int | None = None,
-                    edits: list[tuple[str, str]] = (), require_passing: bool = True,
+                    edits: Sequence[tuple[str, str]] = (), require_passing: bool = True,
                     extras: bool = False) -> TrainingRun:
     """Run the solution notebook (with ``edits``; the seed is one) and collect what it trained.
 
@@ -84,7 +85,7 @@ def train_reference(course: Course, lesson: Lesson, seed: int | None = None,
             nbformat.write(executed, kept)
             accuracy = _test_accuracy(folder / "history.json")
             raise NotebookFailed(f"the reference fails {failure}{accuracy}; the executed notebook is in {kept}")
-        weights = (folder / lesson.weights).read_bytes()
+        weights = (folder / course.reference_weights(lesson).name).read_bytes()
         history = json.loads((folder / "history.json").read_text())
     return TrainingRun(executed, weights, seconds, history, [error for _, error in errors])
 

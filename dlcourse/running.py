@@ -55,7 +55,7 @@ def find_running_notebook(lesson_id: str, explicit: str | os.PathLike | None = N
     if explicit is not None:
         return _from_file(Path(explicit), f"the file {explicit}", lesson_id)
     if on_colab():
-        from google.colab import _message  # type: ignore[import-not-found]
+        from google.colab import _message
 
         content = _message.blocking_request("get_ipynb", timeout_sec=30)["ipynb"]
         return RunningNotebook(content, None, "the notebook open in Colab")

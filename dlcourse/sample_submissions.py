@@ -57,16 +57,17 @@ def load_mistakes(lesson: Lesson) -> list[Mistake]:
 
 def reference_submission(course: Course, lesson: Lesson, folder: Path) -> Path:
     notebook = nbformat.read(course.solution_notebook(lesson.id), as_version=4)
-    weights = course.reference_weights(lesson).read_bytes()
-    return _zip(folder / "reference.zip", lesson, notebook, {lesson.weights: weights, **baseline_files(course, lesson)})
+    weights = course.reference_weights(lesson)
+    return _zip(folder / "reference.zip", lesson, notebook, {weights.name: weights.read_bytes(),
+                                                             **baseline_files(course, lesson)})
 
 
 def baseline_files(course: Course, lesson: Lesson) -> dict[str, bytes]:
     """The baseline lesson's reference weights, which a lesson with a baseline submits too."""
     if not lesson.baseline:
         return {}
-    baseline = course.lesson(lesson.baseline)
-    return {baseline.weights: course.reference_weights(baseline).read_bytes()}
+    weights = course.reference_weights(course.lesson(lesson.baseline))
+    return {weights.name: weights.read_bytes()}
 
 
 def stub_submission(course: Course, lesson: Lesson, folder: Path) -> Path:
@@ -90,7 +91,7 @@ def mistake_submission(course: Course, lesson: Lesson, mistake: Mistake, folder:
         weights = course.reference_weights(lesson).read_bytes()
     else:
         weights = untrained_weights(course, lesson, notebook, data)
-    files = {lesson.weights: weights, **baseline_files(course, lesson)}
+    files = {course.reference_weights(lesson).name: weights, **baseline_files(course, lesson)}
     return _zip(folder / f"{mistake.name}.zip", lesson, notebook, files)
 
 
@@ -115,7 +116,7 @@ def untrained_weights(course: Course, lesson: Lesson, notebook: nbformat.Noteboo
         folder = course.student_workspace(lesson, Path(scratch))
         nbformat.write(notebook, folder / lesson.notebook)
         execute_notebook(notebook, folder, skip_ignored=True, allow_errors=True, data=data)
-        return (folder / lesson.weights).read_bytes()
+        return (folder / course.reference_weights(lesson).name).read_bytes()
 
 
 def _zip(target: Path, lesson: Lesson, notebook: nbformat.NotebookNode, files: dict[str, bytes]) -> Path:

@@ -1,7 +1,7 @@
 """The notebook's first cell: ``grader = start("<lesson>")``.
 
 A released notebook carries everything its checks need (the build puts it there,
-:mod:`dlcourse.build.embed`): the public tests in Otter's own metadata format
+:mod:`dlcourse.release.embed`): the public tests in Otter's own metadata format
 (``metadata.otter.tests``) and the lesson's settings (``metadata.dlcourse.files``:
 ``lesson.yaml``, and ``baseline.yaml`` for a lesson with a baseline). So a notebook opened
 alone (on Colab, in JupyterLab, from any working directory) works: :func:`start` finds the

@@ -48,6 +48,7 @@ class Evaluation:
 def batches(data: Data, batch_size: int, *, shuffle: bool = False,
             prepare: Prepare | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(inputs, labels)`` batches; a dataset's per-image ``transform`` is applied here."""
+    take: Callable[[torch.Tensor], torch.Tensor]
     if isinstance(data, ImageDataset):
         take, labels, transform = data.take, data.labels, data.transform
     else:

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The system packages the course needs: bubblewrap, the sandbox student code runs in
 # (docs/guarantees.md), and chromium, the browser the real-browser test drives through
-# Playwright (tests/test_student_install.py; Playwright's own browsers are never downloaded).
+# Playwright (tests/student/test_student_install.py; Playwright's own browsers are never downloaded).
 # Installs what is missing with apt-get; does nothing when both are there.
 set -e
 missing=""

@@ -5,22 +5,22 @@ Real-data tests ask for the ``real_data`` fixture: the full MNIST and CIFAR-10 i
 (CI sets it), in which case they fail: CI must never pass by skipping them.
 
 Grading tests run on the small sample bundled with the package unless they need more, so
-they work on any machine, offline.
+they work on any machine, offline. Helpers that test modules share are in ``helpers/``; no test
+module imports another (nor this file).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
 import pytest
 
 from dlcourse.course import Course
-from dlcourse.data import DATA_ENV, SAMPLE_DIR, DataNotFoundError
+from dlcourse.data import DATA_ENV, DataNotFoundError
 from dlcourse.datasets import DATASETS, dataset_class
+from helpers.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 FULL_DATA = os.environ.get(DATA_ENV)  # as the session started, before any test changes it
 
 
@@ -53,15 +53,3 @@ def real_data() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return Path(configured)
-
-
-@contextlib.contextmanager
-def data_dir_set_to(path: Path):
-    """DLCOURSE_DATA = ``path`` while the block runs (grading runs inherit it)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(DATA_ENV, str(path))
-        yield path
-
-
-def on_sample_data():
-    return data_dir_set_to(SAMPLE_DIR)

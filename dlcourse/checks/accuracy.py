@@ -35,6 +35,7 @@ def load_submitted_weights(model: Any, lesson: Lesson | None = None) -> nn.Modul
     if not isinstance(model, nn.Module):
         raise AssertionError("define `model` first (run the cell that builds your network).")
     model = unwrapped(model)  # torch.compile, DataParallel: the weights go into the network inside
+    assert lesson.weights, f"lesson {lesson.id} submits no weights"
     state = read_weights(lesson_folder() / lesson.weights)
     if lesson.architecture is not None:
         # Tensors line up with the lesson's network in the order forward uses them.
@@ -66,6 +67,7 @@ def check_accuracy(model: Any, prepare: Callable[[torch.Tensor], torch.Tensor] |
     model = load_submitted_weights(model, lesson)
     if clean_room_measures():
         return None
+    assert lesson.weights and lesson.architecture and lesson.accuracy_threshold, f"{lesson.id} is not graded from weights"
     verdict = verify(lesson, lesson_folder() / lesson.weights, parameter_order(model, lesson.architecture), gap=False)
     if verdict.accuracy is None:
         raise WeightsProblem(verdict.weights_problem or verdict.error or "the weights could not be measured")
@@ -93,6 +95,7 @@ def check_gap(model: Any, prepare: Callable[[torch.Tensor], torch.Tensor] | None
     baseline_model(lesson, lesson_folder())  # a WeightsProblem that names the baseline's file
     if clean_room_measures():
         return None
+    assert lesson.weights and lesson.architecture, f"lesson {lesson.id} is not graded from weights"
     verdict = verify(lesson, lesson_folder() / lesson.weights, parameter_order(model, lesson.architecture))
     if verdict.gap is None or verdict.baseline_gap is None:
         raise WeightsProblem(verdict.baseline_problem or verdict.weights_problem or "the gap could not be measured")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping, Sequence
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 SEPARATORS = " ,;"
 
@@ -42,8 +42,9 @@ def number_answer(answer: object, name: str, whole: bool = True) -> float:
     types = numbers.Integral if whole else numbers.Real
     assert isinstance(answer, types) and not isinstance(answer, bool), \
         f"`{name}` should be {kind}, not {type(answer).__name__}"
-    assert math.isfinite(answer) and answer >= 0, f"`{name}` should be {kind}, not negative; it is {answer}"
-    return answer
+    number = cast(float, answer)   # a numbers.Real (or Integral): float's operations
+    assert math.isfinite(number) and number >= 0, f"`{name}` should be {kind}, not negative; it is {number}"
+    return number
 
 
 def shape_answer(answer: object, name: str, dims: int) -> tuple[int, ...]:
@@ -52,7 +53,7 @@ def shape_answer(answer: object, name: str, dims: int) -> tuple[int, ...]:
     assert isinstance(answer, Sequence) and not isinstance(answer, str), \
         f"`{name}` should be a tuple of {dims} whole numbers, not {type(answer).__name__}"
     assert len(answer) == dims, f"`{name}` should hold {dims} sizes; it holds {len(answer)}"
-    assert all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n > 0 for n in answer), \
+    assert all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and int(n) > 0 for n in answer), \
         f"`{name}` should hold positive whole numbers"
     return tuple(int(n) for n in answer)
 

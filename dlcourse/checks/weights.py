@@ -35,6 +35,7 @@ import struct
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -115,7 +116,7 @@ def weights_from_bytes(data: bytes, name: str) -> dict[str, torch.Tensor]:
     return _normalised(_state_dict_in(found, name))
 
 
-def unwrapped(model: object) -> object:
+def unwrapped(model: Any) -> Any:
     """The network inside ``torch.compile``'s wrapper (``_orig_mod``) or DataParallel's
     (``module``), as often as it is wrapped; anything else as it is. Their state_dict names
     carry those prefixes, which :func:`read_weights` removes: the network inside is the one
@@ -146,7 +147,7 @@ def is_safetensors(data: bytes) -> bool:
 def _state_dict_in(found: object, name: str) -> dict[str, torch.Tensor]:
     """The mapping of names to tensors in what the file held: itself, or a checkpoint's entry."""
     if _is_state_dict(found):
-        return dict(found)
+        return dict(cast(dict, found))
     if isinstance(found, dict) and found:
         for key in CHECKPOINT_KEYS:
             if _is_state_dict(found.get(key)):
@@ -190,10 +191,12 @@ def _numpy_globals() -> list:
         import numpy as np
     except ImportError:
         return []
+    import importlib
+
     try:
-        from numpy._core import multiarray
+        multiarray = importlib.import_module("numpy._core.multiarray")
     except ImportError:  # numpy 1
-        from numpy.core import multiarray
+        multiarray = importlib.import_module("numpy.core.multiarray")
     allowed: list = [np.dtype, np.ndarray]
     for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
         allowed += [(multiarray.scalar, f"{module}.scalar"), (multiarray._reconstruct, f"{module}._reconstruct")]

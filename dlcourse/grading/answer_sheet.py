@@ -6,18 +6,20 @@ to fill in (``written-answers.csv``: one row per student and question; fill ``po
 (:mod:`.rows`); nothing is regraded.
 
 A sheet written again keeps the points and comments already filled in a sheet given back,
-so grading can happen in several sittings.
+so grading can happen in several sittings; and a run without ``--hand-grades`` never
+overwrites points typed into the output folder's own sheet (:func:`keep_filled_sheet`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from pathlib import Path
 
 from ..atomic import write_atomically
 from .html import render
-from .rows import HandGrade, StudentRow
+from .rows import HandGrade, OutputSettings, StudentRow
 from .safe_text import csv_cell
 
 SHEET_CSV = "written-answers.csv"
@@ -31,24 +33,25 @@ class HandGradesError(ValueError):
 
 def write_answer_sheet(out: Path, rows: list[StudentRow], lesson: str) -> bool:
     """Write the sheet for every graded student with hand-graded questions; False if the lesson has none."""
-    graded = [r for r in rows if r.result is not None and r.result.manual]
+    graded = [(r, r.result) for r in rows if r.result is not None and r.result.manual]
     if not graded:
         return False
-    names = list(dict.fromkeys(name for r in graded for name in r.result.manual))
+    names = list(dict.fromkeys(name for _, result in graded for name in result.manual))
     lines, questions = [], []
     for name in names:
         answers = []
-        for row in graded:
-            if name not in row.result.manual:
+        for row, result in graded:
+            if name not in result.manual:
                 continue
             grade = row.hand.get(name)
-            text = row.result.answers.get(name, "")
-            lines.append({"student": row.student.key, "name": row.student.name, "submission": row.entry.label,
-                          "question": name, "possible": f"{row.result.manual[name]:g}",
+            text = result.answers.get(name, "")
+            lines.append({"student": row.student.key, "name": row.student.name,
+                          "submission": row.entry.label if row.entry else "",
+                          "question": name, "possible": f"{result.manual[name]:g}",
                           "points": "" if grade is None or grade.points is None else f"{grade.points:g}",
                           "comment": grade.comment if grade else "", "answer": text})
             answers.append({"student": row.student.key, "name": row.student.name, "text": text})
-        questions.append({"name": name, "possible": graded[0].result.manual.get(name, 0.0), "answers": answers})
+        questions.append({"name": name, "possible": graded[0][1].manual.get(name, 0.0), "answers": answers})
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
     writer.writeheader()
@@ -85,6 +88,68 @@ def read_hand_grades(path: Path) -> dict[str, dict[str, HandGrade]]:
                                       f"(allowed 0 to {possible:g})")
         grades.setdefault(student, {})[question] = HandGrade(points, (line.get("comment") or "").strip())
     return grades
+
+
+def keep_filled_sheet(out: Path, settings: OutputSettings) -> tuple[OutputSettings, str]:
+    """Nothing a grader typed is lost. A run given no ``--hand-grades`` whose output folder
+    already holds a sheet with points or comments filled in merges that sheet (the run's
+    settings with its grades, and a line saying so). The folder's sheet is moved aside, never
+    overwritten, where it cannot be read, or holds filled rows that the sheet given with
+    ``--hand-grades`` says otherwise. Returns (settings, a warning line or "")."""
+    sheet = out / SHEET_CSV
+    if not sheet.is_file():
+        return settings, ""
+    try:
+        grades = read_hand_grades(sheet)
+    except HandGradesError as error:
+        kept = _free_name(sheet)
+        sheet.rename(kept)
+        return settings, (f"{error}; that sheet was moved to {kept.name} and a blank one written "
+                          f"(fix it, then give it back with --hand-grades)")
+    filled = {(student, question): grade for student, by_question in grades.items()
+              for question, grade in by_question.items() if grade.points is not None or grade.comment}
+    if not filled:
+        return settings, ""
+    if settings.hand is None:
+        return replace(settings, hand=grades), (f"{sheet} holds {len(filled)} hand-graded row(s) and no "
+                                                f"--hand-grades was given: merged them (the sheet keeps them)")
+    differ = sum(1 for (student, question), grade in filled.items()
+                 if settings.hand.get(student, {}).get(question) != grade)
+    if not differ:
+        return settings, ""
+    kept = _free_name(sheet)
+    sheet.rename(kept)
+    return settings, (f"{differ} filled row(s) of {sheet} differ from the sheet given with --hand-grades: that "
+                      f"sheet was kept as {kept.name} (the given one counts)")
+
+
+def hand_grade_warning(hand: dict[str, dict[str, HandGrade]] | None, rows: list[StudentRow]) -> str:
+    """One line when a sheet given back does not fit this batch: its rows for students the batch
+    does not have (another lesson's or section's sheet), and the answers not graded yet; "" if none."""
+    if hand is None:
+        return ""
+    keys = {row.student.key for row in rows}
+    strangers = sorted(key for key in hand if key not in keys)
+    unmatched = sum(len(hand[key]) for key in strangers)
+    ungraded = sum(1 for row in rows if row.result for name in row.result.manual
+                   if row.hand.get(name) is None or row.hand[name].points is None)
+    if not unmatched and not ungraded:
+        return ""
+    said = []
+    if unmatched:
+        shown = ", ".join(strangers[:5]) + (" ..." if len(strangers) > 5 else "")
+        said.append(f"{unmatched} row(s) match no student of this batch ({shown}): is it this lesson's sheet?")
+    if ungraded:
+        said.append(f"{ungraded} written answer(s) not graded yet (no points: shown as not graded, counted 0)")
+    return "hand grades: " + "; ".join(said)
+
+
+def _free_name(path: Path) -> Path:
+    for number in range(1, 1000):
+        candidate = path.with_name(f"{path.stem}.kept-{number}{path.suffix}")
+        if not candidate.exists():
+            return candidate
+    raise HandGradesError(f"{path}: too many kept copies beside it; move them away")
 
 
 def _plain(cell: str | None) -> str:

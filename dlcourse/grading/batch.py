@@ -27,8 +27,9 @@ from typing import Generator, Protocol
 
 from .collect import NOTEBOOKS, BatchRecord, CollectOptions, collect, prepare, save_result, saved_result
 from .inputs import Discovery, Entry, content_hash, discover
-from .judge_client import Judge
+from .judge_client import Judge, JudgeFailed
 from .pipeline import GradingInterrupted, GradingOptions, grade_submission
+from .recorded_settings import save_settings
 from .result import GradeResult
 
 
@@ -69,7 +70,8 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
     found = discover(target, layout)  # the input layout: None detects it (docs/inputs.md)
     key = prepare(out, sandbox_reaches_grader=_sandbox_reaches_grader(sandbox, allow_root))
     grader_hash = content_hash(autograder)
-    BatchRecord(target, grader_hash).write(out)
+    BatchRecord(target, grader_hash, layout or "auto").write(out)
+    save_settings(out, collect_options.settings, key)   # for `dlcourse gradebook OUT` (shards)
     summary = BatchSummary(discovery=found, shard=shard)
     mine = [e for e in found.entries if shard is None or in_shard(e, *shard)]
     pending: list[Entry] = []
@@ -171,6 +173,8 @@ def grade_one(autograder: Path, entry: Entry, options: GradingOptions, judges: J
         result = grade_submission(autograder, entry, options, judges.get())
     except GradingInterrupted:
         raise
+    except JudgeFailed as failed:
+        result = grader_error(entry, f"the grader failed on this submission: {failed}", evidence=failed.evidence)
     except Exception as error:
         result = grader_error(entry, f"the grader failed on this submission: {type(error).__name__}: {error}")
     result.submission = entry.label
@@ -184,8 +188,9 @@ def stop_all(jobs: list[tuple[Entry, GradingOptions]]) -> None:
             options.stop.set()
 
 
-def grader_error(entry: Entry, reason: str) -> GradeResult:
-    return GradeResult(submission=entry.label, lesson="", status="grader-error", reason=reason, questions={})
+def grader_error(entry: Entry, reason: str, evidence: list[str] | None = None) -> GradeResult:
+    return GradeResult(submission=entry.label, lesson="", status="grader-error", reason=reason, questions={},
+                       evidence=list(evidence or []))
 
 
 def _sandbox_reaches_grader(sandbox: str, allow_root: bool) -> bool:

@@ -117,4 +117,6 @@ def _grade_on_worker(autograder: Path, entry: Entry, options: GradingOptions) ->
     if options.threads is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         options = replace(options, threads=max(1, cores // worker.state.nthreads))
-    return grade_one(autograder, entry, options, worker.plugins[PLUGIN].judges)
+    plugin = worker.plugins[PLUGIN]
+    assert isinstance(plugin, _Judges)
+    return grade_one(autograder, entry, options, plugin.judges)

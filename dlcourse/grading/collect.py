@@ -6,8 +6,10 @@ its own submissions::
 
     OUT/results/<key>.json       one GradeResult (plus the content and autograder hashes it graded)
     OUT/notebooks/<key>.ipynb    the executed notebook
-    OUT/batch.json               what the batch grades: the input folder and the autograder's hash
-                                 (every run writes the same bytes, so shards may race on it)
+    OUT/batch.json               what the batch grades: the input folder, its layout (--layout) and
+                                 the autograder's hash (every run writes the same bytes, so shards
+                                 may race on it)
+    OUT/grading.json             the roster, late policy... the run was given (recorded_settings.py)
 
 Collecting (:func:`collect`; ``dlcourse gradebook OUT``) reads them back and writes the files
 that cover the whole batch: gradebook.csv, submissions.csv, report.md, scores.png. Only the
@@ -50,14 +52,16 @@ class CollectOptions:
 
 @dataclass(frozen=True)
 class BatchRecord:
-    """What OUT grades: the input the entries are discovered in, and the autograder (by hash)
-    whose results count."""
+    """What OUT grades: the input the entries are discovered in, read with ``layout`` (the
+    ``--layout`` chosen; ``auto``: detected), and the autograder (by hash) whose results count."""
 
     input: Path
     autograder_hash: str
+    layout: str = "auto"
 
     def write(self, out: Path) -> None:
-        record = {"input": str(self.input.resolve()), "autograder_hash": self.autograder_hash}
+        record = {"input": str(self.input.resolve()), "autograder_hash": self.autograder_hash,
+                  "layout": self.layout}
         write_atomically(out / BATCH_FILE, json.dumps(record, indent=1) + "\n")
 
     @classmethod
@@ -65,7 +69,8 @@ class BatchRecord:
         """Raises NotABatch when ``out`` was never graded into (or its record is damaged)."""
         try:
             record = json.loads((out / BATCH_FILE).read_text())
-            return cls(Path(record["input"]), str(record["autograder_hash"]))
+            # a record from before layouts were kept: the layout detected, as it was then
+            return cls(Path(record["input"]), str(record["autograder_hash"]), str(record.get("layout") or "auto"))
         except (OSError, ValueError, KeyError, TypeError):
             raise NotABatch(f"{out} holds no graded batch ({BATCH_FILE} is missing or unreadable): "
                             "grade into it first with `dlcourse grade ... --out {out}`") from None
@@ -101,10 +106,11 @@ def saved_result(out: Path, entry: Entry, grader_hash: str, key: bytes | None, *
 
 
 def gather(out: Path) -> tuple[Discovery, dict[str, GradeResult]]:
-    """The batch graded into ``out`` (rediscovered in its input) and every saved result of it,
-    by entry key: what the shards of a job array wrote. Raises NotABatch."""
+    """The batch graded into ``out`` (rediscovered in its input, with the layout it was graded
+    with) and every saved result of it, by entry key: what the shards of a job array wrote.
+    Raises NotABatch."""
     record = BatchRecord.read(out)
-    found = discover(record.input)
+    found = discover(record.input, record.layout)
     key = results_key(out / RESULTS, sandbox_reaches_grader=False)  # the shards' key (none: nothing is believed)
     results = {}
     for entry in found.entries:

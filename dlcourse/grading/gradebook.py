@@ -3,11 +3,14 @@ and the report.
 
 - ``gradebook.csv``: one row per student (:mod:`.rows`: roster members who submitted nothing
   included, status ``missing``): identity, status, the autograded ``score``, ``hand`` points
-  from a filled written-answer sheet, ``raw`` (their sum), ``possible``, the ``late`` time,
+  from a filled written-answer sheet, ``raw`` (their sum), ``possible``, ``submitted_at`` (the
+  platform's time, blank where it gives none), the ``late`` time,
   the ``penalty`` applied and the ``final`` score, one column per question (a question graded
   by hand says ``manual`` until its sheet is filled), ``test_accuracy`` (measured by the clean
   room from the weights), the reason and the student's other submissions;
-- ``submissions.csv``: one row per input file, skipped files included, so nothing is lost;
+- ``submissions.csv``: one row per input file, skipped files included, so nothing is lost; its
+  ``submitted_at`` is the platform's time, ``file_time`` the file's (a download time) where
+  the layout records none;
 - ``report.md`` with ``scores.png``: statuses, scores, per-question results, failures grouped
   by cause (:mod:`.failures`), the submissions to look at, every 0 next to a measurement that
   meets its target, and sections other modules add (copies found).
@@ -27,8 +30,9 @@ from pathlib import Path
 from ..atomic import atomic_file, write_atomically
 from .failures import group_failures
 from .inputs import Discovery
+from .late import PLATFORM_TIME_LAYOUTS
 from .result import STATUSES, GradeResult, QuestionResult
-from .rows import MISSING, PENDING, OutputSettings, StudentRow
+from .rows import MISSING, NOT_ON_ROSTER, PENDING, OutputSettings, StudentRow
 from .safe_text import csv_cell, markdown_code, markdown_inline
 
 MANUAL = "manual"    # a question the instructor grades by hand, not graded yet
@@ -45,15 +49,15 @@ def write_gradebook(out: Path, found: Discovery, results: dict[str, GradeResult]
         s = row.student
         cells = {"student": s.key, "name": s.name, "email": s.email, "sid": s.sid, "login": s.login,
                  "submission": row.entry.label if row.entry else "",
-                 "submitted_at": row.entry.submitted_at if row.entry else ""}
+                 "submitted_at": row.submitted_at}
         cells.update(_score_columns(row.result, questions, row))
-        cells.update(status=row.status, hand=f"{sum(g.points or 0 for g in row.hand.values()):g}" if row.hand else "",
+        cells.update(status=row.status, hand=_hand_points(row),
                      raw=f"{row.raw:g}", possible=f"{row.possible:g}" if row.possible else cells.get("possible", ""),
                      late=late_text(row.lateness.seconds) if row.lateness.units else "",
                      penalty_percent=f"{row.lateness.penalty_percent:g}" if row.lateness.units else "",
                      penalty=f"{row.penalty_points:g}" if row.lateness.units else "",
                      final=f"{row.final:g}", percent=f"{100 * row.final / row.possible:.1f}" if row.possible else "",
-                     notes="; ".join(filter(None, [*row.notes, row.lateness.note])),
+                     notes="; ".join(filter(None, [*row.every_note, row.lateness.note])),
                      other_submissions="; ".join([*(o.label for o in row.others),
                                                   *(row.entry.earlier if row.entry else [])]))
         if row.status == MISSING:
@@ -67,19 +71,24 @@ def write_gradebook(out: Path, found: Discovery, results: dict[str, GradeResult]
     submission_rows = []
     for entry in found.entries:
         result = results.get(entry.key)
-        row = {"submission": entry.label, "students": "; ".join(s.key for s in entry.students),
-               "submitted_at": entry.submitted_at, "late_mark": {True: "late", False: "on time"}.get(entry.late, ""),
-               "reader_notes": " | ".join(entry.notes)}
-        row.update(_score_columns(result, questions))
-        row["flags"] = " | ".join(result.flags) if result else ""
-        row["enforced"] = ", ".join(result.enforced) if result else ""
-        row["not_enforced"] = " | ".join(result.not_enforced) if result else ""
-        submission_rows.append(row)
+        platform_time = entry.layout in PLATFORM_TIME_LAYOUTS
+        line = {"submission": entry.label, "students": "; ".join(s.key for s in entry.students),
+                "submitted_at": entry.submitted_at if platform_time else "",
+                "file_time": "" if platform_time else entry.submitted_at,
+                "late_mark": {True: "late", False: "on time", None: ""}[entry.late],
+                "reader_notes": " | ".join(entry.notes)}
+        line.update(_score_columns(result, questions))
+        line["flags"] = " | ".join(result.flags) if result else ""
+        line["enforced"] = ", ".join(result.enforced) if result else ""
+        line["not_enforced"] = " | ".join(result.not_enforced) if result else ""
+        line["evidence"] = " | ".join(result.evidence) if result else ""
+        submission_rows.append(line)
     for aside in found.set_aside:
         submission_rows.append({"submission": aside.name, "status": "skipped", "reason": aside.reason})
     write_csv(out / "submissions.csv", submission_rows,
-               ["submission", "students", "submitted_at", "late_mark", "status", "score", "possible", "percent",
-                *questions, "test_accuracy", "reason", "flags", "reader_notes", "enforced", "not_enforced"])
+               ["submission", "students", "submitted_at", "file_time", "late_mark", "status", "score", "possible",
+                "percent", *questions, "test_accuracy", "reason", "flags", "reader_notes", "enforced",
+                "not_enforced", "evidence"])
     return rows
 
 
@@ -103,8 +112,11 @@ def write_report(out: Path, found: Discovery, results: dict[str, GradeResult],
                   f"{len(late)} late (penalties in gradebook.csv)."]
         lines += [f"- missing: {markdown_inline(r.student.name or r.student.key)} ({markdown_code(r.student.key)})"
                   for r in missing]
+        lines += [f"- not on the roster: {markdown_inline(r.student.name or r.student.key)} "
+                  f"({markdown_code(r.student.key)}), {markdown_code(r.entry.label if r.entry else '')}"
+                  for r in rows if NOT_ON_ROSTER in r.notes]
     if graded:
-        lines += _score_sections(out, graded)
+        lines += _score_sections(out, graded, settings.rows(found, results), hand_counted=settings.hand is not None)
     for section in sections or []:
         lines += ["", *section]
     if found.set_aside:
@@ -113,12 +125,36 @@ def write_report(out: Path, found: Discovery, results: dict[str, GradeResult],
     write_atomically(out / "report.md", "\n".join(lines) + "\n")
 
 
-def _score_sections(out: Path, graded: list[GradeResult]) -> list[str]:
-    totals = [r.score for r in graded]
-    possible = max(r.possible for r in graded) or 1
-    lines = ["", "## Scores", "",
-             f"Mean {statistics.mean(totals):.1f}, median {statistics.median(totals):.1f}, "
-             f"min {min(totals):g}, max {max(totals):g} (of {possible:g}).", "", "![score histogram](scores.png)", ""]
+def points_possible(graded: list[GradeResult]) -> tuple[float, float]:
+    """(autograded, graded by hand) points possible of the lesson: what the LMS's points
+    possible should be is their sum, whether or not the hand grades are in yet."""
+    auto = max((r.possible for r in graded), default=0.0)
+    hand = max((sum(r.manual.values()) for r in graded), default=0.0)
+    return auto, hand
+
+
+def score_line(graded: list[GradeResult], rows: list[StudentRow], hand_counted: bool) -> str:
+    """The scores in one line, out of the total they are counted against, saying whether the
+    points graded by hand are in them."""
+    auto, hand = points_possible(graded)
+    scored = [r for r in rows if r.result is not None]
+    totals = [r.raw for r in scored] if hand_counted else [r.score for r in graded]
+    spread = (f"mean {statistics.mean(totals):.1f}, median {statistics.median(totals):.1f}, "
+              f"min {min(totals):g}, max {max(totals):g}") if totals else "none yet"
+    if not hand:
+        return f"Scores: {spread} (of {auto:g}). Points possible to set in the LMS: {auto:g}."
+    if hand_counted:
+        return (f"Scores: {spread} (of {auto + hand:g}: {auto:g} autograded + {hand:g} graded by hand, merged). "
+                f"Points possible to set in the LMS: {auto + hand:g}.")
+    return (f"Scores: {spread} (of {auto:g} autograded; the {hand:g} points graded by hand are not in them until "
+            f"the filled sheet is given with --hand-grades). Points possible to set in the LMS: {auto + hand:g}.")
+
+
+def _score_sections(out: Path, graded: list[GradeResult], rows: list[StudentRow], hand_counted: bool) -> list[str]:
+    auto, hand = points_possible(graded)
+    possible = (auto + hand if hand_counted else auto) or 1
+    totals = [r.raw for r in rows if r.result is not None] if hand_counted else [r.score for r in graded]
+    lines = ["", "## Scores", "", score_line(graded, rows, hand_counted), "", "![score histogram](scores.png)", ""]
     _histogram(out / "scores.png", totals, possible)
     lines += ["## Questions", "", "| question | mean score | full marks |", "|---|---|---|"]
     for name in _question_names(graded, manual=False):
@@ -127,15 +163,21 @@ def _score_sections(out: Path, graded: list[GradeResult]) -> list[str]:
         full = sum(q.score == q.possible for q in scored) / len(scored)
         lines.append(f"| {markdown_inline(name)} | {mean:.2f} / {scored[0].possible:g} | {full:.0%} |")
     manual = {name: points for r in graded for name, points in r.manual.items()}
-    lines += [f"| {markdown_inline(name)} | graded by hand ({points:g} points, not in these scores) | |"
-              for name, points in manual.items()]
+    for name, points in manual.items():
+        given = [g.points for r in rows if r.result and name in r.result.manual
+                 if (g := r.hand.get(name)) is not None and g.points is not None] if hand_counted else []
+        if given:
+            lines.append(f"| {markdown_inline(name)} (by hand, {len(given)} graded) | "
+                         f"{statistics.mean(given):.2f} / {points:g} | {sum(p == points for p in given) / len(given):.0%} |")
+        else:
+            lines.append(f"| {markdown_inline(name)} | graded by hand ({points:g} points), not graded yet | |")
     lines += ["", "## Most common failure messages", "",
               "Grouped by question, test and cause (numbers, shapes and quoted values vary between "
               "submissions and are left out); one real message each.", ""]
     lines += [f"- {len(g.submissions)} submission(s): {markdown_inline(g.question)}, {markdown_inline(g.test)}: "
               f"{markdown_inline(g.cause)} (e.g. {markdown_inline(g.example[:300])})"
               for g in group_failures(graded)[:15]] or ["- none"]
-    attention = [r for r in graded if r.status not in ("ok", "error", "missing-weights")]
+    attention = [r for r in graded if r.status != "ok"]   # a student's error too: its reason says which cell
     lines += ["", "## Submissions to look at", ""]
     lines += [f"- {markdown_code(r.submission)}: **{r.status}**: {markdown_inline(r.reason)}" for r in attention] or ["- none"]
     lines += ["", "## Zeros next to a measurement that meets the target", "",
@@ -147,8 +189,17 @@ def _score_sections(out: Path, graded: list[GradeResult]) -> list[str]:
     return lines
 
 
+def _hand_points(row: StudentRow) -> str:
+    """The points given by hand; blank until one of the student's answers is graded."""
+    graded = [g.points for g in row.hand.values() if g.points is not None]
+    return f"{sum(graded):g}" if graded else ""
+
+
 def late_text(seconds: float) -> str:
-    """``1 d 02:03`` style: days, hours and minutes late."""
+    """``1 d 02:03`` style: days, hours and minutes late; a late mark without a time (Canvas's
+    ``LATE``, charged 0 seconds) says so rather than ``00:00``."""
+    if seconds <= 0:
+        return "marked late, no time given"
     minutes = int(seconds // 60)
     days, minutes = divmod(minutes, 1440)
     return (f"{days} d " if days else "") + f"{minutes // 60:02d}:{minutes % 60:02d}"

@@ -28,7 +28,7 @@ from ..atomic import write_atomically
 from ..lesson import LESSON_FILE, Lesson
 from ..settings import GRADESCOPE_MEMORY_ENV, GRADESCOPE_TIMEOUT_ENV, MEMORY_ENV, data_dir
 from .manifest import Manifest
-from .judge_client import JUDGE_GRACE_SECONDS, MEASURE_SECONDS
+from .judge_client import JUDGE_GRACE_SECONDS, MEASURE_SECONDS, JudgeFailed
 from .pipeline import GradingOptions, grade_submission
 from .result import GRADESCOPE_FORMATS, GradeResult, QuestionResult
 
@@ -134,8 +134,10 @@ def main(root: Path) -> int:
             print(f"WARNING, not enforced: {promise}")
         for flag in result.flags:
             print(f"flag: {flag}")
-    except Exception:
+    except Exception as error:
         traceback.print_exc()
+        for line in error.evidence if isinstance(error, JudgeFailed) else []:
+            print(f"evidence: {line}")  # stdout is the instructor's (hidden); each line made safe, marked
         report = failure_report()
     sys.stdout.flush()
     writer.write(report)

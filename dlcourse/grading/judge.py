@@ -17,6 +17,10 @@ Everything it reads comes from the autograder folder or the work folder the grad
 for it (both closed to the sandbox's user); answers from the kernel arrive over a pipe as
 data (:mod:`.wire`). The grader starts it isolated (``-I``) in that work folder, so neither
 the environment nor the working directory can slip a module into it.
+
+Why one module of ~380 lines: the job, the report, the runner session and the main loop are
+the judge's one protocol, read together; what could stand alone already does (the proxies,
+the clean room, the message format, the sandbox).
 """
 
 from __future__ import annotations
@@ -136,7 +140,7 @@ def judge(job: JudgeJob, stop: threading.Event) -> JudgeReport:
             if "accuracy" in lesson.verified_questions and runner.alive:
                 from .pipeline_probe import your_pipeline_accuracy
 
-                report.your_pipeline = your_pipeline_accuracy(values, lesson, Path(job.weights.get(lesson.weights, "")),
+                report.your_pipeline = your_pipeline_accuracy(values, lesson, Path(job.weights.get(lesson.weights or "", "")),
                                                               Path(job.data_root))
     finally:
         runner.close()

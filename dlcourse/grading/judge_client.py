@@ -1,12 +1,16 @@
 """The grader's side of the judge process (judge.py): start it isolated, send it one job at a
 time, read its one-line report within a deadline and a memory bound, and kill it when it hangs,
 grows past its bound or is told to stop. A judge that fails leaves the tail of its error log in
-the exception (:class:`JudgeFailed`), which the row keeps as evidence."""
+the exception (:class:`JudgeFailed`), which the row keeps as evidence (``GradeResult.evidence``);
+a judge found dead between submissions leaves its tail to the next row before a new judge
+starts over its log. The log may quote what student code printed or raised: each line is made
+safe (:func:`.safe_text.clean`), capped, and marked as such."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,6 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .judge import JudgeJob, JudgeReport
+from .safe_text import clean
 from .sandbox import private_mb
 
 MEASURE_SECONDS = 180      # the judge's own work after the notebook: tests and the weights' measurement
@@ -27,6 +32,9 @@ JUDGE_GRACE_SECONDS = 60   # beyond the notebook's timeout and MEASURE_SECONDS, 
 JUDGE_MEMORY_MB = 3072
 POLL_SECONDS = 0.5
 LOG_LINES = 20             # lines of the judge's error log a failed row keeps
+LOG_LINE_CHARS = 300       # each cut to this: a row is read by people, and a line may be a student's megabyte
+LOG_MARK = "judge log (may quote student output): "
+_ERROR_KIND = re.compile(r"([A-Za-z_][\w.]{0,80}(?:Error|Exception|Exit|Interrupt))(?::|$)")   # a traceback's last line
 
 
 class JudgeFailed(RuntimeError):
@@ -44,6 +52,7 @@ class Judge:
     def __init__(self) -> None:
         self.process: subprocess.Popen | None = None
         self.home = Path(tempfile.mkdtemp(prefix="dlcourse-judge-home-"))  # 0700: the grader's alone
+        self.evidence: list[str] = []   # from a judge that died between submissions, for the next row
 
     def __enter__(self) -> Judge:
         return self
@@ -53,9 +62,15 @@ class Judge:
         shutil.rmtree(self.home, ignore_errors=True)
 
     def run(self, job: JudgeJob, stop: threading.Event | None) -> JudgeReport:
-        if self.process is None or self.process.poll() is not None:
-            self._start()
-        process = self.process
+        """The judge's report on ``job``; :class:`JudgeFailed` where it fails, hangs or grows
+        past its bound. Read :meth:`take_evidence` after it for what an earlier judge left."""
+        if self.process is not None and self.process.poll() is not None:
+            code = self.process.returncode
+            self.close()
+            self.evidence = [f"an earlier judge ended between submissions (exit status {code}); its log follows",
+                             *self._log_tail()]
+        process = self.process if self.process is not None else self._start()
+        assert process.stdin is not None and process.stdout is not None   # both are pipes
         done = threading.Event()
         if stop is not None:
             threading.Thread(target=_terminate_on, args=(stop, done, process), daemon=True).start()
@@ -72,27 +87,47 @@ class Judge:
         except (ValueError, TypeError, KeyError):
             raise self._failed(None) from None
 
-    def _start(self) -> None:
+    def take_evidence(self) -> list[str]:
+        """What an earlier judge of this client left when it died between submissions (once)."""
+        evidence, self.evidence = self.evidence, []
+        return evidence
+
+    def _start(self) -> subprocess.Popen:
         self.errors = open(self.home / "stderr.log", "w")
         self.process = subprocess.Popen([sys.executable, "-I", "-m", "dlcourse.grading.judge"], cwd=self.home,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors,
                                         encoding="utf-8", start_new_session=True)
+        return self.process
 
     def _failed(self, problem: str | None) -> JudgeFailed:
         """Stop the judge; the failure, with the tail of its error log (read before the next
         judge starts over it)."""
         self.close()
+        lines = self._log_tail()
+        if problem is None:  # the reason names the error's kind only: the log's words may be a student's
+            kind = _ERROR_KIND.match(lines[-1].removeprefix(LOG_MARK)) if lines else None
+            problem = (f"{kind.group(1)} (its log's last lines are in the row's evidence)" if kind
+                       else "it ended without a report")
+        return JudgeFailed(f"the judge failed: {problem}", [*self.take_evidence(), *lines])
+
+    def _log_tail(self) -> list[str]:
+        """The last lines of the judge's error log, each made safe, cut and marked (see the
+        module docstring); read only the log's end, however much the judge wrote."""
+        path = self.home / "stderr.log"
         try:
-            lines = (self.home / "stderr.log").read_text(errors="replace").strip().splitlines()[-LOG_LINES:]
+            with open(path, "rb") as log:
+                log.seek(max(0, path.stat().st_size - LOG_LINES * LOG_LINE_CHARS * 4))
+                text = log.read().decode("utf-8", "replace")
         except OSError:
-            lines = []
-        problem = problem or (lines[-1] if lines else "it ended without a report")
-        return JudgeFailed(f"the judge failed: {problem}", [f"judge log: {line}" for line in lines])
+            return []
+        lines = [line for line in text.splitlines() if line.strip()][-LOG_LINES:]
+        return [LOG_MARK + _cut(clean(line, keep_newlines=False).strip()) for line in lines]
 
     def close(self) -> None:
         if self.process is not None:
             try:
-                self.process.stdin.close()
+                if self.process.stdin is not None:
+                    self.process.stdin.close()
                 self.process.wait(timeout=10)
             except (OSError, subprocess.TimeoutExpired):
                 os.killpg(self.process.pid, signal.SIGKILL)
@@ -101,11 +136,16 @@ class Judge:
             self.process = None
 
 
+def _cut(line: str) -> str:
+    return line if len(line) <= LOG_LINE_CHARS else line[:LOG_LINE_CHARS] + " [...]"
+
+
 def _read_line(process: subprocess.Popen, deadline: float) -> str:
     """The judge's next line; TimeoutError past ``deadline``, MemoryError past
     ``JUDGE_MEMORY_MB`` (either way the judge is killed first)."""
     import selectors
 
+    assert process.stdout is not None   # a pipe
     with selectors.DefaultSelector() as selector:
         selector.register(process.stdout, selectors.EVENT_READ)
         while not selector.select(timeout=max(0.0, min(POLL_SECONDS, deadline - time.monotonic()))):

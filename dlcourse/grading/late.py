@@ -13,7 +13,9 @@ Which time counts, in order:
    Blackboard's attempt names), else the roster's (Moodle's grading worksheet has
    ``Last modified (submission)``);
 3. a platform's ``LATE`` mark without a time (Canvas's names carry none): one unit (a day or
-   an hour) late, said so in the row;
+   an hour) late, said so in the row; but for a student with an extension nothing is charged
+   (the row says so): the platform's mark may be against the lesson's due date, and without a
+   time nothing shows the upload came after the extended one;
 4. otherwise (a plain folder, a Moodle download without its worksheet) the only times are the
    files', which are download or copy times: never penalised, and the row says why.
 
@@ -27,7 +29,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from .inputs import Entry, Student
@@ -73,12 +76,16 @@ class LatePolicy:
         recorded = entry.submitted_at if entry.layout in PLATFORM_TIME_LAYOUTS else ""
         submitted = None
         try:   # a time without a zone is the due date's (the LMS shows local times)
-            submitted = parse_time(recorded or roster_time, due.tzinfo) if recorded or roster_time else None
+            submitted = parse_time(recorded or roster_time, due.tzinfo or dt.timezone.utc) if recorded or roster_time else None
         except LatePolicyError:
             if recorded:
                 raise
         # a roster's unreadable time ("-" where nothing was submitted) is no time
         if submitted is None:
+            if entry.late and due != self.due:
+                return Lateness(note=f"marked late by the platform, no time given, but extended to "
+                                     f"{due.isoformat(timespec='minutes')}: nothing shows it came after that, "
+                                     f"no late penalty (check the platform's submission time)")
             if entry.late:
                 return self._charge(0.0, 1, f"marked late by the platform, no time given: 1 {self.unit} charged")
             return Lateness(note="no submission time from the platform (file times are download or copy "
@@ -92,6 +99,38 @@ class LatePolicy:
         return Lateness(seconds, units, min(self.cap_percent, units * self.penalty_percent), note)
 
 
+@dataclass(frozen=True)
+class LateSettings:
+    """A late rule as written: by the course (course.yaml's ``lessons.<id>``) or by the grading
+    command's options of the same names; None where not set. ``policy`` reads it."""
+
+    due: str | None = None
+    grace: str | None = None          # 15m, 2h, 1d, or minutes
+    late_penalty: str | None = None   # 10%/day, 2%/hour
+    late_cap: str | float | None = None   # percent: 50 or 50%
+    extensions: Path | None = None    # CSV: student, and due or days/hours
+
+    def overridden_by(self, other: LateSettings) -> LateSettings:
+        """These settings, each one ``other`` sets replaced by its value (options over the course's)."""
+        return replace(self, **{f.name: getattr(other, f.name) for f in fields(other)
+                                if getattr(other, f.name) is not None})
+
+    def policy(self) -> LatePolicy | None:
+        """The late policy, or None without a due date; raises LatePolicyError for a value that
+        cannot be read, or extensions without a due date."""
+        if self.due is None:
+            if self.extensions is not None:
+                raise LatePolicyError("extensions need a due date (--due, or due in course.yaml's lessons section): "
+                                      "an extension moves the lesson's due date")
+            return None
+        cap = 100.0 if self.late_cap is None else parse_cap(self.late_cap)
+        due = parse_time(self.due)
+        percent, unit = parse_penalty(self.late_penalty or "0%/day")
+        return LatePolicy(due=due, grace_seconds=parse_duration(self.grace or "0"), penalty_percent=percent,
+                          unit=unit, cap_percent=cap,
+                          extensions=read_extensions(self.extensions, due) if self.extensions else {})
+
+
 # Moodle's worksheet writes times as its user's locale shows them ("Monday, 2 March 2026, 10:15 AM")
 _LMS_FORMATS = ("%A, %d %B %Y, %I:%M %p", "%A, %d %B %Y, %H:%M", "%d %B %Y, %I:%M %p", "%d %B %Y, %H:%M")
 
@@ -100,6 +139,8 @@ def parse_time(text: str, zone: dt.tzinfo = dt.timezone.utc) -> dt.datetime:
     """An ISO 8601 time (``2026-03-01T23:59``, ``...Z``, ``...+01:00``) or Moodle's
     ``Monday, 2 March 2026, 10:15 AM``; without a zone, ``zone`` (UTC unless told)."""
     text = text.strip()
+    if re.fullmatch(r"\d{4}-\d\d-\d\d", text):   # midnight is rarely meant: say the time
+        raise LatePolicyError(f"{text} has no time of day: write one, e.g. {text}T23:59+01:00")
     try:
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace(" UTC", "+00:00"))
     except ValueError:
@@ -114,17 +155,30 @@ def parse_time(text: str, zone: dt.tzinfo = dt.timezone.utc) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=zone)
 
 
-def parse_penalty(text: str) -> tuple[float, str]:
-    """``"10%/day"``, ``"2/hour"`` -> (percent, unit)."""
-    amount, _, unit = text.replace(" ", "").partition("/")
-    unit = unit.lower().rstrip("s") or "day"
+def parse_penalty(text: str | float) -> tuple[float, str]:
+    """``"10%/day"``, ``"2/hour"`` -> (percent, unit). The unit must be said: a bare ``10`` or
+    ``10%`` is refused (per day or per hour differ 24 times)."""
+    amount, slash, unit = str(text).replace(" ", "").partition("/")
+    unit = unit.lower().rstrip("s")
     try:
         percent = float(amount.rstrip("%"))
     except ValueError:
         percent = -1
-    if unit not in UNITS or percent < 0:
-        raise LatePolicyError(f"late penalty {text!r}: write a percentage per day or hour, e.g. 10%/day or 2%/hour")
+    if not slash or unit not in UNITS or percent < 0:
+        raise LatePolicyError(f"late penalty {str(text)!r}: write a percentage per day or hour, e.g. 10%/day "
+                              f"or 2%/hour")
     return percent, unit
+
+
+def parse_cap(text: str | float) -> float:
+    """``50``, ``"50"``, ``"50%"`` -> 50.0 (percent of the points, 0 to 100)."""
+    try:
+        cap = float(str(text).strip().rstrip("%"))
+    except ValueError:
+        cap = -1
+    if not 0 <= cap <= 100:
+        raise LatePolicyError(f"late cap {str(text)!r}: a percentage from 0 to 100, e.g. 50 or 50%")
+    return cap
 
 
 def parse_duration(text: str) -> float:
@@ -140,8 +194,11 @@ def parse_duration(text: str) -> float:
 def read_extensions(path: Path, due: dt.datetime) -> dict[str, dt.datetime]:
     """A CSV with a ``student`` column (key, sid, email or login) and ``due`` (a time) or
     ``days``/``hours`` (added to the lesson's due date)."""
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.DictReader(handle))
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError) as error:
+        raise LatePolicyError(f"extensions {path}: {error}") from None
     extensions = {}
     for number, row in enumerate(rows, start=2):
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}

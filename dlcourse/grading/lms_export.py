@@ -4,22 +4,34 @@ Each holds one row per student with the identity columns the platform matches on
 column for the lesson: the final score (after any late penalty, hand-graded points included
 once a filled sheet is given). A student whose grading failed on the grader's side, or was
 not graded yet, gets an empty cell (an import leaves that grade alone) rather than a false 0;
-a student on the roster who submitted nothing gets 0. Layouts, from each platform's documentation:
+a student on the roster who submitted nothing gets 0. Layouts, checked against each platform's
+documentation or its importer's source:
 
 - ``canvas-import.csv``, Canvas's Gradebook import (the layout its own export has):
-  ``Student, ID, SIS User ID, SIS Login ID, Section`` then ``<assignment> (<assignment id>)``;
-  Canvas matches students by ``ID`` (its user id), else the SIS ids; a column without an
-  assignment id creates a new assignment;
+  ``Student, ID, SIS User ID, SIS Login ID, Section`` then ``<assignment> (<assignment id>)``,
+  and the export's ``Points Possible`` row. Canvas's importer (canvas-lms,
+  app/models/gradebook_importer.rb) wants ``Student`` and ``ID`` first and ``Section`` last of
+  the identity columns, matches a row by ``ID`` (its user id), else the SIS ids, else the
+  name, finds the assignment by the id in parentheses (without one it creates an assignment),
+  and takes a new assignment's points from the row whose first cell says ``Points Possible``;
 - ``moodle-import.csv``, the assignment's offline grading worksheet ("Upload grading worksheet"):
   ``Identifier`` (``Participant <id>``, the number in Moodle's download folder names),
   ``Full name``, ``Email address``, ``Grade``, ``Maximum Grade``, ``Last modified (grade)``,
-  ``Feedback comments``; Moodle's importer requires Identifier, Grade and Last modified (grade)
-  (mod/assign/feedback/offline/importgradeslib.php);
-- ``blackboard-import.csv``, Grade Center's "Work Offline > Upload": ``Last Name, First Name,
-  Username, Student ID`` then ``<assignment> [Total Pts: <points> Score] |<column id>``; rows
-  match on Username, every value quoted; without a column id Blackboard makes a new column;
-- ``gradescope-import.csv``, Gradescope's score upload: ``Name, SID, Email, Total Score``
-  (rows match on Email, else SID).
+  ``Feedback comments``. Moodle's importer (mod/assign/feedback/offline/importgradeslib.php,
+  locallib.php) requires Identifier, Grade and Last modified (grade), by their English
+  names; skips a grade above the assignment's maximum grade, an empty one, and one changed in
+  Moodle after "Last modified (grade)" (so it is the export's time); reads "Feedback comments"
+  into the comments feedback;
+- ``blackboard-import.csv``, Grade Center's "Work Offline > Upload" (Blackboard Learn's help,
+  "Uploading External Grade Center Items"): ``Last Name, First Name, Username, Student ID``
+  then ``<assignment> [Total Pts: <points> Score] |<column id>``; rows match on Username,
+  columns on the id; in a comma-delimited file every value is quoted; a column without an id
+  is made a new text column of 0 points possible;
+- ``gradescope-gradebook.csv``: Gradescope documents no CSV import of scores (its autograder
+  zip, built by ``dlcourse build``, is how a lesson is graded there), so this file has the
+  layout of Gradescope's own per-assignment "Download Grades" export, ``Name, SID, Email,
+  Total Score, Max Points, Status`` (``Graded``, ``Ungraded``, ``Missing``), which
+  the tools that read Gradescope's exports read.
 
 Numbers use a decimal point and at most two decimals. Every cell is safe for a spreadsheet.
 """
@@ -63,8 +75,13 @@ def _split_name(name: str) -> tuple[str, str]:
 def canvas(rows: list[StudentRow], settings: OutputSettings, possible: float) -> tuple[list[str], list[list[str]]]:
     title = settings.assignment + (f" ({settings.assignment_id})" if settings.assignment_id else "")
     header = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", title]
+    points = [CANVAS_POINTS_ROW, "", "", "", "", number(possible)]   # a new assignment's points, as Canvas exports it
     body = [[r.student.name, r.student.sid, "", r.student.login, "", _grade(r)] for r in rows]
-    return header, body
+    return header, [points, *body]
+
+
+CANVAS_POINTS_ROW = "    Points Possible"
+MOODLE_IDS = ("identifier", "participant")   # roster headers holding Moodle's participant ids (its worksheet's)
 
 
 def moodle(rows: list[StudentRow], settings: OutputSettings, possible: float) -> tuple[list[str], list[list[str]]]:
@@ -86,8 +103,15 @@ def blackboard(rows: list[StudentRow], settings: OutputSettings, possible: float
 
 
 def gradescope(rows: list[StudentRow], settings: OutputSettings, possible: float) -> tuple[list[str], list[list[str]]]:
-    header = ["Name", "SID", "Email", "Total Score"]
-    return header, [[r.student.name, r.student.sid, r.student.email, _grade(r)] for r in rows]
+    header = ["Name", "SID", "Email", "Total Score", "Max Points", "Status"]
+    return header, [[r.student.name, r.student.sid, r.student.email, _grade(r), number(r.possible or possible),
+                     _gradescope_status(r)] for r in rows]
+
+
+def _gradescope_status(row: StudentRow) -> str:
+    if row.status == MISSING:
+        return "Missing"
+    return "Ungraded" if row.status in GRADER_SIDE or row.status == PENDING else "Graded"
 
 
 # name -> (writer, the identity column the platform cannot match without, its file's quoting)
@@ -100,7 +124,8 @@ EXPORTS: dict[str, tuple[Callable, str, int]] = {
 
 
 def export_path(out: Path, platform: str) -> Path:
-    return out / f"{platform}-import.csv"
+    # Gradescope's is not an import (see the module docstring)
+    return out / ("gradescope-gradebook.csv" if platform == "gradescope" else f"{platform}-import.csv")
 
 
 def write_exports(out: Path, rows: list[StudentRow], settings: OutputSettings) -> list[str]:
@@ -112,12 +137,18 @@ def write_exports(out: Path, rows: list[StudentRow], settings: OutputSettings) -
         make, needed, quoting = EXPORTS[platform]
         header, body = make(rows, settings, possible)
         column = header.index(needed)
-        lacking = [r.student.key for r, line in zip(rows, body) if not line[column]]
+        lacking = [r.student.key for r, line in zip(rows, body[len(body) - len(rows):]) if not line[column]]
         if lacking:
             problems.append(f"{platform}: {len(lacking)} student(s) without {needed} (e.g. {lacking[0]}): "
-                            f"give a roster exported from {platform.capitalize()} (--roster) so they import")
+                            f"give a roster exported from {platform.capitalize()} (--roster) so the rows match "
+                            f"its students")
+        if platform == "moodle" and settings.roster and settings.roster.id_column not in MOODLE_IDS:
+            problems.append(f"moodle: the roster's ids come from its {settings.roster.id_column or 'no'!r} column, "
+                            f"not Moodle's participant ids: Moodle will match no row of moodle-import.csv; give "
+                            f"the assignment's grading worksheet as --roster (View all submissions > Download "
+                            f"grading worksheet), not the Participants export")
         buffer = io.StringIO()
-        writer = csv.writer(buffer, quoting=quoting, lineterminator="\r\n")
+        writer = csv.writer(buffer, quoting=quoting, lineterminator="\r\n")  # type: ignore[arg-type]  # csv's QUOTE_* ints
         writer.writerow(header)
         writer.writerows([csv_cell(cell) for cell in line] for line in body)
         write_atomically(export_path(out, platform), buffer.getvalue())

@@ -83,7 +83,7 @@ def rebuild(node: Any, decoder: Decoder, depth: int = 0, count: list[int] | None
     cls = getattr(nn, name, None) if node.get("torch") is True else None
     if not (isinstance(cls, type) and issubclass(cls, nn.Module) and cls.__module__.startswith("torch.nn.modules.")):
         cls = type(name, (OpaqueModule,), {"__module__": "student"})
-    module = cls.__new__(cls)
+    module: nn.Module = nn.Module.__new__(cls)
     nn.Module.__init__(module)
     tensors = {}
     for kind in ("params", "buffers"):

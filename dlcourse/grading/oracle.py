@@ -66,7 +66,8 @@ def _dispatch(namespace: dict, request: dict, blobs: list[bytes], encoder: _Kern
         return namespace[name] if name in namespace else _Missing()
     rebuilt: list[nn.Module] = []  # networks the judge described, in the order they arrive
     decoder = Decoder(blobs, lambda body, d: _decode_from_judge(body, d, rebuilt))
-    target = _objects.get(request.get("ref"))
+    ref = request.get("ref")
+    target = _objects.get(ref) if isinstance(ref, int) else None
     if target is None:
         raise WireError("the judge asked about an object this kernel does not hold")
     if op == "call":
@@ -162,7 +163,7 @@ def _optimizer(request: _OptimizerRequest, networks: list[nn.Module]) -> torch.o
 
 class _KernelEncoder(Encoder):
     def __init__(self) -> None:
-        super().__init__(other=_encode_kernel_value)
+        super().__init__(other=_encode_kernel_value)  # type: ignore[arg-type]  # called with this encoder only
         self.argument_modules: list[nn.Module] = []
 
 

@@ -51,7 +51,7 @@ class GradingInterrupted(Exception):
 class GradingOptions:
     timeout: float | None = None          # seconds for the notebook run; default: the lesson's
     memory_mb: int = 2048                 # for the whole notebook run (kernel included)
-    threads: int = 1                      # BLAS/OpenMP threads per run
+    threads: int | None = 1               # BLAS/OpenMP threads per run (None: a Dask worker decides, cluster.py)
     cpus: float | None = None             # the run's CPU share (a cgroup quota): a batch's cores / workers
     keep_notebook: Path | None = None     # where to save the executed notebook, if anywhere
     stop: threading.Event | None = None   # set it to stop a run early (GradingInterrupted)
@@ -93,12 +93,15 @@ def grade_submission(autograder: Path, submission: Path | Entry, options: Gradin
                        weights={name: str(work / name) for name in lesson.submitted_files if (work / name).is_file()},
                        submission_digest=submission_digest({**sub.files, lesson.notebook: nbformat.writes(sub.notebook).encode()}),
                        timeout=options.timeout or lesson.grading_timeout, memory_mb=options.memory_mb,
-                       threads=options.threads, cpus=options.cpus, allow_root=options.allow_root, sandbox=options.sandbox)
+                       threads=options.threads or 1, cpus=options.cpus, allow_root=options.allow_root, sandbox=options.sandbox)
         report = judge.run(job, options.stop)
+        evidence_of_the_judge = judge.take_evidence()
         if options.stop is not None and options.stop.is_set():
             raise GradingInterrupted(submission.name)
         if report.refused:
-            return ungraded(submission, lesson, manifest, "not-graded", report.refused, start)
+            refused = ungraded(submission, lesson, manifest, "not-graded", report.refused, start)
+            refused.evidence = evidence_of_the_judge
+            return refused
         result = combine(submission, lesson, manifest.points, sub.files, report, evidence,
                          written_with=_python_version(sub.notebook),
                          unfinished=unfinished_questions(sub.notebook.get("cells", [])))
@@ -108,6 +111,8 @@ def grade_submission(autograder: Path, submission: Path | Entry, options: Gradin
         if options.keep_notebook and report.notebook:
             options.keep_notebook.parent.mkdir(parents=True, exist_ok=True)
             options.keep_notebook.write_text(report.notebook)
+    result.evidence[:0] = evidence_of_the_judge
+    assert report.outcome is not None, "a run's report has its outcome (only a refusal has none)"
     result.seconds = time.monotonic() - start
     result.peak_memory_mb = report.outcome.peak_memory_mb
     result.enforced = report.outcome.enforced

@@ -24,6 +24,7 @@ code comes back as an exception of the same name, raised where the test called.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable
 
@@ -58,10 +59,10 @@ class Oracle:
         value = self.ask({"op": "get", "name": name})
         return (False, None) if value is _MISSING else (True, value)
 
-    def ask(self, request: dict, blobs: list[bytes] = (), arguments: list = ()) -> Any:
+    def ask(self, request: dict, blobs: Sequence[bytes] = (), arguments: Sequence = ()) -> Any:
         return self._answer(request, blobs, arguments)[0]
 
-    def _answer(self, request: dict, blobs: list[bytes], arguments: list) -> tuple[Any, dict, Decoder]:
+    def _answer(self, request: dict, blobs: Sequence[bytes], arguments: Sequence) -> tuple[Any, dict, Decoder]:
         reply, reply_blobs = self.exchange(request, list(blobs))
         if not isinstance(reply, dict):
             raise WireError("the kernel's answer is not a mapping")
@@ -86,7 +87,7 @@ class Oracle:
 
     # ------------------------------------------------------------------ decoding
 
-    def _decode(self, body: dict, decoder: Decoder, arguments: list) -> Any:
+    def _decode(self, body: dict, decoder: Decoder, arguments: Sequence) -> Any:
         tag = body.get("$")
         if tag == "missing":
             return _MISSING
@@ -101,6 +102,7 @@ class Oracle:
             raise WireError(f"a {tag} without a reference")
         if ref in self.proxies:
             return self.proxies[ref]
+        proxy: Any
         if tag == "callable":
             proxy = RemoteFunction(self, ref, str(body.get("name", "function"))[:100])
         elif tag == "module":
@@ -122,7 +124,7 @@ class Oracle:
 
     def _dataset(self, body: dict, decoder: Decoder):
         from ..data import ImageDataset
-        from ..datasets import DATASETS
+        from ..datasets import DATASETS, dataset_class
 
         source = decoder.decode(body.get("source"))
         if not (isinstance(source, (tuple, list)) and len(source) == 2 and isinstance(source[1], bool)):
@@ -132,7 +134,7 @@ class Oracle:
             raise WireError(f"a dataset of unknown kind {key[0]!r}")
         cache_key = (str(self.data_root), *key)
         if cache_key not in _FULL_SETS:
-            _FULL_SETS[cache_key] = DATASETS[key[0]].reader()(self.data_root, train=key[1], download=False)
+            _FULL_SETS[cache_key] = dataset_class(key[0])(self.data_root, train=key[1], download=False)
         full = _FULL_SETS[cache_key]
         transform = decoder.decode(body.get("transform"))
         indices = body.get("indices")
@@ -159,6 +161,9 @@ class RemoteFunction:
 
 class RemoteModule(OpaqueModule):
     """A network of the notebook's: its layers and tensors inspected here, run in the kernel."""
+
+    _oracle: Oracle
+    _dlcourse_ref: int
 
     def adopt(self, local: nn.Module, oracle: Oracle, ref: int) -> None:
         self._parameters, self._buffers, self._modules = local._parameters, local._buffers, local._modules
@@ -295,7 +300,7 @@ def _opaque_value(body: dict) -> OpaqueValue:
     return cls(str(body.get("repr", ""))[:200])
 
 
-def _argument_parameter(body: dict, arguments: list) -> nn.Parameter:
+def _argument_parameter(body: dict, arguments: Sequence) -> nn.Parameter:
     at = body.get("at")
     if not (isinstance(at, list) and len(at) == 2 and isinstance(at[0], int) and 0 <= at[0] < len(arguments)):
         raise WireError("a parameter of an unknown network")

@@ -11,10 +11,11 @@ from pathlib import Path
 
 from ..atomic import write_atomically
 from .failures import group_failures
+from .gradebook import score_line
 from .html import png_data_uri, render
 from .inputs import Discovery
 from .result import STATUSES, GradeResult
-from .rows import MISSING, OutputSettings
+from .rows import MISSING, NOT_ON_ROSTER, OutputSettings
 
 REPORT_HTML = "report.html"
 
@@ -38,12 +39,15 @@ def write_html_report(out: Path, found: Discovery, results: dict[str, GradeResul
         "lesson": settings.lesson_title or (graded[0].lesson if graded else ""),
         "found": len(found.entries), "graded": len(graded), "skipped": len(found.set_aside),
         "statuses": [(s, counts[s]) for s in STATUSES if counts[s]],
+        "scores": score_line(graded, rows, settings.hand is not None) if graded else "",
         "missing": [r.student for r in rows if r.status == MISSING],
         "late": [r for r in rows if r.lateness.units],
+        "late_unit": settings.late.unit if settings.late else "day",
         "questions": questions,
         "accuracy_figure": _figure(_accuracy_histogram, accuracies, settings.accuracy_target) if accuracies else "",
         "failures": group_failures(graded)[:30],
-        "attention": [r for r in graded if r.status not in ("ok", "error", "missing-weights")],
+        "attention": [r for r in graded if r.status != "ok"],
+        "strangers": [r for r in rows if NOT_ON_ROSTER in r.notes],
         "copies": _copies(out),
     }
     write_atomically(out / REPORT_HTML, render("report.html.j2", **context))

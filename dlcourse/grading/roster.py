@@ -9,6 +9,9 @@ grading worksheet (``Identifier`` as ``Participant 123``, ``Full name``, and ``L
 (submission)``, the submission time Moodle's download lacks), or plain ``student, name,
 email, sid, login``.
 
+A roster saved by a spreadsheet in a locale whose list separator is ``;`` (or as tab-separated
+text) is read with that delimiter: the header line says which.
+
 A submission belongs to the roster member who shares any identity with it (key, student id,
 email or login, case ignored), else the only member with the same name.
 """
@@ -16,6 +19,7 @@ email or login, case ignored), else the only member with the same name.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +48,7 @@ class RosterError(ValueError):
 class Roster:
     students: list[Student]
     times: dict[str, str] = field(default_factory=dict)   # student key -> submission time the LMS recorded
+    id_column: str = ""   # the header the students' ``sid`` came from ("identifier": Moodle's participant ids)
 
     def match(self, student: Student) -> Student | None:
         """The roster member ``student`` (as an input layout found them) is, or None."""
@@ -63,17 +68,20 @@ def read_roster(path: Path) -> Roster:
     """Read a roster CSV (see the module docstring); raises :class:`RosterError`."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
+            text = handle.read()
     except (OSError, UnicodeDecodeError) as error:
         raise RosterError(f"roster {path}: {error}") from None
+    delimiter = _delimiter(text.partition("\n")[0])
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     if not rows:
         raise RosterError(f"roster {path} is empty")
     header = [" ".join(cell.strip().lower().split()) for cell in rows[0]]
-    where = {}
-    for field, names in COLUMNS.items():
-        where[field] = next((header.index(n) for n in names if n in header), None)
+    where = {column: next((header.index(n) for n in names if n in header), None) for column, names in COLUMNS.items()}
     if all(where[f] is None for f in ("sid", "email", "login", "key")):
-        raise RosterError(f"roster {path} has no identity column (one of: ID, SID, Email, Username, Student ID)")
+        shown = ", ".join(repr(c) for c in rows[0][:4]) + (" ..." if len(rows[0]) > 4 else "")
+        raise RosterError(f"roster {path} has no identity column (one of: ID, SID, Email, Username, Student ID); "
+                          f"read with the delimiter {delimiter!r}, its header is {shown}: save it as CSV "
+                          f"separated by commas or semicolons")
     students, seen, times = [], set(), {}
     for row in rows[1:]:
         cell = {f: (row[i].strip() if i is not None and i < len(row) else "") for f, i in where.items()}
@@ -88,7 +96,15 @@ def read_roster(path: Path) -> Roster:
         students.append(Student(key=key, name=name, email=cell["email"], sid=cell["sid"], login=cell["login"]))
         if cell["time"] and cell["time"] != "-":
             times[key] = cell["time"]
-    return Roster(students, times)
+    sid = where["sid"]
+    return Roster(students, times, id_column=header[sid] if sid is not None else "")
+
+
+def _delimiter(header: str) -> str:
+    """``,`` unless the header line has none and has ``;`` or tabs (a spreadsheet's locale)."""
+    counts = {d: len(next(csv.reader([header], delimiter=d), [])) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > counts[","] else ","
 
 
 def merged(member: Student, found: Student) -> Student:

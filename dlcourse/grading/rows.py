@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .inputs import Discovery, Entry, Student
-from .late import LatePolicy, Lateness
+from .late import PLATFORM_TIME_LAYOUTS, LatePolicy, Lateness
 from .result import GradeResult
 from .roster import Roster, merged
 
 MISSING = "missing"   # on the roster, nothing submitted
 PENDING = "pending"   # found, not graded yet (the run was interrupted)
+NOT_ON_ROSTER = "not on the roster"   # a row's note: a submitter the roster does not know
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,20 @@ class StudentRow:
     hand_counted: bool = False                                 # a filled sheet was given: hand points count
     notes: list[str] = field(default_factory=list)
     possible_if_missing: float = 0.0
+    submitted_at: str = ""   # the platform's submission time (its layout's or its roster's); "" without one
 
     @property
     def status(self) -> str:
         if self.entry is None:
             return MISSING
         return self.result.status if self.result else PENDING
+
+    @property
+    def every_note(self) -> list[str]:
+        """What the roster, the reader and the grading noted about this row (a repaired notebook,
+        a renamed file), each once, in that order."""
+        found = [*self.notes, *(self.entry.notes if self.entry else []), *(self.result.notes if self.result else [])]
+        return list(dict.fromkeys(found))
 
     @property
     def manual_possible(self) -> float:
@@ -112,7 +121,9 @@ def student_rows(found: Discovery, results: dict[str, GradeResult], *, roster: R
             if identity != known:   # a later entry may know more (a name, an email)
                 by_key[identity.key] = (merged(known, identity), entries)
             entries.append(entry)
-    possible = max((r.possible for r in results.values()), default=0.0)
+    # a missing student's points possible: everyone's, the hand-graded questions' too once a sheet is given
+    possible = max((r.possible + (sum(r.manual.values()) if hand is not None else 0.0) for r in results.values()),
+                   default=0.0)
     keys = [m.key for m in roster.students] if roster else []
     keys += sorted(k for k in by_key if k not in keys)
     members = {m.key: m for m in roster.students} if roster else {}
@@ -125,12 +136,15 @@ def student_rows(found: Discovery, results: dict[str, GradeResult], *, roster: R
         ordered = sorted(entries, key=lambda e: (e.submitted_at, e.label))
         entry = ordered[-1]
         row = StudentRow(student, entry, results.get(entry.key), ordered[:-1], possible_if_missing=possible)
+        roster_time = roster.times.get(key, "") if roster else ""
+        # a file's own time is a download or copy time, never shown as a submission time
+        row.submitted_at = (entry.submitted_at if entry.layout in PLATFORM_TIME_LAYOUTS else "") or roster_time
         if late:
-            row.lateness = late.assess(student, entry, roster.times.get(key, "") if roster else "")
+            row.lateness = late.assess(student, entry, roster_time)
         if hand is not None:
             row.hand_counted = True
             row.hand = dict(hand.get(key, {}))
         if key in strangers:
-            row.notes.append("not on the roster")
+            row.notes.append(NOT_ON_ROSTER)
         rows.append(row)
     return rows

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..checks.messages import PIPELINES_AGREE, gap_not_smaller, percent, pipelines_differ, shortfall
@@ -32,7 +33,7 @@ _TORCH_ADVICE = re.compile(r"\s*(In PyTorch 2\.6, we changed|Re-running `torch\.
 
 def combine(submission: Path, lesson: Lesson, points: dict[str, float], files: dict[str, bytes],
             report: JudgeReport, evidence: list[str], written_with: str | None = None,
-            unfinished: list[str] = ()) -> GradeResult:
+            unfinished: Sequence[str] = ()) -> GradeResult:
     """The judge's scores, held against its measurement of the weights; a status and a reason.
 
     ``written_with``: the Python version the notebook says it last ran on (its
@@ -81,15 +82,15 @@ def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdi
     if accuracy:
         if verdict.accuracy is None:
             accuracy.verification = f"not measured: {verdict.weights_problem}"
-            _overrule(accuracy, verdict.weights_problem)
+            _overrule(accuracy, accuracy.verification)
         else:
             accuracy.verification = (f"measured from the weights: {verdict.accuracy:.2%} of {verdict.test_images:,} "
-                                     f"test images (target {percent(lesson.accuracy_threshold)})")
+                                     f"test images (target {percent(lesson.accuracy_threshold or 0)})")
             accuracy.measured_ok = verdict.meets_threshold
             if verdict.meets_threshold:
                 _earn(accuracy, _why_unshown(accuracy.name, report, unfinished))
             else:
-                message = shortfall(verdict.accuracy, verdict.test_images, lesson.accuracy_threshold)
+                message = shortfall(verdict.accuracy, verdict.test_images, lesson.accuracy_threshold or 0)
                 if report.your_pipeline is not None and report.your_pipeline - verdict.accuracy > PIPELINES_AGREE:
                     message += " " + pipelines_differ(report.your_pipeline, verdict.accuracy, lesson.describe_prepare())
                 _overrule(accuracy, message)
@@ -116,7 +117,7 @@ def _architecture(question: QuestionResult, verdict: Verdict, report: JudgeRepor
     alone would give untrained weights, which anyone can make, the architecture's points)."""
     if not verdict.weights_found or verdict.unreadable_weights:  # the notebook's own answer stands
         question.verification = ("unverified: " + ("no weights to check the network against"
-                                 if not verdict.weights_found else verdict.weights_problem))
+                                 if not verdict.weights_found else str(verdict.weights_problem)))
         notes.append(f"{question.name}: {question.verification}")
         return []
     if not verdict.fits_lesson:
@@ -141,7 +142,7 @@ def _architecture(question: QuestionResult, verdict: Verdict, report: JudgeRepor
     return []
 
 
-def _why_unshown(name: str, report: JudgeReport, unfinished: list[str] = ()) -> str | None:
+def _why_unshown(name: str, report: JudgeReport, unfinished: Sequence[str] = ()) -> str | None:
     """Why the notebook's run could not show question ``name``, naming the failing cell; None
     when its tests asked the notebook and got its answers."""
     failed = f' (the cell "{_cell_of(report.cell_errors[0])}" raised an error)' if report.cell_errors else ""
@@ -187,6 +188,7 @@ def _status(lesson: Lesson, report: JudgeReport, files: dict[str, bytes], flags:
     """The row's status and reason. Reasons for a run that ended early are the grader's own
     words (limits the sandbox enforced, an exit status it saw), never text from the sandbox."""
     outcome = report.outcome
+    assert outcome is not None, "a run's report has its outcome (only a refusal has none)"
     where = _first_line(report.running_cell) if report.running_cell else "the start-up"
     if outcome.timed_out and not report.ready:
         return "timeout", f"stopped after {outcome.seconds:.0f} s, the time limit, while running {where}"

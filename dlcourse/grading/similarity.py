@@ -13,6 +13,8 @@ Four kinds of evidence, strongest first:
 - ``similar-code``: copydetect's winnowed fingerprints of the answer code cover most of both
   (the template's fingerprints are boilerplate), for code edited after copying.
 
+Evidence is gathered per pair of submissions, then reported once per pair of students
+(:class:`Copy`: every kind found between any of their submissions, resubmissions included).
 Nothing here changes a score or reaches a student: ``copies.csv`` and a section of report.md.
 Submissions are read as the grader read them (:func:`.submission.read_submission`); nothing runs.
 """
@@ -26,7 +28,7 @@ import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
-from .inputs import Discovery, Entry
+from .inputs import Discovery, Entry, Student
 from .result import GradeResult
 
 WEIGHTS_SUFFIXES = (".pt", ".pth", ".safetensors", ".bin", ".ckpt")
@@ -46,6 +48,25 @@ class Pair:
     b: Entry
     kind: str
     evidence: str
+
+
+ORDER = ("identical-weights", "identical-answers", "near-identical-network", "similar-code")
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One pair of students (each side: a submission's students) and all the evidence found
+    between their submissions, strongest kind first."""
+    a: tuple[Student, ...]
+    b: tuple[Student, ...]
+    kinds: tuple[str, ...]
+    evidence: tuple[str, ...]          # one line per kind, in the order of ``kinds``
+    submissions: tuple[str, ...]       # the submissions' labels the evidence links
+
+
+def who(students: tuple[Student, ...]) -> str:
+    """``Ada Lovelace (1001); Alan Turing (1002)``: the students of one side."""
+    return "; ".join(f"{s.name} ({s.key})" if s.name and s.name != s.key else s.key for s in students)
 
 
 @dataclass
@@ -80,8 +101,8 @@ def code_cells(notebook) -> list[str]:
 
 
 def find_copies(found: Discovery, results: dict[str, GradeResult], *, weights_file: str = "",
-                template: Path | None = None) -> list[Pair]:
-    """Every pair with evidence (see the module docstring), strongest kind first."""
+                template: Path | None = None) -> list[Copy]:
+    """Every pair of students with evidence (see the module docstring), strongest kind first."""
     given = _template_cells(template)
     reads = [_read(entry, results.get(entry.key), weights_file, given) for entry in found.entries]
     pairs: list[Pair] = []
@@ -100,8 +121,22 @@ def find_copies(found: Discovery, results: dict[str, GradeResult], *, weights_fi
                               f"predictions differ on {ratio:.0%} of what their errors would give independently "
                               f"(the course's independently trained seeds: {INDEPENDENT_LOWEST:.0%} or more)"))
     pairs += _similar_code(reads, given, {(p.a.key, p.b.key) for p in pairs if p.kind == "identical-answers"})
-    order = ["identical-weights", "identical-answers", "near-identical-network", "similar-code"]
-    return sorted(pairs, key=lambda p: (order.index(p.kind), p.a.label, p.b.label))
+    return by_students(pairs)
+
+
+def by_students(pairs: list[Pair]) -> list[Copy]:
+    """One :class:`Copy` per pair of students, strongest evidence first, then by name."""
+    grouped: dict[tuple, dict] = {}
+    for pair in sorted(pairs, key=lambda p: (ORDER.index(p.kind), p.a.label, p.b.label)):
+        a, b = sorted([tuple(sorted(pair.a.students, key=lambda s: s.key)),
+                       tuple(sorted(pair.b.students, key=lambda s: s.key))], key=lambda side: [s.key for s in side])
+        group = grouped.setdefault((tuple(s.key for s in a), tuple(s.key for s in b)),
+                                   {"a": a, "b": b, "kinds": {}, "submissions": {}})
+        group["kinds"].setdefault(pair.kind, pair.evidence)   # the first (strongest) line of each kind
+        group["submissions"].update(dict.fromkeys([pair.a.label, pair.b.label]))
+    copies = [Copy(g["a"], g["b"], tuple(g["kinds"]), tuple(g["kinds"].values()), tuple(g["submissions"]))
+              for g in grouped.values()]
+    return sorted(copies, key=lambda c: (ORDER.index(c.kinds[0]), -len(c.kinds), who(c.a), who(c.b)))
 
 
 def disagreement_ratio(a: str, b: str, error_a: float, error_b: float) -> float | None:
@@ -119,15 +154,18 @@ def _disagreement_ratio(x: GradeResult | None, y: GradeResult | None) -> float |
 
 
 def _read(entry: Entry, result: GradeResult | None, weights_file: str, given: set[str]) -> _Read:
+    from .reader.files import find_lesson_file
     from .submission import SubmissionProblem, read_submission
 
     read = _Read(entry, result)
-    try:
-        submission = read_submission(entry.path)
+    try:   # the Entry, not its path: an LMS's separate files of one student are its members
+        submission = read_submission(entry)
+        names = [n for n in submission.files if n.lower().endswith(WEIGHTS_SUFFIXES)]
+        if weights_file:   # the file the grader loaded: the lesson's name, or the one renamed to it
+            names = [found] if (found := find_lesson_file(weights_file, names)[0]) else []
     except (SubmissionProblem, OSError, ValueError):
         return read
-    names = [weights_file] if weights_file else [n for n in submission.files if n.lower().endswith(WEIGHTS_SUFFIXES)]
-    blobs = [submission.files[n] for n in names if n in submission.files]
+    blobs = [submission.files[n] for n in names]
     if blobs:
         read.weights = hashlib.sha256(b"".join(blobs)).hexdigest()
     answers = [c for c in code_cells(submission.notebook) if normalised(c) and normalised(c) not in given]

@@ -137,7 +137,7 @@ def _valid_name(name: str, notes: list[str]) -> str:
 def _choose_notebook(files: dict[str, bytes], lesson: Lesson | None, notes: list[str]) -> str:
     notebooks = sorted(k for k in files if is_notebook(k))
     if not notebooks:
-        said = [upload_problem(k) for k in sorted(files) if upload_problem(k) and not is_weights(k)]
+        said = [problem for k in sorted(files) if (problem := upload_problem(k)) and not is_weights(k)]
         if said:  # a .rar uploaded to Gradescope, a PDF export: say what it is
             raise SubmissionProblem(*said[0])
         held = ", ".join(sorted(files)[:5]) + (" ..." if len(files) > 5 else "")

@@ -28,7 +28,8 @@ from __future__ import annotations
 import functools
 import json
 import struct
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:  # the notebook runner frames messages without loading torch
     import torch
@@ -133,7 +134,7 @@ class Decoder:
     def tensor(self, body: dict) -> torch.Tensor:
         import torch
 
-        dtype = dtypes().get(body.get("dtype"))
+        dtype = dtypes().get(str(body.get("dtype")))
         shape = body.get("shape")
         index = body.get("blob")
         if dtype is None or not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
@@ -165,7 +166,7 @@ def _list(body: dict, key: str) -> list:
     return value
 
 
-def write_message(stream: BinaryIO, body: Any, blobs: list[bytes] = ()) -> None:
+def write_message(stream: IO[bytes], body: Any, blobs: Sequence[bytes] = ()) -> None:
     header = json.dumps({"body": body, "blobs": [len(b) for b in blobs]}).encode()
     stream.write(struct.pack(">I", len(header)) + header)
     for blob in blobs:
@@ -173,7 +174,7 @@ def write_message(stream: BinaryIO, body: Any, blobs: list[bytes] = ()) -> None:
     stream.flush()
 
 
-def read_message(stream: BinaryIO, max_bytes: int = MAX_MESSAGE_BYTES) -> tuple[Any, list[bytes]]:
+def read_message(stream: IO[bytes], max_bytes: int = MAX_MESSAGE_BYTES) -> tuple[Any, list[bytes]]:
     """One message from ``stream``; :class:`WireError` if it is malformed or too large,
     EOFError if the stream ends first."""
     size = struct.unpack(">I", _read_exactly(stream, 4))[0]
@@ -200,7 +201,7 @@ def read_message(stream: BinaryIO, max_bytes: int = MAX_MESSAGE_BYTES) -> tuple[
     return body, [_read_exactly(stream, n) for n in lengths]
 
 
-def _read_exactly(stream: BinaryIO, n: int) -> bytes:
+def _read_exactly(stream: IO[bytes], n: int) -> bytes:
     parts, remaining = [], n
     while remaining:
         chunk = stream.read(remaining)

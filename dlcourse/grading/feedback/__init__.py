@@ -65,8 +65,9 @@ def folder_name(row: StudentRow) -> str:
 
 def page_context(row: StudentRow, lesson: str, unit: str = "day", target: float | None = None,
                  notebook: str = "") -> dict:
-    """What feedback.html.j2 shows for ``row`` (only this row's data)."""
-    result = row.result
+    """What feedback.html.j2 shows for ``row`` (only this row's data): a graded row."""
+    result, entry = row.result, row.entry
+    assert result is not None and entry is not None, "a feedback page is for a graded row"
     questions = []
     for question in result.questions.values():
         tests = [{"name": t.name, "hidden": t.hidden, "passed": t.passed, "message": t.message,
@@ -79,15 +80,16 @@ def page_context(row: StudentRow, lesson: str, unit: str = "day", target: float 
              "comment": row.hand[name].comment if name in row.hand else ""}
             for name, possible in result.manual.items()] if row.hand_counted else []
     lateness = row.lateness
-    return {"lesson": lesson, "student": row.student.name or row.student.key, "submission": row.entry.label,
-            "submitted_at": row.entry.submitted_at, "status": result.status, "reason": result.reason,
+    return {"lesson": lesson, "student": row.student.name or row.student.key, "submission": entry.label,
+            "submitted_at": row.submitted_at, "status": result.status, "reason": result.reason,
             "score": result.score, "auto_possible": result.possible, "hand_counted": row.hand_counted,
             "hand_points": sum(g.points or 0 for g in row.hand.values()), "hand_possible": row.manual_possible,
+            "hand_graded": sum(1 for name in result.manual if name in row.hand and row.hand[name].points is not None),
             "late_units": lateness.units, "late_unit": unit, "late_text": late_text(lateness.seconds),
             "penalty_percent": lateness.penalty_percent, "penalty_points": row.penalty_points,
             "late_note": lateness.note, "final": row.final, "possible": row.possible,
             "accuracy": result.accuracy, "target": target, "questions": questions, "hand": hand,
-            "notes": list(row.entry.notes), "notebook": notebook}
+            "notes": row.every_note, "notebook": notebook}
 
 
 def write_feedback(out: Path, rows: list[StudentRow], lesson: str, *, unit: str = "day",

@@ -95,12 +95,13 @@ def extract_download(path: Path, folder: Path) -> None:
                             write(member.filename, source, member.file_size)
                 return
             f.seek(0)
-            with tarfile.open(fileobj=f, mode="r:*") as archive:
-                for count, member in enumerate(archive):
+            with tarfile.open(fileobj=f, mode="r:*") as tar:
+                for count, item in enumerate(tar):
                     if count >= MAX_DOWNLOAD_ENTRIES:
                         raise _too_many(path.name, MAX_DOWNLOAD_ENTRIES)
-                    if member.isreg():
-                        write(member.name, archive.extractfile(member), member.size)
+                    content = tar.extractfile(item) if item.isreg() else None
+                    if content is not None:
+                        write(item.name, content, item.size)
     except BROKEN as error:
         raise SubmissionProblem("invalid-notebook", f"{display(path.name)} could not be unpacked "
                                                     f"({type(error).__name__}: {str(error)[:100]})") from None

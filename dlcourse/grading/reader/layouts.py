@@ -22,26 +22,17 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from ..inputs import Discovery, Entry, SetAside, Student
+from . import lms
 from .archives import extract_download, member_names
-from .files import (SubmissionProblem, archive_kind, display, ignored, is_notebook, is_weights, kind_of_mode,
-                    read_regular, stem_of, upload_problem, walk)
+from .entries import Discovery, Entry, SetAside, Student
+from .files import SubmissionProblem, archive_kind, display, ignored, is_notebook, read_regular
+from .uploads import Layout, classify, loose_entry, mtime, top_names
 
 GRADESCOPE_METADATA = "submission_metadata.yml"
-
-
-@dataclass(frozen=True)
-class Layout:
-    name: str
-    title: str                                   # what it is, for --help and docs/inputs.md
-    detect: Callable[[list[str]], bool]          # from INPUT's top-level names
-    read: Callable[[Path], Discovery]
 
 
 def discover(target: Path, layout: str | None = None) -> Discovery:
@@ -58,13 +49,6 @@ def discover(target: Path, layout: str | None = None) -> Discovery:
     return chosen.read(target)
 
 
-def top_names(folder: Path) -> list[str]:
-    try:
-        return sorted(os.listdir(folder))
-    except OSError:
-        return []
-
-
 def _detect(folder: Path) -> tuple[Layout, Path]:
     """The first layout that recognises ``folder``, or its only subfolder (an unzipped download
     often is one folder: Gradescope's assignment_<id>_export/, Canvas's submissions/)."""
@@ -76,51 +60,6 @@ def _detect(folder: Path) -> tuple[Layout, Path]:
         if inner.name != "plain":
             return inner, folder / visible[0]
     return chosen, folder
-
-
-def mtime(path: Path) -> str:
-    stamp = os.lstat(path).st_mtime
-    return datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc).isoformat(timespec="seconds")
-
-
-def loose_entry(path: Path, root: Path, layout: str, problem: tuple[str, str] | None = None) -> Entry:
-    label = display(os.fsdecode(path.relative_to(root).as_posix()))
-    return Entry(path, label, [Student(display(stem_of(os.fsdecode(path.name))))], mtime(path), layout=layout,
-                 problem=problem)
-
-
-def classify(root: Path, path: Path, layout: str = "plain") -> Entry | SetAside:
-    """One top-level entry of a folder of uploads: a student's row (to grade, or with the
-    problem that stops it), or set aside with why. Nothing is followed or opened but folders."""
-    name = display(os.fsdecode(path.name))
-    mode = os.lstat(path).st_mode
-    if ignored((path.name,)):
-        return SetAside(name, "a hidden or system file: not a submission")
-    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
-        return SetAside(name, kind_of_mode(mode))
-    if stat.S_ISREG(mode):
-        if is_notebook(path.name) or archive_kind(path.name):
-            return loose_entry(path, root, layout)
-        problem = upload_problem(path.name)
-        if problem:
-            return loose_entry(path, root, layout, problem)
-        return SetAside(name, f"not a submission (a notebook, an archive or a student's folder): "
-                              f"{'a ' + path.suffix.lower() + ' file' if path.suffix else 'a file without a suffix'}")
-    entry = Entry(path, name, [Student(name)], mtime(path), layout=layout)
-    try:
-        found, _passed = walk(path)
-    except SubmissionProblem as problem:
-        entry.problem = (problem.status, problem.reason)
-        return entry
-    if any(is_notebook(r) or archive_kind(r) for r, _ in found):
-        return entry
-    uploads = [r for r, _ in found if is_weights(r) or upload_problem(r)]
-    if uploads:
-        entry.problem = ("invalid-notebook", f"the folder holds no notebook (.ipynb); it holds "
-                                             f"{', '.join(map(display, uploads[:3]))}")
-        return entry
-    return SetAside(name + "/", "an empty folder" if not found else
-                    f"a folder without a notebook, an archive or weights ({len(found)} other files)")
 
 
 def one_student_folder(folder: Path) -> bool:
@@ -136,10 +75,14 @@ def read_plain(target: Path) -> Discovery:
     if one_student_folder(target):
         return Discovery([Entry(target, display(target.name), [Student(display(target.name))], mtime(target),
                                 layout="plain")], [])
-    entries, aside = [], []
+    entries: list[Entry] = []
+    aside: list[SetAside] = []
     for name in top_names(target):
         found = classify(target, target / name)
-        (entries if isinstance(found, Entry) else aside).append(found)
+        if isinstance(found, Entry):
+            entries.append(found)
+        else:
+            aside.append(found)
     return Discovery(entries, aside)
 
 
@@ -154,7 +97,7 @@ def _text(value: object) -> str:
 
 def read_gradescope(target: Path) -> Discovery:
     """Gradescope's export: ``submission_<id>/`` folders plus metadata naming their submitters."""
-    root, aside = target, []
+    root, aside = target, list[SetAside]()
     try:
         metadata = yaml.safe_load(read_regular(root / GRADESCOPE_METADATA)) or {}
     except (SubmissionProblem, yaml.YAMLError) as error:
@@ -212,8 +155,6 @@ def _remove_temporary() -> None:
 
 
 def _registry() -> dict[str, Layout]:
-    from . import lms
-
     return {layout.name: layout for layout in [
         Layout("gradescope", "Gradescope's Export Submissions (folder or zip): submission_<id>/ folders and "
                              "submission_metadata.yml", lambda names: GRADESCOPE_METADATA in names, read_gradescope),

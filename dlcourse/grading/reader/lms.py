@@ -10,9 +10,11 @@
 - Blackboard, "Download Assignment": flat files ``<assignment>_<user>_attempt_<YYYY-MM-DD-HH-MM-SS>_<original>``
   and a receipt ``<assignment>_<user>_attempt_<time>.txt`` per attempt naming the student
   (``Name: Full Name (user)``) and mapping each ``Filename`` to its ``Original filename``.
-  The latest attempt is graded; earlier ones are listed.
+  The latest attempt is graded; earlier ones are listed. Assignment and user names may both
+  hold ``_``: files are grouped by the whole ``<assignment>_<user>`` (two users are never merged)
+  and the user is the receipt's, else what follows the assignment name all prefixes share.
 
-Every entry of the folder that is no student's file goes through :func:`.layouts.classify`.
+Every entry of the folder that is no student's file goes through :func:`.uploads.classify`.
 """
 
 from __future__ import annotations
@@ -23,13 +25,13 @@ import stat
 from collections import defaultdict
 from pathlib import Path
 
-from ..inputs import Discovery, Entry, SetAside, Student
+from .entries import Discovery, Entry, SetAside, Student
 from .files import SubmissionProblem, display, is_notebook, read_regular, walk
-from .layouts import Layout, classify, mtime, top_names
+from .uploads import Layout, classify, mtime, top_names
 
 CANVAS = re.compile(r"^(?P<login>[^_]+?)(?P<late>_late)?_(?P<uid>\d+)_(?P<attachment>\d+)_(?P<original>.+)$", re.I)
 MOODLE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<original>.*)$")
-BLACKBOARD = re.compile(r"^(?P<assignment>.+)_(?P<user>[^_]+)_attempt_(?P<stamp>\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)"
+BLACKBOARD = re.compile(r"^(?P<prefix>.+?)_attempt_(?P<stamp>\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)"
                         r"(?:_(?P<original>.+)|(?P<receipt>\.txt))$")
 RESUBMITTED = re.compile(r"-\d+(?=\.[^.]+$)")   # Canvas's "-1" before the suffix
 
@@ -47,11 +49,15 @@ def _entry(files: dict[str, Path], label: str, layout: str, student: Student, **
 
 
 def _rest(target: Path, used: set[str], layout: str) -> tuple[list[Entry], list[SetAside]]:
-    entries, aside = [], []
+    entries: list[Entry] = []
+    aside: list[SetAside] = []
     for name in top_names(target):
         if name not in used:
             found = classify(target, target / name, layout)
-            (entries if isinstance(found, Entry) else aside).append(found)
+            if isinstance(found, Entry):
+                entries.append(found)
+            else:
+                aside.append(found)
     return entries, aside
 
 
@@ -69,8 +75,9 @@ def detect_canvas(names: list[str]) -> bool:
 def read_canvas(target: Path) -> Discovery:
     by_user: dict[str, list[re.Match]] = defaultdict(list)
     for name in _canvas_names(top_names(target)):
-        if _regular(target / name):
-            by_user[CANVAS.match(name)["uid"]].append(CANVAS.match(name))
+        match = CANVAS.match(name)
+        if match and _regular(target / name):
+            by_user[match["uid"]].append(match)
     entries, used = [], set()
     for uid, matches in sorted(by_user.items()):
         latest: dict[str, re.Match] = {}
@@ -103,8 +110,21 @@ def read_moodle(target: Path) -> Discovery:
         match = MOODLE.match(name)
         if match:
             by_id[match["id"]].append(match)
-    entries, used = [], set()
-    for participant, matches in sorted(by_id.items()):
+    entries, used, aside = [], set(), []
+    for participant, everything in sorted(by_id.items()):
+        # only the file plugin holds submitted files; online text, comments, ... are read in Moodle
+        matches = [m for m in everything if m["plugin"] == "file"]
+        aside += [SetAside(display(m.string), f"Moodle's {m['plugin']} of {m['name']} (participant {participant}), "
+                                              f"not a submitted file: not graded, read it in Moodle")
+                  for m in everything if m["plugin"] != "file"]
+        used |= {m.string for m in everything}
+        student = Student(key=participant, name=everything[0]["name"], sid=participant)
+        if not matches:
+            plugins = ", ".join(sorted({m["plugin"] for m in everything}))
+            entries.append(Entry(target / everything[0].string, display(everything[0].string), [student],
+                                 layout="moodle", problem=("invalid-notebook", f"no file submitted (only Moodle's "
+                                                                               f"{plugins})")))
+            continue
         files, problem = {}, None
         for match in sorted(matches, key=lambda m: m.string):
             path = target / match.string
@@ -115,8 +135,6 @@ def read_moodle(target: Path) -> Discovery:
                     problem = (error.status, error.reason)
             elif _regular(path) and match["original"]:
                 files[match["original"]] = path
-        used |= {m.string for m in matches}
-        student = Student(key=participant, name=matches[0]["name"], sid=participant)
         if not files:
             entries.append(Entry(target / matches[0].string, display(matches[0].string), [student], layout="moodle",
                                  problem=problem or ("invalid-notebook", "the submission holds no files")))
@@ -126,8 +144,8 @@ def read_moodle(target: Path) -> Discovery:
         if stat.S_ISDIR(os.lstat(target / matches[0].string).st_mode):
             entry.label = display(matches[0].string)  # the student's folder, as Moodle named it
         entries.append(entry)
-    more, aside = _rest(target, used, "moodle")
-    return Discovery(entries + more, aside)
+    more, rest = _rest(target, used, "moodle")
+    return Discovery(entries + more, aside + rest)
 
 
 # ----------------------------------------------------------------------------- Blackboard
@@ -136,15 +154,31 @@ def detect_blackboard(names: list[str]) -> bool:
     return any(BLACKBOARD.match(n) for n in names)
 
 
-def _receipt(path: Path) -> tuple[str, dict[str, str]]:
-    """A Blackboard receipt: the student's full name, and stored file name -> original name."""
+def _receipt(path: Path) -> tuple[str, str, dict[str, str]]:
+    """A Blackboard receipt: the user name, the student's full name, and stored file name -> original name."""
     try:
         text = read_regular(path, limit_mb=1).decode("utf-8", "replace")
     except SubmissionProblem:
-        return "", {}
-    name = re.search(r"^Name:\s*(.+?)\s*\([^()\n]*\)\s*$", text, re.M)
+        return "", "", {}
+    name = re.search(r"^Name:\s*(.+?)\s*\(([^()\n]*)\)\s*$", text, re.M)
     pairs = re.findall(r"Original filename:\s*(.+?)\s*\n\s*Filename:\s*(.+?)\s*$", text, re.M)
-    return (name[1] if name else ""), {stored: original for original, stored in pairs}
+    return (name[2].strip() if name else ""), (name[1] if name else ""), {stored: original for original, stored in pairs}
+
+
+def _blackboard_users(prefixes: set[str], receipts: dict[str, str]) -> dict[str, str]:
+    """``<assignment>_<user>`` prefix -> user: the receipt's ``(user)`` where it ends the prefix,
+    else the rest after the assignment name (a receipt's, or the longest ``_``-ended start all
+    prefixes share), else the last ``_`` part."""
+    users = {p: u for p, u in receipts.items() if u and p.endswith(f"_{u}")}
+    assignments = {p[: -len(u) - 1] for p, u in users.items()}
+    if not assignments and len(prefixes) > 1:
+        shared = os.path.commonprefix(sorted(prefixes))
+        assignments = {shared[: shared.rfind("_")]} if "_" in shared else set()
+    for prefix in prefixes - set(users):
+        assignment = max((a for a in assignments if prefix.startswith(f"{a}_") and len(prefix) > len(a) + 1),
+                         key=len, default=None)
+        users[prefix] = prefix[len(assignment) + 1:] if assignment else prefix.rsplit("_", 1)[-1]
+    return users
 
 
 def read_blackboard(target: Path) -> Discovery:
@@ -152,19 +186,25 @@ def read_blackboard(target: Path) -> Discovery:
     for name in top_names(target):
         match = BLACKBOARD.match(name)
         if match and _regular(target / name):
-            attempts[match["user"]][match["stamp"]].append(match)
+            attempts[match["prefix"]][match["stamp"]].append(match)
+    receipts = {prefix: _receipt(target / m.string)
+                for prefix, by_stamp in attempts.items() for stamp in sorted(by_stamp)
+                for m in by_stamp[stamp] if m["receipt"]}   # the latest attempt's receipt wins
+    users = _blackboard_users(set(attempts), {p: r[0] for p, r in receipts.items()})
     entries, used = [], set()
-    for user, by_stamp in sorted(attempts.items()):
+    for prefix, by_stamp in sorted(attempts.items()):
         stamps = sorted(by_stamp)
         latest = by_stamp[stamps[-1]]
         receipt = next((m for m in latest if m["receipt"]), None)
-        full_name, originals = _receipt(target / receipt.string) if receipt else ("", {})
+        _user, full_name, originals = _receipt(target / receipt.string) if receipt else ("", "", {})
+        if not full_name and prefix in receipts:
+            full_name = receipts[prefix][1]
         files = {originals.get(m.string, m["original"]): target / m.string for m in latest if not m["receipt"]}
         used |= {m.string for ms in by_stamp.values() for m in ms}
         earlier = sorted(m.string for stamp in stamps[:-1] for m in by_stamp[stamp] if not m["receipt"])
         day, clock = stamps[-1][:10], stamps[-1][11:].replace("-", ":")
-        student = Student(key=user, name=full_name, login=user)
-        if not files:
+        student = Student(key=users[prefix], name=full_name, login=users[prefix])
+        if not files and receipt:
             entries.append(Entry(target / receipt.string, display(receipt.string), [student], f"{day}T{clock}",
                                  layout="blackboard", earlier=earlier,
                                  problem=("invalid-notebook", "the attempt's receipt lists no file")))

@@ -15,7 +15,8 @@ graded; only what no tool opens is refused, with a reason that says what the fil
     schema         keys the format does not have removed (VS Code's ``transient`` in outputs),
                    required ones added with their empty value, wrong-typed ones reset,
                    invalid metadata stripped: nbformat's own schema and normalisation
-    cell ids       missing or duplicate ids made, ``nbformat_minor`` made to agree with them
+    cell ids       invalid ids made valid, missing or duplicate ids made, ``nbformat_minor``
+                   made to agree with them
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from .files import SubmissionProblem, display
 MAX_NOTEBOOK_MB = 50      # a notebook full of plots is a few MB; past this it is not one
 MAX_CELLS = 2000          # the lessons have ~60 cells; reading, scanning and running scale with this
 MAX_CODE_LINES = 5000    # the lessons' answers are ~600 lines; scanning costs ~1 ms a line
+CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")   # nbformat 4.5 schema's cell_id
 MAX_DEPTH = 64            # a notebook's JSON nests about 8 deep (widget state a little more)
 BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
@@ -188,9 +190,9 @@ def _schema_keys() -> dict[str, tuple[set[str], dict[str, object]]]:
     import pathlib
 
     schema = json.loads((pathlib.Path(nbformat.v4.__file__).parent / "nbformat.v4.5.schema.json").read_text())
-    empty = {"metadata": {}, "source": "", "outputs": [], "execution_count": None, "data": {}, "text": "",
-             "name": "stdout", "ename": "", "evalue": "", "traceback": []}
-    kinds = {}
+    empty: dict[str, object] = {"metadata": {}, "source": "", "outputs": [], "execution_count": None, "data": {},
+                                 "text": "", "name": "stdout", "ename": "", "evalue": "", "traceback": []}
+    kinds: dict[str, tuple[set[str], dict[str, object]]] = {}
     for kind in ("raw_cell", "markdown_cell", "code_cell", "execute_result", "display_data", "stream", "error"):
         definition = schema["definitions"][kind]
         kinds[kind] = (set(definition["properties"]), {k: empty[k] for k in definition["required"] if k in empty})
@@ -207,10 +209,27 @@ def _conform(item: dict, allowed: set[str], required: dict[str, object], dropped
             dropped.add(f"missing {key}")
 
 
+def _tags(cell: dict) -> bool:
+    """A cell's tags made what the schema allows, keeping every tag (``otter_ignore`` decides
+    what runs): a string becomes a list, comma-joined tags are split, duplicates and non-strings
+    dropped. Whether it changed anything."""
+    metadata = cell.get("metadata")
+    if not isinstance(metadata, dict) or "tags" not in metadata:
+        return False
+    tags = metadata["tags"]
+    raw = [tags] if isinstance(tags, str) else tags if isinstance(tags, list) else []
+    fixed = list(dict.fromkeys(t.strip() for tag in raw if isinstance(tag, str) for t in tag.split(",") if t.strip()))
+    if fixed == tags:
+        return False
+    metadata["tags"] = fixed
+    return True
+
+
 def _schema(d: Draft) -> str | None:
-    kinds, dropped = _schema_keys(), set()
+    kinds, dropped = _schema_keys(), set[str]()
     if not isinstance(d.nb.get("metadata"), dict):
-        d.nb["metadata"], _ = {}, dropped.add("missing metadata")
+        d.nb["metadata"] = {}
+        dropped.add("missing metadata")
     _conform(d.nb, {"metadata", "nbformat_minor", "nbformat", "cells"}, {}, dropped)
     d.nb["cells"] = _cells(d.nb)
     for cell in d.nb["cells"]:
@@ -229,6 +248,9 @@ def _schema(d: Draft) -> str | None:
                 _conform(output, *kinds[output["output_type"]], dropped)
             if output.get("output_type") == "execute_result" and not isinstance(output["execution_count"], int):
                 output["execution_count"] = None
+    for cell in d.nb["cells"]:
+        if _tags(cell):
+            dropped.add("invalid tags made a list of unique tags")
     from nbformat.validator import isvalid, normalize
 
     if not isvalid(d.nb):  # metadata the schema refuses (a kernelspec without a name): stripped
@@ -243,18 +265,31 @@ def _schema(d: Draft) -> str | None:
 
 def _cell_ids(d: Draft) -> str | None:
     """Cell ids belong to format 4.5 and later: an editor that writes them under an older minor
-    (or the reverse) leaves a notebook every reader accepts but the schema does not."""
+    (or the reverse) leaves a notebook every reader accepts but the schema does not. An id the
+    schema's pattern refuses (``cell 0``, ``{uuid}``, null, over 64 characters) is one
+    ``nbformat.reads`` opens with a logged error: made valid here, as missing ones are made."""
     from nbformat.validator import normalize
 
     cells = _cells(d.nb)
     had_ids = any("id" in cell for cell in cells)
+    invalid = 0
+    for cell in [c for c in cells if "id" in c and not (isinstance(c["id"], str) and CELL_ID.match(c["id"]))]:
+        invalid += 1
+        fixed = re.sub(r"[^a-zA-Z0-9_-]", "-", cell["id"])[:64] if isinstance(cell["id"], str) else ""
+        if fixed.strip("-"):
+            cell["id"] = fixed
+        else:
+            del cell["id"]   # null or nothing usable: a new one is made below
     ids = [cell["id"] for cell in cells if isinstance(cell.get("id"), str)]
     if had_ids and d.nb.get("nbformat_minor", 0) < 5:
         d.nb["nbformat_minor"] = 5
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # missing and duplicate ids: repaired here, said in the note
         _changes, d.nb = normalize(d.nb, version=4, version_minor=d.nb.get("nbformat_minor"))  # ids repaired
-    return "duplicate cell ids were made unique" if len(ids) != len(set(ids)) else None
+    said = [f"{invalid} cell id(s) the format does not allow were made valid"] if invalid else []
+    if len(ids) != len(set(ids)):
+        said.append("duplicate cell ids were made unique")
+    return "; ".join(said) or None
 
 
 def _valid(d: Draft) -> str | None:

@@ -61,6 +61,7 @@ class Sandboxed:
         self.start = time.monotonic()
         self.process = subprocess.Popen(prefix + command, cwd=cwd, env=env, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        assert self.process.stdin is not None and self.process.stdout is not None   # both are pipes
         self.stdin, self.stdout = self.process.stdin, self.process.stdout
         self.reader = _CappedReader(self.process.stderr, limits.max_output_bytes)
         self.outcome = Outcome(returncode=None, seconds=0.0, enforced=enforced, not_enforced=not_enforced)
@@ -154,7 +155,7 @@ def _within_disk_limit(folders: tuple[Path, ...], limits: Limits) -> bool:
     """Whether ``folders`` hold at most ``limits.disk_mb`` of allocated blocks in at most
     ``limits.max_files`` entries. Walks without recursion or links, and stops counting at
     the limit, so a tree made to be slow to walk costs no more than the limit."""
-    used, entries, stack = 0, 0, list(folders)
+    used, entries, stack = 0, 0, [str(folder) for folder in folders]
     while stack:
         try:
             with os.scandir(stack.pop()) as found:
@@ -168,7 +169,7 @@ def _within_disk_limit(folders: tuple[Path, ...], limits: Limits) -> bool:
                         stack.append(entry.path)
         except OSError:
             continue
-    return used <= limits.disk_mb * 2**20
+    return limits.disk_mb is None or used <= limits.disk_mb * 2**20
 
 
 def give_to(folder: Path, uid: int) -> None:

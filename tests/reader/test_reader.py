@@ -1,0 +1,464 @@
+"""The liberal reader (grading/reader/): repair steps, archives, files found by what they are,
+input layouts, and inputs built to stall or crash a reader. Every input is built here, from the
+lessons' own reference notebooks and weights; the slow tests grade some of them for real."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from dlcourse.course import Course
+from dlcourse.grading.batch import grade_batch
+from dlcourse.grading.inputs import discover
+from dlcourse.grading.reader.files import find_lesson_file
+from dlcourse.grading.reader.layouts import GRADESCOPE_METADATA
+from dlcourse.grading.reader.repairs import MAX_CELLS, MAX_DEPTH
+from dlcourse.grading.submission import SubmissionProblem, read_submission, stage
+from dlcourse.sample_submissions import reference_submission
+from helpers.paths import ROOT, on_sample_data
+
+COURSE = Course.find(ROOT)
+DENSE = COURSE.lesson("dense-mnist")
+CNN = COURSE.lesson("cnn-mnist")
+
+
+def notebook_text(lesson) -> str:
+    return (COURSE.solution_dir(lesson.id) / f"{lesson.id}-solution.ipynb").read_text()
+
+
+def weights(lesson) -> bytes:
+    return COURSE.reference_weights(lesson).read_bytes()
+
+
+def members(lesson, notebook: str | bytes | None = None, prefix: str = "") -> dict[str, bytes]:
+    text = notebook if notebook is not None else notebook_text(lesson)
+    return {f"{prefix}{lesson.notebook}": text.encode() if isinstance(text, str) else text,
+            f"{prefix}{lesson.weights}": weights(lesson)}
+
+
+def as_zip(path: Path, files: dict[str, bytes | str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return path
+
+
+def as_tar(path: Path, files: dict[str, bytes], mode: str = "w:gz", link: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, mode) as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        if link:
+            info = tarfile.TarInfo(link)
+            info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+            archive.addfile(info)
+    return path
+
+
+def write(folder: Path, files: dict[str, bytes]) -> Path:
+    for name, data in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    return folder
+
+
+# ---------------------------------------------------------------- item 1: repair steps, each with a note
+
+def test_vscode_transient_output_keys_are_dropped_with_a_note(tmp_path):
+    nb = json.loads(notebook_text(DENSE))
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    cell["outputs"] = [{"output_type": "display_data", "data": {"text/plain": "x"}, "metadata": {},
+                        "transient": {"display_id": "abc"}}]
+    nb["metadata"]["vscode"] = {"interpreter": {"hash": "0" * 64}}
+    sub = read_submission(as_zip(tmp_path / "s.zip", members(DENSE, json.dumps(nb))), DENSE)
+    nbformat.validate(sub.notebook)
+    assert any(note.startswith("schema:") and "transient" in note for note in sub.notes)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "crlf"])
+def test_utf16_and_windows_line_endings_are_read_with_a_note(tmp_path, encoding):
+    text = notebook_text(DENSE)
+    if encoding == "utf-16":
+        data = text.encode("utf-16")
+    else:
+        nb = json.loads(text)
+        for cell in nb["cells"]:
+            cell["source"] = "".join(cell["source"]).replace("\n", "\r\n")
+        data = json.dumps(nb).encode()
+    sub = read_submission(as_zip(tmp_path / "s.zip", members(DENSE, data)), DENSE)
+    assert sub.assignment_name == DENSE.id
+    assert any(note.startswith("encoding:" if encoding == "utf-16" else "line endings:") for note in sub.notes)
+    assert all("\r" not in cell.source for cell in sub.notebook.cells)
+
+
+def test_missing_required_keys_are_added_and_duplicate_ids_made_unique(tmp_path):
+    nb = json.loads(notebook_text(DENSE))
+    for cell in nb["cells"]:
+        cell["id"] = "same"
+        cell.pop("metadata", None)
+    sub = read_submission(as_zip(tmp_path / "s.zip", members(DENSE, json.dumps(nb))), DENSE)
+    nbformat.validate(sub.notebook)
+    assert len({cell.id for cell in sub.notebook.cells}) == len(sub.notebook.cells)
+    assert any(note.startswith("cell ids:") for note in sub.notes)
+
+
+def test_cell_ids_jupyter_opens_but_the_schema_refuses_are_made_valid(tmp_path):
+    nb = json.loads(notebook_text(DENSE))
+    nb["nbformat_minor"] = 5
+    for cell, bad in zip(nb["cells"], ["cell 0", "{9f1c-uuid}", None, "x" * 80, "cell 0"]):
+        cell["id"] = bad
+    sub = read_submission(as_zip(tmp_path / "s.zip", members(DENSE, json.dumps(nb))), DENSE)
+    nbformat.validate(sub.notebook)
+    assert [cell.id for cell in sub.notebook.cells[:2]] == ["cell-0", "-9f1c-uuid-"]
+    assert len({cell.id for cell in sub.notebook.cells}) == len(sub.notebook.cells)
+    assert any(note.startswith("cell ids: 5 cell id(s) the format does not allow were made valid") for note in sub.notes)
+
+
+def test_invalid_tags_are_repaired_not_dropped(tmp_path):
+    """``otter_ignore`` decides which cells run: a schema repair keeps every tag it can."""
+    nb = json.loads(notebook_text(DENSE))
+    code = [cell for cell in nb["cells"] if cell["cell_type"] == "code"]
+    code[0]["metadata"]["tags"] = ["otter_ignore", "otter_ignore"]
+    code[1]["metadata"]["tags"] = "otter_ignore"
+    code[2]["metadata"]["tags"] = ["otter_ignore,slow", 3]
+    sub = read_submission(as_zip(tmp_path / "s.zip", members(DENSE, json.dumps(nb))), DENSE)
+    nbformat.validate(sub.notebook)
+    tags = [cell.metadata.get("tags") for cell in sub.notebook.cells if cell.cell_type == "code"][:3]
+    assert tags == [["otter_ignore"], ["otter_ignore"], ["otter_ignore", "slow"]]
+    assert any("invalid tags made a list of unique tags" in note for note in sub.notes)
+
+
+@pytest.mark.parametrize("content, says", [
+    (b"PK\x03\x04rest", "a zip archive renamed .ipynb"),
+    (b"%PDF-1.7 ...", "a PDF"),
+    (b"<!DOCTYPE html><html>", "an HTML page"),
+    (b"import torch\nprint(1)\n", "Python code"),
+    (b'{"a": 1}', "not a Jupyter notebook"),
+    (b"[" * 100_000 + b"]" * 100_000, f"deeper than any notebook (over {MAX_DEPTH} levels)"),
+    (b'{"cells": [' + b",".join([b'{"cell_type": "raw", "metadata": {}, "source": ""}'] * (MAX_CELLS + 1))
+     + b'], "metadata": {}, "nbformat": 4, "nbformat_minor": 4}', f"has {MAX_CELLS + 1} cells"),
+])
+def test_what_no_tool_opens_is_refused_saying_what_the_file_is(tmp_path, content, says):
+    path = tmp_path / DENSE.notebook
+    path.write_bytes(content)
+    with pytest.raises(SubmissionProblem, match="dense-mnist.ipynb .*" + says.replace("(", r"\(").replace(")", r"\)")):
+        read_submission(path, DENSE)
+
+
+# ---------------------------------------------------------------- item 2: every archive, every input a row
+
+@pytest.mark.parametrize("name, mode", [("carl.tar.gz", "w:gz"), ("carl.TGZ", "w:gz"), ("carl.tar.bz2", "w:bz2"),
+                                        ("carl.tar.xz", "w:xz"), ("carl.TAR", "w")])
+def test_every_tar_format_reads_like_a_zip_with_links_left_out(tmp_path, name, mode):
+    path = as_tar(tmp_path / name, members(DENSE, prefix="hw1/"), mode, link="hw1/passwd")
+    sub = read_submission(path, DENSE)
+    assert sub.files == {DENSE.weights: weights(DENSE)}
+    assert any("links and special files inside it were not followed (hw1/passwd)" in n for n in sub.notes)
+
+
+def test_unsafe_or_encrypted_archives_are_refused_with_what_is_wrong(tmp_path):
+    with pytest.raises(SubmissionProblem, match="unsafe path: ../evil.py"):
+        read_submission(as_tar(tmp_path / "a.tar.gz", {**members(DENSE), "../evil.py": b"x"}), DENSE)
+    encrypted = bytearray(as_zip(tmp_path / "e.zip", members(DENSE)).read_bytes())
+    for offset in _headers(bytes(encrypted)):  # set the "encrypted" flag bit on every member
+        encrypted[offset] |= 0x1
+    (tmp_path / "e.zip").write_bytes(bytes(encrypted))
+    with pytest.raises(SubmissionProblem, match="e.zip is encrypted .*zip it again without one"):
+        read_submission(tmp_path / "e.zip", DENSE)
+
+
+def _headers(data: bytes) -> list[int]:
+    """Offsets of the general-purpose flag byte of every local and central zip header."""
+    offsets = []
+    for signature, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = data.find(signature)
+        while start != -1:
+            offsets.append(start + flag_at)
+            start = data.find(signature, start + 4)
+    return offsets
+
+
+def test_every_top_level_entry_is_a_row_or_set_aside_with_why(tmp_path):
+    """A class folder holding one of every kind: each entry is a student's row or set aside."""
+    root = tmp_path / "class"
+    root.mkdir()
+    as_zip(root / "ada.zip", members(DENSE))
+    as_tar(root / "carl.tar.gz", members(DENSE, prefix="hw1/"))
+    (root / "dora.ipynb").write_text(notebook_text(DENSE))
+    write(root / "eve", members(DENSE, prefix="hw1/"))
+    (root / "fred.rar").write_bytes(b"Rar!\x1a\x07\x00")
+    (root / "gus.7z").write_bytes(b"7z\xbc\xaf\x27\x1c")
+    (root / "hal.py").write_text("print('hello')\n")
+    (root / "ivy.pdf").write_bytes(b"%PDF-1.7")
+    (root / "jo.pt").write_bytes(weights(DENSE))
+    write(root / "kim", {"model.pt": weights(DENSE)})
+    (root / "empty").mkdir()
+    (root / "README.md").write_text("hand-in folder\n")
+    (root / ".DS_Store").write_bytes(b"\0")
+    (root / "link.zip").symlink_to(root / "ada.zip")
+    os.mkfifo(root / "pipe.ipynb")
+    (root / os.fsdecode(b"l\xe9a.ipynb")).write_text(notebook_text(DENSE))
+    found = discover(root)
+    rows = {entry.label: entry for entry in found.entries}
+    aside = {item.name.rstrip("/"): item.reason for item in found.set_aside}
+    names = {os.fsdecode(n) for n in os.listdir(root)}
+    assert len(rows) + len(aside) == len(names) and not set(rows) & set(aside)
+    graded = {"ada.zip", "carl.tar.gz", "dora.ipynb", "eve", "l\ufffda.ipynb"}
+    assert {label for label, entry in rows.items() if entry.problem is None} == graded
+    problems = {label: entry.problem[1] for label, entry in rows.items() if entry.problem}
+    assert "a .rar archive" in problems["fred.rar"] and "submit a .zip" in problems["fred.rar"]
+    assert "a .7z archive" in problems["gus.7z"] and "a Python script" in problems["hal.py"]
+    assert "a PDF" in problems["ivy.pdf"] and "weights file without a notebook" in problems["jo.pt"]
+    assert "holds no notebook" in problems["kim"] and "model.pt" in problems["kim"]
+    assert "link" in aside["link.zip"] and "FIFO" in aside["pipe.ipynb"] and "empty" in aside["empty"]
+    assert "a .md file" in aside["README.md"] and "hidden" in aside[".DS_Store"]
+    assert rows["carl.tar.gz"].students[0].key == "carl"
+    for label in graded:
+        assert read_submission(rows[label], DENSE).files.get(DENSE.weights) == (
+            None if label.endswith(".ipynb") else weights(DENSE))
+
+
+def test_a_fifo_or_a_link_to_a_device_inside_a_submission_is_listed_never_read(tmp_path):
+    folder = write(tmp_path / "ada", members(DENSE))
+    os.mkfifo(folder / "data.csv")  # an open() on it would wait for a writer forever
+    (folder / "big.bin").symlink_to("/dev/zero")  # a read() on it would never end
+    sub = read_submission(folder, DENSE)
+    assert set(sub.files) == {DENSE.weights}
+    assert any("data.csv (a named pipe (FIFO)" in note for note in sub.notes)
+
+
+# ---------------------------------------------------------------- item 3: files found by what they are, folders kept
+
+def test_renamed_files_are_found_when_one_candidate_exists_with_a_note_naming_it(tmp_path):
+    files = {"dense-mnist (2).ipynb": notebook_text(DENSE), "dense_mnist (1).pt": weights(DENSE)}
+    sub = read_submission(as_zip(tmp_path / "s.zip", files), DENSE)
+    assert sub.files == {DENSE.weights: weights(DENSE)}
+    assert any("dense_mnist (1).pt was graded as dense_mnist.pt" in note for note in sub.notes)
+    for wanted, names in [("dense_mnist.pt", ["DENSE_MNIST.PT"]), ("dense_mnist.pt", ["lovelace_1_2_dense_mnist-1.pt"]),
+                          ("dense-mnist.ipynb", ["Dense_MNIST copy.ipynb"])]:
+        assert find_lesson_file(wanted, names)[0] == names[0]
+    assert find_lesson_file("dense_mnist.pt", ["cnn_mnist.pt", "model.pt"]) == (None, None)
+
+
+def test_two_candidates_are_refused_naming_both(tmp_path):
+    files = {DENSE.notebook: notebook_text(DENSE), "dense_mnist (1).pt": weights(DENSE),
+             "Dense-MNIST-2.pt": weights(DENSE)}
+    with pytest.raises(SubmissionProblem, match=r"2 files that could be dense_mnist.pt \(Dense-MNIST-2.pt, "
+                                                r"dense_mnist \(1\).pt\)"):
+        read_submission(as_zip(tmp_path / "s.zip", files), DENSE)
+    notebooks = {"dense-mnist (1).ipynb": notebook_text(DENSE), "dense-mnist (2).ipynb": notebook_text(DENSE)}
+    with pytest.raises(SubmissionProblem, match=r"2 notebooks \(dense-mnist \(1\).ipynb, dense-mnist \(2\).ipynb\)"):
+        read_submission(as_zip(tmp_path / "n.zip", notebooks), DENSE)
+
+
+@pytest.mark.parametrize("lesson", [DENSE, CNN], ids=lambda lesson: lesson.id)
+def test_a_package_folder_keeps_its_layout_in_the_sandbox(tmp_path, lesson):
+    files = {**members(lesson, prefix="hw/"), "hw/src/__init__.py": b"", "hw/src/models.py": b"X = 1\n",
+             "hw/utils.py": b"Y = 2\n", "hw/.ipynb_checkpoints/x.py": b""}
+    sub = read_submission(as_zip(tmp_path / "s.zip", files), lesson)
+    assert set(sub.files) == {lesson.weights, "src/__init__.py", "src/models.py", "utils.py"}
+    stage(sub, lesson, tmp_path / "run")
+    assert (tmp_path / "run" / "src" / "models.py").read_text() == "X = 1\n"
+    assert (tmp_path / "run" / lesson.notebook).is_file()
+
+
+def test_one_rule_for_every_reader(tmp_path):
+    """A single file, a folder, a zip, a tar and Gradescope's unpacked upload read the same."""
+    files = {"dense-mnist (1).ipynb": notebook_text(DENSE).encode(), "Dense_MNIST.PT": weights(DENSE),
+             "src/models.py": b"X = 1\n"}
+    readers = {"folder": write(tmp_path / "folder", files), "zip": as_zip(tmp_path / "s.zip", files),
+               "tar": as_tar(tmp_path / "s.tar.xz", files, "w:xz"),
+               "gradescope": write(tmp_path / "autograder" / "submission", files)}
+    read = {kind: read_submission(path, DENSE) for kind, path in readers.items()}
+    assert all(sub.files == read["zip"].files for sub in read.values())
+    assert set(read["zip"].files) == {DENSE.weights, "src/models.py"}
+
+
+# ---------------------------------------------------------------- item 4: input layouts
+
+def test_canvas_download_pairs_each_students_files_with_late_and_resubmissions(tmp_path):
+    nb, pt = notebook_text(DENSE).encode(), weights(DENSE)
+    root = write(tmp_path / "canvas", {
+        "lovelaceada_104211_9311870_dense-mnist.ipynb": nb, "lovelaceada_104211_9311871_dense_mnist.pt": pt,
+        "hopperg_LATE_104388_9312455_dense-mnist-1.ipynb": nb, "hopperg_LATE_104388_9312456_dense_mnist-1.pt": pt,
+        "hopperg_LATE_104388_9300001_dense-mnist.ipynb": nb, "notes.txt": b"x"})
+    found = discover(root)
+    rows = {entry.students[0].key: entry for entry in found.entries}
+    assert set(rows) == {"104211", "104388"} and [a.name for a in found.set_aside] == ["notes.txt"]
+    ada, grace = rows["104211"], rows["104388"]
+    assert (ada.layout, ada.late, ada.students[0].login, ada.label) == \
+        ("canvas", False, "lovelaceada", "lovelaceada_104211_9311870_dense-mnist.ipynb")
+    assert grace.late is True and grace.earlier == ["hopperg_LATE_104388_9300001_dense-mnist.ipynb"]
+    assert grace.label == "hopperg_LATE_104388_9312455_dense-mnist-1.ipynb"
+    assert read_submission(grace, DENSE).files == {DENSE.weights: pt}
+
+
+def test_moodle_folders_and_flat_files_are_one_student_each(tmp_path):
+    nb, pt = notebook_text(DENSE).encode(), weights(DENSE)
+    root = write(tmp_path / "moodle", {
+        "Ada Lovelace_4521_assignsubmission_file_/hw1/dense-mnist.ipynb": nb,
+        "Ada Lovelace_4521_assignsubmission_file_/hw1/dense_mnist.pt": pt,
+        "Ada Lovelace_4521_assignsubmission_file_/hw1/src/models.py": b"X = 1\n",
+        "Ada Lovelace_4521_assignsubmission_onlinetext_/onlinetext.html": b"<p>hi</p>",
+        "Grace Hopper_4522_assignsubmission_file_dense-mnist.ipynb": nb,
+        "Grace Hopper_4522_assignsubmission_file_dense_mnist.pt": pt})
+    found = discover(root)
+    rows = {entry.students[0].key: entry for entry in found.entries}
+    assert set(rows) == {"4521", "4522"}
+    assert [(a.name, "not graded, read it in Moodle" in a.reason) for a in found.set_aside] == \
+        [("Ada Lovelace_4521_assignsubmission_onlinetext_", True)], "online text: a set-aside line, not a file"
+    assert rows["4521"].students[0].name == "Ada Lovelace" and rows["4521"].layout == "moodle"
+    assert set(read_submission(rows["4521"], DENSE).files) == {DENSE.weights, "src/models.py"}
+    assert set(read_submission(rows["4522"], DENSE).files) == {DENSE.weights}
+
+
+RECEIPT = """Name: {name} ({user})
+Assignment: HW1
+Date Submitted: Monday, 12 February 2024 10:03:15 o'clock GMT
+Current Grade: Needs Grading
+
+Submission Field:
+There is no student submission text data for this assignment.
+
+Comments:
+There are no student comments for this assignment.
+
+Files:
+\tOriginal filename: dense-mnist.ipynb
+\tFilename: HW1_{user}_attempt_{stamp}_dense-mnist.ipynb
+\tOriginal filename: dense_mnist.pt
+\tFilename: HW1_{user}_attempt_{stamp}_dense_mnist.pt
+"""
+
+
+def test_blackboard_receipts_name_the_student_and_the_latest_attempt_is_graded(tmp_path):
+    nb, pt = notebook_text(DENSE).encode(), weights(DENSE)
+    files = {}
+    for stamp in ("2024-02-10-09-00-00", "2024-02-12-10-03-15"):
+        files[f"HW1_alovelace_attempt_{stamp}.txt"] = RECEIPT.format(name="Ada Lovelace", user="alovelace",
+                                                                      stamp=stamp).encode()
+        files[f"HW1_alovelace_attempt_{stamp}_dense-mnist.ipynb"] = nb
+        files[f"HW1_alovelace_attempt_{stamp}_dense_mnist.pt"] = pt
+    found = discover(write(tmp_path / "bb", files))
+    [entry] = found.entries
+    assert (entry.layout, entry.students[0].name, entry.students[0].key, entry.submitted_at) == \
+        ("blackboard", "Ada Lovelace", "alovelace", "2024-02-12T10:03:15")
+    assert entry.earlier == ["HW1_alovelace_attempt_2024-02-10-09-00-00_dense-mnist.ipynb",
+                             "HW1_alovelace_attempt_2024-02-10-09-00-00_dense_mnist.pt"]
+    assert set(read_submission(entry, DENSE).files) == {DENSE.weights}
+
+
+@pytest.mark.parametrize("receipts", [True, False], ids=["receipts", "no-receipts"])
+def test_blackboard_users_sharing_a_suffix_are_two_rows_never_merged(tmp_path, receipts):
+    """``HW_1_jane_doe`` and ``HW_1_john_doe``: the assignment and the user names hold ``_``."""
+    nb, pt, stamp = notebook_text(DENSE).encode(), weights(DENSE), "2024-02-12-10-03-15"
+    files = {}
+    for user, name in (("jane_doe", "Jane Doe"), ("john_doe", "John Doe")):
+        if receipts:
+            files[f"HW_1_{user}_attempt_{stamp}.txt"] = RECEIPT.format(name=name, user=user, stamp=stamp).encode()
+        files[f"HW_1_{user}_attempt_{stamp}_dense-mnist.ipynb"] = nb
+        files[f"HW_1_{user}_attempt_{stamp}_dense_mnist.pt"] = pt
+    found = discover(write(tmp_path / "bb", files))
+    rows = {entry.students[0].key: entry for entry in found.entries}
+    assert set(rows) == {"jane_doe", "john_doe"} and not found.set_aside
+    assert rows["jane_doe"].students[0].name == ("Jane Doe" if receipts else "")
+    assert set(read_submission(rows["jane_doe"], DENSE).files) == {DENSE.weights}
+
+
+def test_gradescope_export_folder_or_zip_with_null_fields_read_as_empty(tmp_path):
+    export = tmp_path / "download" / "assignment_7_export"
+    write(export / "submission_1", members(DENSE))
+    (export / GRADESCOPE_METADATA).write_text(
+        "submission_1:\n  :submitters:\n  - :name: Ada Lovelace\n    :sid: null\n    :email: ada@example.edu\n"
+        "  :created_at: 2024-02-12 10:03:15.000000000 -08:00\n")
+    zipped = as_zip(tmp_path / "export.zip", {f"assignment_7_export/{p.relative_to(export).as_posix()}": p.read_bytes()
+                                             for p in export.rglob("*") if p.is_file()})
+    for target in (tmp_path / "download", zipped):  # the folder holding the export folder, and the export's zip
+        found = discover(target)
+        [entry] = found.entries
+        assert entry.layout == "gradescope" and entry.students[0].sid == ""
+        assert entry.students[0].key == "ada@example.edu" and entry.submitted_at.startswith("2024-02-12")
+        assert read_submission(entry, DENSE).files[DENSE.weights] == weights(DENSE)
+
+
+def test_a_layout_can_be_named_instead_of_detected(tmp_path):
+    root = write(tmp_path / "in", {"ada_1_2_dense-mnist.ipynb": notebook_text(DENSE).encode(),
+                                   "ada_1_3_dense_mnist.pt": weights(DENSE), "x.ipynb": b"{}", "y.ipynb": b"{}",
+                                   "z.ipynb": b"{}"})
+    assert {e.layout for e in discover(root).entries} == {"plain"}  # a minority of Canvas names: plain
+    canvas = discover(root, "canvas")
+    assert {e.layout for e in canvas.entries} == {"canvas"} and len(canvas.entries) == 4
+
+
+# ---------------------------------------------------------------- graded for real
+
+def graded(tmp_path: Path, target: Path) -> dict:
+    with on_sample_data():
+        summary = grade_batch(COURSE.autograder_zip(DENSE.id), target, tmp_path / "out", workers=1, progress=False)
+    return {result.submission: result for result in summary.results.values()}
+
+
+@pytest.mark.slow
+def test_package_folder_and_renamed_files_grade_like_the_reference(tmp_path):
+    reference = reference_submission(COURSE, DENSE, tmp_path / "parts")
+    nb = zipfile.ZipFile(reference).read(DENSE.notebook).decode()
+    cell = json.loads(nb)
+    for c in cell["cells"]:
+        if c["cell_type"] == "code" and "".join(c["source"]).lstrip().startswith("def prepare("):
+            (tmp_path / "prepare.py").write_text("import torch\n\n\n" + "".join(c["source"]))
+            c["source"] = "from src.data import prepare"
+    root = tmp_path / "class"
+    as_zip(root / "package.zip", {DENSE.notebook: json.dumps(cell), DENSE.weights: weights(DENSE),
+                                  "src/__init__.py": "", "src/data.py": (tmp_path / "prepare.py").read_text()})
+    as_zip(root / "renamed.zip", {"dense-mnist (2).ipynb": nb, "dense_mnist (1).pt": weights(DENSE)})
+    results = graded(tmp_path, root)
+    full = results["renamed.zip"].possible
+    assert {label: (r.status, r.score) for label, r in results.items()} == \
+        {"package.zip": ("ok", full), "renamed.zip": ("ok", full)}
+    assert any("dense_mnist (1).pt" in note for note in results["renamed.zip"].notes)
+
+
+# ---------------------------------------------------------------- issue 24: inputs built to stall or crash a batch
+
+def test_inputs_that_stall_or_crash_a_reader_each_get_a_row_with_a_reason(tmp_path):
+    """A FIFO, names that are not UTF-8, an encrypted zip, deeply nested JSON and a notebook of
+    many cells in one class folder: the batch ends, every one is a row or set aside with why."""
+    root = tmp_path / "class"
+    root.mkdir()
+    os.mkfifo(root / "stalls.zip")
+    (root / os.fsdecode(b"caf\xe9.rar")).write_bytes(b"Rar!\x1a\x07\x00")
+    encrypted = bytearray(as_zip(tmp_path / "e.zip", members(DENSE)).read_bytes())
+    for offset in _headers(bytes(encrypted)):
+        encrypted[offset] |= 0x1
+    (root / "locked.zip").write_bytes(bytes(encrypted))
+    (root / "deep.ipynb").write_bytes(b'{"cells": ' + b"[" * 200_000 + b"]" * 200_000 + b"}")
+    many = json.loads(notebook_text(DENSE))
+    many["cells"] += [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                       "source": "x = 1\n" * 100} for _ in range(1900)]
+    (root / "many.ipynb").write_text(json.dumps(many))
+    with on_sample_data():
+        summary = grade_batch(COURSE.autograder_zip(DENSE.id), root, tmp_path / "out", workers=1, progress=False)
+    rows = {result.submission: (result.status, result.reason) for result in summary.results.values()}
+    assert set(rows) == {"caf\ufffd.rar", "locked.zip", "deep.ipynb", "many.ipynb"}
+    assert {status for status, _ in rows.values()} == {"invalid-notebook"}
+    assert "a .rar archive" in rows["caf\ufffd.rar"][1] and "encrypted" in rows["locked.zip"][1]
+    assert "deeper than any notebook" in rows["deep.ipynb"][1] and "lines of code" in rows["many.ipynb"][1]
+    assert [(a.name, "FIFO" in a.reason) for a in summary.discovery.set_aside] == [("stalls.zip", True)]
+    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")  # strict UTF-8 throughout
+    assert "caf\ufffd.rar" in report and "stalls.zip" in report
+
+
+def test_an_upload_gradescope_unpacks_that_is_no_notebook_says_what_it_is(tmp_path):
+    folder = write(tmp_path / "submission", {"hw1.rar": b"Rar!\x1a\x07\x00", "dense_mnist.pt": weights(DENSE)})
+    with pytest.raises(SubmissionProblem, match="hw1.rar is a .rar archive, which the grader cannot open: submit a .zip"):
+        read_submission(folder, DENSE)
