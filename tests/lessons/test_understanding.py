@@ -34,7 +34,7 @@ TYPICAL = {
     ("cnn-mnist", "predict_shape"): ((64, 8, 10, 10), "padding=2 keeps"),
     ("cnn-mnist", "convolutions"): ("ace", "small shifts, not large ones"),
     ("cifar-cnn", "curves"): ("abc", "Statement b is false"),
-    ("cifar-cnn", "four_blocks"): (2048, "three-block network"),
+    ("cifar-cnn", "four_blocks"): (1024, "three-block network"),
     ("regularization", "label_keeping"): ("abde", "Statement b is false"),
     ("regularization", "split_statistics"): ("abcd", "same distribution"),
     ("regularization", "dropout_scale"): (0.75, "probability of keeping"),
