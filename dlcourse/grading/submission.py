@@ -123,8 +123,23 @@ def _submission(path: Path, files: dict[str, bytes], lesson: Lesson | None, note
         if key != name:
             laid_out[name] = laid_out.pop(key)
             notes.append(note or f"{display(found)} was graded as {name}, the lesson's file")
+    if lesson and len(wanted) == 1:
+        _lone_weights(wanted[0], laid_out, origin, notes)
     notebook = repair(chosen, files[chosen], notes)
     return Submission(path, notebook, laid_out, notes)
+
+
+def _lone_weights(wanted: str, laid_out: dict[str, bytes], origin: dict[str, str], notes: list[str]) -> None:
+    """A lesson that wants one weights file, and a submission whose only weights-like file has
+    another name (``model.pt``, ``dense_mnist.pth``): that file is the lesson's, with a note.
+    Two or more stay as they are (the row names them: which one was meant is not ours to guess)."""
+    if wanted in laid_out:
+        return
+    candidates = [k for k in laid_out if is_weights(k)]
+    if len(candidates) == 1:
+        laid_out[wanted] = laid_out.pop(candidates[0])
+        notes.append(f"{display(origin[candidates[0]])} was graded as {wanted}: the only weights file in the "
+                     f"submission (the lesson's training cell saves {wanted}; rename it next time)")
 
 
 def _valid_name(name: str, notes: list[str]) -> str:
@@ -147,6 +162,14 @@ def _choose_notebook(files: dict[str, bytes], lesson: Lesson | None, notes: list
         return notebooks[0]
     exact = [n for n in notebooks if lesson and PurePosixPath(n).name == lesson.notebook]
     similar = exact or [n for n in notebooks if lesson and resembles(lesson.notebook, n)]
+    copies = similar if len(similar) > 1 else notebooks if not similar else []
+    if copies and len({files[n] for n in copies}) == 1:  # a browser's "(1)", "(2)" of one download
+        chosen = min(copies, key=lambda n: (PurePosixPath(n).name != (lesson.notebook if lesson else ""), len(n), n))
+        notes.append(f"graded {chosen}; the submission's other notebooks are byte-identical copies of it "
+                     f"({', '.join(n for n in copies if n != chosen)})"
+                     + (f", and it also holds {', '.join(n for n in notebooks if n not in copies)}"
+                        if len(copies) < len(notebooks) else ""))
+        return chosen
     if len(similar) != 1:
         raise SubmissionProblem("invalid-notebook", f"the submission holds {len(notebooks)} notebooks "
                                                     f"({', '.join(notebooks)}); submit one")

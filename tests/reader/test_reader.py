@@ -256,9 +256,29 @@ def test_two_candidates_are_refused_naming_both(tmp_path):
     with pytest.raises(SubmissionProblem, match=r"2 files that could be dense_mnist.pt \(Dense-MNIST-2.pt, "
                                                 r"dense_mnist \(1\).pt\)"):
         read_submission(as_zip(tmp_path / "s.zip", files), DENSE)
-    notebooks = {"dense-mnist (1).ipynb": notebook_text(DENSE), "dense-mnist (2).ipynb": notebook_text(DENSE)}
+    notebooks = {"dense-mnist (1).ipynb": notebook_text(DENSE), "dense-mnist (2).ipynb": notebook_text(DENSE) + " "}
     with pytest.raises(SubmissionProblem, match=r"2 notebooks \(dense-mnist \(1\).ipynb, dense-mnist \(2\).ipynb\)"):
         read_submission(as_zip(tmp_path / "n.zip", notebooks), DENSE)
+
+
+@pytest.mark.parametrize("names", [["dense-mnist (1).ipynb", "dense-mnist (2).ipynb"], ["a.ipynb", "b.ipynb"]])
+def test_byte_identical_notebooks_are_one_notebook_graded_with_a_note(tmp_path, names):
+    files = {name: notebook_text(DENSE) for name in names} | {DENSE.weights: weights(DENSE)}
+    sub = read_submission(as_zip(tmp_path / "s.zip", files), DENSE)
+    assert sub.assignment_name == DENSE.id and set(sub.files) == {DENSE.weights}
+    assert any(f"graded {names[0]}; the submission's other notebooks are byte-identical copies of it ({names[1]})"
+               in note for note in sub.notes)
+
+
+@pytest.mark.parametrize("name", ["dense_mnist.pth", "model.pt", "dense_mnist_best.pt", "weights/net.ckpt"])
+def test_the_only_weights_file_under_another_name_is_the_lessons(tmp_path, name):
+    sub = read_submission(as_zip(tmp_path / "s.zip", {DENSE.notebook: notebook_text(DENSE), name: weights(DENSE)}),
+                          DENSE)
+    assert sub.files == {DENSE.weights: weights(DENSE)}
+    assert any(f"{name} was graded as {DENSE.weights}: the only weights file" in note for note in sub.notes)
+    two = {DENSE.notebook: notebook_text(DENSE), "model.pt": weights(DENSE), "best.pth": weights(DENSE)}
+    sub = read_submission(as_zip(tmp_path / "two.zip", two), DENSE)
+    assert set(sub.files) == {"model.pt", "best.pth"}, "two candidates: not guessed, the row names them"
 
 
 @pytest.mark.parametrize("lesson", [DENSE, CNN], ids=lambda lesson: lesson.id)
