@@ -112,6 +112,8 @@ def _submission(path: Path, files: dict[str, bytes], lesson: Lesson | None, note
     if not any(is_notebook(k) for k in files) and len(archives) == 1:
         files = {k: v for k, v in unpack(archives[0], files[archives[0]], notes).items()
                  if not ignored(PurePosixPath(k).parts)}  # an archive inside an archive: one level
+    elif len(archives) == 1 and not any(is_weights(k) for k in files):
+        files |= _weights_of_the_export(archives[0], files[archives[0]], files, notes)
     chosen = _choose_notebook(files, lesson, notes)
     laid_out, origin = _lay_out(files, chosen)
     wanted = lesson.submitted_files if lesson else sorted({PurePosixPath(k).name for k in files if is_weights(k)})
@@ -127,6 +129,24 @@ def _submission(path: Path, files: dict[str, bytes], lesson: Lesson | None, note
         _lone_weights(wanted[0], laid_out, origin, notes)
     notebook = repair(chosen, files[chosen], notes)
     return Submission(path, notebook, laid_out, notes)
+
+
+def _weights_of_the_export(archive: str, data: bytes, files: dict[str, bytes], notes: list[str]) -> dict[str, bytes]:
+    """A notebook without weights beside the student's own export zip (``dense-mnist.ipynb`` and
+    ``dense-mnist.zip``): the zip's weights files, put where the zip is. Unreadable: none, with a note."""
+    try:
+        inside = unpack(archive, data, notes)
+    except SubmissionProblem as problem:
+        notes.append(f"{display(archive)} beside the notebook was not read ({problem.reason})")
+        return {}
+    home = PurePosixPath(archive).parent
+    taken = {(home / PurePosixPath(k).name).as_posix(): v for k, v in sorted(inside.items())
+             if is_weights(k) and not ignored(PurePosixPath(k).parts)}
+    taken = {k: v for k, v in taken.items() if k not in files}
+    if taken:
+        notes.append(f"the notebook has no weights beside it; {', '.join(PurePosixPath(k).name for k in taken)} "
+                     f"taken from {display(archive)} beside it (the student's export)")
+    return taken
 
 
 def _lone_weights(wanted: str, laid_out: dict[str, bytes], origin: dict[str, str], notes: list[str]) -> None:

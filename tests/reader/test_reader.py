@@ -304,6 +304,18 @@ def test_one_rule_for_every_reader(tmp_path):
     assert set(read["zip"].files) == {DENSE.weights, "src/models.py"}
 
 
+def test_a_notebook_beside_its_own_export_zip_takes_the_weights_from_it_wherever_the_folder_is(tmp_path):
+    nb = notebook_text(DENSE).encode()
+    export = as_zip(tmp_path / "export.zip", members(DENSE)).read_bytes()
+    write(tmp_path / "class" / "ada", {DENSE.notebook: nb, "dense-mnist.zip": export})
+    write(tmp_path / "class" / "bob", {DENSE.notebook: nb})
+    for target in (tmp_path / "class", tmp_path / "class" / "ada"):
+        [entry] = [e for e in discover(target).entries if e.label == "ada"]
+        sub = read_submission(entry, DENSE)
+        assert sub.files.get(DENSE.weights) == weights(DENSE), target
+        assert any("dense_mnist.pt taken from dense-mnist.zip beside it" in note for note in sub.notes)
+
+
 # ---------------------------------------------------------------- item 4: input layouts
 
 def test_canvas_download_pairs_each_students_files_with_late_and_resubmissions(tmp_path):

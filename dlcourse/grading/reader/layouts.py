@@ -29,7 +29,7 @@ import yaml
 from . import lms
 from .archives import extract_download, member_names
 from .entries import Discovery, Entry, SetAside, Student
-from .files import SubmissionProblem, archive_kind, display, ignored, is_notebook, read_regular
+from .files import SubmissionProblem, archive_kind, display, ignored, is_notebook, read_regular, stem_of
 from .uploads import Layout, classify, loose_entry, mtime, top_names
 
 GRADESCOPE_METADATA = "submission_metadata.yml"
@@ -63,10 +63,13 @@ def _detect(folder: Path) -> tuple[Layout, Path]:
 
 
 def one_student_folder(folder: Path) -> bool:
-    """A student's folder given as INPUT: exactly one notebook directly in it and no archive (a
-    folder of students' notebooks holds several; the files beside the notebook are its own)."""
+    """A student's folder given as INPUT: exactly one notebook directly in it and no archive but
+    the notebook's own export (``dense-mnist.ipynb`` and ``dense-mnist.zip``; a folder of students'
+    notebooks holds several; the files beside the notebook are its own)."""
     files = [name for name in top_names(folder) if stat.S_ISREG(os.lstat(folder / name).st_mode)]
-    return sum(is_notebook(n) for n in files) == 1 and not any(archive_kind(n) for n in files)
+    notebooks = [n for n in files if is_notebook(n)]
+    archives = [n for n in files if archive_kind(n)]
+    return len(notebooks) == 1 and (not archives or archives == [f"{stem_of(notebooks[0])}.zip"])
 
 
 def read_plain(target: Path) -> Discovery:
