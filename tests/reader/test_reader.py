@@ -316,6 +316,19 @@ def test_a_notebook_beside_its_own_export_zip_takes_the_weights_from_it_wherever
         assert any("dense_mnist.pt taken from dense-mnist.zip beside it" in note for note in sub.notes)
 
 
+def test_loose_files_of_several_students_in_one_folder_are_paired_by_their_prefix(tmp_path):
+    nb, pt = notebook_text(DENSE).encode(), weights(DENSE)
+    root = write(tmp_path / "class", {"alice_dense-mnist.ipynb": nb, "alice_dense_mnist.pt": pt,
+                                      "bob_dense-mnist.ipynb": nb, "Bob_Dense_MNIST (1).pt": pt,
+                                      "carol_dense-mnist.ipynb": nb})
+    found = discover(root)
+    rows = {entry.label: entry for entry in found.entries}
+    assert set(rows) == {"alice_dense-mnist.ipynb", "bob_dense-mnist.ipynb", "carol_dense-mnist.ipynb"}
+    for label in ("alice_dense-mnist.ipynb", "bob_dense-mnist.ipynb"):
+        assert read_submission(rows[label], DENSE).files == {DENSE.weights: pt}, label
+    assert read_submission(rows["carol_dense-mnist.ipynb"], DENSE).files == {}
+
+
 # ---------------------------------------------------------------- item 4: input layouts
 
 def test_canvas_download_pairs_each_students_files_with_late_and_resubmissions(tmp_path):
