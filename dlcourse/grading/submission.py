@@ -38,6 +38,8 @@ from .reader.files import (MAX_FILE_MB, SubmissionProblem, archive_kind, display
                            is_notebook, is_weights, kind_of_mode, read_regular, resembles, upload_problem, walk)
 from .reader.repairs import repair
 
+MAX_NESTING = 3   # archives inside archives opened: a zip of a zip of the export; each under the same caps
+
 __all__ = ["Submission", "SubmissionProblem", "check_assignment", "read_submission", "stage"]
 
 
@@ -109,10 +111,13 @@ def _submission(path: Path, files: dict[str, bytes], lesson: Lesson | None, note
     """Files by their path inside the submission -> the notebook and the other files, laid out."""
     files = {_valid_name(k, notes): v for k, v in files.items() if not ignored(PurePosixPath(k).parts)}
     archives = [k for k in files if archive_kind(k)]
-    if not any(is_notebook(k) for k in files) and len(archives) == 1:
+    for _level in range(MAX_NESTING):  # an archive inside an archive (a zip of the export zip...)
+        if any(is_notebook(k) for k in files) or len(archives) != 1:
+            break
         files = {k: v for k, v in unpack(archives[0], files[archives[0]], notes).items()
-                 if not ignored(PurePosixPath(k).parts)}  # an archive inside an archive: one level
-    elif len(archives) == 1 and not any(is_weights(k) for k in files):
+                 if not ignored(PurePosixPath(k).parts)}
+        archives = [k for k in files if archive_kind(k)]
+    if len(archives) == 1 and any(is_notebook(k) for k in files) and not any(is_weights(k) for k in files):
         files |= _weights_of_the_export(archives[0], files[archives[0]], files, notes)
     chosen = _choose_notebook(files, lesson, notes)
     laid_out, origin = _lay_out(files, chosen)

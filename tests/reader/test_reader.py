@@ -329,6 +329,19 @@ def test_loose_files_of_several_students_in_one_folder_are_paired_by_their_prefi
     assert read_submission(rows["carol_dense-mnist.ipynb"], DENSE).files == {}
 
 
+def test_an_environment_zipped_along_is_left_out_and_nested_zips_are_opened(tmp_path):
+    venv = {f"hw/venv/lib/site-packages/pkg{i}/__init__.py": b"" for i in range(300)}
+    files = {**members(DENSE, prefix="hw/"), "hw/utils.py": b"Y = 2\n", **venv}
+    for archive in (as_zip(tmp_path / "s.zip", files), as_tar(tmp_path / "s.tar.gz", files)):
+        sub = read_submission(archive, DENSE)
+        assert set(sub.files) == {DENSE.weights, "utils.py"}, archive.name
+        assert any(f"{archive.name} holds 303 files" in note and "left out (hw/venv/)" in note for note in sub.notes)
+    inner = as_zip(tmp_path / "inner.zip", members(DENSE)).read_bytes()
+    middle = as_zip(tmp_path / "middle.zip", {"inner.zip": inner}).read_bytes()
+    sub = read_submission(as_zip(tmp_path / "outer.zip", {"middle.zip": middle}), DENSE)
+    assert sub.assignment_name == DENSE.id and set(sub.files) == {DENSE.weights}
+
+
 # ---------------------------------------------------------------- item 4: input layouts
 
 def test_canvas_download_pairs_each_students_files_with_late_and_resubmissions(tmp_path):
