@@ -26,6 +26,9 @@ from .manifest import Manifest
 from .result import GradeResult, QuestionResult
 
 _SYNTAX_ERROR = re.compile(r'^cell "(?P<cell>.*)" raised SyntaxError\b')
+# SyntaxErrors of what Python 3.12 accepts (PEP 701 f-strings, PEP 695 ``type`` and generics)
+_NEWER_SYNTAX = re.compile(r"raised SyntaxError: f-string|^cell \"\s*(type\s+\w+(\[.*\])?\s*=|(def|class)\s+\w+\[)")
+COLAB_PYTHON = (3, 12)   # Colab's Python (2025): a notebook written there and saying no version may use its syntax
 # torch.load's advice to turn weights_only off (which would run the file's code): never repeated
 _TORCH_ADVICE = re.compile(r"\s*(In PyTorch 2\.6, we changed|Re-running `torch\.load`|Weights only load failed\. This file can).*$",
                            re.DOTALL)
@@ -224,6 +227,12 @@ def _explained(cell_error: str, written_with: str | None, grading_with: str | No
     written with a newer one, one line saying so."""
     cell_error = _TORCH_ADVICE.sub("", cell_error).rstrip()
     match = _SYNTAX_ERROR.match(cell_error)
+    if match and not written_with and grading_with and _version(grading_with) < COLAB_PYTHON \
+            and _NEWER_SYNTAX.search(cell_error):
+        colab = ".".join(map(str, COLAB_PYTHON))
+        return (f"{cell_error}. The notebook does not say which Python it was written with: this may be syntax of "
+                f"a newer Python than the grader's {grading_with} (Colab runs {colab}). Ask for a grader with "
+                f"Python {colab} or newer, or write the cell for Python {'.'.join(map(str, _version(grading_with)))}.")
     if not (match and written_with and grading_with and _version(written_with) > _version(grading_with)):
         return cell_error
     return (f'the cell "{match["cell"]}" is valid Python {written_with} (the version the notebook was written '

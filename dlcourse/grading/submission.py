@@ -38,6 +38,8 @@ from .reader.files import (MAX_FILE_MB, SubmissionProblem, archive_kind, display
                            is_notebook, is_weights, kind_of_mode, read_regular, resembles, upload_problem, walk)
 from .reader.repairs import repair
 
+MAX_NESTING = 3   # archives inside archives opened: a zip of a zip of the export; each under the same caps
+
 __all__ = ["Submission", "SubmissionProblem", "check_assignment", "read_submission", "stage"]
 
 
@@ -109,9 +111,14 @@ def _submission(path: Path, files: dict[str, bytes], lesson: Lesson | None, note
     """Files by their path inside the submission -> the notebook and the other files, laid out."""
     files = {_valid_name(k, notes): v for k, v in files.items() if not ignored(PurePosixPath(k).parts)}
     archives = [k for k in files if archive_kind(k)]
-    if not any(is_notebook(k) for k in files) and len(archives) == 1:
+    for _level in range(MAX_NESTING):  # an archive inside an archive (a zip of the export zip...)
+        if any(is_notebook(k) for k in files) or len(archives) != 1:
+            break
         files = {k: v for k, v in unpack(archives[0], files[archives[0]], notes).items()
-                 if not ignored(PurePosixPath(k).parts)}  # an archive inside an archive: one level
+                 if not ignored(PurePosixPath(k).parts)}
+        archives = [k for k in files if archive_kind(k)]
+    if len(archives) == 1 and any(is_notebook(k) for k in files) and not any(is_weights(k) for k in files):
+        files |= _weights_of_the_export(archives[0], files[archives[0]], files, notes)
     chosen = _choose_notebook(files, lesson, notes)
     laid_out, origin = _lay_out(files, chosen)
     wanted = lesson.submitted_files if lesson else sorted({PurePosixPath(k).name for k in files if is_weights(k)})
@@ -123,8 +130,41 @@ def _submission(path: Path, files: dict[str, bytes], lesson: Lesson | None, note
         if key != name:
             laid_out[name] = laid_out.pop(key)
             notes.append(note or f"{display(found)} was graded as {name}, the lesson's file")
+    if lesson and len(wanted) == 1:
+        _lone_weights(wanted[0], laid_out, origin, notes)
     notebook = repair(chosen, files[chosen], notes)
     return Submission(path, notebook, laid_out, notes)
+
+
+def _weights_of_the_export(archive: str, data: bytes, files: dict[str, bytes], notes: list[str]) -> dict[str, bytes]:
+    """A notebook without weights beside the student's own export zip (``dense-mnist.ipynb`` and
+    ``dense-mnist.zip``): the zip's weights files, put where the zip is. Unreadable: none, with a note."""
+    try:
+        inside = unpack(archive, data, notes)
+    except SubmissionProblem as problem:
+        notes.append(f"{display(archive)} beside the notebook was not read ({problem.reason})")
+        return {}
+    home = PurePosixPath(archive).parent
+    taken = {(home / PurePosixPath(k).name).as_posix(): v for k, v in sorted(inside.items())
+             if is_weights(k) and not ignored(PurePosixPath(k).parts)}
+    taken = {k: v for k, v in taken.items() if k not in files}
+    if taken:
+        notes.append(f"the notebook has no weights beside it; {', '.join(PurePosixPath(k).name for k in taken)} "
+                     f"taken from {display(archive)} beside it (the student's export)")
+    return taken
+
+
+def _lone_weights(wanted: str, laid_out: dict[str, bytes], origin: dict[str, str], notes: list[str]) -> None:
+    """A lesson that wants one weights file, and a submission whose only weights-like file has
+    another name (``model.pt``, ``dense_mnist.pth``): that file is the lesson's, with a note.
+    Two or more stay as they are (the row names them: which one was meant is not ours to guess)."""
+    if wanted in laid_out:
+        return
+    candidates = [k for k in laid_out if is_weights(k)]
+    if len(candidates) == 1:
+        laid_out[wanted] = laid_out.pop(candidates[0])
+        notes.append(f"{display(origin[candidates[0]])} was graded as {wanted}: the only weights file in the "
+                     f"submission (the lesson's training cell saves {wanted}; rename it next time)")
 
 
 def _valid_name(name: str, notes: list[str]) -> str:
@@ -147,6 +187,14 @@ def _choose_notebook(files: dict[str, bytes], lesson: Lesson | None, notes: list
         return notebooks[0]
     exact = [n for n in notebooks if lesson and PurePosixPath(n).name == lesson.notebook]
     similar = exact or [n for n in notebooks if lesson and resembles(lesson.notebook, n)]
+    copies = similar if len(similar) > 1 else notebooks if not similar else []
+    if copies and len({files[n] for n in copies}) == 1:  # a browser's "(1)", "(2)" of one download
+        chosen = min(copies, key=lambda n: (PurePosixPath(n).name != (lesson.notebook if lesson else ""), len(n), n))
+        notes.append(f"graded {chosen}; the submission's other notebooks are byte-identical copies of it "
+                     f"({', '.join(n for n in copies if n != chosen)})"
+                     + (f", and it also holds {', '.join(n for n in notebooks if n not in copies)}"
+                        if len(copies) < len(notebooks) else ""))
+        return chosen
     if len(similar) != 1:
         raise SubmissionProblem("invalid-notebook", f"the submission holds {len(notebooks)} notebooks "
                                                     f"({', '.join(notebooks)}); submit one")

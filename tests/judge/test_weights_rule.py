@@ -142,6 +142,21 @@ def test_syntax_of_a_newer_python_is_explained_in_one_line():
     assert same.reason == error
 
 
+@pytest.mark.parametrize("error", [
+    'cell "def linear_params(n_in, n_out):" raised SyntaxError: f-string: unmatched \'[\' (1.py, line 7)',
+    'cell "type Batch = tuple[int, int]" raised SyntaxError: invalid syntax (1.py, line 1)',
+    'cell "def first[T](items: list[T]) -> T:" raised SyntaxError: expected \'(\' (1.py, line 1)'])
+def test_newer_syntax_in_a_notebook_that_names_no_python_may_be_colabs(error):
+    lesson = LESSONS["dense-mnist"]
+    report = completed(lesson, TRAINED, passed=True, cell_errors=[error], python="3.11.7")
+    result = grade(lesson, report, written_with=None)
+    assert result.reason.startswith(error) and "may be syntax of a newer Python than the grader's 3.11.7" in result.reason
+    assert "(Colab runs 3.12)" in result.reason and "\n" not in result.reason
+    typo = 'cell "x = (" raised SyntaxError: \'(\' was never closed (1.py, line 1)'
+    plain = grade(lesson, completed(lesson, TRAINED, passed=True, cell_errors=[typo], python="3.11.7"))
+    assert plain.reason == typo, "a plain mistake is not blamed on the Python version"
+
+
 def test_torchs_advice_to_turn_weights_only_off_never_reaches_the_row():
     lesson = LESSONS["dense-mnist"]
     error = ('cell "model.load_state_dict(torch.load(" raised RuntimeError: Cannot use ``weights_only=True`` with '

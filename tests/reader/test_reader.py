@@ -135,7 +135,7 @@ def test_invalid_tags_are_repaired_not_dropped(tmp_path):
     nbformat.validate(sub.notebook)
     tags = [cell.metadata.get("tags") for cell in sub.notebook.cells if cell.cell_type == "code"][:3]
     assert tags == [["otter_ignore"], ["otter_ignore"], ["otter_ignore", "slow"]]
-    assert any("invalid tags made a list of unique tags" in note for note in sub.notes)
+    assert any(note.startswith("schema: the tags of 3 cell(s) made a list of unique tags") for note in sub.notes)
 
 
 @pytest.mark.parametrize("content, says", [
@@ -256,9 +256,29 @@ def test_two_candidates_are_refused_naming_both(tmp_path):
     with pytest.raises(SubmissionProblem, match=r"2 files that could be dense_mnist.pt \(Dense-MNIST-2.pt, "
                                                 r"dense_mnist \(1\).pt\)"):
         read_submission(as_zip(tmp_path / "s.zip", files), DENSE)
-    notebooks = {"dense-mnist (1).ipynb": notebook_text(DENSE), "dense-mnist (2).ipynb": notebook_text(DENSE)}
+    notebooks = {"dense-mnist (1).ipynb": notebook_text(DENSE), "dense-mnist (2).ipynb": notebook_text(DENSE) + " "}
     with pytest.raises(SubmissionProblem, match=r"2 notebooks \(dense-mnist \(1\).ipynb, dense-mnist \(2\).ipynb\)"):
         read_submission(as_zip(tmp_path / "n.zip", notebooks), DENSE)
+
+
+@pytest.mark.parametrize("names", [["dense-mnist (1).ipynb", "dense-mnist (2).ipynb"], ["a.ipynb", "b.ipynb"]])
+def test_byte_identical_notebooks_are_one_notebook_graded_with_a_note(tmp_path, names):
+    files = {name: notebook_text(DENSE) for name in names} | {DENSE.weights: weights(DENSE)}
+    sub = read_submission(as_zip(tmp_path / "s.zip", files), DENSE)
+    assert sub.assignment_name == DENSE.id and set(sub.files) == {DENSE.weights}
+    assert any(f"graded {names[0]}; the submission's other notebooks are byte-identical copies of it ({names[1]})"
+               in note for note in sub.notes)
+
+
+@pytest.mark.parametrize("name", ["dense_mnist.pth", "model.pt", "dense_mnist_best.pt", "weights/net.ckpt"])
+def test_the_only_weights_file_under_another_name_is_the_lessons(tmp_path, name):
+    sub = read_submission(as_zip(tmp_path / "s.zip", {DENSE.notebook: notebook_text(DENSE), name: weights(DENSE)}),
+                          DENSE)
+    assert sub.files == {DENSE.weights: weights(DENSE)}
+    assert any(f"{name} was graded as {DENSE.weights}: the only weights file" in note for note in sub.notes)
+    two = {DENSE.notebook: notebook_text(DENSE), "model.pt": weights(DENSE), "best.pth": weights(DENSE)}
+    sub = read_submission(as_zip(tmp_path / "two.zip", two), DENSE)
+    assert set(sub.files) == {"model.pt", "best.pth"}, "two candidates: not guessed, the row names them"
 
 
 @pytest.mark.parametrize("lesson", [DENSE, CNN], ids=lambda lesson: lesson.id)
@@ -282,6 +302,44 @@ def test_one_rule_for_every_reader(tmp_path):
     read = {kind: read_submission(path, DENSE) for kind, path in readers.items()}
     assert all(sub.files == read["zip"].files for sub in read.values())
     assert set(read["zip"].files) == {DENSE.weights, "src/models.py"}
+
+
+def test_a_notebook_beside_its_own_export_zip_takes_the_weights_from_it_wherever_the_folder_is(tmp_path):
+    nb = notebook_text(DENSE).encode()
+    export = as_zip(tmp_path / "export.zip", members(DENSE)).read_bytes()
+    write(tmp_path / "class" / "ada", {DENSE.notebook: nb, "dense-mnist.zip": export})
+    write(tmp_path / "class" / "bob", {DENSE.notebook: nb})
+    for target in (tmp_path / "class", tmp_path / "class" / "ada"):
+        [entry] = [e for e in discover(target).entries if e.label == "ada"]
+        sub = read_submission(entry, DENSE)
+        assert sub.files.get(DENSE.weights) == weights(DENSE), target
+        assert any("dense_mnist.pt taken from dense-mnist.zip beside it" in note for note in sub.notes)
+
+
+def test_loose_files_of_several_students_in_one_folder_are_paired_by_their_prefix(tmp_path):
+    nb, pt = notebook_text(DENSE).encode(), weights(DENSE)
+    root = write(tmp_path / "class", {"alice_dense-mnist.ipynb": nb, "alice_dense_mnist.pt": pt,
+                                      "bob_dense-mnist.ipynb": nb, "Bob_Dense_MNIST (1).pt": pt,
+                                      "carol_dense-mnist.ipynb": nb})
+    found = discover(root)
+    rows = {entry.label: entry for entry in found.entries}
+    assert set(rows) == {"alice_dense-mnist.ipynb", "bob_dense-mnist.ipynb", "carol_dense-mnist.ipynb"}
+    for label in ("alice_dense-mnist.ipynb", "bob_dense-mnist.ipynb"):
+        assert read_submission(rows[label], DENSE).files == {DENSE.weights: pt}, label
+    assert read_submission(rows["carol_dense-mnist.ipynb"], DENSE).files == {}
+
+
+def test_an_environment_zipped_along_is_left_out_and_nested_zips_are_opened(tmp_path):
+    venv = {f"hw/venv/lib/site-packages/pkg{i}/__init__.py": b"" for i in range(300)}
+    files = {**members(DENSE, prefix="hw/"), "hw/utils.py": b"Y = 2\n", **venv}
+    for archive in (as_zip(tmp_path / "s.zip", files), as_tar(tmp_path / "s.tar.gz", files)):
+        sub = read_submission(archive, DENSE)
+        assert set(sub.files) == {DENSE.weights, "utils.py"}, archive.name
+        assert any(f"{archive.name} holds 303 files" in note and "left out (hw/venv/)" in note for note in sub.notes)
+    inner = as_zip(tmp_path / "inner.zip", members(DENSE)).read_bytes()
+    middle = as_zip(tmp_path / "middle.zip", {"inner.zip": inner}).read_bytes()
+    sub = read_submission(as_zip(tmp_path / "outer.zip", {"middle.zip": middle}), DENSE)
+    assert sub.assignment_name == DENSE.id and set(sub.files) == {DENSE.weights}
 
 
 # ---------------------------------------------------------------- item 4: input layouts

@@ -164,7 +164,7 @@ def test_a_zip_of_the_whole_lesson_folder_ignores_checkpoints(tmp_path):
 
 def test_two_notebooks_or_two_weights_files_of_one_name_are_refused_by_path(tmp_path):
     text, weights = reference_notebook_text(DENSE), COURSE.reference_weights(DENSE).read_bytes()
-    two_notebooks = as_zip(tmp_path / "a.zip", {f"hw1/{DENSE.notebook}": text, f"hw1/old/{DENSE.notebook}": text,
+    two_notebooks = as_zip(tmp_path / "a.zip", {f"hw1/{DENSE.notebook}": text, f"hw1/old/{DENSE.notebook}": text + " ",
                                                 f"hw1/{DENSE.weights}": weights})
     with pytest.raises(SubmissionProblem, match=r"2 notebooks \(hw1/dense-mnist.ipynb, hw1/old/dense-mnist.ipynb\)"):
         read_submission(two_notebooks)

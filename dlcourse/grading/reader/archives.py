@@ -4,7 +4,9 @@ Every format the standard library unpacks is read: zip, tar, tar.gz/tgz, tar.bz2
 member with an absolute path or ``..`` refuses the archive; links and special files inside it
 are left out with a note (they could point anywhere on the machine); hidden and ignored paths
 (``__MACOSX``, ``.ipynb_checkpoints``) are dropped. Caps: :data:`MAX_ENTRIES` members and
-:data:`~.files.MAX_FILE_MB` unpacked, checked before anything is decompressed past them. An
+:data:`~.files.MAX_FILE_MB` unpacked, checked before anything is decompressed past them; an
+archive of more members (up to :data:`MAX_SCANNED`: a virtual environment zipped along) has its
+notebooks, weights and files outside environment-like folders read, the rest left out with a note. An
 encrypted zip, a damaged one, or one compressed with a method Python lacks is a
 :class:`~.files.SubmissionProblem` that says so, never an exception from zipfile or tarfile.
 """
@@ -20,9 +22,12 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from .files import MAX_FILE_MB, SubmissionProblem, archive_kind, display, ignored, read_regular
+from .files import MAX_FILE_MB, SubmissionProblem, archive_kind, display, ignored, is_notebook, is_weights, read_regular
 
-MAX_ENTRIES = 200                # one submission
+MAX_ENTRIES = 200                # one submission: files read
+MAX_SCANNED = 10 * MAX_ENTRIES   # members looked at to find them among an environment's (a venv/ zipped along)
+ENVIRONMENT_FOLDERS = {"venv", "env", "site-packages", "node_modules", "lib", "Lib", "Scripts", "bin", "include",
+                       "share", "wandb", "runs", "data", "lightning_logs"}
 MAX_DOWNLOAD_ENTRIES = 100_000   # a platform's download of a whole class
 BROKEN = (zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError, EOFError, OSError, ValueError,
           NotImplementedError, RuntimeError)
@@ -133,11 +138,40 @@ def _too_large(archive: str) -> SubmissionProblem:
     return SubmissionProblem("invalid-notebook", f"{display(archive)} unpacks to more than {MAX_FILE_MB} MB")
 
 
+def _needed(name: str, paths: list[str], notes: list[str]) -> set[str]:
+    """Of an archive's ``paths`` (over :data:`MAX_ENTRIES`), those grading needs: notebooks,
+    weights, and files outside environment-like folders (``venv/``, ``site-packages/``...), with a
+    note; all but notebooks and weights if that is still too many. Raises past :data:`MAX_SCANNED`
+    or when even those are too many."""
+    if len(paths) > MAX_SCANNED:
+        raise _too_many(name, MAX_SCANNED)
+    essential = {p for p in paths if is_notebook(p) or is_weights(p)}
+    kept = essential | {p for p in paths if not ENVIRONMENT_FOLDERS & set(PurePosixPath(p).parts[:-1])
+                        and not ignored(PurePosixPath(p).parts)}
+    if len(kept) > MAX_ENTRIES:
+        kept = essential
+    if len(kept) > MAX_ENTRIES or not kept:
+        raise _too_many(name, MAX_ENTRIES)
+    folders = sorted({_environment(p) for p in paths if p not in kept and "/" in p})
+    notes.append(f"{display(name)} holds {len(paths)} files (a submission reads at most {MAX_ENTRIES}): "
+                 f"the notebook, weights and {len(kept) - len(essential)} other file(s) read, {len(paths) - len(kept)} "
+                 f"left out" + (f" ({', '.join(map(display, folders[:3]))})" if folders else ""))
+    return kept
+
+
+def _environment(path: str) -> str:
+    """``hw/venv/lib/x.py`` -> ``hw/venv/``: the folder a left-out file is in, as the note names it."""
+    parts = PurePosixPath(path).parts[:-1]
+    end = next((i for i, part in enumerate(parts) if part in ENVIRONMENT_FOLDERS), len(parts) - 1)
+    return "/".join(parts[:end + 1]) + "/"
+
+
 def _zip(name: str, data: bytes, notes: list[str]) -> dict[str, bytes]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
         if len(members) > MAX_ENTRIES:
-            raise _too_many(name, MAX_ENTRIES)
+            kept = _needed(name, [m.filename.replace("\\", "/") for m in members], notes)
+            members = [m for m in members if m.filename.replace("\\", "/") in kept]
         if sum(m.file_size for m in members) > MAX_FILE_MB * 2**20:
             raise _too_large(name)
         files, links = {}, []
@@ -163,8 +197,8 @@ def _tar(name: str, data: bytes, notes: list[str]) -> dict[str, bytes]:
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
         for member in archive:  # streamed: the caps stop a bomb before it is all decompressed
             count += 1
-            if count > MAX_ENTRIES:
-                raise _too_many(name, MAX_ENTRIES)
+            if count > MAX_SCANNED:
+                raise _too_many(name, MAX_SCANNED)
             if member.isdir():
                 continue
             path = _safe(member.name, name)
@@ -178,6 +212,9 @@ def _tar(name: str, data: bytes, notes: list[str]) -> dict[str, bytes]:
                 raise _too_large(name)
             extracted = archive.extractfile(member)
             files[path.as_posix()] = extracted.read(member.size) if extracted else b""
+    if len(files) > MAX_ENTRIES:
+        kept = _needed(name, sorted(files), notes)
+        files = {k: v for k, v in files.items() if k in kept}
     if left_out:
         notes.append(f"{display(name)}: links and special files inside it were not followed "
                      f"({', '.join(map(display, left_out[:3]))})")

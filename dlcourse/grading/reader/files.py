@@ -102,7 +102,8 @@ def upload_problem(name: str) -> tuple[str, str] | None:
     return None
 
 
-def _canonical(stem: str) -> str:
+def canonical(stem: str) -> str:
+    """A name's stem as compared: lower case, copy suffixes dropped, runs of punctuation one ``_``."""
     stem = stem.lower()
     while (shorter := COPY_SUFFIX.sub("", stem)) != stem and shorter:
         stem = shorter
@@ -124,7 +125,7 @@ def resembles(wanted: str, name: str) -> bool:
     (want_stem, want_suffix), (stem, suffix) = _split(wanted), _split(name)
     if suffix != want_suffix.lower():
         return False
-    want, have = _canonical(want_stem), _canonical(stem)
+    want, have = canonical(want_stem), canonical(stem)
     return bool(want) and (have == want or have.endswith("_" + want))
 
 

@@ -29,8 +29,9 @@ import yaml
 from . import lms
 from .archives import extract_download, member_names
 from .entries import Discovery, Entry, SetAside, Student
-from .files import SubmissionProblem, archive_kind, display, ignored, is_notebook, read_regular
-from .uploads import Layout, classify, loose_entry, mtime, top_names
+from .files import (SubmissionProblem, archive_kind, display, ignored, is_notebook, is_weights, read_regular,
+                    stem_of)
+from .uploads import Layout, classify, loose_entry, mtime, pair_loose_weights, top_names
 
 GRADESCOPE_METADATA = "submission_metadata.yml"
 
@@ -63,10 +64,13 @@ def _detect(folder: Path) -> tuple[Layout, Path]:
 
 
 def one_student_folder(folder: Path) -> bool:
-    """A student's folder given as INPUT: exactly one notebook directly in it and no archive (a
-    folder of students' notebooks holds several; the files beside the notebook are its own)."""
+    """A student's folder given as INPUT: exactly one notebook directly in it and no archive but
+    the notebook's own export (``dense-mnist.ipynb`` and ``dense-mnist.zip``; a folder of students'
+    notebooks holds several; the files beside the notebook are its own)."""
     files = [name for name in top_names(folder) if stat.S_ISREG(os.lstat(folder / name).st_mode)]
-    return sum(is_notebook(n) for n in files) == 1 and not any(archive_kind(n) for n in files)
+    notebooks = [n for n in files if is_notebook(n)]
+    archives = [n for n in files if archive_kind(n)]
+    return len(notebooks) == 1 and (not archives or archives == [f"{stem_of(notebooks[0])}.zip"])
 
 
 def read_plain(target: Path) -> Discovery:
@@ -77,9 +81,19 @@ def read_plain(target: Path) -> Discovery:
                                 layout="plain")], [])
     entries: list[Entry] = []
     aside: list[SetAside] = []
-    for name in top_names(target):
+    names = top_names(target)
+    regular = [n for n in names if stat.S_ISREG(os.lstat(target / n).st_mode) and not ignored((n,))]
+    pairs = pair_loose_weights([n for n in regular if is_notebook(n)], [n for n in regular if is_weights(n)])
+    for name in names:
+        if name in pairs:
+            continue   # staged with its student's notebook
         found = classify(target, target / name)
         if isinstance(found, Entry):
+            paired = sorted(w for w, n in pairs.items() if n == name)
+            if paired:
+                found.members = {n: target / n for n in (name, *paired)}
+                found.notes.append(f"{display(name)} graded with {', '.join(map(display, paired))}: "
+                                   f"the same student's files by their shared name prefix")
             entries.append(found)
         else:
             aside.append(found)

@@ -248,9 +248,7 @@ def _schema(d: Draft) -> str | None:
                 _conform(output, *kinds[output["output_type"]], dropped)
             if output.get("output_type") == "execute_result" and not isinstance(output["execution_count"], int):
                 output["execution_count"] = None
-    for cell in d.nb["cells"]:
-        if _tags(cell):
-            dropped.add("invalid tags made a list of unique tags")
+    retagged = sum(_tags(cell) for cell in d.nb["cells"])
     from nbformat.validator import isvalid, normalize
 
     if not isvalid(d.nb):  # metadata the schema refuses (a kernelspec without a name): stripped
@@ -259,8 +257,11 @@ def _schema(d: Draft) -> str | None:
             _changes, d.nb = normalize(d.nb, version=4, version_minor=d.nb.get("nbformat_minor"),
                                        strip_invalid_metadata=True)
         dropped.add("invalid metadata")
-    return (f"keys the notebook format does not have were removed and missing ones added "
-            f"({', '.join(sorted(dropped))}), as Jupyter does when it opens the file") if dropped else None
+    said = [f"keys the notebook format does not have were removed and missing ones added "
+            f"({', '.join(sorted(dropped))}), as Jupyter does when it opens the file"] if dropped else []
+    if retagged:
+        said.append(f"the tags of {retagged} cell(s) made a list of unique tags (every tag kept)")
+    return "; ".join(said) or None
 
 
 def _cell_ids(d: Draft) -> str | None:

@@ -11,11 +11,11 @@ import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .entries import Discovery, Entry, SetAside, Student
-from .files import (SubmissionProblem, archive_kind, display, ignored, is_notebook, is_weights, kind_of_mode,
-                    stem_of, upload_problem, walk)
+from .files import (SubmissionProblem, archive_kind, canonical, display, ignored, is_notebook, is_weights,
+                    kind_of_mode, stem_of, upload_problem, walk)
 
 
 @dataclass(frozen=True)
@@ -76,3 +76,27 @@ def classify(root: Path, path: Path, layout: str = "plain") -> Entry | SetAside:
         return entry
     return SetAside(name + "/", "an empty folder" if not found else
                     f"a folder without a notebook, an archive or weights ({len(found)} other files)")
+
+
+def pair_loose_weights(notebooks: list[str], weights: list[str]) -> dict[str, str]:
+    """Loose weights files of a class folder -> the notebook of the same student, as Canvas's
+    layout pairs them: by the prefix before the lesson's file names (``alice_dense-mnist.ipynb``,
+    ``alice_dense_mnist.pt``). A notebook's prefix is its name less what all the notebooks' names
+    end with; a weights file goes with the notebook whose prefix starts its name, the longest one,
+    and only when exactly one notebook has it (no guess between two students)."""
+    stems = {n: canonical(stem_of(n)).split("_") for n in notebooks}
+    if len(stems) < 2:
+        return {}
+    shared = 0   # how many trailing parts every notebook's name ends with (the lesson's name)
+    while all(len(parts) > shared + 1 for parts in stems.values()) and \
+            len({tuple(parts[len(parts) - shared - 1:]) for parts in stems.values()}) == 1:
+        shared += 1
+    prefixes = {n: "_".join(parts[:len(parts) - shared]) for n, parts in stems.items()}
+    pairs: dict[str, str] = {}
+    for name in weights:
+        have = canonical(PurePosixPath(name).stem)
+        fits = [(len(p), n) for n, p in prefixes.items() if p and (have == p or have.startswith(p + "_"))]
+        best = max(fits, default=None)
+        if best and sum(1 for length, _ in fits if length == best[0]) == 1:
+            pairs[name] = best[1]
+    return pairs
