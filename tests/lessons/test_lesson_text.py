@@ -123,12 +123,18 @@ def one_group(model):
     return torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
 
 
-def two_groups(model):
-    """The common practice: no decay for biases and normalization parameters."""
+def grouped(model, weights_decay: float, others_decay: float):
+    """AdamW with one decay for the weight matrices and kernels, another for biases and
+    normalization parameters."""
     weights = [p for p in model.parameters() if p.ndim > 1]
     others = [p for p in model.parameters() if p.ndim <= 1]
-    return torch.optim.AdamW([{"params": weights, "weight_decay": 0.05},
-                              {"params": others, "weight_decay": 0.0}], lr=1e-3)
+    return torch.optim.AdamW([{"params": weights, "weight_decay": weights_decay},
+                              {"params": others, "weight_decay": others_decay}], lr=1e-3)
+
+
+def two_groups(model):
+    """The common practice: no decay for biases and normalization parameters."""
+    return grouped(model, 0.05, 0.0)
 
 
 def no_decay(model):
@@ -136,10 +142,7 @@ def no_decay(model):
 
 
 def decay_on_biases_only(model):
-    weights = [p for p in model.parameters() if p.ndim > 1]
-    others = [p for p in model.parameters() if p.ndim <= 1]
-    return torch.optim.AdamW([{"params": weights, "weight_decay": 0.0},
-                              {"params": others, "weight_decay": 0.05}], lr=1e-3)
+    return grouped(model, 0.0, 0.05)
 
 
 def weights_only(model):
