@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .datasets import DATASETS
-from .spec import ArchSpec, LayerSpec
+from .spec import SHORTHAND, ArchSpec, LayerSpec
 
 if TYPE_CHECKING:
     from torch import nn
@@ -58,9 +58,6 @@ ARGUMENTS: dict[str, dict[str, tuple[type, float, float]]] = {
 REQUIRED = {"Conv2d": ("out_channels", "kernel_size"), "Linear": ("out_features",),
             "MaxPool2d": ("kernel_size",), "AvgPool2d": ("kernel_size",),
             "AdaptiveAvgPool2d": ("output_size",), "AdaptiveMaxPool2d": ("output_size",)}
-_SHORTHAND = {"Conv2d": "out_channels", "Linear": "out_features", "MaxPool2d": "kernel_size",
-              "AvgPool2d": "kernel_size", "AdaptiveAvgPool2d": "output_size",
-              "AdaptiveMaxPool2d": "output_size", "Dropout": "p", "Dropout2d": "p", "LeakyReLU": "negative_slope"}
 _IMAGES = {"Conv2d", "BatchNorm2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Dropout2d"}
 _FLAT = {"Linear", "BatchNorm1d"}
 
@@ -186,9 +183,9 @@ def _layer(number: int, entry: Any) -> LayerSpec:
         raise DesignProblem(f"layer {number} is {str(kind)[:40]!r}, which the design grammar does not have "
                             f"(it has {', '.join(ARGUMENTS)})")
     if not isinstance(args, dict):
-        if kind not in _SHORTHAND:
+        if kind not in SHORTHAND:
             raise DesignProblem(f"layer {number} ({kind}) takes its arguments as a mapping")
-        args = {_SHORTHAND[kind]: args}
+        args = {SHORTHAND[kind]: args}
     allowed = ARGUMENTS[kind]
     for key, value in args.items():
         if key not in allowed:

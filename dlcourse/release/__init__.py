@@ -123,7 +123,7 @@ def _release(lesson: Lesson, student_dist: Path, target: Path, toolkit_url: str)
         title=lesson.title, notebook=lesson.notebook, weights=lesson.weights, lesson_id=lesson.id,
         toolkit_url=toolkit_url,
         baseline=BASELINE_NOTE.format(weights=baseline.weights, lesson=baseline.id) if baseline else "",
-        submitted=" and ".join(f"`{name}`" for name in lesson.submitted_files)))
+        submitted=", ".join(f"`{name}`" for name in lesson.submitted_files + lesson.design_files)))
     return target
 
 

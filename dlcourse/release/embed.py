@@ -63,5 +63,5 @@ def _replace_cells(nb: nbformat.NotebookNode, lesson: Lesson, toolkit_url: str) 
         raise ValueError(f"{lesson.notebook}: expected Otter's init cell and export cell once each "
                          f"(init_cell and export_cell in its ASSIGNMENT CONFIG)")
     init[0].source = INIT_CELL.format(lesson_id=lesson.id, toolkit_url=toolkit_url)
-    submitted = " and ".join(lesson.submitted_files) or "nothing else"
+    submitted = ", ".join(lesson.submitted_files + lesson.design_files) or "nothing else"
     export[0].source = EXPORT_CELL.format(files=submitted)
