@@ -173,6 +173,7 @@ def read_description(data: bytes, input_shape: tuple[int, ...], classes: int,
 
 def _layer(number: int, entry: Any) -> LayerSpec:
     """One layer of a description, its kind and every argument checked (see ARGUMENTS)."""
+    args: Any
     if isinstance(entry, str):
         kind, args = entry, {}
     elif isinstance(entry, dict) and len(entry) == 1:
@@ -256,7 +257,7 @@ def _arguments(number: int, kind: str, m: nn.Module) -> dict:
             return value[0]
         return value
 
-    def default(condition: bool, what: str) -> None:
+    def default(condition: Any, what: str) -> None:
         if not condition:
             raise DesignProblem(f"layer {number} ({kind}) sets {what}, which the design grammar does not have")
 

@@ -145,10 +145,10 @@ def design_files(lesson: Lesson, folder: Path, present: list[str]) -> dict[str, 
             try:
                 read_description(data, lesson.architecture.input_shape if lesson.architecture else (),
                                  len(DATASETS[lesson.dataset].classes), name)
-            except DesignProblem as problem:
-                problems.append(str(problem))
-        else:
-            problems += [problem] if (problem := _weights_problem(folder / found)) else []
+            except DesignProblem as refused:
+                problems.append(str(refused))
+        elif unreadable := _weights_problem(folder / found):
+            problems.append(unreadable)
         files[name] = data
     if problems:
         print(f"Warning: {problems[0]}: the design question scores 0 without both files (save them with "

@@ -100,7 +100,8 @@ def mistake_submission(course: Course, lesson: Lesson, mistake: Mistake, folder:
         target = folder / f"{mistake.name}.ipynb"
         nbformat.write(notebook, target)
         return target
-    untrained = {}
+    assert lesson.weights, f"lesson {lesson.id} submits no weights"
+    untrained: dict[str, bytes] = {}
     if mistake.weights == "untrained" or "untrained" in mistake.design.values():
         untrained = untrained_files(course, lesson, notebook, data)
     weights = untrained if mistake.weights == "untrained" else {lesson.weights: course.reference_weights(lesson).read_bytes()}

@@ -58,8 +58,9 @@ def combine(submission: Path, lesson: Lesson, points: dict[str, float], files: d
     if verdict is not None:
         flags += _verify(lesson, questions, verdict, report, notes, list(unfinished))
     design = questions.get(lesson.verified_questions.get("design", ""))
-    if design and report.design is not None:
-        _design(design, DesignVerdict(**report.design), lesson)
+    if design:
+        _design(design, DesignVerdict(**report.design) if report.design else
+                DesignVerdict(problem="the grader did not measure it"), lesson)
     result = GradeResult(submission=submission.name, lesson=lesson.id, status="ok", reason="",
                          questions=questions, accuracy=verdict.accuracy if verdict else None,
                          flags=flags, notes=notes)
