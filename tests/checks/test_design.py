@@ -227,3 +227,10 @@ def test_export_takes_the_design_files_and_warns_without_them(tmp_path, capsys):
     design_files(lesson, tmp_path, sorted(p.name for p in tmp_path.iterdir()))
     assert "Warning: layer 1 is 'Upsample'" in capsys.readouterr().out
 
+
+
+def test_the_reference_design_meets_its_target_within_the_budget_on_the_full_test_set(course, real_data):
+    lesson = course.lesson("regularization")
+    verdict = verify_design(lesson, course.solution_dir(lesson.id), real_data)
+    assert verdict.problem is None and verdict.within_budget, verdict.problem
+    assert verdict.meets_threshold, f"{verdict.accuracy:.2%}"
