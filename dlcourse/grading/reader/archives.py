@@ -155,7 +155,9 @@ def _zip(name: str, data: bytes, notes: list[str]) -> dict[str, bytes]:
 def _tar(name: str, data: bytes, notes: list[str]) -> dict[str, bytes]:
     """Listed from its headers first (decompressing at most :data:`MAX_LISTED_MB`), then the
     chosen members read."""
-    listed, left_out, declared = {}, [], 0
+    listed: dict[str, tarfile.TarInfo] = {}
+    left_out: list[str] = []
+    declared = 0
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
         for count, member in enumerate(archive, start=1):
             if count > MAX_SCANNED:
@@ -166,15 +168,15 @@ def _tar(name: str, data: bytes, notes: list[str]) -> dict[str, bytes]:
                                                             f"{MAX_LISTED_MB} MB")
             if member.isdir():
                 continue
-            path = _safe(member.name, name)
-            if ignored(path.parts):
+            relative = _safe(member.name, name)
+            if ignored(relative.parts):
                 continue
             if not member.isreg():
-                left_out.append(path.as_posix())
+                left_out.append(relative.as_posix())
                 continue
-            listed[path.as_posix()] = member
+            listed[relative.as_posix()] = member
         kept = choose_files(name, {path: m.size for path, m in listed.items()}, notes)
-        files = {}
+        files: dict[str, bytes] = {}
         for path, member in listed.items():
             if path in kept:
                 extracted = archive.extractfile(member)
