@@ -126,7 +126,7 @@ def _submission(path: Path, files: dict[str, bytes], lesson: Lesson | None, note
     chosen = _choose_notebook(files, lesson, notes)
     laid_out, origin = _lay_out(files, chosen)
     wanted = lesson.submitted_files if lesson else sorted({PurePosixPath(k).name for k in files if is_weights(k)})
-    for name in wanted:
+    for name in wanted + (lesson.design_files if lesson else []):
         found, note = find_lesson_file(name, sorted(origin.values()))
         if found is None:
             continue
