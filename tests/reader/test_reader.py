@@ -252,7 +252,7 @@ def test_renamed_files_are_found_when_one_candidate_exists_with_a_note_naming_it
 
 def test_two_candidates_are_refused_naming_both(tmp_path):
     files = {DENSE.notebook: notebook_text(DENSE), "dense_mnist (1).pt": weights(DENSE),
-             "Dense-MNIST-2.pt": weights(DENSE)}
+             "Dense-MNIST-2.pt": weights(DENSE) + b"\0"}   # byte-identical ones would be one file
     with pytest.raises(SubmissionProblem, match=r"2 files that could be dense_mnist.pt \(Dense-MNIST-2.pt, "
                                                 r"dense_mnist \(1\).pt\)"):
         read_submission(as_zip(tmp_path / "s.zip", files), DENSE)
@@ -342,7 +342,6 @@ def test_an_environment_zipped_along_is_left_out_and_nested_zips_are_opened(tmp_
     assert sub.assignment_name == DENSE.id and set(sub.files) == {DENSE.weights}
 
 
-
 PACKAGE = {"src/__init__.py": b"", "src/models.py": b"from torch import nn\n"}
 
 
@@ -368,7 +367,7 @@ def test_an_upload_reads_the_same_files_zipped_tarred_or_unpacked_as_gradescope_
                        for note in sub.notes), (kind, path.name, sub.notes)
     everything = {**code, **{f"hw/src/big_{i}.py": bytes(3 << 20) for i in range(3)}}
     for path in (as_zip(tmp_path / "code.zip", everything), write(tmp_path / "code", everything)):
-        with pytest.raises(SubmissionProblem, match="notebooks, weights and code alone are over 8 MB"):
+        with pytest.raises(SubmissionProblem, match="notebooks, weights, archives and code alone are over 8 MB"):
             read_submission(path, DENSE)
 
 

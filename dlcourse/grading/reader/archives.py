@@ -3,7 +3,8 @@
 Every format the standard library unpacks is read: zip, tar, tar.gz/tgz, tar.bz2, tar.xz. A
 member with an absolute path or ``..`` refuses the archive; links and special files inside it
 are left out with a note (they could point anywhere on the machine); hidden and ignored paths
-(``__MACOSX``, ``.ipynb_checkpoints``) are dropped. Which members are read is
+(``__MACOSX``, ``.ipynb_checkpoints``, a ``.venv/``) are dropped before any cap counts them
+(an index holds at most :data:`MAX_DOWNLOAD_ENTRIES`). Which members are read is
 :func:`~.files.choose_files`'s rule, the one a folder's files go through (a venv or a dataset
 zipped along is left out with a note), decided from the archive's index or headers before
 anything is decompressed past the caps; a tar is listed to :data:`MAX_LISTED_MB` declared. An
@@ -22,7 +23,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from .files import (MAX_FILE_MB, MAX_SCANNED, SubmissionProblem, archive_kind, choose_files, display, ignored,
+from .files import (MAX_FILE_MB, SubmissionProblem, archive_kind, choose_files, display, ignored,
                     read_regular, too_many)
 
 MAX_LISTED_MB = 4 * MAX_FILE_MB  # a tar is decompressed to list it: its declared contents, at most
@@ -130,9 +131,10 @@ def _safe(raw: str, archive: str) -> PurePosixPath:
 def _zip(name: str, data: bytes, notes: list[str]) -> dict[str, bytes]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
-        if len(members) > MAX_SCANNED:
-            raise too_many(name, MAX_SCANNED)
+        if len(members) > MAX_DOWNLOAD_ENTRIES:
+            raise too_many(name, MAX_DOWNLOAD_ENTRIES)
         listed = {_safe(m.filename, name).as_posix(): m for m in members}  # every path checked, read or not
+        # hidden and ignored members (a .venv/, .git/) are never read, so they count against no cap
         listed = {path: m for path, m in listed.items() if not ignored(PurePosixPath(path).parts)}
         kept = choose_files(name, {path: m.file_size for path, m in listed.items()}, notes)
         files, links = {}, []
@@ -160,8 +162,8 @@ def _tar(name: str, data: bytes, notes: list[str]) -> dict[str, bytes]:
     declared = 0
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
         for count, member in enumerate(archive, start=1):
-            if count > MAX_SCANNED:
-                raise too_many(name, MAX_SCANNED)
+            if count > MAX_DOWNLOAD_ENTRIES:
+                raise too_many(name, MAX_DOWNLOAD_ENTRIES)
             declared += member.size
             if declared > MAX_LISTED_MB * 2**20:  # before the next header is sought past this member's data
                 raise SubmissionProblem("invalid-notebook", f"{display(name)} unpacks to more than "
@@ -170,7 +172,7 @@ def _tar(name: str, data: bytes, notes: list[str]) -> dict[str, bytes]:
                 continue
             relative = _safe(member.name, name)
             if ignored(relative.parts):
-                continue
+                continue  # never read, so counted against no cap but the index's
             if not member.isreg():
                 left_out.append(relative.as_posix())
                 continue
