@@ -20,6 +20,7 @@ _EXPORTS = {
     "seed_everything": "seeding",
     "best_device": "device", "device_of": "device",
     "load_weights": "checks.weights",
+    "save_design": "design", "DesignProblem": "design",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -118,6 +118,41 @@ def lesson_files(lesson: Lesson, folder: Path) -> dict[str, bytes]:
         if problem:
             raise ExportRefused(f"{found} cannot be read as weights: {problem}")
         files[name] = path.read_bytes()
+    return files | design_files(lesson, folder, present)
+
+
+def design_files(lesson: Lesson, folder: Path, present: list[str]) -> dict[str, bytes]:
+    """The design task's files, found by the same rule, each checked as the grader reads it.
+    They are not required: without them (or with a file the grader cannot read) the zip is
+    written all the same, and a warning says that the design question will score 0."""
+    from .datasets import DATASETS
+    from .design import DesignProblem, read_description
+    from .grading.reader.files import SubmissionProblem, find_lesson_file
+
+    files, problems = {}, []
+    for name in lesson.design_files:
+        try:
+            found, note = find_lesson_file(name, present)
+        except SubmissionProblem as error:
+            raise ExportRefused(f"{error.reason}: keep only {name} in {folder}; then run this cell again.") from None
+        if found is None:
+            problems.append(f"{name} is not in {folder}")
+            continue
+        if note:
+            print(f"Note: {note}.")
+        data = (folder / found).read_bytes()
+        if name.endswith(".json"):
+            try:
+                read_description(data, lesson.architecture.input_shape if lesson.architecture else (),
+                                 len(DATASETS[lesson.dataset].classes), name)
+            except DesignProblem as refused:
+                problems.append(str(refused))
+        elif unreadable := _weights_problem(folder / found):
+            problems.append(unreadable)
+        files[name] = data
+    if problems:
+        print(f"Warning: {problems[0]}: the design question scores 0 without both files (save them with "
+              f"dlcourse.save_design).")
     return files
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import yaml
 
 from .datasets import dataset_class
-from .lesson_config import LessonConfig, LessonConfigError, read_config
+from .lesson_config import DesignConfig, LessonConfig, LessonConfigError, read_config
 from .spec import ArchSpec
 
 if TYPE_CHECKING:  # torch is imported only where tensors are made: graders stay light
@@ -58,6 +58,8 @@ class Lesson:
     # The limits set in the Gradescope assignment's settings: the autograder fits its own inside them.
     gradescope_timeout: int
     gradescope_memory_mb: int
+    # The open design task (its files, target, parameter budget and stated training time), if any.
+    design: DesignConfig | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Lesson:
@@ -87,6 +89,7 @@ class Lesson:
             gap_images=config.gap_images, validation_fraction=config.validation_fraction,
             gradescope_timeout=config.gradescope.timeout,
             gradescope_memory_mb=config.gradescope.memory_mb,
+            design=config.design,
         )
 
     def baseline_lesson(self) -> Lesson | None:
@@ -101,6 +104,12 @@ class Lesson:
         """The weights files a submission must hold: this lesson's and its baseline's."""
         baseline = self.baseline_lesson()
         return [name for name in (self.weights, baseline.weights if baseline else None) if name]
+
+    @property
+    def design_files(self) -> list[str]:
+        """The design task's files (its description and weights): submitted when present; a
+        submission without them scores 0 on the design question, nothing else."""
+        return [self.design.description, self.design.weights] if self.design else []
 
     def test_set(self, root: str | os.PathLike | None = None) -> ImageDataset:
         return dataset_class(self.dataset)(root, train=False)

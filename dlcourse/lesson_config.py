@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 from .datasets import DATASETS
 from .spec import LayerSpec
 
-Role = Literal["architecture", "accuracy", "gap"]
+Role = Literal["architecture", "accuracy", "gap", "design"]
 
 
 class LessonConfigError(ValueError):
@@ -60,6 +60,19 @@ class PrepareConfig(_Strict):
     standardize: Optional[Literal["train"]] = None  # each channel with training-set statistics
 
 
+class DesignConfig(_Strict):
+    """The open design task: the student's own network, saved as a description (dlcourse.design)
+    beside its weights, measured by the clean room against a target and a parameter budget."""
+
+    description: StrictStr = Field(pattern=r"^[\w.-]+\.json$")   # the network as data
+    weights: StrictStr = Field(pattern=r"^[\w.-]+\.pt$")
+    accuracy_threshold: StrictFloat = Field(gt=0, le=1)   # on the full test split, measured from the weights
+    max_parameters: StrictInt = Field(gt=0)               # counted from the description, checked before building
+    # the stated limit on training time: the text states it and the notebook prints the time
+    # measured; the clean room cannot measure it, so it is not graded
+    training_minutes: StrictInt = Field(gt=0)
+
+
 class LessonConfig(_Strict):
     """One lesson.yaml. Required: id, title, dataset; everything else has its default here."""
 
@@ -80,6 +93,7 @@ class LessonConfig(_Strict):
     # the share of the training set the notebook holds out for validation: never in the
     # standardization statistics, never measured as training images
     validation_fraction: float = Field(0.0, ge=0, lt=1)
+    design: Optional[DesignConfig] = None            # an open design task (the student's own network)
 
     @field_validator("dataset")
     @classmethod
@@ -91,7 +105,7 @@ class LessonConfig(_Strict):
     @model_validator(mode="after")
     def _roles_have_what_they_measure(self) -> LessonConfig:
         needs = {"architecture": ("architecture",), "accuracy": ("weights", "accuracy_threshold"),
-                 "gap": ("weights", "baseline")}
+                 "gap": ("weights", "baseline"), "design": ("design", "architecture")}
         for role in self.verified_questions:
             missing = [key for key in needs[role] if getattr(self, key) is None]
             if missing:

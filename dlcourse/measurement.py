@@ -134,3 +134,63 @@ def train_test_gap(model: nn.Module, prepare: Callable[[torch.Tensor], torch.Ten
 
     train, test = (evaluate(model, split, prepare=prepare).accuracy for split in images)
     return train - test
+
+
+@dataclass
+class DesignVerdict:
+    """The clean room's measurement of the design task's network (lesson.yaml ``design``)."""
+
+    problem: str | None = None        # why it was not measured, naming the file (missing, refused, unfit)
+    parameters: int | None = None     # counted from the description, before anything was built
+    max_parameters: int = 0
+    within_budget: bool = False
+    layers: int = 0
+    accuracy: float | None = None
+    test_images: int = 0
+    threshold: float = 0.0
+    meets_threshold: bool = False
+
+
+def verify_design(lesson: Lesson, folder: Path, data: Path | None = None,
+                  prepare: Callable[[torch.Tensor], torch.Tensor] | None = None) -> DesignVerdict:
+    """Measure the design task's network from the files in ``folder`` (the description and the
+    weights lesson.yaml's ``design`` names): the description read as hostile data and its
+    parameters counted by arithmetic (dlcourse.design.read_description), then, within the
+    grader's safety bounds, the network built, the weights loaded (``weights_only``) and its
+    accuracy measured on the full test split in ``data`` through the lesson's input pipeline
+    (``prepare``, if already made)."""
+    from .checks.weights import WeightsProblem, read_weights, spec_model_with, state_dict_problem
+    from .datasets import DATASETS
+    from .design import DesignProblem, read_description
+    from .training import evaluate
+
+    design = lesson.design
+    assert design is not None and lesson.architecture is not None, f"lesson {lesson.id} has no design task"
+    verdict = DesignVerdict(max_parameters=design.max_parameters, threshold=design.accuracy_threshold)
+    missing = [name for name in lesson.design_files if not (folder / name).is_file()]
+    if missing:
+        verdict.problem = f"{' and '.join(missing)} {'was' if len(missing) == 1 else 'were'} not submitted"
+        return verdict
+    description = folder / design.description
+    try:
+        if description.stat().st_size > 2**20:  # read_description bounds it again; never read a huge file whole
+            raise DesignProblem(f"{design.description} is {description.stat().st_size // 2**20:,} MB")
+        spec, cost = read_description(description.read_bytes(), lesson.architecture.input_shape,
+                                      len(DATASETS[lesson.dataset].classes), design.description)
+        verdict.parameters, verdict.layers = cost.parameters, len(spec.layers)
+        verdict.within_budget = cost.parameters <= design.max_parameters
+        state = read_weights(folder / design.weights)
+        unfit = state_dict_problem(state, spec)
+    except (DesignProblem, WeightsProblem) as problem:
+        verdict.problem = str(problem)
+        return verdict
+    if unfit:
+        verdict.problem = f"{design.weights} does not hold the network {design.description} describes: {unfit}"
+        return verdict
+    model = spec_model_with(state, spec)
+    test_set = lesson.test_set(data)
+    prepare = prepare or lesson.reference_prepare(root=data)
+    verdict.test_images = len(test_set)
+    verdict.accuracy = evaluate(model, test_set, prepare=prepare).accuracy
+    verdict.meets_threshold = verdict.accuracy >= design.accuracy_threshold
+    return verdict

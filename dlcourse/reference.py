@@ -18,7 +18,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -48,6 +48,7 @@ class TrainingRun:
     seconds: float
     history: dict                     # per-epoch seconds and accuracies, and the test accuracy
     extra_errors: list[str]           # optional cells that raised, each as "cell N: error"
+    design: dict[str, bytes] = field(default_factory=dict)  # the design task's files, if its cell ran
 
 
 def train_reference(course: Course, lesson: Lesson, seed: int | None = None,
@@ -87,7 +88,8 @@ def train_reference(course: Course, lesson: Lesson, seed: int | None = None,
             raise NotebookFailed(f"the reference fails {failure}{accuracy}; the executed notebook is in {kept}")
         weights = (folder / course.reference_weights(lesson).name).read_bytes()
         history = json.loads((folder / "history.json").read_text())
-    return TrainingRun(executed, weights, seconds, history, [error for _, error in errors])
+        design = {name: (folder / name).read_bytes() for name in lesson.design_files if (folder / name).is_file()}
+    return TrainingRun(executed, weights, seconds, history, [error for _, error in errors], design)
 
 
 def _is_extra(cell: nbformat.NotebookNode) -> bool:
@@ -148,9 +150,13 @@ def is_training_cell(cell: nbformat.NotebookNode) -> bool:
 
 
 def save_reference(course: Course, lesson: Lesson, run: TrainingRun) -> list[Path]:
-    """Store the weights and the executed notebook in ``solutions/<id>/``."""
+    """Store the weights, the design task's files (if its cell ran) and the executed notebook
+    in ``solutions/<id>/``."""
     weights = course.reference_weights(lesson)
     weights.write_bytes(run.weights)
+    design = [course.solution_dir(lesson.id) / name for name in run.design]
+    for path in design:
+        path.write_bytes(run.design[path.name])
     executed = course.executed_solution(lesson.id)
     nbformat.write(run.notebook, executed)
-    return [weights, executed]
+    return [weights, *design, executed]

@@ -14,6 +14,11 @@
         expect:
           status: ok
           lose: {model: "should map 512 features to 256"}   # question -> phrase in its message
+
+  A lesson with a design task submits its two design files too: the reference's, unless
+  ``design: {description: untrained, weights: untrained}`` (each reference | untrained | none)
+  says to take that file from the edited notebook's network as built, untrained
+  (``save_design(own_model)``).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class Mistake:
     weights: str = "untrained"
     demo: bool = False
     expect: dict = field(default_factory=dict)
+    design: dict = field(default_factory=dict)   # design file kind -> reference | untrained | none
 
 
 def load_mistakes(lesson: Lesson) -> list[Mistake]:
@@ -52,14 +58,21 @@ def load_mistakes(lesson: Lesson) -> list[Mistake]:
     return [Mistake(name=e["name"], description=e["description"],
                     edits=[(edit["find"], edit["replace"]) for edit in e.get("edits", [])],
                     weights=e.get("weights", "untrained"), demo=bool(e.get("demo", False)),
-                    expect=e.get("expect", {})) for e in entries]
+                    expect=e.get("expect", {}), design=e.get("design", {})) for e in entries]
 
 
 def reference_submission(course: Course, lesson: Lesson, folder: Path) -> Path:
     notebook = nbformat.read(course.solution_notebook(lesson.id), as_version=4)
     weights = course.reference_weights(lesson)
     return _zip(folder / "reference.zip", lesson, notebook, {weights.name: weights.read_bytes(),
-                                                             **baseline_files(course, lesson)})
+                                                             **baseline_files(course, lesson),
+                                                             **reference_design(course, lesson)})
+
+
+def reference_design(course: Course, lesson: Lesson) -> dict[str, bytes]:
+    """The design task's reference files (saved by ``dlcourse train``), if the lesson has one."""
+    folder = course.solution_dir(lesson.id)
+    return {name: (folder / name).read_bytes() for name in lesson.design_files if (folder / name).is_file()}
 
 
 def baseline_files(course: Course, lesson: Lesson) -> dict[str, bytes]:
@@ -87,11 +100,18 @@ def mistake_submission(course: Course, lesson: Lesson, mistake: Mistake, folder:
         target = folder / f"{mistake.name}.ipynb"
         nbformat.write(notebook, target)
         return target
-    if mistake.weights == "reference":
-        weights = course.reference_weights(lesson).read_bytes()
-    else:
-        weights = untrained_weights(course, lesson, notebook, data)
-    files = {course.reference_weights(lesson).name: weights, **baseline_files(course, lesson)}
+    assert lesson.weights, f"lesson {lesson.id} submits no weights"
+    untrained: dict[str, bytes] = {}
+    if mistake.weights == "untrained" or "untrained" in mistake.design.values():
+        untrained = untrained_files(course, lesson, notebook, data)
+    weights = untrained if mistake.weights == "untrained" else {lesson.weights: course.reference_weights(lesson).read_bytes()}
+    design = reference_design(course, lesson)
+    for kind, source in mistake.design.items():
+        name = getattr(lesson.design, kind)
+        design.pop(name, None)
+        if source == "untrained" and name in untrained:
+            design[name] = untrained[name]
+    files = {lesson.weights: weights[lesson.weights], **baseline_files(course, lesson), **design}
     return _zip(folder / f"{mistake.name}.zip", lesson, notebook, files)
 
 
@@ -107,16 +127,26 @@ def apply_edits(notebook: nbformat.NotebookNode, edits: list[tuple[str, str]]) -
     return notebook
 
 
-def untrained_weights(course: Course, lesson: Lesson, notebook: nbformat.NotebookNode,
-                      data: Path | None = None) -> bytes:
-    """What a student who never ran the training cell would save: their network, initialised."""
+def untrained_files(course: Course, lesson: Lesson, notebook: nbformat.NotebookNode,
+                    data: Path | None = None) -> dict[str, bytes]:
+    """What a student who never ran the training cells would save: their networks, initialised
+    (the lesson's weights, and the design task's files where it has one)."""
     notebook = nbformat.from_dict(notebook)
     notebook.cells.append(nbformat.v4.new_code_cell(f'torch.save(model.state_dict(), "{lesson.weights}")'))
+    if lesson.design:
+        notebook.cells.append(nbformat.v4.new_code_cell("from dlcourse import save_design\nsave_design(own_model)"))
     with tempfile.TemporaryDirectory(prefix="dlcourse-untrained-") as scratch:
         folder = course.student_workspace(lesson, Path(scratch))
         nbformat.write(notebook, folder / lesson.notebook)
         execute_notebook(notebook, folder, skip_ignored=True, allow_errors=True, data=data)
-        return (folder / course.reference_weights(lesson).name).read_bytes()
+        return {name: (folder / name).read_bytes() for name in [lesson.weights, *lesson.design_files]
+                if name and (folder / name).is_file()}
+
+
+def untrained_weights(course: Course, lesson: Lesson, notebook: nbformat.NotebookNode,
+                      data: Path | None = None) -> bytes:
+    """What a student who never ran the training cell would save: their network, initialised."""
+    return untrained_files(course, lesson, notebook, data)[lesson.weights or ""]
 
 
 def _zip(target: Path, lesson: Lesson, notebook: nbformat.NotebookNode, files: dict[str, bytes]) -> Path:

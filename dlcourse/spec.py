@@ -16,7 +16,8 @@ from typing import Any
 
 # The constructor argument a bare number stands for, e.g. {Linear: 512} or {Dropout: 0.3}.
 SHORTHAND = {"Linear": "out_features", "Conv2d": "out_channels", "MaxPool2d": "kernel_size",
-             "AvgPool2d": "kernel_size", "Dropout": "p", "Dropout2d": "p"}
+             "AvgPool2d": "kernel_size", "Dropout": "p", "Dropout2d": "p",
+             "AdaptiveAvgPool2d": "output_size", "AdaptiveMaxPool2d": "output_size", "LeakyReLU": "negative_slope"}
 # The constructor argument that the previous layer's output decides.
 INFERRED_INPUT = {"Linear": ("in_features", lambda shape: shape[-1]),
                   "Conv2d": ("in_channels", lambda shape: shape[1]),

@@ -20,6 +20,7 @@ _EXPORTS = {
     "student_function": "answers", "whole_number": "answers", "for_input": "inputs",
     "chosen_answer": "answers", "number_answer": "answers", "shape_answer": "answers",
     "check_choice": "answers", "check_number": "answers", "check_shape": "answers",
+    "check_design": "design",
     "check_train_epoch": "loops", "check_evaluate_accuracy": "loops", "check_conv2d_forward": "layers",
 }
 __all__ = sorted(_EXPORTS)

@@ -6,6 +6,6 @@ submission arrived with, captured before any student code ran. The measurement i
 name for it (and the import path tests and earlier autograders use).
 """
 
-from ..measurement import PREDICTION_IMAGES, Verdict, verify
+from ..measurement import PREDICTION_IMAGES, DesignVerdict, Verdict, verify, verify_design
 
-__all__ = ["PREDICTION_IMAGES", "Verdict", "verify"]
+__all__ = ["PREDICTION_IMAGES", "DesignVerdict", "Verdict", "verify", "verify_design"]

@@ -80,6 +80,7 @@ class JudgeReport:
     kernel_error: str | None = None
     running_cell: str | None = None    # the cell last started, if the run stopped early
     verdict: dict | None = None        # cleanroom.Verdict as a mapping
+    design: dict | None = None         # cleanroom.DesignVerdict as a mapping, for a lesson with a design task
     outcome: Outcome | None = None
     notebook: str | None = None        # the executed notebook (the student's output, capped)
     refused: str | None = None         # the sandbox could not be made safe here
@@ -154,6 +155,13 @@ def judge(job: JudgeJob, stop: threading.Event) -> JudgeReport:
     report.running_cell, report.notebook = runner.running_cell, runner.notebook
     if lesson.verified_questions and not report.outcome.interrupted:
         report.verdict = measure(lesson, job, order if report.ready else None)
+    if "design" in lesson.verified_questions and not report.outcome.interrupted:
+        from .cleanroom import verify_design
+
+        try:
+            report.design = asdict(verify_design(lesson, Path(job.workdir), Path(job.data_root)))
+        except Exception as error:  # a bug of ours on odd files: the design question's row says so
+            report.design = {"problem": f"the grader could not measure it ({type(error).__name__})"}
     return report
 
 

@@ -140,12 +140,13 @@ def _python_version(notebook: nbformat.NotebookNode) -> str | None:
 
 
 def _capture(files: dict[str, bytes], lesson: Lesson, source: Path, work: Path) -> Path:
-    """The judge's work folder: the lesson's settings and the submitted weights, as submitted."""
+    """The judge's work folder: the lesson's settings and the submitted weights (and design
+    files), as submitted."""
     work.mkdir()
     for name in (LESSON_FILE, BASELINE_FILE):
         if (source / "files" / name).is_file():
             shutil.copyfile(source / "files" / name, work / name)
-    for name in lesson.submitted_files:
+    for name in lesson.submitted_files + lesson.design_files:
         if name in files:
             (work / name).write_bytes(files[name])
     return work

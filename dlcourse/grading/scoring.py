@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..checks.messages import PIPELINES_AGREE, gap_not_smaller, percent, pipelines_differ, shortfall
 from ..lesson import Lesson
-from .cleanroom import Verdict
+from .cleanroom import DesignVerdict, Verdict
 from .judge import JudgeReport
 from .manifest import Manifest
 from .result import GradeResult, QuestionResult
@@ -57,6 +57,10 @@ def combine(submission: Path, lesson: Lesson, points: dict[str, float], files: d
         notes.append(f"the runner said: {report.kernel_error}")
     if verdict is not None:
         flags += _verify(lesson, questions, verdict, report, notes, list(unfinished))
+    design = questions.get(lesson.verified_questions.get("design", ""))
+    if design:
+        _design(design, DesignVerdict(**report.design) if report.design else
+                DesignVerdict(problem="the grader did not measure it"), lesson)
     result = GradeResult(submission=submission.name, lesson=lesson.id, status="ok", reason="",
                          questions=questions, accuracy=verdict.accuracy if verdict else None,
                          flags=flags, notes=notes)
@@ -111,6 +115,34 @@ def _verify(lesson: Lesson, questions: dict[str, QuestionResult], verdict: Verdi
             else:
                 _overrule(gap, gap_not_smaller(verdict.gap, verdict.baseline_gap))
     return flags
+
+
+def _design(question: QuestionResult, verdict: DesignVerdict, lesson: Lesson) -> None:
+    """The design task, scored from its files alone, whatever the notebook's run did: half its
+    points for reaching the target, half for doing so within the parameter budget (a small
+    untrained network is within any budget, so the budget alone earns nothing)."""
+    from .result import TestResult
+
+    files = " and ".join(lesson.design_files)
+    half = question.possible / 2
+    if verdict.accuracy is None:
+        question.verification = f"not measured: {verdict.problem}"
+        target = budget = question.verification
+    else:
+        measured = f"{verdict.accuracy:.2%} of {verdict.test_images:,} test images (target {percent(verdict.threshold)})"
+        question.verification = (f"measured from {files}: {measured}, {verdict.parameters:,} parameters (budget "
+                                 f"{verdict.max_parameters:,})")
+        target = "" if verdict.meets_threshold else \
+            (f"your own network classifies {verdict.accuracy:.2%} of the {verdict.test_images:,} test images "
+             f"correctly, under the design target of {percent(verdict.threshold)}")
+        budget = (f"your own network has {verdict.parameters:,} parameters, over the budget of "
+                  f"{verdict.max_parameters:,}" if not verdict.within_budget else
+                  "" if verdict.meets_threshold else
+                  "the parameter budget counts for a network that reaches the target (any untrained network is small)")
+    question.tests = [TestResult(f"{question.name} target", True, half, not target, target),
+                      TestResult(f"{question.name} budget", True, question.possible - half, not budget, budget)]
+    question.score = sum(test.points for test in question.tests if test.passed)
+    question.measured_ok = not target and not budget
 
 
 def _architecture(question: QuestionResult, verdict: Verdict, report: JudgeReport, notes: list[str],

@@ -19,6 +19,7 @@ Anything unreadable becomes a :class:`SubmissionProblem` with a status and a one
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import stat
@@ -99,41 +100,47 @@ def _read_folder(folder: Path, notes: list[str]) -> dict[str, bytes]:
     if passed:
         notes.append("not read: " + "; ".join(f"{display(r)} ({why})" for r, why in passed[:3])
                      + (f" (+{len(passed) - 3} more)" if len(passed) > 3 else ""))
-    archives = [(r, p) for r, p in found if archive_kind(r)]
-    if len(archives) == 1 and not any(is_notebook(r) for r, _ in found):
-        return read_archive(archives[0][1], notes)  # a grader.export() zip uploaded as it is
     if sum(p.stat().st_size for _, p in found) > MAX_FILE_MB * 2**20:  # large extras: read what grading needs
-        found = [(r, p) for r, p in found if is_notebook(r) or is_weights(r) or r.lower().endswith(".py")]
+        found = [(r, p) for r, p in found
+                 if is_notebook(r) or is_weights(r) or archive_kind(r) or r.lower().endswith(".py")]
     return {relative: read_regular(path) for relative, path in found}
 
 
 def _submission(path: Path, files: dict[str, bytes], lesson: Lesson | None, notes: list[str]) -> Submission:
     """Files by their path inside the submission -> the notebook and the other files, laid out."""
     files = {_valid_name(k, notes): v for k, v in files.items() if not ignored(PurePosixPath(k).parts)}
-    archives = [k for k in files if archive_kind(k)]
+    archives = _distinct_archives(files, notes)
     for _level in range(MAX_NESTING):  # an archive inside an archive (a zip of the export zip...)
         if any(is_notebook(k) for k in files) or len(archives) != 1:
             break
         files = {k: v for k, v in unpack(archives[0], files[archives[0]], notes).items()
                  if not ignored(PurePosixPath(k).parts)}
-        archives = [k for k in files if archive_kind(k)]
+        archives = _distinct_archives(files, notes)
     if len(archives) == 1 and any(is_notebook(k) for k in files) and not any(is_weights(k) for k in files):
         files |= _weights_of_the_export(archives[0], files[archives[0]], files, notes)
     chosen = _choose_notebook(files, lesson, notes)
     laid_out, origin = _lay_out(files, chosen)
     wanted = lesson.submitted_files if lesson else sorted({PurePosixPath(k).name for k in files if is_weights(k)})
-    for name in wanted:
-        found, note = find_lesson_file(name, sorted(origin.values()))
-        if found is None:
-            continue
-        key = next(k for k, original in origin.items() if original == found)
-        if key != name:
+    for name in wanted + (lesson.design_files if lesson else []):
+        key, note = find_lesson_file(name, sorted(laid_out), laid_out.__getitem__)
+        if key is not None and key != name:
             laid_out[name] = laid_out.pop(key)
-            notes.append(note or f"{display(found)} was graded as {name}, the lesson's file")
+            notes.append(note or f"{display(origin[key])} was graded as {name}, the lesson's file")
     if lesson and len(wanted) == 1:
         _lone_weights(wanted[0], laid_out, origin, notes)
     notebook = repair(chosen, files[chosen], notes)
     return Submission(path, notebook, laid_out, notes)
+
+
+def _distinct_archives(files: dict[str, bytes], notes: list[str]) -> list[str]:
+    """The archives among ``files``; byte-identical ones (an LMS's or a browser's ``name (1).zip``
+    of one upload) are one, the shortest name, with a note."""
+    archives = sorted((k for k in files if archive_kind(k)), key=lambda k: (len(PurePosixPath(k).parts), len(k), k))
+    if len(archives) > 1 and len({files[k] for k in archives}) == 1:
+        notes.append(f"read {display(archives[0])}; {', '.join(map(display, archives[1:]))} "
+                     f"{'is a byte-identical copy' if len(archives) == 2 else 'are byte-identical copies'} of it")
+        return archives[:1]
+    return archives
 
 
 def _weights_of_the_export(archive: str, data: bytes, files: dict[str, bytes], notes: list[str]) -> dict[str, bytes]:
@@ -187,6 +194,8 @@ def _choose_notebook(files: dict[str, bytes], lesson: Lesson | None, notes: list
         return notebooks[0]
     exact = [n for n in notebooks if lesson and PurePosixPath(n).name == lesson.notebook]
     similar = exact or [n for n in notebooks if lesson and resembles(lesson.notebook, n)]
+    if not similar and lesson:  # named otherwise (lab2-final.ipynb beside Untitled.ipynb): Otter's metadata says
+        similar = [n for n in notebooks if _lesson_of(files[n]) == lesson.id]
     copies = similar if len(similar) > 1 else notebooks if not similar else []
     if copies and len({files[n] for n in copies}) == 1:  # a browser's "(1)", "(2)" of one download
         chosen = min(copies, key=lambda n: (PurePosixPath(n).name != (lesson.notebook if lesson else ""), len(n), n))
@@ -198,9 +207,20 @@ def _choose_notebook(files: dict[str, bytes], lesson: Lesson | None, notes: list
     if len(similar) != 1:
         raise SubmissionProblem("invalid-notebook", f"the submission holds {len(notebooks)} notebooks "
                                                     f"({', '.join(notebooks)}); submit one")
-    notes.append(f"graded {similar[0]}, the lesson's notebook; the submission also holds "
+    notes.append(f"graded {similar[0]}, the lesson's notebook (by its name or its assignment metadata); "
+                 f"the submission also holds "
                  f"{', '.join(n for n in notebooks if n != similar[0])}")
     return similar[0]
+
+
+def _lesson_of(data: bytes) -> str | None:
+    """The assignment name Otter's metadata gives a notebook's bytes; None when unreadable."""
+    if b'"assignment_name"' not in data:
+        return None
+    try:
+        return assignment_name(json.loads(data.decode("utf-8-sig", "replace")))
+    except (ValueError, RecursionError, AttributeError):
+        return None
 
 
 def _lay_out(files: dict[str, bytes], notebook: str) -> tuple[dict[str, bytes], dict[str, str]]:

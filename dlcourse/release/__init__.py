@@ -30,7 +30,7 @@ from ..grading.manifest import read_tests
 from ..lesson import Lesson
 from .assign import manual_questions, run_otter_assign
 from .autograder import write_autograder_zip
-from .embed import embed
+from .embed import embed, listed
 from .notebooks import normalize_notebook
 from .validate import check_sources, check_tests
 
@@ -123,7 +123,7 @@ def _release(lesson: Lesson, student_dist: Path, target: Path, toolkit_url: str)
         title=lesson.title, notebook=lesson.notebook, weights=lesson.weights, lesson_id=lesson.id,
         toolkit_url=toolkit_url,
         baseline=BASELINE_NOTE.format(weights=baseline.weights, lesson=baseline.id) if baseline else "",
-        submitted=" and ".join(f"`{name}`" for name in lesson.submitted_files)))
+        submitted=listed([f"`{name}`" for name in lesson.submitted_files + lesson.design_files])))
     return target
 
 

@@ -39,6 +39,11 @@ EXPORT_CELL = """\
 grader.export()"""
 
 
+def listed(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``: names as a sentence lists them."""
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
 def embed(lesson: Lesson, student_dist: Path, notebooks: list[Path], toolkit_url: str) -> None:
     """Give ``notebooks`` (the student's first) the toolkit's cells, installing the toolkit from
     ``toolkit_url`` when it is missing, and the release's material."""
@@ -63,5 +68,5 @@ def _replace_cells(nb: nbformat.NotebookNode, lesson: Lesson, toolkit_url: str) 
         raise ValueError(f"{lesson.notebook}: expected Otter's init cell and export cell once each "
                          f"(init_cell and export_cell in its ASSIGNMENT CONFIG)")
     init[0].source = INIT_CELL.format(lesson_id=lesson.id, toolkit_url=toolkit_url)
-    submitted = " and ".join(lesson.submitted_files) or "nothing else"
+    submitted = listed(lesson.submitted_files + lesson.design_files) or "nothing else"
     export[0].source = EXPORT_CELL.format(files=submitted)

@@ -45,9 +45,9 @@ def check_sources(lesson: Lesson) -> None:
     student_files = config.get("student_files") or []
     if lesson.baseline and not (lesson.directory.parent / lesson.baseline / LESSON_FILE).is_file():
         _fail(lesson.directory / LESSON_FILE, f"baseline lesson {lesson.baseline!r} is not in {lesson.directory.parent}")
-    for name in lesson.submitted_files:
+    for name in lesson.submitted_files + lesson.design_files:
         if name not in student_files:
-            _fail(master, f"weights file {name!r} is not among the assignment config's student_files "
+            _fail(master, f"submitted file {name!r} is not among the assignment config's student_files "
                           f"{student_files}: students could not submit it")
     problem = target_problem(lesson, lesson_text(master))
     if problem:

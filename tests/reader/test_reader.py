@@ -252,7 +252,7 @@ def test_renamed_files_are_found_when_one_candidate_exists_with_a_note_naming_it
 
 def test_two_candidates_are_refused_naming_both(tmp_path):
     files = {DENSE.notebook: notebook_text(DENSE), "dense_mnist (1).pt": weights(DENSE),
-             "Dense-MNIST-2.pt": weights(DENSE)}
+             "Dense-MNIST-2.pt": weights(DENSE) + b"\0"}   # byte-identical ones would be one file
     with pytest.raises(SubmissionProblem, match=r"2 files that could be dense_mnist.pt \(Dense-MNIST-2.pt, "
                                                 r"dense_mnist \(1\).pt\)"):
         read_submission(as_zip(tmp_path / "s.zip", files), DENSE)

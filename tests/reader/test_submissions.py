@@ -168,10 +168,13 @@ def test_two_notebooks_or_two_weights_files_of_one_name_are_refused_by_path(tmp_
                                                 f"hw1/{DENSE.weights}": weights})
     with pytest.raises(SubmissionProblem, match=r"2 notebooks \(hw1/dense-mnist.ipynb, hw1/old/dense-mnist.ipynb\)"):
         read_submission(two_notebooks)
-    two_weights = as_zip(tmp_path / "b.zip", {f"hw1/{DENSE.notebook}": text, f"hw1/{DENSE.weights}": weights,
-                                              f"hw1/runs/{DENSE.weights}": weights})
-    with pytest.raises(SubmissionProblem, match=r"2 files that could be dense_mnist.pt \(hw1/dense_mnist.pt, "
-                                                r"hw1/runs/dense_mnist.pt\)"):
+    beside = as_zip(tmp_path / "b.zip", {f"hw1/{DENSE.notebook}": text, f"hw1/{DENSE.weights}": weights,
+                                         f"hw1/runs/{DENSE.weights}": weights + b"\0"})
+    assert read_submission(beside).files[DENSE.weights] == weights, "the file the notebook opens wins"
+    two_weights = as_zip(tmp_path / "c.zip", {f"hw1/{DENSE.notebook}": text, f"hw1/old/{DENSE.weights}": weights,
+                                              f"hw1/runs/{DENSE.weights}": weights + b"\0"})
+    with pytest.raises(SubmissionProblem, match=r"2 files that could be dense_mnist.pt \(old/dense_mnist.pt, "
+                                                r"runs/dense_mnist.pt\)"):
         read_submission(two_weights)
 
 

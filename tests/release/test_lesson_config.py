@@ -90,7 +90,7 @@ def test_a_lesson_id_other_than_the_assignment_name_stops_the_build(scratch_cour
 def test_a_weights_file_students_cannot_submit_stops_the_build(scratch_course, capsys):
     master = edit_master(scratch_course, "  - dense_mnist.pt\\n", "  - dense.pt\\n")
     line = build_fails(scratch_course, capsys)
-    assert str(master) in line and "weights file 'dense_mnist.pt' is not among" in line
+    assert str(master) in line and "submitted file 'dense_mnist.pt' is not among" in line
 
 
 @pytest.mark.parametrize("layers, problem", [

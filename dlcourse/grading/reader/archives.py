@@ -3,7 +3,8 @@
 Every format the standard library unpacks is read: zip, tar, tar.gz/tgz, tar.bz2, tar.xz. A
 member with an absolute path or ``..`` refuses the archive; links and special files inside it
 are left out with a note (they could point anywhere on the machine); hidden and ignored paths
-(``__MACOSX``, ``.ipynb_checkpoints``) are dropped. Caps: :data:`MAX_ENTRIES` members and
+(``__MACOSX``, ``.ipynb_checkpoints``, a ``.venv/``) are dropped before any cap counts them
+(an index holds at most :data:`MAX_DOWNLOAD_ENTRIES`). Caps: :data:`MAX_ENTRIES` members and
 :data:`~.files.MAX_FILE_MB` unpacked, checked before anything is decompressed past them; an
 archive of more members (up to :data:`MAX_SCANNED`: a virtual environment zipped along) has its
 notebooks, weights and files outside environment-like folders read, the rest left out with a note. An
@@ -168,7 +169,11 @@ def _environment(path: str) -> str:
 
 def _zip(name: str, data: bytes, notes: list[str]) -> dict[str, bytes]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        members = [m for m in archive.infolist() if not m.is_dir()]
+        listed = archive.infolist()
+        if len(listed) > MAX_DOWNLOAD_ENTRIES:
+            raise _too_many(name, MAX_DOWNLOAD_ENTRIES)
+        # hidden and ignored members (a .venv/, .git/) are never read, so they count against no cap
+        members = [m for m in listed if not m.is_dir() and not ignored(_safe(m.filename, name).parts)]
         if len(members) > MAX_ENTRIES:
             kept = _needed(name, [m.filename.replace("\\", "/") for m in members], notes)
             members = [m for m in members if m.filename.replace("\\", "/") in kept]
@@ -195,15 +200,17 @@ def _zip(name: str, data: bytes, notes: list[str]) -> dict[str, bytes]:
 def _tar(name: str, data: bytes, notes: list[str]) -> dict[str, bytes]:
     files, left_out, total, count = {}, [], 0, 0
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
-        for member in archive:  # streamed: the caps stop a bomb before it is all decompressed
-            count += 1
-            if count > MAX_SCANNED:
-                raise _too_many(name, MAX_SCANNED)
+        for seen, member in enumerate(archive):  # streamed: the caps stop a bomb before it is all decompressed
+            if seen >= MAX_DOWNLOAD_ENTRIES:
+                raise _too_many(name, MAX_DOWNLOAD_ENTRIES)
             if member.isdir():
                 continue
             path = _safe(member.name, name)
             if ignored(path.parts):
-                continue
+                continue  # never read, so counted against no cap but the index's
+            count += 1
+            if count > MAX_SCANNED:
+                raise _too_many(name, MAX_SCANNED)
             if not member.isreg():
                 left_out.append(path.as_posix())
                 continue

@@ -1,12 +1,16 @@
 """What a file is, by its name and its kind: one definition for every reader and ``grader.export()``.
 
 - a notebook is ``*.ipynb`` in any case (also ``*.ipynb.txt``/``*.ipynb.json``: Safari's download);
-- weights are ``.pt``, ``.pth``, ``.ckpt``, ``.safetensors`` or ``.bin``, in any case;
+- weights are ``.pt``, ``.pth``, ``.ckpt``, ``.safetensors`` or ``.bin``, in any case, and
+  ``.pth.tar`` (pytorch/examples' ``torch.save(checkpoint, "model_best.pth.tar")``: a torch file,
+  not a tar);
 - an archive is a zip or a tar the standard library unpacks (``.tar.gz``, ``.tgz``, ``.tar.bz2``,
   ``.tar.xz``...); other archives (``.rar``, ``.7z``) are named as such, with what to submit;
 - the lesson's files are matched tolerantly (:func:`find_lesson_file`): case, punctuation,
-  a browser's or an LMS's copy suffix (``name (1)``, ``name-1``) and an LMS's prefix; exactly one
-  candidate is used with a note naming it, two are refused with both names;
+  a copy's suffix or prefix (a browser's ``name (1)``, an LMS's ``name-1``, Jupyter's
+  ``name-Copy1``, Drive's ``Copy of name``) and an LMS's prefix; the file where the notebook
+  opens it wins, byte-identical copies are one file, and exactly one candidate is used with a
+  note naming it; two that differ are refused with both names;
 - a folder is walked without following anything that is not a regular file or a folder
   (:func:`walk`), and a file is read with a cap and never blocks (:func:`read_regular`): a
   FIFO, a device or a link in an input folder is listed, never opened.
@@ -19,13 +23,14 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 MAX_FILE_MB = 250          # weights are ~5 MB, notebooks under 10 MB
 MAX_FOLDER_FILES = 500     # a submission has a few files
 MAX_FOLDER_DEPTH = 32      # a lesson folder is a few levels deep
 NOTEBOOK_SUFFIXES = (".ipynb", ".ipynb.txt", ".ipynb.json")
-WEIGHTS_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors", ".bin")
+WEIGHTS_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors", ".bin", ".pth.tar", ".pt.tar", ".ckpt.tar")
 ARCHIVE_SUFFIXES = {".zip": "zip", ".tar": "tar", ".tar.gz": "tar", ".tgz": "tar", ".tar.bz2": "tar",
                     ".tbz2": "tar", ".tbz": "tar", ".tar.xz": "tar", ".txz": "tar"}
 OTHER_ARCHIVES = (".rar", ".7z", ".tar.zst", ".zst", ".gz", ".bz2", ".xz", ".lz", ".cab", ".dmg", ".iso", ".zipx")
@@ -33,8 +38,12 @@ EXPORTS = {".py": "a Python script", ".html": "an HTML export of a notebook", ".
            ".pdf": "a PDF", ".docx": "a Word document", ".md": "a Markdown file"}
 IGNORED_FOLDERS = {"__MACOSX", "__pycache__"}   # and every hidden folder (.ipynb_checkpoints, .git)
 IGNORED_NAMES = {"Thumbs.db", "desktop.ini"}     # and every hidden file (.DS_Store, .OTTER_LOG)
-# a copy's suffix, as browsers ("name (1)"), Canvas ("name-1"), Finder ("name copy 2") and Windows ("name - Copy") add it
-COPY_SUFFIX = re.compile(r"(?:\s*\(\d+\)|-\d+|\s+copy(?:\s*\d+)?|\s+-\s+copy(?:\s*\(\d+\))?)$", re.I)
+# a copy's suffix, as browsers ("name (1)"), Canvas ("name-1"), Jupyter's Duplicate ("name-Copy1"), Finder
+# ("name copy 2") and Windows in English, German or French ("name - Copy", "name - Kopie", "name - Copie") add it
+COPY_SUFFIX = re.compile(r"(?:\s*\(\d+\)|-\d+|-copy\d*|\s+copy(?:\s*\d+)?|\s+-\s+(?:copy|kopie|copie)(?:\s*\(\d+\))?)$",
+                         re.I)
+# a copy's prefix, as Google Drive and Colab add it ("Copy of name", "Kopie von name", "Copie de name")
+COPY_PREFIX = re.compile(r"^(?:copy of|kopie von|copie de)\s+", re.I)
 
 
 class SubmissionProblem(Exception):
@@ -58,8 +67,11 @@ def is_weights(name: str) -> bool:
 
 
 def archive_kind(name: str) -> str | None:
-    """``zip`` or ``tar`` for an archive the standard library unpacks, else None."""
+    """``zip`` or ``tar`` for an archive the standard library unpacks, else None (weights named
+    ``.pth.tar`` are weights: torch's own zip, never a tar)."""
     lower = _lower(name)
+    if is_weights(lower):
+        return None
     return next((kind for suffix, kind in ARCHIVE_SUFFIXES.items() if lower.endswith(suffix)), None)
 
 
@@ -104,8 +116,8 @@ def upload_problem(name: str) -> tuple[str, str] | None:
 
 def canonical(stem: str) -> str:
     """A name's stem as compared: lower case, copy suffixes dropped, runs of punctuation one ``_``."""
-    stem = stem.lower()
-    while (shorter := COPY_SUFFIX.sub("", stem)) != stem and shorter:
+    stem = stem.lower().strip()
+    while (shorter := COPY_PREFIX.sub("", COPY_SUFFIX.sub("", stem))) != stem and shorter:
         stem = shorter
     return re.sub(r"[\s_.\-]+", "_", stem).strip("_")
 
@@ -115,6 +127,9 @@ def _split(name: str) -> tuple[str, str]:
     for suffix in sorted(NOTEBOOK_SUFFIXES, key=len, reverse=True):
         if base.lower().endswith(suffix):
             return base[:-len(suffix)], ".ipynb"
+    for suffix in WEIGHTS_SUFFIXES:
+        if base.lower().endswith(suffix) and suffix.endswith(".tar"):
+            return base[:-len(suffix)], suffix
     path = PurePosixPath(base)
     return path.stem, path.suffix.lower()
 
@@ -129,24 +144,35 @@ def resembles(wanted: str, name: str) -> bool:
     return bool(want) and (have == want or have.endswith("_" + want))
 
 
-def find_lesson_file(wanted: str, names: list[str]) -> tuple[str | None, str | None]:
-    """The one file of ``names`` (paths inside a submission) that is the lesson's ``wanted``, and a
-    note when it is not simply there by that name.
+def find_lesson_file(wanted: str, names: list[str],
+                     content: Callable[[str], bytes] | None = None) -> tuple[str | None, str | None]:
+    """The one file of ``names`` (paths relative to the notebook's folder) that is the lesson's
+    ``wanted``, and a note when it is not simply there by that name.
 
-    Exact base names win; otherwise a name that :func:`resembles` it. No candidate: ``(None, None)``.
-    Raises :class:`SubmissionProblem` naming them when two or more candidates tie.
+    ``wanted`` itself (the path the notebook opens) wins; then exact base names, then names that
+    :func:`resembles` it. Candidates whose ``content`` is byte-identical are one file: the one
+    nearest the notebook is used. No candidate: ``(None, None)``. Raises
+    :class:`SubmissionProblem` naming them when two or more that differ tie.
     """
+    if wanted in names:
+        return wanted, None
     exact = [n for n in names if PurePosixPath(n).name == wanted]
-    candidates = exact or [n for n in names if resembles(wanted, n)]
+    candidates = sorted(exact or [n for n in names if resembles(wanted, n)],
+                        key=lambda n: (len(PurePosixPath(n).parts), len(n), n))
+    copies: list[str] = []
+    if content is not None and len(candidates) > 1 and len({content(n) for n in candidates}) == 1:
+        candidates, copies = candidates[:1], candidates[1:]
     if len(candidates) > 1:
         raise SubmissionProblem("invalid-notebook", f"the submission holds {len(candidates)} files that could be "
                                                     f"{wanted} ({', '.join(map(display, candidates))}): submit one")
     if not candidates:
         return None, None
     found = candidates[0]
+    also = f"; {', '.join(map(display, copies))} {'is a' if len(copies) == 1 else 'are'} byte-identical " \
+           f"cop{'y' if len(copies) == 1 else 'ies'}" if copies else ""
     if found == wanted:
         return found, None
-    return found, f"{display(found)} was graded as {wanted}, the lesson's file (rename it {wanted} next time)"
+    return found, f"{display(found)} was graded as {wanted}, the lesson's file (rename it {wanted} next time){also}"
 
 
 def kind_of_mode(mode: int) -> str:
