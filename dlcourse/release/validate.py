@@ -29,7 +29,7 @@ from ..lesson_config import LessonConfigError
 from .assign import assignment_config
 
 # Checks that, while grading, only load the weights (the clean room measures) -> their role.
-WEIGHTS_MEASURED = {"check_accuracy": "accuracy", "check_gap": "gap"}
+WEIGHTS_MEASURED = {"check_accuracy": "accuracy", "check_gap": "gap", "check_design": "design"}
 STATED_TARGET = re.compile(r"target is \**\s*(\d+(?:\.\d+)?)\s*%", re.IGNORECASE)
 BOLD = re.compile(r"\*\*([^*]+)\*\*")
 PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")

@@ -208,3 +208,22 @@ def test_a_network_under_the_target_earns_nothing_not_even_the_budget(tmp_path):
 def test_a_design_not_measured_scores_zero_saying_why(tmp_path):
     question = scored(tmp_path, problem="layer 3 is 'Upsample', which the design grammar does not have")
     assert question.score == 0 and "not measured: layer 3 is 'Upsample'" in question.tests[0].message
+
+
+# -- the export takes the design files when they are there, and warns when they are not -------
+
+def test_export_takes_the_design_files_and_warns_without_them(tmp_path, capsys):
+    from dlcourse.export import design_files
+
+    lesson = design_lesson(tmp_path)
+    assert design_files(lesson, tmp_path, sorted(p.name for p in tmp_path.iterdir())) == {}
+    assert "design.json is not in" in capsys.readouterr().out
+    save_design(fast_network(), lesson, tmp_path)
+    (tmp_path / "design (1).pt").write_bytes((tmp_path / "design.pt").read_bytes())
+    (tmp_path / "design.pt").unlink()
+    files = design_files(lesson, tmp_path, sorted(p.name for p in tmp_path.iterdir()))
+    assert set(files) == {"design.json", "design.pt"} and "design (1).pt was graded as design.pt" in capsys.readouterr().out
+    (tmp_path / "design.json").write_text('{"input": [3, 32, 32], "layers": ["Upsample"]}')
+    design_files(lesson, tmp_path, sorted(p.name for p in tmp_path.iterdir()))
+    assert "Warning: layer 1 is 'Upsample'" in capsys.readouterr().out
+

@@ -342,6 +342,35 @@ def test_an_environment_zipped_along_is_left_out_and_nested_zips_are_opened(tmp_
     assert sub.assignment_name == DENSE.id and set(sub.files) == {DENSE.weights}
 
 
+PACKAGE = {"src/__init__.py": b"", "src/models.py": b"from torch import nn\n"}
+
+
+def test_an_upload_reads_the_same_files_zipped_tarred_or_unpacked_as_gradescope_does(tmp_path, monkeypatch):
+    """One rule for which files are read, whatever holds them: a zip graded by `dlcourse grade`,
+    the same as a tar, and the same zip unpacked into Gradescope's submission folder. An
+    environment or a dataset zipped along is left out with a note (it was refused as a folder
+    past 500 files, and as an archive past the size cap while its folder was read)."""
+    from dlcourse.grading.reader import files as reader_files
+
+    monkeypatch.setattr(reader_files, "MAX_FILE_MB", 8)  # the size cap, at a size a test writes quickly
+    code = {**members(DENSE, prefix="hw/"), **{f"hw/{k}": v for k, v in PACKAGE.items()}}
+    extras = {"venv": {f"hw/venv/lib/python3.12/site-packages/p{i}/m.py": b"" for i in range(600)},
+              "dataset": {f"hw/data/cifar-10-batches-py/data_batch_{i}": bytes(3 << 20) for i in (1, 2, 3)}}
+    for kind, extra in extras.items():
+        files = {**code, **extra}
+        inputs = [as_zip(tmp_path / kind / "s.zip", files), as_tar(tmp_path / kind / "s.tar.gz", files),
+                  write(tmp_path / kind / "submission", files)]
+        for path in inputs:
+            sub = read_submission(path, DENSE)
+            assert set(sub.files) == {DENSE.weights, *PACKAGE}, (kind, path.name)
+            assert any(f"{path.name} holds {len(files)} files" in note and f"{len(extra)} left out (hw/" in note
+                       for note in sub.notes), (kind, path.name, sub.notes)
+    everything = {**code, **{f"hw/src/big_{i}.py": bytes(3 << 20) for i in range(3)}}
+    for path in (as_zip(tmp_path / "code.zip", everything), write(tmp_path / "code", everything)):
+        with pytest.raises(SubmissionProblem, match="notebooks, weights, archives and code alone are over 8 MB"):
+            read_submission(path, DENSE)
+
+
 # ---------------------------------------------------------------- item 4: input layouts
 
 def test_canvas_download_pairs_each_students_files_with_late_and_resubmissions(tmp_path):
