@@ -35,7 +35,7 @@ from ..lesson import Lesson
 from ..running import assignment_name
 from .inputs import Entry
 from .reader.archives import read_archive, unpack
-from .reader.files import (MAX_FILE_MB, SubmissionProblem, archive_kind, display, find_lesson_file, ignored,
+from .reader.files import (SubmissionProblem, archive_kind, choose_files, display, find_lesson_file, ignored,
                            is_notebook, is_weights, kind_of_mode, read_regular, resembles, upload_problem, walk)
 from .reader.repairs import repair
 
@@ -65,8 +65,7 @@ def read_submission(source: Path | Entry, lesson: Lesson | None = None) -> Submi
             raise SubmissionProblem(*source.problem)
         notes += source.notes
         path = source.path
-        files = {name: read_regular(member) for name, member in source.members.items()} if source.members \
-            else gather(path, notes)
+        files = _read_chosen(source.label, source.members, notes) if source.members else gather(path, notes)
     else:
         path, files = source, gather(source, notes)
     return _submission(path, files, lesson, notes)
@@ -100,10 +99,14 @@ def _read_folder(folder: Path, notes: list[str]) -> dict[str, bytes]:
     if passed:
         notes.append("not read: " + "; ".join(f"{display(r)} ({why})" for r, why in passed[:3])
                      + (f" (+{len(passed) - 3} more)" if len(passed) > 3 else ""))
-    if sum(p.stat().st_size for _, p in found) > MAX_FILE_MB * 2**20:  # large extras: read what grading needs
-        found = [(r, p) for r, p in found
-                 if is_notebook(r) or is_weights(r) or archive_kind(r) or r.lower().endswith(".py")]
-    return {relative: read_regular(path) for relative, path in found}
+    return _read_chosen(display(os.fsdecode(folder.name)), dict(found), notes)
+
+
+def _read_chosen(name: str, paths: dict[str, Path], notes: list[str]) -> dict[str, bytes]:
+    """The files of ``paths`` (relative path -> where it is) that :func:`choose_files` reads, as
+    it chooses an archive's members: an unpacked upload reads what its zip would."""
+    sizes = {relative: os.lstat(path).st_size for relative, path in paths.items()}
+    return {relative: read_regular(paths[relative]) for relative in sorted(choose_files(name, sizes, notes))}
 
 
 def _submission(path: Path, files: dict[str, bytes], lesson: Lesson | None, notes: list[str]) -> Submission:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -57,6 +58,35 @@ def test_untouched_stub_scores_zero_on_gradescope(lesson_id, tmp_path):
     assert "missing-weights" in results["output"]
     hidden_outputs = " ".join(t["output"] for t in results["tests"] if t["visibility"] != "visible")
     assert "Error at line" not in hidden_outputs, "no test source line reaches a student"
+
+
+
+@pytest.mark.slow
+def test_an_unpacked_upload_with_a_package_and_an_environment_scores_full_on_gradescope(tmp_path):
+    """Gradescope unpacks an uploaded zip into submission/: the student's package folder (src/)
+    keeps its folders, and a venv zipped along is left out as the CLI leaves it out of the zip."""
+    lesson = COURSE.lesson("dense-mnist")
+    notebook = nbformat.read(COURSE.solution_notebook(lesson.id), as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and cell.source.startswith("def prepare("):
+            package = {"src/data.py": "import torch\n\n\n" + cell.source}
+            cell.source = "from src.data import prepare"
+        elif cell.cell_type == "code" and cell.source.startswith("model = nn.Sequential("):
+            package["src/models.py"] = ("from torch import nn\n\n\ndef build_model():\n    return "
+                                        + cell.source.split("=", 1)[1].strip() + "\n")
+            cell.source = "from src.models import build_model\n\nmodel = build_model()"
+    upload = tmp_path / "upload"
+    files = {lesson.notebook: nbformat.writes(notebook), "src/__init__.py": "", **package,
+             **{f"venv/lib/python3.12/site-packages/p{i}/__init__.py": "" for i in range(600)}}
+    for name, text in files.items():
+        (upload / name).parent.mkdir(parents=True, exist_ok=True)
+        (upload / name).write_text(text)
+    (upload / lesson.weights).write_bytes(COURSE.reference_weights(lesson).read_bytes())
+    tree = unpack(lesson.id, tmp_path, upload / lesson.notebook)
+    shutil.rmtree(tree / "submission")
+    shutil.copytree(upload, tree / "submission")
+    score, possible = total(run_autograder(tree))
+    assert score == possible > 0
 
 
 @pytest.mark.slow

@@ -208,24 +208,31 @@ def test_every_top_level_entry_is_a_row_or_set_aside_with_why(tmp_path):
     (root / "link.zip").symlink_to(root / "ada.zip")
     os.mkfifo(root / "pipe.ipynb")
     (root / os.fsdecode(b"l\xe9a.ipynb")).write_text(notebook_text(DENSE))
+    (root / "nia - Colab.url").write_text("[InternetShortcut]\nURL=https://colab.research.google.com/drive/1x\n")
+    (root / "ada.zip:Zone.Identifier").write_text("[ZoneTransfer]\nZoneId=3\n")
+    (root / "~$grades.xlsx").write_bytes(b"\0")
+    write(root / "oz", {"Copy of dense-mnist.ipynb": notebook_text(DENSE).encode(),
+                        "dense-mnist.zip": (root / "ada.zip").read_bytes()})
     found = discover(root)
     rows = {entry.label: entry for entry in found.entries}
     aside = {item.name.rstrip("/"): item.reason for item in found.set_aside}
     names = {os.fsdecode(n) for n in os.listdir(root)}
     assert len(rows) + len(aside) == len(names) and not set(rows) & set(aside)
-    graded = {"ada.zip", "carl.tar.gz", "dora.ipynb", "eve", "l\ufffda.ipynb"}
+    graded = {"ada.zip", "carl.tar.gz", "dora.ipynb", "eve", "l\ufffda.ipynb", "oz"}
     assert {label for label, entry in rows.items() if entry.problem is None} == graded
     problems = {label: entry.problem[1] for label, entry in rows.items() if entry.problem}
     assert "a .rar archive" in problems["fred.rar"] and "submit a .zip" in problems["fred.rar"]
     assert "a .7z archive" in problems["gus.7z"] and "a Python script" in problems["hal.py"]
     assert "a PDF" in problems["ivy.pdf"] and "weights file without a notebook" in problems["jo.pt"]
     assert "holds no notebook" in problems["kim"] and "model.pt" in problems["kim"]
+    assert "a shortcut to a page online" in problems["nia - Colab.url"]
+    assert "system file" in aside["ada.zip:Zone.Identifier"] and "system file" in aside["~$grades.xlsx"]
     assert "link" in aside["link.zip"] and "FIFO" in aside["pipe.ipynb"] and "empty" in aside["empty"]
     assert "a .md file" in aside["README.md"] and "hidden" in aside[".DS_Store"]
     assert rows["carl.tar.gz"].students[0].key == "carl"
     for label in graded:
         assert read_submission(rows[label], DENSE).files.get(DENSE.weights) == (
-            None if label.endswith(".ipynb") else weights(DENSE))
+            None if label.endswith(".ipynb") else weights(DENSE)), label
 
 
 def test_a_fifo_or_a_link_to_a_device_inside_a_submission_is_listed_never_read(tmp_path):
@@ -342,6 +349,35 @@ def test_an_environment_zipped_along_is_left_out_and_nested_zips_are_opened(tmp_
     assert sub.assignment_name == DENSE.id and set(sub.files) == {DENSE.weights}
 
 
+PACKAGE = {"src/__init__.py": b"", "src/models.py": b"from torch import nn\n"}
+
+
+def test_an_upload_reads_the_same_files_zipped_tarred_or_unpacked_as_gradescope_does(tmp_path, monkeypatch):
+    """One rule for which files are read, whatever holds them: a zip graded by `dlcourse grade`,
+    the same as a tar, and the same zip unpacked into Gradescope's submission folder. An
+    environment or a dataset zipped along is left out with a note (it was refused as a folder
+    past 500 files, and as an archive past the size cap while its folder was read)."""
+    from dlcourse.grading.reader import files as reader_files
+
+    monkeypatch.setattr(reader_files, "MAX_FILE_MB", 8)  # the size cap, at a size a test writes quickly
+    code = {**members(DENSE, prefix="hw/"), **{f"hw/{k}": v for k, v in PACKAGE.items()}}
+    extras = {"venv": {f"hw/venv/lib/python3.12/site-packages/p{i}/m.py": b"" for i in range(600)},
+              "dataset": {f"hw/data/cifar-10-batches-py/data_batch_{i}": bytes(3 << 20) for i in (1, 2, 3)}}
+    for kind, extra in extras.items():
+        files = {**code, **extra}
+        inputs = [as_zip(tmp_path / kind / "s.zip", files), as_tar(tmp_path / kind / "s.tar.gz", files),
+                  write(tmp_path / kind / "submission", files)]
+        for path in inputs:
+            sub = read_submission(path, DENSE)
+            assert set(sub.files) == {DENSE.weights, *PACKAGE}, (kind, path.name)
+            assert any(f"{path.name} holds {len(files)} files" in note and f"{len(extra)} left out (hw/" in note
+                       for note in sub.notes), (kind, path.name, sub.notes)
+    everything = {**code, **{f"hw/src/big_{i}.py": bytes(3 << 20) for i in range(3)}}
+    for path in (as_zip(tmp_path / "code.zip", everything), write(tmp_path / "code", everything)):
+        with pytest.raises(SubmissionProblem, match="notebooks, weights, archives and code alone are over 8 MB"):
+            read_submission(path, DENSE)
+
+
 # ---------------------------------------------------------------- item 4: input layouts
 
 def test_canvas_download_pairs_each_students_files_with_late_and_resubmissions(tmp_path):
@@ -428,7 +464,8 @@ def test_blackboard_users_sharing_a_suffix_are_two_rows_never_merged(tmp_path, r
         files[f"HW_1_{user}_attempt_{stamp}_dense_mnist.pt"] = pt
     found = discover(write(tmp_path / "bb", files))
     rows = {entry.students[0].key: entry for entry in found.entries}
-    assert set(rows) == {"jane_doe", "john_doe"} and not found.set_aside
+    assert set(rows) == {"jane_doe", "john_doe"}
+    assert [a.name for a in found.set_aside] == [n for n in sorted(files) if n.endswith(".txt")], "receipts listed"
     assert rows["jane_doe"].students[0].name == ("Jane Doe" if receipts else "")
     assert set(read_submission(rows["jane_doe"], DENSE).files) == {DENSE.weights}
 

@@ -4,10 +4,10 @@ Every format the standard library unpacks is read: zip, tar, tar.gz/tgz, tar.bz2
 member with an absolute path or ``..`` refuses the archive; links and special files inside it
 are left out with a note (they could point anywhere on the machine); hidden and ignored paths
 (``__MACOSX``, ``.ipynb_checkpoints``, a ``.venv/``) are dropped before any cap counts them
-(an index holds at most :data:`MAX_DOWNLOAD_ENTRIES`). Caps: :data:`MAX_ENTRIES` members and
-:data:`~.files.MAX_FILE_MB` unpacked, checked before anything is decompressed past them; an
-archive of more members (up to :data:`MAX_SCANNED`: a virtual environment zipped along) has its
-notebooks, weights and files outside environment-like folders read, the rest left out with a note. An
+(an index holds at most :data:`MAX_DOWNLOAD_ENTRIES`). Which members are read is
+:func:`~.files.choose_files`'s rule, the one a folder's files go through (a venv or a dataset
+zipped along is left out with a note), decided from the archive's index or headers before
+anything is decompressed past the caps; a tar is listed to :data:`MAX_LISTED_MB` declared. An
 encrypted zip, a damaged one, or one compressed with a method Python lacks is a
 :class:`~.files.SubmissionProblem` that says so, never an exception from zipfile or tarfile.
 """
@@ -23,12 +23,10 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from .files import MAX_FILE_MB, SubmissionProblem, archive_kind, display, ignored, is_notebook, is_weights, read_regular
+from .files import (MAX_FILE_MB, SubmissionProblem, archive_kind, choose_files, display, ignored,
+                    read_regular, too_many)
 
-MAX_ENTRIES = 200                # one submission: files read
-MAX_SCANNED = 10 * MAX_ENTRIES   # members looked at to find them among an environment's (a venv/ zipped along)
-ENVIRONMENT_FOLDERS = {"venv", "env", "site-packages", "node_modules", "lib", "Lib", "Scripts", "bin", "include",
-                       "share", "wandb", "runs", "data", "lightning_logs"}
+MAX_LISTED_MB = 4 * MAX_FILE_MB  # a tar is decompressed to list it: its declared contents, at most
 MAX_DOWNLOAD_ENTRIES = 100_000   # a platform's download of a whole class
 BROKEN = (zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError, EOFError, OSError, ValueError,
           NotImplementedError, RuntimeError)
@@ -58,19 +56,24 @@ def unpack(name: str, data: bytes, notes: list[str]) -> dict[str, bytes]:
 def member_names(path: Path) -> list[str]:
     """The member paths of the archive at ``path``, from its index (a tar's headers); [] if it
     is not a readable archive."""
+    return [name for name, _size in member_sizes(path)]
+
+
+def member_sizes(path: Path) -> list[tuple[str, int]]:
+    """(path, size) of the archive's regular members, from its index; [] if unreadable."""
     try:
         with _open(path) as f:
             if zipfile.is_zipfile(f):
                 with zipfile.ZipFile(f) as archive:
-                    return archive.namelist()[:MAX_DOWNLOAD_ENTRIES]
+                    return [(m.filename, m.file_size) for m in archive.infolist()[:MAX_DOWNLOAD_ENTRIES]]
             f.seek(0)
             with tarfile.open(fileobj=f, mode="r:*") as archive:
-                names = []
+                found = []
                 for member in archive:
-                    names.append(member.name)
-                    if len(names) >= MAX_DOWNLOAD_ENTRIES:
+                    found.append((member.name, member.size))
+                    if len(found) >= MAX_DOWNLOAD_ENTRIES:
                         break
-                return names
+                return found
     except (SubmissionProblem, *BROKEN):
         return []
 
@@ -95,7 +98,7 @@ def extract_download(path: Path, folder: Path) -> None:
                     members = [m for m in archive.infolist() if not m.is_dir()
                                and not stat.S_ISLNK(m.external_attr >> 16) and not m.flag_bits & 0x1]
                     if len(members) > MAX_DOWNLOAD_ENTRIES:
-                        raise _too_many(path.name, MAX_DOWNLOAD_ENTRIES)
+                        raise too_many(path.name, MAX_DOWNLOAD_ENTRIES)
                     for member in members:
                         with archive.open(member) as source:
                             write(member.filename, source, member.file_size)
@@ -104,7 +107,7 @@ def extract_download(path: Path, folder: Path) -> None:
             with tarfile.open(fileobj=f, mode="r:*") as tar:
                 for count, item in enumerate(tar):
                     if count >= MAX_DOWNLOAD_ENTRIES:
-                        raise _too_many(path.name, MAX_DOWNLOAD_ENTRIES)
+                        raise too_many(path.name, MAX_DOWNLOAD_ENTRIES)
                     content = tar.extractfile(item) if item.isreg() else None
                     if content is not None:
                         write(item.name, content, item.size)
@@ -130,100 +133,62 @@ def _safe(raw: str, archive: str) -> PurePosixPath:
     return path
 
 
-def _too_many(archive: str, count: int) -> SubmissionProblem:
-    return SubmissionProblem("invalid-notebook", f"{display(archive)} holds more than {count} files; "
-                                                 f"a submission has a few")
-
-
-def _too_large(archive: str) -> SubmissionProblem:
-    return SubmissionProblem("invalid-notebook", f"{display(archive)} unpacks to more than {MAX_FILE_MB} MB")
-
-
-def _needed(name: str, paths: list[str], notes: list[str]) -> set[str]:
-    """Of an archive's ``paths`` (over :data:`MAX_ENTRIES`), those grading needs: notebooks,
-    weights, and files outside environment-like folders (``venv/``, ``site-packages/``...), with a
-    note; all but notebooks and weights if that is still too many. Raises past :data:`MAX_SCANNED`
-    or when even those are too many."""
-    if len(paths) > MAX_SCANNED:
-        raise _too_many(name, MAX_SCANNED)
-    essential = {p for p in paths if is_notebook(p) or is_weights(p)}
-    kept = essential | {p for p in paths if not ENVIRONMENT_FOLDERS & set(PurePosixPath(p).parts[:-1])
-                        and not ignored(PurePosixPath(p).parts)}
-    if len(kept) > MAX_ENTRIES:
-        kept = essential
-    if len(kept) > MAX_ENTRIES or not kept:
-        raise _too_many(name, MAX_ENTRIES)
-    folders = sorted({_environment(p) for p in paths if p not in kept and "/" in p})
-    notes.append(f"{display(name)} holds {len(paths)} files (a submission reads at most {MAX_ENTRIES}): "
-                 f"the notebook, weights and {len(kept) - len(essential)} other file(s) read, {len(paths) - len(kept)} "
-                 f"left out" + (f" ({', '.join(map(display, folders[:3]))})" if folders else ""))
-    return kept
-
-
-def _environment(path: str) -> str:
-    """``hw/venv/lib/x.py`` -> ``hw/venv/``: the folder a left-out file is in, as the note names it."""
-    parts = PurePosixPath(path).parts[:-1]
-    end = next((i for i, part in enumerate(parts) if part in ENVIRONMENT_FOLDERS), len(parts) - 1)
-    return "/".join(parts[:end + 1]) + "/"
-
-
 def _zip(name: str, data: bytes, notes: list[str]) -> dict[str, bytes]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        listed = archive.infolist()
-        if len(listed) > MAX_DOWNLOAD_ENTRIES:
-            raise _too_many(name, MAX_DOWNLOAD_ENTRIES)
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        if len(members) > MAX_DOWNLOAD_ENTRIES:
+            raise too_many(name, MAX_DOWNLOAD_ENTRIES)
+        listed = {_safe(m.filename, name).as_posix(): m for m in members}  # every path checked, read or not
         # hidden and ignored members (a .venv/, .git/) are never read, so they count against no cap
-        members = [m for m in listed if not m.is_dir() and not ignored(_safe(m.filename, name).parts)]
-        if len(members) > MAX_ENTRIES:
-            kept = _needed(name, [m.filename.replace("\\", "/") for m in members], notes)
-            members = [m for m in members if m.filename.replace("\\", "/") in kept]
-        if sum(m.file_size for m in members) > MAX_FILE_MB * 2**20:
-            raise _too_large(name)
+        listed = {path: m for path, m in listed.items() if not ignored(PurePosixPath(path).parts)}
+        kept = choose_files(name, {path: m.file_size for path, m in listed.items()}, notes)
         files, links = {}, []
-        for member in members:
-            path = _safe(member.filename, name)
-            if ignored(path.parts):
-                continue  # Finder's resource forks, Jupyter's checkpoints, Otter's .OTTER_LOG: nothing to grade
+        for path, member in sorted(listed.items()):
+            if path not in kept:
+                continue
             if stat.S_ISLNK(member.external_attr >> 16):
-                links.append(path.as_posix())
+                links.append(path)
                 continue
             if member.flag_bits & 0x1:
                 raise SubmissionProblem("invalid-notebook", f"{display(name)} is encrypted (a password protects "
                                                             f"{display(member.filename)}): zip it again without one")
             with archive.open(member) as f:  # at most the size its index declares: no bomb past the cap
-                files[path.as_posix()] = f.read(member.file_size + 1)[:MAX_FILE_MB * 2**20]
+                files[path] = f.read(member.file_size + 1)[:MAX_FILE_MB * 2**20]
     if links:
         notes.append(f"{display(name)}: links inside it were not followed ({', '.join(map(display, links[:3]))})")
     return files
 
 
 def _tar(name: str, data: bytes, notes: list[str]) -> dict[str, bytes]:
-    files, left_out, total, count = {}, [], 0, 0
+    """Listed from its headers first (decompressing at most :data:`MAX_LISTED_MB`), then the
+    chosen members read."""
+    listed: dict[str, tarfile.TarInfo] = {}
+    left_out: list[str] = []
+    declared = 0
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
-        for seen, member in enumerate(archive):  # streamed: the caps stop a bomb before it is all decompressed
-            if seen >= MAX_DOWNLOAD_ENTRIES:
-                raise _too_many(name, MAX_DOWNLOAD_ENTRIES)
+        for count, member in enumerate(archive, start=1):
+            if count > MAX_DOWNLOAD_ENTRIES:
+                raise too_many(name, MAX_DOWNLOAD_ENTRIES)
+            declared += member.size
+            if declared > MAX_LISTED_MB * 2**20:  # before the next header is sought past this member's data
+                raise SubmissionProblem("invalid-notebook", f"{display(name)} unpacks to more than "
+                                                            f"{MAX_LISTED_MB} MB")
             if member.isdir():
                 continue
-            path = _safe(member.name, name)
-            if ignored(path.parts):
+            relative = _safe(member.name, name)
+            if ignored(relative.parts):
                 continue  # never read, so counted against no cap but the index's
-            count += 1
-            if count > MAX_SCANNED:
-                raise _too_many(name, MAX_SCANNED)
             if not member.isreg():
-                left_out.append(path.as_posix())
+                left_out.append(relative.as_posix())
                 continue
-            total += member.size
-            if total > MAX_FILE_MB * 2**20:
-                raise _too_large(name)
-            extracted = archive.extractfile(member)
-            files[path.as_posix()] = extracted.read(member.size) if extracted else b""
-    if len(files) > MAX_ENTRIES:
-        kept = _needed(name, sorted(files), notes)
-        files = {k: v for k, v in files.items() if k in kept}
+            listed[relative.as_posix()] = member
+        kept = choose_files(name, {path: m.size for path, m in listed.items()}, notes)
+        files: dict[str, bytes] = {}
+        for path, member in listed.items():
+            if path in kept:
+                extracted = archive.extractfile(member)
+                files[path] = extracted.read(member.size) if extracted else b""
     if left_out:
         notes.append(f"{display(name)}: links and special files inside it were not followed "
                      f"({', '.join(map(display, left_out[:3]))})")
     return files
-

@@ -13,7 +13,10 @@
   note naming it; two that differ are refused with both names;
 - a folder is walked without following anything that is not a regular file or a folder
   (:func:`walk`), and a file is read with a cap and never blocks (:func:`read_regular`): a
-  FIFO, a device or a link in an input folder is listed, never opened.
+  FIFO, a device or a link in an input folder is listed, never opened;
+- which of a submission's files are read (:func:`choose_files`) is one rule for an archive's
+  members and a folder's files alike, so a zip graded by ``dlcourse grade`` and the same zip
+  unpacked by Gradescope read the same files.
 
 Pure standard library: the student's ``grader.export()`` imports it too.
 """
@@ -27,8 +30,12 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 MAX_FILE_MB = 250          # weights are ~5 MB, notebooks under 10 MB
-MAX_FOLDER_FILES = 500     # a submission has a few files
+MAX_ENTRIES = 200          # files read from one submission: it has a few
+MAX_SCANNED = 20_000       # files looked at to find those (a venv with torch zipped along holds ~15,000)
 MAX_FOLDER_DEPTH = 32      # a lesson folder is a few levels deep
+# folders of an environment or a dataset, left out of a submission over the caps (a venv/, data/ zipped along)
+ENVIRONMENT_FOLDERS = {"venv", "env", "site-packages", "node_modules", "lib", "Lib", "Scripts", "bin", "include",
+                       "share", "wandb", "runs", "data", "lightning_logs"}
 NOTEBOOK_SUFFIXES = (".ipynb", ".ipynb.txt", ".ipynb.json")
 WEIGHTS_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors", ".bin", ".pth.tar", ".pt.tar", ".ckpt.tar")
 ARCHIVE_SUFFIXES = {".zip": "zip", ".tar": "tar", ".tar.gz": "tar", ".tgz": "tar", ".tar.bz2": "tar",
@@ -36,6 +43,7 @@ ARCHIVE_SUFFIXES = {".zip": "zip", ".tar": "tar", ".tar.gz": "tar", ".tgz": "tar
 OTHER_ARCHIVES = (".rar", ".7z", ".tar.zst", ".zst", ".gz", ".bz2", ".xz", ".lz", ".cab", ".dmg", ".iso", ".zipx")
 EXPORTS = {".py": "a Python script", ".html": "an HTML export of a notebook", ".htm": "an HTML export of a notebook",
            ".pdf": "a PDF", ".docx": "a Word document", ".md": "a Markdown file"}
+SHORTCUTS = (".url", ".webloc", ".website")   # Windows', macOS's and Edge's saved links: a student's "upload" of a link
 IGNORED_FOLDERS = {"__MACOSX", "__pycache__"}   # and every hidden folder (.ipynb_checkpoints, .git)
 IGNORED_NAMES = {"Thumbs.db", "desktop.ini"}     # and every hidden file (.DS_Store, .OTTER_LOG)
 # a copy's suffix, as browsers ("name (1)"), Canvas ("name-1"), Jupyter's Duplicate ("name-Copy1"), Finder
@@ -76,9 +84,10 @@ def archive_kind(name: str) -> str | None:
 
 
 def ignored(parts: tuple[str, ...]) -> bool:
-    """Hidden files and folders (.ipynb_checkpoints, .git, .OTTER_LOG, .DS_Store), __MACOSX, __pycache__."""
+    """Hidden files and folders (.ipynb_checkpoints, .git, .OTTER_LOG, .DS_Store), __MACOSX, __pycache__,
+    Office's lock files (``~$grades.xlsx``) and Windows' download marks copied as files (``x.zip:Zone.Identifier``)."""
     return any(part.startswith(".") or part in IGNORED_FOLDERS for part in parts) or \
-        bool(parts) and parts[-1] in IGNORED_NAMES
+        bool(parts) and (parts[-1] in IGNORED_NAMES or parts[-1].startswith("~$") or parts[-1].endswith(":Zone.Identifier"))
 
 
 def display(name: str) -> str:
@@ -108,6 +117,9 @@ def upload_problem(name: str) -> tuple[str, str] | None:
     if is_weights(lower):
         return "invalid-notebook", (f"{shown} is a weights file without a notebook: submit the notebook with it "
                                     f"(grader.export() zips both)")
+    if lower.endswith(SHORTCUTS):
+        return "invalid-notebook", (f"{shown} is a shortcut to a page online (a Colab or Drive link), not the "
+                                    f"notebook: download the .ipynb (File > Download) and submit that file")
     what = next((kind for suffix, kind in EXPORTS.items() if lower.endswith(suffix) and suffix != ".md"), None)
     if what:
         return "invalid-notebook", f"{shown} is {what}, not a Jupyter notebook: submit the .ipynb file itself"
@@ -191,7 +203,8 @@ def kind_of_mode(mode: int) -> str:
 def walk(folder: Path) -> tuple[list[tuple[str, Path]], list[tuple[str, str]]]:
     """(relative path, path) of ``folder``'s regular files, and (relative path, why) of what was
     not read: links, FIFOs, devices, folders deeper than :data:`MAX_FOLDER_DEPTH`. Hidden and
-    ignored files are neither. Raises :class:`SubmissionProblem` past :data:`MAX_FOLDER_FILES`."""
+    ignored files are neither. Raises :class:`SubmissionProblem` past :data:`MAX_SCANNED` files
+    (which of them are read is :func:`choose_files`'s to say)."""
     found: list[tuple[str, Path]] = []
     passed: list[tuple[str, str]] = []
     stack: list[tuple[Path, tuple[str, ...]]] = [(folder, ())]
@@ -215,12 +228,62 @@ def walk(folder: Path) -> tuple[list[tuple[str, Path]], list[tuple[str, str]]]:
                     stack.append((Path(child.path), relative))
             elif stat.S_ISREG(mode):
                 found.append((shown, Path(child.path)))
-                if len(found) > MAX_FOLDER_FILES:
-                    raise SubmissionProblem("invalid-notebook", f"the folder holds more than {MAX_FOLDER_FILES} "
-                                                                f"files; a submission has a few")
+                if len(found) > MAX_SCANNED:
+                    raise too_many(display(folder.name), MAX_SCANNED)
             else:
                 passed.append((shown, kind_of_mode(mode)))
     return sorted(found), passed
+
+
+def too_many(name: str, count: int) -> SubmissionProblem:
+    return SubmissionProblem("invalid-notebook", f"{display(name)} holds more than {count} files; a submission has a few")
+
+
+def choose_files(name: str, sizes: dict[str, int], notes: list[str]) -> set[str]:
+    """Which of a submission's files are read: ``sizes`` maps each file's path inside it (an
+    archive's members, or a folder's files) to its size in bytes, ``name`` is the archive or folder.
+
+    All of them, within :data:`MAX_ENTRIES` files and :data:`MAX_FILE_MB`; over either, those
+    outside environment-like folders (``venv/``, ``site-packages/``, ``data/``...: a venv or a
+    dataset zipped along); still over, the notebooks, weights, archives (an export zip) and code
+    (``.py``) outside them.
+    What was left out goes to ``notes``. Raises :class:`SubmissionProblem` past
+    :data:`MAX_SCANNED` files, or when even the last are over a cap.
+    """
+    if len(sizes) > MAX_SCANNED:
+        raise too_many(name, MAX_SCANNED)
+
+    def over(paths: set[str]) -> bool:
+        return len(paths) > MAX_ENTRIES or sum(sizes[p] for p in paths) > MAX_FILE_MB * 2**20
+
+    kept = set(sizes)
+    if not over(kept):
+        return kept
+    outside = {p for p in kept if not ENVIRONMENT_FOLDERS & set(PurePosixPath(p).parts[:-1])}
+    kept = outside if not over(outside) else \
+        {p for p in outside if is_notebook(p) or is_weights(p) or archive_kind(p) or _lower(p).endswith(".py")}
+    if len(kept) > MAX_ENTRIES:
+        raise too_many(name, MAX_ENTRIES)
+    if over(kept):
+        raise SubmissionProblem("invalid-notebook", f"{display(name)}: its notebooks, weights, archives and code "
+                                                    f"alone are over {MAX_FILE_MB} MB")
+    left = sorted(set(sizes) - kept)
+    places = sorted({_place(p) for p in left})
+    essential = sum(1 for p in kept if is_notebook(p) or is_weights(p))
+    megabytes = sum(sizes.values()) / 2**20
+    notes.append(f"{display(name)} holds {len(sizes)} files, {megabytes:.0f} MB (a submission reads at most "
+                 f"{MAX_ENTRIES} files and {MAX_FILE_MB} MB): the notebook, weights and {len(kept) - essential} "
+                 f"other file(s) read, {len(left)} left out ({', '.join(map(display, places[:3]))}"
+                 + (f" and {len(places) - 3} more" if len(places) > 3 else "") + ")")
+    return kept
+
+
+def _place(path: str) -> str:
+    """Where a left-out file is, as the note names it: ``hw/venv/lib/x.py`` -> ``hw/venv/``, a
+    file of no such folder by its own path."""
+    parts = PurePosixPath(path).parts[:-1]
+    end = next((i for i, part in enumerate(parts) if part in ENVIRONMENT_FOLDERS), None)
+    return "/".join(parts[:end + 1]) + "/" if end is not None else path
 
 
 def read_regular(path: Path, limit_mb: int = MAX_FILE_MB) -> bytes:
