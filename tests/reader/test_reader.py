@@ -516,10 +516,16 @@ def test_package_folder_and_renamed_files_grade_like_the_reference(tmp_path):
     as_zip(root / "package.zip", {DENSE.notebook: json.dumps(cell), DENSE.weights: weights(DENSE),
                                   "src/__init__.py": "", "src/data.py": (tmp_path / "prepare.py").read_text()})
     as_zip(root / "renamed.zip", {"dense-mnist (2).ipynb": nb, "dense_mnist (1).pt": weights(DENSE)})
+    for c in cell["cells"]:   # a project's tree: notebooks/ beside src/, reached through sys.path (issue 20 item 3)
+        if c["source"] == "from src.data import prepare":
+            c["source"] = "import sys\nsys.path.insert(0, '..')\nfrom src.data import prepare"
+    as_zip(root / "tree.zip", {f"proj/notebooks/{DENSE.notebook}": json.dumps(cell),
+                               f"proj/notebooks/{DENSE.weights}": weights(DENSE), "proj/src/__init__.py": "",
+                               "proj/src/data.py": (tmp_path / "prepare.py").read_text()})
     results = graded(tmp_path, root)
     full = results["renamed.zip"].possible
     assert {label: (r.status, r.score) for label, r in results.items()} == \
-        {"package.zip": ("ok", full), "renamed.zip": ("ok", full)}
+        {"package.zip": ("ok", full), "renamed.zip": ("ok", full), "tree.zip": ("ok", full)}
     assert any("dense_mnist (1).pt" in note for note in results["renamed.zip"].notes)
 
 
