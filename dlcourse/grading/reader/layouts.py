@@ -22,6 +22,7 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -29,25 +30,27 @@ import yaml
 from . import lms
 from .archives import extract_download, member_names
 from .entries import Discovery, Entry, SetAside, Student
-from .files import (SubmissionProblem, archive_kind, display, ignored, is_notebook, is_weights, read_regular,
+from .files import (SubmissionProblem, archive_kind, display, ignored, is_notebook, read_regular,
                     stem_of)
-from .uploads import Layout, classify, loose_entry, mtime, pair_loose_weights, top_names
+from .uploads import Layout, classify, lesson_stems, loose_entry, mtime, read_uploads, student_part, top_names
 
 GRADESCOPE_METADATA = "submission_metadata.yml"
 
 
-def discover(target: Path, layout: str | None = None) -> Discovery:
-    """What ``target`` holds, read with ``layout`` (a name in :data:`LAYOUTS`; None or ``auto``: detected)."""
+def discover(target: Path, layout: str | None = None, lesson_files: Sequence[str] = ()) -> Discovery:
+    """What ``target`` holds, read with ``layout`` (a name in :data:`LAYOUTS`; None or ``auto``: detected).
+    ``lesson_files``: the lesson's notebook and weights names, which loose uploads' names are read
+    by (``alice_dense-mnist.ipynb`` is student ``alice``'s); without them a student is a file's stem."""
     target = target.resolve()
     mode = os.lstat(target).st_mode
     if stat.S_ISREG(mode) and archive_kind(target.name):
         unpacked = _unpacked_export(target, layout)
         if unpacked is not None:
-            return discover(unpacked, layout)
+            return discover(unpacked, layout, lesson_files)
     if not stat.S_ISDIR(mode):
-        return Discovery([loose_entry(target, target.parent, "plain")], [])
+        return Discovery([loose_entry(target, target.parent, "plain", lesson_files=lesson_files)], [])
     chosen, target = _detect(target) if layout in (None, "auto") else (LAYOUTS[layout], target)
-    return chosen.read(target)
+    return chosen.read(target, lesson_files)
 
 
 def _detect(folder: Path) -> tuple[Layout, Path]:
@@ -73,30 +76,17 @@ def one_student_folder(folder: Path) -> bool:
     return len(notebooks) == 1 and (not archives or archives == [f"{stem_of(notebooks[0])}.zip"])
 
 
-def read_plain(target: Path) -> Discovery:
-    """A folder of uploads: each notebook, archive or student folder is a row; one student's
-    own folder given as INPUT is one row."""
+def read_plain(target: Path, lesson_files: Sequence[str] = ()) -> Discovery:
+    """A folder of uploads: each notebook, archive or student folder is a row, a student's loose
+    files one row (:func:`~.uploads.read_uploads`); one student's own folder given as INPUT is
+    one row, of the student its notebook's name says (``alice_dense-mnist.ipynb``), else named
+    by the folder."""
     if one_student_folder(target):
-        return Discovery([Entry(target, display(target.name), [Student(display(target.name))], mtime(target),
+        notebook = next(n for n in top_names(target) if is_notebook(n) and stat.S_ISREG(os.lstat(target / n).st_mode))
+        student = student_part(notebook, lesson_stems(lesson_files)) or os.fsdecode(target.name)
+        return Discovery([Entry(target, display(target.name), [Student(display(student))], mtime(target),
                                 layout="plain")], [])
-    entries: list[Entry] = []
-    aside: list[SetAside] = []
-    names = top_names(target)
-    regular = [n for n in names if stat.S_ISREG(os.lstat(target / n).st_mode) and not ignored((n,))]
-    pairs = pair_loose_weights([n for n in regular if is_notebook(n)], [n for n in regular if is_weights(n)])
-    for name in names:
-        if name in pairs:
-            continue   # staged with its student's notebook
-        found = classify(target, target / name)
-        if isinstance(found, Entry):
-            paired = sorted(w for w, n in pairs.items() if n == name)
-            if paired:
-                found.members = {n: target / n for n in (name, *paired)}
-                found.notes.append(f"{display(name)} graded with {', '.join(map(display, paired))}: "
-                                   f"the same student's files by their shared name prefix")
-            entries.append(found)
-        else:
-            aside.append(found)
+    entries, aside = read_uploads(target, top_names(target), "plain", lesson_files)
     return Discovery(entries, aside)
 
 
@@ -109,13 +99,13 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def read_gradescope(target: Path) -> Discovery:
+def read_gradescope(target: Path, lesson_files: Sequence[str] = ()) -> Discovery:
     """Gradescope's export: ``submission_<id>/`` folders plus metadata naming their submitters."""
     root, aside = target, list[SetAside]()
     try:
         metadata = yaml.safe_load(read_regular(root / GRADESCOPE_METADATA)) or {}
     except (SubmissionProblem, yaml.YAMLError) as error:
-        plain = read_plain(root)
+        plain = read_plain(root, lesson_files)
         return Discovery(plain.entries, [*aside, *plain.set_aside,
                                          SetAside(GRADESCOPE_METADATA, f"unreadable, so no names were read ({error})")])
     metadata = metadata if isinstance(metadata, dict) else {}
