@@ -8,13 +8,21 @@ toolkit differs), each lesson's reference is graded by that checkout's toolkit f
 commit grading its own reference notebook (lessons change between commits), for a
 before/after table; `otter run` grades the earlier commit's notebook with its zip.
 
-    DLCOURSE_DATA=<full datasets> .venv/bin/python benchmarks/judge_cost.py [--runs 3] [--before DIR]
+With --before, the same work is also timed by both toolkits in pairs (--pairs, default 5): the
+earlier commit's reference graded with the earlier commit's autograder zip (the same notebook
+and the same tests, so only the grading core differs), before and after alternately, each pair
+in the other order than the last, so that a machine whose load drifts charges both alike. The
+medians and the median of the pairs' differences are printed with the load average; on a
+shared machine compare the differences, not the absolute seconds.
+
+    DLCOURSE_DATA=<full datasets> .venv/bin/python benchmarks/judge_cost.py [--runs 3] [--before DIR] [--pairs 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.measure import bare_torch_mb, measure, median_of  # noqa: E402
+from benchmarks.measure import Measurement, bare_torch_mb, measure, median_of  # noqa: E402
 from dlcourse.course import Course  # noqa: E402
 from dlcourse.sample_submissions import reference_submission  # noqa: E402
 
@@ -30,18 +38,41 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def grade_runs(checkout: Path, autograder: Path, submission: Path, out: Path, runs: int) -> tuple[float, float]:
+    """`dlcourse grade` with the toolkit of ``checkout`` (see :func:`grade_once`), ``runs`` times:
+    the median seconds and peak MB."""
+    return median_of([grade_once(checkout, autograder, submission, out / f"run{i}") for i in range(runs)])
+
+
+def grade_once(checkout: Path, autograder: Path, submission: Path, out: Path) -> Measurement:
     """`dlcourse grade` with the toolkit of ``checkout``: its own venv where it has one (the judge
     starts isolated, ``python -I``, so PYTHONPATH reaches only the grader), else its package first
-    on this venv's path."""
+    on this venv's path. RuntimeError if the grade is not ``ok``."""
     env = {"PYTHONPATH": str(checkout)}
     own = checkout / ".venv" / "bin" / "python"
     python = str(own) if checkout != ROOT and own.is_file() else sys.executable
-    results = [measure([python, "-m", "dlcourse", "grade", "--autograder", str(autograder), str(submission),
-                        "--out", str(out / f"run{i}")], env=env) for i in range(runs)]
-    failed = [r.output[-500:] for r in results if r.returncode != 0 or ": ok " not in r.output]
-    if failed:
-        raise RuntimeError(f"grading failed: {failed[0]}")
-    return median_of(results)
+    result = measure([python, "-m", "dlcourse", "grade", "--autograder", str(autograder), str(submission),
+                      "--out", str(out)], env=env)
+    if result.returncode != 0 or ": ok " not in result.output:
+        raise RuntimeError(f"grading failed: {result.output[-500:]}")
+    return result
+
+
+def paired_runs(before: Path, autograder: Path, submission: Path, out: Path, pairs: int) -> None:
+    """The same notebook and autograder graded by ``before``'s toolkit and this one, alternately
+    (before-after, then after-before, ...); prints each pair and the medians."""
+    seconds: dict[str, list[float]] = {"before": [], "after": []}
+    load = os.getloadavg()[0]
+    for i in range(pairs):
+        order = [("before", before), ("after", ROOT)]
+        for label, checkout in order if i % 2 == 0 else order[::-1]:
+            seconds[label].append(grade_once(checkout, autograder, submission, out / f"{label}{i}").seconds)
+        print(f"pair {i + 1}: before {seconds['before'][-1]:.1f} s, after {seconds['after'][-1]:.1f} s", flush=True)
+    differences = [a - b for a, b in zip(seconds["after"], seconds["before"])]
+    print(f"same notebook, {pairs} pairs (load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end): "
+          f"before {statistics.median(seconds['before']):.1f} s ({min(seconds['before']):.1f}-{max(seconds['before']):.1f}), "
+          f"after {statistics.median(seconds['after']):.1f} s ({min(seconds['after']):.1f}-{max(seconds['after']):.1f}), "
+          f"after minus before: median {statistics.median(differences):+.1f} s "
+          f"({min(differences):+.1f} to {max(differences):+.1f})", flush=True)
 
 
 def own_reference(checkout: Path, lesson_id: str, folder: Path) -> Path:
@@ -72,6 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--before", type=Path, help="a checkout of the commit to compare with")
+    parser.add_argument("--pairs", type=int, default=5, help="with --before: pairs of the same notebook, interleaved")
     parser.add_argument("--lessons", nargs="*", default=None)
     parser.add_argument("--otter-only", action="store_true", help="only `otter run` on dense-mnist (needs --before)")
     args = parser.parse_args()
@@ -96,6 +128,9 @@ def main() -> None:
                 seconds, peak = grade_runs(checkout, autograder, submissions[label], scratch / label / lesson_id,
                                            args.runs)
                 print(f"| {lesson_id} | dlcourse grade ({label}) | {seconds:.1f} | {peak - floor:.0f} |", flush=True)
+            if args.before and args.pairs and not args.otter_only:
+                paired_runs(args.before, args.before / "autograder" / lesson_id / f"{lesson_id}-autograder.zip",
+                            submissions["before"], scratch / "pairs" / lesson_id, args.pairs)
             if lesson_id == "dense-mnist" and args.before:
                 # Otter's own runner on the same file, with the zip of the commit it can still run.
                 autograder = args.before / "autograder" / lesson_id / f"{lesson_id}-autograder.zip"

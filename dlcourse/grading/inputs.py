@@ -1,8 +1,8 @@
 """Find the submissions in what an instructor points the grader at: a row per student.
 
-INPUT may be one submission (a notebook, an archive, or a student's unzipped folder: a folder
-holding one notebook and no archive), a folder of them, or a platform's download (Gradescope,
-Canvas, Moodle, Blackboard; folder or zip). The layouts, detected or named (``--layout``), are
+INPUT may be one submission (a notebook, an archive, or a student's unzipped folder: see
+:func:`.reader.uploads.one_student`), a folder of them, or a platform's download (Gradescope,
+Canvas, Moodle, Blackboard; folder or zip, or either wrapped in a folder). The layouts, detected or named (``--layout``), are
 in :mod:`.reader.layouts`; what one submission is, is :func:`.submission.read_submission`'s to
 say. Every top-level entry of INPUT is either a student's row (graded, or with the problem that
 stops it: "a .rar archive: submit a zip") or set aside with why. Nothing but regular files and

@@ -64,12 +64,7 @@ class Judge:
     def run(self, job: JudgeJob, stop: threading.Event | None) -> JudgeReport:
         """The judge's report on ``job``; :class:`JudgeFailed` where it fails, hangs or grows
         past its bound. Read :meth:`take_evidence` after it for what an earlier judge left."""
-        if self.process is not None and self.process.poll() is not None:
-            code = self.process.returncode
-            self.close()
-            self.evidence = [f"an earlier judge ended between submissions (exit status {code}); its log follows",
-                             *self._log_tail()]
-        process = self.process if self.process is not None else self._start()
+        process = self.start()
         assert process.stdin is not None and process.stdout is not None   # both are pipes
         done = threading.Event()
         if stop is not None:
@@ -86,6 +81,18 @@ class Judge:
             return JudgeReport.from_json(line)
         except (ValueError, TypeError, KeyError):
             raise self._failed(None) from None
+
+    def start(self) -> subprocess.Popen:
+        """The judge process, started now if none is running: the grader calls this before it
+        reads a submission, so that the judge's interpreter and modules load meanwhile. A judge
+        found dead since its last report leaves the tail of its log to the next row
+        (:meth:`take_evidence`)."""
+        if self.process is not None and self.process.poll() is not None:
+            code = self.process.returncode
+            self.close()
+            self.evidence = [f"an earlier judge ended between submissions (exit status {code}); its log follows",
+                             *self._log_tail()]
+        return self.process if self.process is not None else self._start()
 
     def take_evidence(self) -> list[str]:
         """What an earlier judge of this client left when it died between submissions (once)."""

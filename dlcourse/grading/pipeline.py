@@ -71,6 +71,7 @@ def grade_submission(autograder: Path, submission: Path | Entry, options: Gradin
         with Judge() as judge:
             return grade_submission(autograder, submission, options, judge)
     start = time.monotonic()
+    judge.start()  # its interpreter starts while this process reads and stages the submission
     entry, submission = submission, submission.path if isinstance(submission, Entry) else submission
     with _scratch("dlcourse-judge-") as judge_dir, _scratch("dlcourse-run-") as run_parent:
         run_dir = run_parent / "run"

@@ -184,6 +184,8 @@ def _template_cells(template: Path | None) -> set[str]:
 
 def _similar_code(reads: list[_Read], given: set[str], already: set[tuple[str, str]]) -> list[Pair]:
     """copydetect's fingerprint overlap of the answer code, template code as boilerplate."""
+    if sum(1 for r in reads if r.code.strip()) < 2:
+        return []   # no two answers to compare (one submission graded): copydetect is not even loaded
     try:
         from copydetect import CodeFingerprint, compare_files
     except ImportError:   # the optional "instructor" extra; the other evidence stands without it

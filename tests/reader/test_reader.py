@@ -210,24 +210,31 @@ def test_every_top_level_entry_is_a_row_or_set_aside_with_why(tmp_path):
     (root / "link.zip").symlink_to(root / "ada.zip")
     os.mkfifo(root / "pipe.ipynb")
     (root / os.fsdecode(b"l\xe9a.ipynb")).write_text(notebook_text(DENSE))
+    (root / "nia - Colab.url").write_text("[InternetShortcut]\nURL=https://colab.research.google.com/drive/1x\n")
+    (root / "ada.zip:Zone.Identifier").write_text("[ZoneTransfer]\nZoneId=3\n")
+    (root / "~$grades.xlsx").write_bytes(b"\0")
+    write(root / "oz", {"Copy of dense-mnist.ipynb": notebook_text(DENSE).encode(),
+                        "dense-mnist.zip": (root / "ada.zip").read_bytes()})
     found = discover(root)
     rows = {entry.label: entry for entry in found.entries}
     aside = {item.name.rstrip("/"): item.reason for item in found.set_aside}
     names = {os.fsdecode(n) for n in os.listdir(root)}
     assert len(rows) + len(aside) == len(names) and not set(rows) & set(aside)
-    graded = {"ada.zip", "carl.tar.gz", "dora.ipynb", "eve", "l\ufffda.ipynb"}
+    graded = {"ada.zip", "carl.tar.gz", "dora.ipynb", "eve", "l\ufffda.ipynb", "oz"}
     assert {label for label, entry in rows.items() if entry.problem is None} == graded
     problems = {label: entry.problem[1] for label, entry in rows.items() if entry.problem}
     assert "a .rar archive" in problems["fred.rar"] and "submit a .zip" in problems["fred.rar"]
     assert "a .7z archive" in problems["gus.7z"] and "a Python script" in problems["hal.py"]
     assert "a PDF" in problems["ivy.pdf"] and "weights file without a notebook" in problems["jo.pt"]
     assert "holds no notebook" in problems["kim"] and "model.pt" in problems["kim"]
+    assert "a shortcut to a page online" in problems["nia - Colab.url"]
+    assert "system file" in aside["ada.zip:Zone.Identifier"] and "system file" in aside["~$grades.xlsx"]
     assert "link" in aside["link.zip"] and "FIFO" in aside["pipe.ipynb"] and "empty" in aside["empty"]
     assert "a .md file" in aside["README.md"] and "hidden" in aside[".DS_Store"]
     assert rows["carl.tar.gz"].students[0].key == "carl"
     for label in graded:
         assert read_submission(rows[label], DENSE).files.get(DENSE.weights) == (
-            None if label.endswith(".ipynb") else weights(DENSE))
+            None if label.endswith(".ipynb") else weights(DENSE)), label
 
 
 def test_a_fifo_or_a_link_to_a_device_inside_a_submission_is_listed_never_read(tmp_path):
@@ -515,7 +522,8 @@ def test_blackboard_users_sharing_a_suffix_are_two_rows_never_merged(tmp_path, r
         files[f"HW_1_{user}_attempt_{stamp}_dense_mnist.pt"] = pt
     found = discover(write(tmp_path / "bb", files))
     rows = {entry.students[0].key: entry for entry in found.entries}
-    assert set(rows) == {"jane_doe", "john_doe"} and not found.set_aside
+    assert set(rows) == {"jane_doe", "john_doe"}
+    assert [a.name for a in found.set_aside] == [n for n in sorted(files) if n.endswith(".txt")], "receipts listed"
     assert rows["jane_doe"].students[0].name == ("Jane Doe" if receipts else "")
     assert set(read_submission(rows["jane_doe"], DENSE).files) == {DENSE.weights}
 

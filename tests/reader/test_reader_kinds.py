@@ -7,6 +7,7 @@ beside its own. Every input is built here from the lesson's own reference notebo
 from __future__ import annotations
 
 import io
+import os
 import json
 import zipfile
 from pathlib import Path
@@ -91,3 +92,116 @@ def test_a_pth_tar_checkpoint_is_weights_not_a_tar(tmp_path, name):
     assert sub.files == {DENSE.weights: PT}
     assert any(f"{name} was graded as {DENSE.weights}" in note for note in sub.notes)
     assert not any("tar" in note and "readable" in note for note in sub.notes)
+
+
+# ---------------------------------------------------------------- a class folder or one student's
+
+def rows(target: Path) -> dict[str, str | None]:
+    return {entry.label: entry.problem and entry.problem[1] for entry in discover(target).entries}
+
+
+def test_student_folders_beside_a_loose_notebook_are_each_a_row(tmp_path):
+    root = put(tmp_path / "class", {f"alice/{DENSE.notebook}": NB, f"alice/{DENSE.weights}": PT,
+                                    f"bob/{DENSE.notebook}": NB, f"bob/{DENSE.weights}": PT, "carl.ipynb": NB,
+                                    "carl.pt": PT})
+    found = discover(root)
+    assert {e.label for e in found.entries} == {"alice", "bob", "carl.ipynb"}
+    carl = next(e for e in found.entries if e.label == "carl.ipynb")
+    assert read_submission(carl, DENSE).files == {DENSE.weights: PT}, "a lone notebook takes the weights of its name"
+
+
+@pytest.mark.parametrize("copy", ["Copy of dense-mnist.ipynb", "dense-mnist (1).ipynb", DENSE.notebook])
+def test_one_students_folder_with_a_renamed_notebook_beside_its_export_is_one_row(tmp_path, copy):
+    folder = put(tmp_path / "kai", {copy: NB, "dense-mnist.zip": EXPORT})
+    [entry] = discover(folder).entries
+    assert entry.label == "kai"
+    assert read_submission(entry, DENSE).files[DENSE.weights] == PT
+
+
+def test_a_project_tree_given_as_input_is_one_row(tmp_path):
+    folder = put(tmp_path / "lena", {f"notebooks/{DENSE.notebook}": NB, f"notebooks/{DENSE.weights}": PT,
+                                     "src/__init__.py": b"", "src/models.py": b"X = 1\n"})
+    assert list(rows(folder)) == ["lena"]
+
+
+@pytest.mark.parametrize("wrapper", ["folder", "zip", "folder holding the zip", "two folders"])
+def test_a_class_download_wrapped_in_a_folder_or_a_zip_is_read_inside(tmp_path, wrapper):
+    files = {"Lab 2/alice.zip": EXPORT, "Lab 2/bob_dense-mnist.ipynb": NB, "Lab 2/bob_dense_mnist.pt": PT,
+             "Lab 2/carol_dense-mnist.ipynb": NB, "Lab 2/carol_dense_mnist.pt": PT}
+    if wrapper == "folder":
+        target = put(tmp_path / "in", files)
+    elif wrapper == "two folders":
+        target = put(tmp_path / "in", {f"Lab 2-20261205T101500Z-001/{k}": v for k, v in files.items()})
+    else:
+        target = put(tmp_path / "in", {"Lab 2-20261205T101500Z-001.zip": zipped(files)})
+        target = target if wrapper == "folder holding the zip" else target / "Lab 2-20261205T101500Z-001.zip"
+    found = discover(target)
+    assert sorted(e.label for e in found.entries) == ["alice.zip", "bob_dense-mnist.ipynb", "carol_dense-mnist.ipynb"]
+    assert all(read_submission(e, DENSE).files == {DENSE.weights: PT} for e in found.entries)
+
+
+def test_a_folder_holding_only_a_canvas_download_zip_is_the_download(tmp_path):
+    canvas = zipped({"lovelaceada_104211_9001_dense-mnist.zip": EXPORT, "turingalan_104214_9011_dense-mnist.zip": EXPORT})
+    found = discover(put(tmp_path / "in", {"submissions.zip": canvas, ".DS_Store": b"\0"}))
+    assert sorted(s.key for e in found.entries for s in e.students) == ["104211", "104214"]
+    assert [a.name for a in found.set_aside] == [".DS_Store"]
+
+
+def test_a_students_zip_with_a_scratch_notebook_is_not_a_class(tmp_path):
+    archive = put(tmp_path, {"s.zip": zipped({"dense-mnist-Copy1.ipynb": NB, "Untitled.ipynb": UNTITLED,
+                                              DENSE.weights: PT})}) / "s.zip"
+    assert list(rows(archive)) == ["s.zip"]
+
+
+def test_a_canvas_download_unzipped_beside_its_zip_sets_the_zip_aside(tmp_path):
+    flat = {"lovelaceada_104211_9001_dense-mnist.ipynb": NB, "lovelaceada_104211_9002_dense_mnist.pt": PT,
+            "turingalan_104214_9011_dense-mnist.ipynb": NB, "turingalan_104214_9012_dense_mnist.pt": PT}
+    found = discover(put(tmp_path / "in", {**flat, "submissions.zip": zipped(flat)}))
+    assert sorted(s.key for e in found.entries for s in e.students) == ["104211", "104214"]
+    assert [(a.name, "already unpacked here" in a.reason) for a in found.set_aside] == [("submissions.zip", True)]
+    student_zip = put(tmp_path / "plain", {DENSE.notebook: NB, DENSE.weights: PT, "bob.zip": EXPORT, "x.ipynb": NB})
+    assert "bob.zip" in rows(student_zip), "one student's zip is never a download unpacked in place"
+
+
+RECEIPT = """Name: {name} ({user})
+Assignment: HW1
+Date Submitted: Monday, February 12, 2024 10:03:15 AM CET
+Files:
+\tOriginal filename: dense-mnist.ipynb
+\tFilename: HW1_{user}_attempt_{stamp}_dense-mnist.ipynb
+"""
+
+
+@pytest.mark.parametrize("kind", ["blackboard", "canvas beside its zip", "drive zip in a folder", "class folder"])
+def test_every_top_level_entry_of_the_new_kinds_is_a_row_or_set_aside_with_why(tmp_path, kind):
+    """The property of issue 20 item 2 on the kinds above: each name in INPUT is a row (its label,
+    or one of its files for an LMS layout), an earlier attempt of one, or set aside with a reason."""
+    stamp = "2024-02-12-10-03-15"
+    inputs = {
+        "blackboard": {f"HW1_{u}_attempt_{stamp}{tail}": data for u in ("alovelace", "bturing") for tail, data in
+                       ((".txt", RECEIPT.format(name=u, user=u, stamp=stamp).encode()),
+                        ("_dense-mnist.ipynb", NB), ("_dense_mnist.pt", PT))},
+        "canvas beside its zip": {"lovelaceada_104211_9001_dense-mnist.ipynb": NB, "hopper_104215_9021_x.zip": EXPORT,
+                                  "submissions.zip": zipped({"lovelaceada_104211_9001_dense-mnist.ipynb": NB,
+                                                             "hopper_104215_9021_x.zip": EXPORT}),
+                                  "notes.txt": b"TA notes"},
+        "drive zip in a folder": {"Lab 2.zip": zipped({"Lab 2/a.zip": EXPORT, "Lab 2/b.zip": EXPORT}),
+                                  ".DS_Store": b"\0"},
+        "class folder": {f"a/{DENSE.notebook}": NB, f"a/{DENSE.weights}": PT, "c.ipynb": NB, "d - Colab.url": b"[x]",
+                         "~$grades.xlsx": b"\0", "c.ipynb:Zone.Identifier": b"", "e.rar": b"Rar!"},
+    }[kind]
+    root = put(tmp_path / "in", inputs)
+    found = discover(root)
+    aside = {a.name.rstrip("/") for a in found.set_aside}
+    assert all(a.reason for a in found.set_aside)
+    inside = kind == "drive zip in a folder"  # the rows come from inside the archive; the wrapper's own files listed
+    covered = {e.label for e in found.entries} | {p.name for e in found.entries for p in e.members.values()} | \
+        {name for e in found.entries for name in e.earlier} | aside
+    names = set(os.listdir(root)) - ({"Lab 2.zip"} if inside else set())
+    assert names <= covered, names - covered
+    if inside:
+        assert sorted(e.label for e in found.entries) == ["a.zip", "b.zip"] and aside == {".DS_Store"}
+    if kind == "canvas beside its zip":
+        assert "submissions.zip" in aside and len(found.entries) == 2
+    if kind == "blackboard":
+        assert sum("receipt" in a.reason for a in found.set_aside) == 2

@@ -56,19 +56,24 @@ def unpack(name: str, data: bytes, notes: list[str]) -> dict[str, bytes]:
 def member_names(path: Path) -> list[str]:
     """The member paths of the archive at ``path``, from its index (a tar's headers); [] if it
     is not a readable archive."""
+    return [name for name, _size in member_sizes(path)]
+
+
+def member_sizes(path: Path) -> list[tuple[str, int]]:
+    """(path, size) of the archive's regular members, from its index; [] if unreadable."""
     try:
         with _open(path) as f:
             if zipfile.is_zipfile(f):
                 with zipfile.ZipFile(f) as archive:
-                    return archive.namelist()[:MAX_DOWNLOAD_ENTRIES]
+                    return [(m.filename, m.file_size) for m in archive.infolist()[:MAX_DOWNLOAD_ENTRIES]]
             f.seek(0)
             with tarfile.open(fileobj=f, mode="r:*") as archive:
-                names = []
+                found = []
                 for member in archive:
-                    names.append(member.name)
-                    if len(names) >= MAX_DOWNLOAD_ENTRIES:
+                    found.append((member.name, member.size))
+                    if len(found) >= MAX_DOWNLOAD_ENTRIES:
                         break
-                return names
+                return found
     except (SubmissionProblem, *BROKEN):
         return []
 

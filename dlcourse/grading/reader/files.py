@@ -43,6 +43,7 @@ ARCHIVE_SUFFIXES = {".zip": "zip", ".tar": "tar", ".tar.gz": "tar", ".tgz": "tar
 OTHER_ARCHIVES = (".rar", ".7z", ".tar.zst", ".zst", ".gz", ".bz2", ".xz", ".lz", ".cab", ".dmg", ".iso", ".zipx")
 EXPORTS = {".py": "a Python script", ".html": "an HTML export of a notebook", ".htm": "an HTML export of a notebook",
            ".pdf": "a PDF", ".docx": "a Word document", ".md": "a Markdown file"}
+SHORTCUTS = (".url", ".webloc", ".website")   # Windows', macOS's and Edge's saved links: a student's "upload" of a link
 IGNORED_FOLDERS = {"__MACOSX", "__pycache__"}   # and every hidden folder (.ipynb_checkpoints, .git)
 IGNORED_NAMES = {"Thumbs.db", "desktop.ini"}     # and every hidden file (.DS_Store, .OTTER_LOG)
 # a copy's suffix, as browsers ("name (1)"), Canvas ("name-1"), Jupyter's Duplicate ("name-Copy1"), Finder
@@ -83,9 +84,10 @@ def archive_kind(name: str) -> str | None:
 
 
 def ignored(parts: tuple[str, ...]) -> bool:
-    """Hidden files and folders (.ipynb_checkpoints, .git, .OTTER_LOG, .DS_Store), __MACOSX, __pycache__."""
+    """Hidden files and folders (.ipynb_checkpoints, .git, .OTTER_LOG, .DS_Store), __MACOSX, __pycache__,
+    Office's lock files (``~$grades.xlsx``) and Windows' download marks copied as files (``x.zip:Zone.Identifier``)."""
     return any(part.startswith(".") or part in IGNORED_FOLDERS for part in parts) or \
-        bool(parts) and parts[-1] in IGNORED_NAMES
+        bool(parts) and (parts[-1] in IGNORED_NAMES or parts[-1].startswith("~$") or parts[-1].endswith(":Zone.Identifier"))
 
 
 def display(name: str) -> str:
@@ -115,6 +117,9 @@ def upload_problem(name: str) -> tuple[str, str] | None:
     if is_weights(lower):
         return "invalid-notebook", (f"{shown} is a weights file without a notebook: submit the notebook with it "
                                     f"(grader.export() zips both)")
+    if lower.endswith(SHORTCUTS):
+        return "invalid-notebook", (f"{shown} is a shortcut to a page online (a Colab or Drive link), not the "
+                                    f"notebook: download the .ipynb (File > Download) and submit that file")
     what = next((kind for suffix, kind in EXPORTS.items() if lower.endswith(suffix) and suffix != ".md"), None)
     if what:
         return "invalid-notebook", f"{shown} is {what}, not a Jupyter notebook: submit the .ipynb file itself"

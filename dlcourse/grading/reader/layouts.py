@@ -10,8 +10,10 @@ attempts) and every other top-level entry set aside with why. The registry, in d
     canvas       Canvas's "Download Submissions": flat <login>[_LATE]_<user id>_<attachment id>_<file>
     plain        a folder of uploads: notebooks, archives, or one folder per student (the fallback)
 
-A layout's archive (a Canvas or Gradescope zip given as INPUT) is unpacked to a private
-temporary folder, removed when the process ends.
+A layout's archive (a Canvas or Gradescope zip given as INPUT), or a class's files zipped
+together, is unpacked to a private temporary folder, removed when the process ends. A download
+wrapped in one folder or one archive is read inside (:func:`_wrapped`); one unpacked in place
+beside its archive sets the archive aside (:func:`_unpacked_here`).
 """
 
 from __future__ import annotations
@@ -28,52 +30,96 @@ from pathlib import Path
 import yaml
 
 from . import lms
-from .archives import extract_download, member_names
+from .archives import extract_download, member_names, member_sizes
 from .entries import Discovery, Entry, SetAside, Student
-from .files import (SubmissionProblem, archive_kind, display, ignored, is_notebook, read_regular,
-                    stem_of)
-from .uploads import Layout, classify, lesson_stems, loose_entry, mtime, read_uploads, student_part, top_names
+from .files import (SubmissionProblem, archive_kind, canonical, display, ignored, is_notebook, is_weights,
+                    read_regular, stem_of)
+from .uploads import (Layout, classify, lesson_stems, loose_entry, mtime, one_student, pair_loose_weights, read_uploads,
+                      student_part, top_names, tree)
 
 GRADESCOPE_METADATA = "submission_metadata.yml"
+
+
+MAX_WRAPPERS = 4   # folders (or a folder and its archive) a download may be wrapped in: "Lab 2/", "submissions/"
 
 
 def discover(target: Path, layout: str | None = None, lesson_files: Sequence[str] = ()) -> Discovery:
     """What ``target`` holds, read with ``layout`` (a name in :data:`LAYOUTS`; None or ``auto``: detected).
     ``lesson_files``: the lesson's notebook and weights names, which loose uploads' names are read
     by (``alice_dense-mnist.ipynb`` is student ``alice``'s); without them a student is a file's stem."""
-    target = target.resolve()
+    return _discover(target.resolve(), layout, MAX_WRAPPERS, tuple(lesson_files))
+
+
+def _discover(target: Path, layout: str | None, wrappers: int, lesson_files: tuple[str, ...] = ()) -> Discovery:
     mode = os.lstat(target).st_mode
     if stat.S_ISREG(mode) and archive_kind(target.name):
         unpacked = _unpacked_export(target, layout)
         if unpacked is not None:
-            return discover(unpacked, layout, lesson_files)
+            return _discover(unpacked, layout, wrappers - 1, lesson_files)
     if not stat.S_ISDIR(mode):
         return Discovery([loose_entry(target, target.parent, "plain", lesson_files=lesson_files)], [])
-    chosen, target = _detect(target) if layout in (None, "auto") else (LAYOUTS[layout], target)
-    return chosen.read(target, lesson_files)
-
-
-def _detect(folder: Path) -> tuple[Layout, Path]:
-    """The first layout that recognises ``folder``, or its only subfolder (an unzipped download
-    often is one folder: Gradescope's assignment_<id>_export/, Canvas's submissions/)."""
-    names = top_names(folder)
+    if layout not in (None, "auto"):
+        return LAYOUTS[layout].read(target, lesson_files)
+    names = top_names(target)
     chosen = next(c for c in LAYOUTS.values() if c.detect(names))
     visible = [n for n in names if not ignored((n,))]
-    if chosen.name == "plain" and len(visible) == 1 and stat.S_ISDIR(os.lstat(folder / visible[0]).st_mode):
-        inner = next(c for c in LAYOUTS.values() if c.detect(top_names(folder / visible[0])))
-        if inner.name != "plain":
-            return inner, folder / visible[0]
-    return chosen, folder
+    if chosen.name == "plain" and len(visible) == 1 and wrappers > 0:
+        inside = _wrapped(target / visible[0], wrappers - 1, lesson_files)
+        if inside is not None:   # the wrapper's own hidden files are listed as set aside
+            return Discovery(inside.entries, [*inside.set_aside, *(SetAside(display(n), "a hidden or system file: "
+                                                                            "not a submission")
+                                                                   for n in names if n not in visible)])
+    return _unpacked_here(target, chosen.read(target, lesson_files))
+
+
+def _unpacked_here(folder: Path, found: Discovery) -> Discovery:
+    """A download unpacked in place, its archive still beside its files (``unzip submissions.zip``
+    in the download folder): the archive is set aside, not a student's row."""
+    entries, aside = [], list(found.set_aside)
+    for entry in found.entries:
+        path = entry.path
+        if entry.members or entry.problem or path.parent != folder or not archive_kind(path.name) \
+                or not stat.S_ISREG(os.lstat(path).st_mode):
+            entries.append(entry)
+            continue
+        members = [(n.replace("\\", "/"), size) for n, size in member_sizes(path) if not n.endswith("/")]
+        if len(members) >= 2 and _a_download([n for n, _ in members]) and all(
+                _same_size(folder / n, size) for n, size in members if not ignored(tuple(n.split("/")))):
+            aside.append(SetAside(entry.label, f"the download itself, already unpacked here (its {len(members)} "
+                                               f"files are in this folder): read from them, not again"))
+        else:
+            entries.append(entry)
+    return Discovery(entries, aside)
+
+
+def _same_size(path: Path, size: int) -> bool:
+    try:
+        found = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(found.st_mode) and found.st_size == size
+
+
+def _wrapped(inner: Path, wrappers: int, lesson_files: tuple[str, ...] = ()) -> Discovery | None:
+    """What a folder's only entry holds when it is a download wrapped in a folder (Drive's
+    ``Lab 2/``, Canvas's ``submissions/``) or in an archive (a folder holding only
+    ``submissions.zip``): several rows, or a platform's; None when it is one submission (its
+    own row, named by it)."""
+    mode = os.lstat(inner).st_mode
+    if stat.S_ISREG(mode) and archive_kind(inner.name):
+        return _discover(inner, None, wrappers, lesson_files)
+    if not stat.S_ISDIR(mode):
+        return None
+    found = _discover(inner, None, wrappers, lesson_files)
+    several = len(found.entries) > 1 or any(e.layout != "plain" for e in found.entries)
+    return found if several else None
 
 
 def one_student_folder(folder: Path) -> bool:
-    """A student's folder given as INPUT: exactly one notebook directly in it and no archive but
-    the notebook's own export (``dense-mnist.ipynb`` and ``dense-mnist.zip``; a folder of students'
-    notebooks holds several; the files beside the notebook are its own)."""
-    files = [name for name in top_names(folder) if stat.S_ISREG(os.lstat(folder / name).st_mode)]
-    notebooks = [n for n in files if is_notebook(n)]
-    archives = [n for n in files if archive_kind(n)]
-    return len(notebooks) == 1 and (not archives or archives == [f"{stem_of(notebooks[0])}.zip"])
+    """A student's folder given as INPUT, not a class's (:func:`.uploads.one_student`: one notebook
+    and its own export beside it, and no classmate's folder; or a project's tree)."""
+    paths = tree(folder)
+    return paths is not None and one_student(paths, lambda name: read_regular(folder / name))
 
 
 def read_plain(target: Path, lesson_files: Sequence[str] = ()) -> Discovery:
@@ -82,8 +128,9 @@ def read_plain(target: Path, lesson_files: Sequence[str] = ()) -> Discovery:
     one row, of the student its notebook's name says (``alice_dense-mnist.ipynb``), else named
     by the folder."""
     if one_student_folder(target):
-        notebook = next(n for n in top_names(target) if is_notebook(n) and stat.S_ISREG(os.lstat(target / n).st_mode))
-        student = student_part(notebook, lesson_stems(lesson_files)) or os.fsdecode(target.name)
+        notebooks = [n for n in top_names(target) if is_notebook(n) and stat.S_ISREG(os.lstat(target / n).st_mode)]
+        student = (student_part(notebooks[0], lesson_stems(lesson_files)) if notebooks else None) \
+            or os.fsdecode(target.name)
         return Discovery([Entry(target, display(target.name), [Student(display(student))], mtime(target),
                                 layout="plain")], [])
     entries, aside = read_uploads(target, top_names(target), "plain", lesson_files)
@@ -135,13 +182,11 @@ _TEMPORARY: list[str] = []
 
 
 def _unpacked_export(archive: Path, layout: str | None) -> Path | None:
-    """A platform's download given as one archive, unpacked to a private folder; None when the
-    archive is one student's submission (or cannot be unpacked: its row then says why)."""
-    names = member_names(archive)
-    tops = sorted({n.replace("\\", "/").split("/")[0] for n in names} |
-                  {n.replace("\\", "/").split("/")[-1] for n in names})
-    detected = next((c.name for c in LAYOUTS.values() if c.name != "plain" and c.detect(tops)), None)
-    if not names or (layout in (None, "auto", "plain") and detected is None):
+    """A platform's download, or a class's files zipped together (Drive's download of a folder of
+    uploads), given as one archive, unpacked to a private folder; None when the archive is one
+    student's submission (or cannot be unpacked: its row then says why)."""
+    names = [n.replace("\\", "/") for n in member_names(archive)]
+    if not names or (layout in (None, "auto", "plain") and not _a_download(names)):
         return None
     folder = Path(tempfile.mkdtemp(prefix="dlcourse-input-"))
     _TEMPORARY.append(str(folder))
@@ -150,6 +195,34 @@ def _unpacked_export(archive: Path, layout: str | None) -> Path | None:
     except SubmissionProblem:
         return None
     return folder
+
+
+def _a_download(names: list[str]) -> bool:
+    """Whether an archive's member ``names`` are a platform's download or a class's files."""
+    tops = sorted({n.split("/")[0] for n in names} | {n.split("/")[-1] for n in names})
+    return any(c.name != "plain" and c.detect(tops) for c in LAYOUTS.values()) or _a_class(names)
+
+
+def _a_class(names: list[str]) -> bool:
+    """Whether an archive's members are several students' uploads: below the folders they are all
+    in, two or more of: archives of different names, whole submission folders (a notebook and
+    weights), loose notebooks with weights of their own name (``bob_dense-mnist.ipynb`` and
+    ``bob_dense_mnist.pt``). A student's zip holding a scratch notebook beside the lesson's is not."""
+    paths = [n for n in names if n and not n.endswith("/") and not ignored(tuple(n.split("/")))]
+    while paths and all("/" in p for p in paths) and len({p.split("/")[0] for p in paths}) == 1:
+        paths = [p.split("/", 1)[1] for p in paths]
+    if one_student(paths):
+        return False
+    archives = {canonical(stem_of(p)) for p in paths if "/" not in p and archive_kind(p)}
+    folders: dict[str, list[str]] = {}
+    for path in paths:
+        if "/" in path:
+            folders.setdefault(path.split("/")[0], []).append(path)
+    whole = [d for d, inner in folders.items()
+             if any(is_notebook(p) for p in inner) and any(is_weights(p) for p in inner)]
+    top = [p for p in paths if "/" not in p]
+    paired = set(pair_loose_weights([p for p in top if is_notebook(p)], [p for p in top if is_weights(p)]).values())
+    return len(archives) + len(whole) + len(paired) >= 2
 
 
 @atexit.register

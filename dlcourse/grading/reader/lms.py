@@ -206,7 +206,11 @@ def read_blackboard(target: Path, lesson_files: Sequence[str] = ()) -> Discovery
         stored = sorted((p.name for p in files.values()), key=lambda n: (not is_notebook(n), n))
         entries.append(_entry(files, stored[0], "blackboard", student, submitted_at=f"{day}T{clock}", earlier=earlier))
     more, aside = _rest(target, used, "blackboard", lesson_files)
-    return Discovery(entries + more, aside)
+    receipts_read = [SetAside(display(m.string), f"Blackboard's receipt of {users[prefix]}'s attempt of "
+                                                 f"{m['stamp']}: the student's name and file names read from it")
+                     for prefix, by_stamp in sorted(attempts.items()) for ms in by_stamp.values() for m in ms
+                     if m["receipt"]]
+    return Discovery(entries + more, receipts_read + aside)
 
 
 LAYOUTS = [

@@ -1,8 +1,7 @@
 """A folder of uploads read entry by entry: what every input layout builds on (:mod:`.layouts`,
 :mod:`.lms`). A layout is a :class:`Layout`; each top-level entry that is no platform's own
-file becomes a student's row or is set aside with why (:func:`classify`), and a student's loose
-files (``alice_dense-mnist.ipynb``, ``alice_dense_mnist.pt``) are one row of student ``alice``
-(:func:`read_uploads`, the same for every layout). Nothing is followed or opened but folders.
+file becomes a student's row or is set aside with why (:func:`classify`). Nothing is followed
+or opened but folders.
 """
 
 from __future__ import annotations
@@ -12,11 +11,13 @@ import os
 import stat
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .entries import Discovery, Entry, SetAside, Student
 from .files import (COPY_SUFFIX, SubmissionProblem, archive_kind, canonical, display, ignored, is_notebook,
                     is_weights, kind_of_mode, stem_of, upload_problem, walk)
+
+MAX_LISTED = 20_000   # files listed to tell one student's folder from a class's; past it: a class
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,75 @@ def classify(root: Path, path: Path, layout: str = "plain") -> Entry | SetAside:
         return entry
     return SetAside(name + "/", "an empty folder" if not found else
                     f"a folder without a notebook, an archive or weights ({len(found)} other files)")
+
+
+def tree(folder: Path) -> list[str] | None:
+    """The relative paths of ``folder``'s regular files (hidden and ignored ones left out, links
+    not followed); None past :data:`MAX_LISTED` (no student's folder is that large)."""
+    found: list[str] = []
+    for current, folders, files in os.walk(folder):
+        base = Path(current).relative_to(folder).parts
+        folders[:] = sorted(d for d in folders if not ignored((*base, d)) and not os.path.islink(Path(current, d)))
+        found += ["/".join((*base, f)) for f in sorted(files)
+                  if not ignored((*base, f)) and stat.S_ISREG(os.lstat(Path(current, f)).st_mode)]
+        if len(found) > MAX_LISTED:
+            return None
+    return found
+
+
+def one_student(paths: list[str], content: Callable[[str], bytes] | None = None) -> bool:
+    """Whether files at ``paths`` (relative, ``/``-separated) are one student's, not a class's.
+
+    One student's: notebooks at the top that are one notebook (one name less copy marks, and
+    byte-identical by ``content`` when several), archives beside them only under that name (the
+    notebook's own export: ``Copy of dense-mnist.ipynb`` and ``dense-mnist.zip``), and no subfolder
+    that is a whole submission of its own (a notebook and weights, or only archives: a
+    classmate's folder); or, with nothing at the top, exactly one subfolder holding notebooks
+    and other folders beside it (``notebooks/`` and ``src/``: a project's tree). Anything else
+    (several students' notebooks, archives or folders) is a class: each entry its own row.
+    """
+    top = [p for p in paths if "/" not in p]
+    notebooks = [p for p in top if is_notebook(p)]
+    archives = [p for p in top if archive_kind(p)]
+    folders: dict[str, list[str]] = {}
+    for path in paths:
+        if "/" in path:
+            head, rest = path.split("/", 1)
+            folders.setdefault(head, []).append(rest)
+    holding = {d for d, inner in folders.items() if any(is_notebook(p) or archive_kind(p) for p in inner)}
+    if notebooks:
+        if len({canonical(stem_of(n)) for n in notebooks + archives}) != 1:
+            return False
+        if len(notebooks) > 1 and (content is None or len({content(n) for n in notebooks}) != 1):
+            return False
+        return not any(any(is_notebook(p) for p in folders[d]) and any(is_weights(p) for p in folders[d])
+                       or all(archive_kind(p) for p in folders[d]) for d in holding)
+    return not archives and len(holding) == 1 and len(folders) > 1
+
+
+def pair_loose_weights(notebooks: list[str], weights: list[str]) -> dict[str, str]:
+    """Loose weights files of a class folder -> the notebook of the same student, as Canvas's
+    layout pairs them: by the prefix before the lesson's file names (``alice_dense-mnist.ipynb``,
+    ``alice_dense_mnist.pt``). A notebook's prefix is its name less what all the notebooks' names
+    end with (a lone notebook's: its whole name, so ``carl.ipynb`` takes ``carl.pt``); a weights
+    file goes with the notebook whose prefix starts its name, the longest one, and only when
+    exactly one notebook has it (no guess between two students)."""
+    stems = {n: canonical(stem_of(n)).split("_") for n in notebooks}
+    if not stems:
+        return {}
+    shared = 0   # how many trailing parts every notebook's name ends with (the lesson's name)
+    while len(stems) > 1 and all(len(parts) > shared + 1 for parts in stems.values()) and \
+            len({tuple(parts[len(parts) - shared - 1:]) for parts in stems.values()}) == 1:
+        shared += 1
+    prefixes = {n: "_".join(parts[:len(parts) - shared]) for n, parts in stems.items()}
+    pairs: dict[str, str] = {}
+    for name in weights:
+        have = canonical(PurePosixPath(name).stem)
+        fits = [(len(p), n) for n, p in prefixes.items() if p and (have == p or have.startswith(p + "_"))]
+        best = max(fits, default=None)
+        if best and sum(1 for length, _ in fits if length == best[0]) == 1:
+            pairs[name] = best[1]
+    return pairs
 
 
 SEPARATORS = " _-."

@@ -92,7 +92,7 @@ class Sandboxed:
             if self.stop is not None and self.stop.is_set():
                 outcome.interrupted = True
                 break
-            time.sleep(POLL_SECONDS)
+            self.ended.wait(POLL_SECONDS)  # finish() wakes it at once, not after a sleep
         if self.process.poll() is None:
             self._kill()
 
