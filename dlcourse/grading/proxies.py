@@ -139,11 +139,16 @@ class Oracle:
         transform = decoder.decode(body.get("transform"))
         indices = body.get("indices")
         if indices is None:
-            return ImageDataset(full.images, full.labels, full.classes, transform, source=key)
-        indices = decoder.tensor(indices).long()
-        if indices.ndim != 1 or (len(indices) and (indices.min() < 0 or indices.max() >= len(full))):
-            raise WireError("a dataset split with positions outside its set")
-        return ImageDataset(full.images, full.labels[indices], full.classes, transform, indices=indices, source=key)
+            dataset = ImageDataset(full.images, full.labels, full.classes, transform, source=key)
+        else:
+            indices = decoder.tensor(indices).long()
+            if indices.ndim != 1 or (len(indices) and (indices.min() < 0 or indices.max() >= len(full))):
+                raise WireError("a dataset split with positions outside its set")
+            dataset = ImageDataset(full.images, full.labels[indices], full.classes, transform, indices=indices,
+                                   source=key)
+        if isinstance(body.get("ref"), int):  # passed to a student's function, it goes back by reference
+            dataset._dlcourse_ref = body["ref"]  # type: ignore[attr-defined]
+        return dataset
 
 
 class RemoteFunction:

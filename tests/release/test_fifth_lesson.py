@@ -1,6 +1,7 @@
 """A lesson is data: a fifth lesson made of a master notebook and a lesson.yaml only
-(tests/fixtures/tiny-mnist, one linear layer on the bundled MNIST sample) is built, trained
-and graded by the toolkit as it is, with no code that knows its name."""
+(tests/fixtures/tiny-mnist, one linear layer on the bundled MNIST sample, and a design task:
+the student's own network, saved as data) is built, trained and graded by the toolkit as it
+is, with no code that knows its name."""
 
 from __future__ import annotations
 
@@ -35,7 +36,10 @@ def test_a_fifth_lesson_from_a_master_and_a_lesson_yaml_builds_and_grades(tmp_pa
                               workers=2, progress=False)
     results = {r.submission.rsplit(".", 1)[0]: r for r in summary.results.values()}
     reference, stub = results["reference"], results["untouched-stub"]
-    assert reference.status == "ok" and reference.score == reference.possible == 6, \
+    assert reference.status == "ok" and reference.score == reference.possible == 10, \
         {q.name: (q.score, q.verification) for q in reference.questions.values()}
+    # the design task: the student's own network, rebuilt from design.json and measured from design.pt
+    assert "25,450 parameters (budget 30,000)" in reference.questions["own_network"].verification
     assert stub.score == 0 and stub.status == "missing-weights"
-    assert {q.name for q in stub.questions.values()} == {"prepare", "model", "accuracy"}
+    assert {q.name for q in stub.questions.values()} == {"prepare", "model", "accuracy", "own_network"}
+    assert "design.json and design.pt were not submitted" in stub.questions["own_network"].verification

@@ -12,5 +12,5 @@ def test_first_layers(conv_bn_relu):
     from dlcourse.spec import ArchSpec
     conv_bn_relu = student_function(conv_bn_relu, 'conv_bn_relu')
     spec = current_lesson().architecture
-    check_architecture(conv_bn_relu(3, 32), ArchSpec(spec.input_shape, spec.layers[:3]))
+    check_architecture(conv_bn_relu(3, 24), ArchSpec(spec.input_shape, spec.layers[:3]))
 

@@ -12,5 +12,5 @@ def test_first_block(regularized_block):
     from dlcourse.spec import ArchSpec
     regularized_block = student_function(regularized_block, 'regularized_block')
     spec = current_lesson().architecture
-    check_architecture(regularized_block(3, 32, 0.25), ArchSpec(spec.input_shape, spec.layers[:8]))
+    check_architecture(regularized_block(3, 24, 0.1), ArchSpec(spec.input_shape, spec.layers[:5]))
 
