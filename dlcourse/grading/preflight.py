@@ -39,6 +39,17 @@ def check_autograder(autograder: Path) -> Lesson:
         raise PreflightProblem(f"the autograder {autograder} cannot be read ({error}): run `dlcourse build` again") from None
 
 
+def lesson_files(autograder: Path) -> tuple[str, ...]:
+    """The notebook and weights names of the lesson ``autograder`` grades, which a loose upload's
+    name is read by (``alice_dense-mnist.ipynb``: student ``alice``); none when it is no built
+    autograder (grading it says why)."""
+    try:
+        lesson = check_autograder(autograder)
+    except PreflightProblem:
+        return ()
+    return (lesson.notebook, *lesson.submitted_files)
+
+
 def check_data(lesson: Lesson, data: Path) -> None:
     """Every file of the lesson's dataset (both splits) is in ``data``, readable by student code."""
     info = DATASETS[lesson.dataset]
