@@ -116,7 +116,7 @@ def test_student_folders_beside_a_loose_notebook_are_each_a_row(tmp_path):
 def test_one_students_folder_with_a_renamed_notebook_beside_its_export_is_one_row(tmp_path, copy):
     folder = put(tmp_path / "kai", {copy: NB, "dense-mnist.zip": EXPORT})
     [entry] = discover(folder).entries
-    assert entry.label == "kai"
+    assert entry.label == "kai" and entry.students[0].key == "kai", entry.students
     assert read_submission(entry, DENSE).files[DENSE.weights] == PT
 
 

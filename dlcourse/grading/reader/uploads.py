@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .entries import Discovery, Entry, SetAside, Student
-from .files import (COPY_SUFFIX, SubmissionProblem, archive_kind, canonical, display, ignored, is_notebook,
+from .files import (COPY_PREFIX, COPY_SUFFIX, SubmissionProblem, archive_kind, canonical, display, ignored, is_notebook,
                     is_weights, kind_of_mode, stem_of, upload_problem, walk)
 
 MAX_LISTED = 20_000   # files listed to tell one student's folder from a class's; past it: a class
@@ -167,8 +167,8 @@ def student_part(name: str, stems: Collection[str]) -> str | None:
     LMS's prefix by. None for the lesson's name alone or a name without it; ``stems`` as
     :func:`lesson_stems` gives them."""
     stem = stem_of(name)
-    while (shorter := COPY_SUFFIX.sub("", stem)) != stem and shorter:
-        stem = shorter
+    while (shorter := COPY_PREFIX.sub("", COPY_SUFFIX.sub("", stem))) != stem and shorter:
+        stem = shorter   # Drive's "Copy of " is no student's name
     cuts = [i for i, char in enumerate(stem) if char in SEPARATORS]
     for i in cuts:      # the student first: the longest lesson name after a separator
         before = stem[:i].strip(SEPARATORS)
