@@ -18,6 +18,7 @@ from dlcourse.cli import main as cli_main
 from dlcourse.course import Course
 from dlcourse.grading.batch import grade_batch
 from dlcourse.grading.inputs import discover
+from dlcourse.grading.preflight import lesson_files
 from dlcourse.grading.reader.files import find_lesson_file
 from dlcourse.grading.reader.layouts import GRADESCOPE_METADATA
 from dlcourse.grading.reader.repairs import MAX_CELLS, MAX_DEPTH
@@ -378,6 +379,14 @@ def test_an_upload_reads_the_same_files_zipped_tarred_or_unpacked_as_gradescope_
     for path in (as_zip(tmp_path / "code.zip", everything), write(tmp_path / "code", everything)):
         with pytest.raises(SubmissionProblem, match="notebooks, weights, archives and code alone are over 8 MB"):
             read_submission(path, DENSE)
+
+
+@pytest.mark.parametrize("lesson_id", [lesson.id for lesson in COURSE.lessons()])
+def test_the_names_a_loose_upload_is_read_by_come_from_every_built_autograder(lesson_id):
+    """A lesson with a baseline (its weights submitted too) reads the baseline's settings from the
+    autograder itself: a batch of such a lesson once failed before its first row."""
+    lesson = COURSE.lesson(lesson_id)
+    assert lesson_files(COURSE.autograder_zip(lesson_id)) == (lesson.notebook, *lesson.submitted_files)
 
 
 def test_a_students_loose_files_are_one_student_named_by_the_part_beside_the_lessons_name(tmp_path):
