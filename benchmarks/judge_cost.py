@@ -59,14 +59,24 @@ def grade_once(checkout: Path, autograder: Path, submission: Path, out: Path) ->
 
 def paired_runs(before: Path, autograder: Path, submission: Path, out: Path, pairs: int) -> None:
     """The same notebook and autograder graded by ``before``'s toolkit and this one, alternately
-    (before-after, then after-before, ...); prints each pair and the medians."""
+    (before-after, then after-before, ...); prints each pair and the medians. A pair with a grade
+    that is not ``ok`` (a timeout on an overloaded machine) is left out, and said so."""
     seconds: dict[str, list[float]] = {"before": [], "after": []}
     load = os.getloadavg()[0]
     for i in range(pairs):
         order = [("before", before), ("after", ROOT)]
-        for label, checkout in order if i % 2 == 0 else order[::-1]:
-            seconds[label].append(grade_once(checkout, autograder, submission, out / f"{label}{i}").seconds)
-        print(f"pair {i + 1}: before {seconds['before'][-1]:.1f} s, after {seconds['after'][-1]:.1f} s", flush=True)
+        try:
+            pair = {label: grade_once(checkout, autograder, submission, out / f"{label}{i}").seconds
+                    for label, checkout in (order if i % 2 == 0 else order[::-1])}
+        except RuntimeError as failed:   # a grade that timed out on a loaded machine: the pair is left out
+            print(f"pair {i + 1} left out: {str(failed)[:200]}", flush=True)
+            continue
+        for label, value in pair.items():
+            seconds[label].append(value)
+        print(f"pair {i + 1}: before {pair['before']:.1f} s, after {pair['after']:.1f} s", flush=True)
+    if not seconds["before"]:
+        return
+    pairs = len(seconds["before"])
     differences = [a - b for a, b in zip(seconds["after"], seconds["before"])]
     print(f"same notebook, {pairs} pairs (load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end): "
           f"before {statistics.median(seconds['before']):.1f} s ({min(seconds['before']):.1f}-{max(seconds['before']):.1f}), "

@@ -243,6 +243,7 @@ def _grade(args) -> int:
     from .grading.batch import grade_batch
     from .grading.collect import CollectOptions
     from .grading.inputs import discover
+    from .grading.preflight import lesson_files
     from .grading.preflight import preflight
     from .grading.safe_text import terminal
     from .settings import data_dir
@@ -260,7 +261,7 @@ def _grade(args) -> int:
     if not args.input.exists():
         raise KnownProblem(f"{args.input} does not exist")
     settings = _output_settings(args, course_late)
-    found = discover(args.input, args.layout)
+    found = discover(args.input, args.layout, lesson_files(autograder))
     if not found.entries:
         raise KnownProblem(f"no submissions in {args.input} (a notebook, a zip or a folder with a notebook)"
                            + (f"; {len(found.set_aside)} other file(s), e.g. {terminal(found.set_aside[0].name)}: "

@@ -91,20 +91,30 @@ def refuse_unfinished(found: RunningNotebook) -> None:
                             f"them, or submit what you have with grader.export(unfinished=True).")
 
 
+def _find(name: str, present: list[str], folder: Path) -> str | None:
+    """The file of ``present`` that is the lesson's ``name`` by the grader's own rule
+    (:func:`~.grading.reader.files.find_lesson_file`: ``dense_mnist (1).pt`` is taken, with a
+    note printed); None when there is none. Raises :class:`ExportRefused` when two could be."""
+    from .grading.reader.files import SubmissionProblem, find_lesson_file  # the grader's rule, stdlib only
+
+    try:
+        found, note = find_lesson_file(name, present)
+    except SubmissionProblem as error:
+        raise ExportRefused(f"{error.reason}: keep only {name} in {folder}; then run this cell again.") from None
+    if found is not None and note:
+        print(f"Note: {note}.")
+    return found
+
+
 def lesson_files(lesson: Lesson, folder: Path) -> dict[str, bytes]:
     """The files the lesson submits (its weights), read from ``folder`` and found by the grader's
     own rule (:func:`~.grading.reader.files.find_lesson_file`: ``dense_mnist (1).pt`` is taken,
     with a message); each must load. The zip holds them under the lesson's names."""
-    from .grading.reader.files import SubmissionProblem, find_lesson_file  # the grader's rule, stdlib only
-
     files = {}
     baseline = lesson.baseline_lesson()
     present = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
     for name in lesson.submitted_files:
-        try:
-            found, note = find_lesson_file(name, present)
-        except SubmissionProblem as error:
-            raise ExportRefused(f"{error.reason}: keep only {name} in {folder}; then run this cell again.") from None
+        found = _find(name, present, folder)
         if found is None:
             if baseline is not None and name == baseline.weights:
                 how = f"copy {name}, the weights you trained in lesson {baseline.id}, into {folder}"
@@ -112,8 +122,6 @@ def lesson_files(lesson: Lesson, folder: Path) -> dict[str, bytes]:
                 how = "run the training cell: it saves them there"
             raise ExportRefused(f"{name} is not in {folder}: {how}; then run this cell again.")
         path = folder / found
-        if note:
-            print(f"Note: {note}.")
         problem = _weights_problem(path)
         if problem:
             raise ExportRefused(f"{found} cannot be read as weights: {problem}")
@@ -127,19 +135,13 @@ def design_files(lesson: Lesson, folder: Path, present: list[str]) -> dict[str, 
     written all the same, and a warning says that the design question will score 0."""
     from .datasets import DATASETS
     from .design import DesignProblem, read_description
-    from .grading.reader.files import SubmissionProblem, find_lesson_file
 
     files, problems = {}, []
     for name in lesson.design_files:
-        try:
-            found, note = find_lesson_file(name, present)
-        except SubmissionProblem as error:
-            raise ExportRefused(f"{error.reason}: keep only {name} in {folder}; then run this cell again.") from None
+        found = _find(name, present, folder)
         if found is None:
             problems.append(f"{name} is not in {folder}")
             continue
-        if note:
-            print(f"Note: {note}.")
         data = (folder / found).read_bytes()
         if name.endswith(".json"):
             try:

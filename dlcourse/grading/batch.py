@@ -29,6 +29,7 @@ from .collect import NOTEBOOKS, BatchRecord, CollectOptions, collect, prepare, s
 from .inputs import Discovery, Entry, content_hash, discover
 from .judge_client import Judge, JudgeFailed
 from .pipeline import GradingInterrupted, GradingOptions, grade_submission
+from .preflight import lesson_files
 from .recorded_settings import save_settings
 from .result import GradeResult
 
@@ -67,10 +68,11 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
     """
     from tqdm.auto import tqdm
 
-    found = discover(target, layout)  # the input layout: None detects it (docs/inputs.md)
+    names = lesson_files(autograder)   # a loose upload's name says its student by them
+    found = discover(target, layout, names)  # the input layout: None detects it (docs/inputs.md)
     key = prepare(out, sandbox_reaches_grader=_sandbox_reaches_grader(sandbox, allow_root))
     grader_hash = content_hash(autograder)
-    BatchRecord(target, grader_hash, layout or "auto").write(out)
+    BatchRecord(target, grader_hash, layout or "auto", names).write(out)
     save_settings(out, collect_options.settings, key)   # for `dlcourse gradebook OUT` (shards)
     summary = BatchSummary(discovery=found, shard=shard)
     mine = [e for e in found.entries if shard is None or in_shard(e, *shard)]

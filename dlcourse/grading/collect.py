@@ -58,10 +58,11 @@ class BatchRecord:
     input: Path
     autograder_hash: str
     layout: str = "auto"
+    lesson_files: tuple[str, ...] = ()   # the lesson's notebook and weights names the entries were read by
 
     def write(self, out: Path) -> None:
         record = {"input": str(self.input.resolve()), "autograder_hash": self.autograder_hash,
-                  "layout": self.layout}
+                  "layout": self.layout, "lesson_files": list(self.lesson_files)}
         write_atomically(out / BATCH_FILE, json.dumps(record, indent=1) + "\n")
 
     @classmethod
@@ -70,7 +71,8 @@ class BatchRecord:
         try:
             record = json.loads((out / BATCH_FILE).read_text())
             # a record from before layouts were kept: the layout detected, as it was then
-            return cls(Path(record["input"]), str(record["autograder_hash"]), str(record.get("layout") or "auto"))
+            return cls(Path(record["input"]), str(record["autograder_hash"]), str(record.get("layout") or "auto"),
+                       tuple(str(name) for name in record.get("lesson_files") or ()))
         except (OSError, ValueError, KeyError, TypeError):
             raise NotABatch(f"{out} holds no graded batch ({BATCH_FILE} is missing or unreadable): "
                             "grade into it first with `dlcourse grade ... --out {out}`") from None
@@ -110,7 +112,7 @@ def gather(out: Path) -> tuple[Discovery, dict[str, GradeResult]]:
     with) and every saved result of it, by entry key: what the shards of a job array wrote.
     Raises NotABatch."""
     record = BatchRecord.read(out)
-    found = discover(record.input, record.layout)
+    found = discover(record.input, record.layout, record.lesson_files)
     key = results_key(out / RESULTS, sandbox_reaches_grader=False)  # the shards' key (none: nothing is believed)
     results = {}
     for entry in found.entries:

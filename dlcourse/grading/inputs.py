@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 from .reader.entries import Discovery, Entry, SetAside, Student
@@ -22,10 +23,11 @@ from .reader.layouts import discover as read_layout
 __all__ = ["Discovery", "Entry", "SetAside", "Student", "content_hash", "discover"]   # the rows: the reader's seam
 
 
-def discover(target: Path, layout: str | None = None) -> Discovery:
+def discover(target: Path, layout: str | None = None, lesson_files: Sequence[str] = ()) -> Discovery:
     """The entries of ``target``, read with ``layout`` (None or ``auto``: detected); see
-    :mod:`.reader.layouts` for the names."""
-    return read_layout(target, layout)
+    :mod:`.reader.layouts` for the names. ``lesson_files``: the lesson's notebook and weights
+    names (:func:`.preflight.lesson_files`), by which a loose upload's name says its student."""
+    return read_layout(target, layout, lesson_files)
 
 
 def content_hash(source: Path | Entry) -> str:

@@ -53,11 +53,12 @@ def main(run_dir: Path) -> None:
     os.dup2(2, 1)
     requests = sys.stdin.buffer
     submission = run_dir / "submission"
-    notebook_path = next(submission.glob("*.ipynb"))
+    # the only notebook staged: at the top, or in its own folder of the student's tree (submission.stage)
+    notebook_path = min(submission.rglob("*.ipynb"), key=lambda path: (len(path.parts), str(path)))
     nb = nbformat.read(notebook_path, as_version=4)
     nb.cells = [c for c in nb.cells if c.cell_type == "code" and not _left_out(c)]
     client = NotebookClient(nb, km=kernel_manager(), allow_errors=True, timeout=None, shutdown_kernel="immediate",
-                            resources={"metadata": {"path": str(submission)}})
+                            resources={"metadata": {"path": str(notebook_path.parent)}})
     try:
         with client.setup_kernel(cleanup_kc=True):  # our manager: nbclient stops its kernel only if asked to
             cuda_flag = run_dir / "home" / "cuda-on-cpu"

@@ -9,34 +9,57 @@ code can be run unprivileged here, or ``--allow-root`` accepts that it cannot).
 from __future__ import annotations
 
 import os
+import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..datasets import DATASETS
-from ..lesson import LESSON_FILE, Lesson
+from ..lesson import BASELINE_FILE, LESSON_FILE, Lesson
 
 
 class PreflightProblem(RuntimeError):
     """One line: what is wrong and how to fix it."""
 
 
-def check_autograder(autograder: Path) -> Lesson:
-    """The lesson the autograder grades; raises :class:`PreflightProblem` if it is not a built autograder."""
+@contextmanager
+def _unpacked_lesson(autograder: Path) -> Iterator[Lesson]:
+    """The lesson the autograder grades, its settings (and its baseline lesson's, which names the
+    baseline's weights) unpacked into a scratch folder for as long as the context lasts. Raises
+    :class:`PreflightProblem` if it is not a built autograder."""
     if not autograder.is_file():
         raise PreflightProblem(f"the autograder {autograder} does not exist: run `dlcourse build` first")
     try:
-        with zipfile.ZipFile(autograder) as archive:
+        with zipfile.ZipFile(autograder) as archive, tempfile.TemporaryDirectory() as scratch:
             names = set(archive.namelist())
             if f"files/{LESSON_FILE}" not in names:
                 raise PreflightProblem(f"{autograder} holds no files/{LESSON_FILE}: not an autograder that "
                                        f"`dlcourse build` wrote; rebuild it")
-            import tempfile
-
-            with tempfile.TemporaryDirectory() as scratch:
-                archive.extract(f"files/{LESSON_FILE}", scratch)
-                return Lesson.load(Path(scratch) / "files" / LESSON_FILE)
+            for name in (LESSON_FILE, BASELINE_FILE):
+                if f"files/{name}" in names:
+                    archive.extract(f"files/{name}", scratch)
+            yield Lesson.load(Path(scratch) / "files" / LESSON_FILE)
     except (zipfile.BadZipFile, OSError) as error:
         raise PreflightProblem(f"the autograder {autograder} cannot be read ({error}): run `dlcourse build` again") from None
+
+
+def check_autograder(autograder: Path) -> Lesson:
+    """The lesson the autograder grades (its settings only: the baseline lesson's file is gone once
+    this returns); raises :class:`PreflightProblem` if it is not a built autograder."""
+    with _unpacked_lesson(autograder) as lesson:
+        return lesson
+
+
+def lesson_files(autograder: Path) -> tuple[str, ...]:
+    """The notebook and weights names of the lesson ``autograder`` grades, which a loose upload's
+    name is read by (``alice_dense-mnist.ipynb``: student ``alice``); none when it is no built
+    autograder (grading it says why)."""
+    try:
+        with _unpacked_lesson(autograder) as lesson:
+            return (lesson.notebook, *lesson.submitted_files)
+    except PreflightProblem:
+        return ()
 
 
 def check_data(lesson: Lesson, data: Path) -> None:

@@ -9,8 +9,11 @@ single archive and no notebook is that archive), or an LMS layout's files of one
 :mod:`.reader.files`'s to say; the notebook passes through :mod:`.reader.repairs`.
 
 The files keep their folders, relative to the notebook's own folder, so ``import utils`` and
-``from src.models import build_model`` work in the sandbox as on the student's machine; a file
-from outside that folder is put beside the notebook (the copy nearest it wins). The lesson's
+``from src.models import build_model`` work in the sandbox as on the student's machine. Files
+outside that folder (a project's ``notebooks/`` beside ``src/``) are staged as the whole tree,
+the notebook's folder the working directory, so ``sys.path.insert(0, "..")`` then
+``from src.models import ...`` works too; the lesson's files found outside it are also staged
+beside the notebook under the lesson's names. Nothing is written outside the staging folder. The lesson's
 weights are found by what they are and staged under the lesson's name. Hidden files and folders
 (``.ipynb_checkpoints``, ``.git``, ``.OTTER_LOG``), ``__MACOSX`` and ``__pycache__`` are ignored.
 Anything unreadable becomes a :class:`SubmissionProblem` with a status and a one-line reason.
@@ -50,6 +53,8 @@ class Submission:
     notebook: nbformat.NotebookNode
     files: dict[str, bytes]          # the other files, by path relative to the notebook's folder
     notes: list[str] = field(default_factory=list)   # how it was read, for the row (never a score)
+    home: str = ""                   # the notebook's folder in the submission's tree, where ``tree`` is not empty
+    tree: dict[str, bytes] = field(default_factory=dict)   # files outside the notebook's folder, by path in the tree
 
     @property
     def assignment_name(self) -> str | None:
@@ -112,6 +117,10 @@ def _read_chosen(name: str, paths: dict[str, Path], notes: list[str]) -> dict[st
 def _submission(path: Path, files: dict[str, bytes], lesson: Lesson | None, notes: list[str]) -> Submission:
     """Files by their path inside the submission -> the notebook and the other files, laid out."""
     files = {_valid_name(k, notes): v for k, v in files.items() if not ignored(PurePosixPath(k).parts)}
+    unsafe = sorted(k for k in files if PurePosixPath(k).is_absolute() or ".." in PurePosixPath(k).parts)
+    if unsafe:  # an LMS's "original file name" is the student's text: it never leads out of the staging folder
+        notes.append(f"not read: {', '.join(map(display, unsafe[:3]))} (a path leading outside the submission)")
+        files = {k: v for k, v in files.items() if k not in unsafe}
     archives = _distinct_archives(files, notes)
     for _level in range(MAX_NESTING):  # an archive inside an archive (a zip of the export zip...)
         if any(is_notebook(k) for k in files) or len(archives) != 1:
@@ -122,17 +131,19 @@ def _submission(path: Path, files: dict[str, bytes], lesson: Lesson | None, note
     if len(archives) == 1 and any(is_notebook(k) for k in files) and not any(is_weights(k) for k in files):
         files |= _weights_of_the_export(archives[0], files[archives[0]], files, notes)
     chosen = _choose_notebook(files, lesson, notes)
-    laid_out, origin = _lay_out(files, chosen)
+    laid_out, origin, tree = _lay_out(files, chosen)
+    home = PurePosixPath(chosen).parent
+    seen = {**laid_out, **{_from(home, k): v for k, v in tree.items()}}   # what the notebook sees, by its path
     wanted = lesson.submitted_files if lesson else sorted({PurePosixPath(k).name for k in files if is_weights(k)})
     for name in wanted + (lesson.design_files if lesson else []):
-        key, note = find_lesson_file(name, sorted(laid_out), laid_out.__getitem__)
+        key, note = find_lesson_file(name, sorted(seen), seen.__getitem__)
         if key is not None and key != name:
-            laid_out[name] = laid_out.pop(key)
-            notes.append(note or f"{display(origin[key])} was graded as {name}, the lesson's file")
+            laid_out[name] = laid_out.pop(key) if key in laid_out else seen[key]
+            notes.append(note or f"{display(origin.get(key, key))} was graded as {name}, the lesson's file")
     if lesson and len(wanted) == 1:
-        _lone_weights(wanted[0], laid_out, origin, notes)
+        _lone_weights(wanted[0], laid_out, seen, notes)
     notebook = repair(chosen, files[chosen], notes)
-    return Submission(path, notebook, laid_out, notes)
+    return Submission(path, notebook, laid_out, notes, home=home.as_posix() if tree else "", tree=tree)
 
 
 def _distinct_archives(files: dict[str, bytes], notes: list[str]) -> list[str]:
@@ -164,16 +175,18 @@ def _weights_of_the_export(archive: str, data: bytes, files: dict[str, bytes], n
     return taken
 
 
-def _lone_weights(wanted: str, laid_out: dict[str, bytes], origin: dict[str, str], notes: list[str]) -> None:
+def _lone_weights(wanted: str, laid_out: dict[str, bytes], seen: dict[str, bytes], notes: list[str]) -> None:
     """A lesson that wants one weights file, and a submission whose only weights-like file has
-    another name (``model.pt``, ``dense_mnist.pth``): that file is the lesson's, with a note.
-    Two or more stay as they are (the row names them: which one was meant is not ours to guess)."""
+    another name (``model.pt``, ``dense_mnist.pth``, ``../models/net.pt``): that file is the
+    lesson's, with a note. Two or more stay as they are (the row names them: which one was meant
+    is not ours to guess)."""
     if wanted in laid_out:
         return
-    candidates = [k for k in laid_out if is_weights(k)]
+    candidates = [k for k in seen if is_weights(k)]
     if len(candidates) == 1:
-        laid_out[wanted] = laid_out.pop(candidates[0])
-        notes.append(f"{display(origin[candidates[0]])} was graded as {wanted}: the only weights file in the "
+        found = candidates[0]
+        laid_out[wanted] = laid_out.pop(found) if found in laid_out else seen[found]
+        notes.append(f"{display(found)} was graded as {wanted}: the only weights file in the "
                      f"submission (the lesson's training cell saves {wanted}; rename it next time)")
 
 
@@ -226,12 +239,12 @@ def _lesson_of(data: bytes) -> str | None:
         return None
 
 
-def _lay_out(files: dict[str, bytes], notebook: str) -> tuple[dict[str, bytes], dict[str, str]]:
-    """The files by their path relative to the notebook's folder, and where each came from.
-    A file outside that folder goes beside the notebook, unless one of its name is there or nearer."""
+def _lay_out(files: dict[str, bytes], notebook: str) -> tuple[dict[str, bytes], dict[str, str], dict[str, bytes]]:
+    """The files in the notebook's folder by their path relative to it, where each came from, and
+    the other files (outside that folder) by their path in the submission's tree. Other notebooks
+    are left out (the one graded is staged under the lesson's name)."""
     home = PurePosixPath(notebook).parent
-    laid_out, origin = {}, {}
-    outside = []
+    laid_out, origin, tree = {}, {}, {}
     for relative in sorted(files):
         path = PurePosixPath(relative)
         if relative == notebook or is_notebook(relative):
@@ -240,12 +253,13 @@ def _lay_out(files: dict[str, bytes], notebook: str) -> tuple[dict[str, bytes], 
             key = path.relative_to(home).as_posix()
             laid_out[key], origin[key] = files[relative], relative
         else:
-            outside.append(relative)
-    for relative in sorted(outside, key=lambda r: (_distance(PurePosixPath(r).parent, home), r)):
-        key = PurePosixPath(relative).name
-        if key not in laid_out:
-            laid_out[key], origin[key] = files[relative], relative
-    return laid_out, origin
+            tree[relative] = files[relative]
+    return laid_out, origin, tree
+
+
+def _from(home: PurePosixPath, relative: str) -> str:
+    """``relative`` (a path in the tree) as the notebook in ``home`` reaches it: ``../src/models.py``."""
+    return PurePosixPath(os.path.relpath(relative, home.as_posix() or ".")).as_posix()
 
 
 def check_assignment(submission: Submission, lesson: Lesson) -> None:
@@ -271,24 +285,33 @@ def stage(submission: Submission, lesson: Lesson, folder: Path, support: Path | 
     """Write the notebook under the lesson's own name (Otter's init cell opens it by that
     name) and on the standard ``python3`` kernel, plus the files that came with it in their
     folders; then the lesson's public ``support`` files (lesson.yaml...), which win over the
-    student's copies."""
+    student's copies. A submission with files outside the notebook's folder is staged as its
+    tree: the notebook (the only one staged) in ``folder/<home>``, where it runs."""
     folder.mkdir(parents=True, exist_ok=True)
+    for name, data in submission.tree.items():
+        _write_inside(folder, name, data, submission.notes)
+    base = folder.joinpath(*PurePosixPath(submission.home).parts) if submission.tree else folder
+    base.mkdir(parents=True, exist_ok=True)
     notebook = submission.notebook
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, folder / lesson.notebook)
+    nbformat.write(notebook, base / lesson.notebook)
     for name, data in submission.files.items():
         if _saved_on_a_gpu(data):
             data = _moved_to_the_cpu(name, data, submission.notes)
-        _write_inside(folder, name, data, submission.notes)
+        _write_inside(base, name, data, submission.notes)
     for path in sorted(support.iterdir()) if support else ():
         if path.is_file():
-            _write_inside(folder, path.name, path.read_bytes(), submission.notes)
+            _write_inside(base, path.name, path.read_bytes(), submission.notes)
 
 
 def _write_inside(folder: Path, relative: str, data: bytes, notes: list[str]) -> None:
     """Write ``relative`` under ``folder``, making its folders; a file and a folder of one name
     (``src`` and ``src/x.py``): the later one wins, with a note."""
-    target = folder.joinpath(*PurePosixPath(relative).parts)
+    parts = PurePosixPath(relative).parts
+    if not parts or PurePosixPath(relative).is_absolute() or ".." in parts:
+        notes.append(f"{display(relative)} was not staged: a path leading outside the submission")
+        return
+    target = folder.joinpath(*parts)
     try:
         if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)
@@ -322,12 +345,3 @@ def _moved_to_the_cpu(name: str, data: bytes, notes: list[str]) -> bytes:
         return data
     notes.append(f"{name} was saved on a GPU; the notebook was given a copy on the CPU (this machine has no GPU)")
     return done.stdout
-
-
-def _distance(folder: PurePosixPath, home: PurePosixPath) -> int:
-    common = 0
-    for a, b in zip(folder.parts, home.parts):
-        if a != b:
-            break
-        common += 1
-    return len(folder.parts) + len(home.parts) - 2 * common

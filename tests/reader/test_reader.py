@@ -14,14 +14,17 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from dlcourse.cli import main as cli_main
 from dlcourse.course import Course
 from dlcourse.grading.batch import grade_batch
 from dlcourse.grading.inputs import discover
+from dlcourse.grading.preflight import lesson_files
 from dlcourse.grading.reader.files import find_lesson_file
 from dlcourse.grading.reader.layouts import GRADESCOPE_METADATA
 from dlcourse.grading.reader.repairs import MAX_CELLS, MAX_DEPTH
 from dlcourse.grading.submission import SubmissionProblem, read_submission, stage
 from dlcourse.sample_submissions import reference_submission
+from helpers.gradebooks import read_rows, result as gradebook_result
 from helpers.paths import ROOT, on_sample_data
 
 COURSE = Course.find(ROOT)
@@ -378,6 +381,70 @@ def test_an_upload_reads_the_same_files_zipped_tarred_or_unpacked_as_gradescope_
             read_submission(path, DENSE)
 
 
+@pytest.mark.parametrize("lesson_id", [lesson.id for lesson in COURSE.lessons()])
+def test_the_names_a_loose_upload_is_read_by_come_from_every_built_autograder(lesson_id):
+    """A lesson with a baseline (its weights submitted too) reads the baseline's settings from the
+    autograder itself: a batch of such a lesson once failed before its first row."""
+    lesson = COURSE.lesson(lesson_id)
+    assert lesson_files(COURSE.autograder_zip(lesson_id)) == (lesson.notebook, *lesson.submitted_files)
+
+
+def test_a_students_loose_files_are_one_student_named_by_the_part_beside_the_lessons_name(tmp_path):
+    """Loose files in a plain folder: the lesson's file name after (or before) a separator is the
+    lesson, the rest the student, whatever the folder holds beside them (one student alone, a
+    zip of another), and the same in an LMS layout's loose files."""
+    nb, pt = notebook_text(DENSE).encode(), weights(DENSE)
+    names = (DENSE.notebook, *DENSE.submitted_files)
+    export = as_zip(tmp_path / "export.zip", members(DENSE)).read_bytes()
+    root = write(tmp_path / "class", {"alice_dense-mnist.ipynb": nb, "alice_dense-mnist.pt": pt,
+                                      "Bob - dense-mnist.ipynb": nb, "bob_dense_mnist (1).pt": pt,
+                                      "dense-mnist_carol.ipynb": nb, "dense_mnist_carol.pt": pt,
+                                      "dave_dense-mnist.zip": export, "erin_dense_mnist.pt": pt})
+    rows = {entry.students[0].key: entry for entry in discover(root, lesson_files=names).entries}
+    assert set(rows) == {"alice", "Bob", "carol", "dave", "erin"}
+    for student in ("alice", "Bob", "carol"):
+        assert read_submission(rows[student], DENSE).files == {DENSE.weights: pt}, student
+    assert rows["erin"].problem and "weights file without a notebook" in rows["erin"].problem[1]
+    alone = write(tmp_path / "alone", {"frank_dense-mnist.ipynb": nb, "frank_dense_mnist.pt": pt,
+                                       "gina_dense-mnist.zip": export})   # one notebook: nothing to compare with
+    rows = {entry.students[0].key: entry for entry in discover(alone, lesson_files=names).entries}
+    assert set(rows) == {"frank", "gina"} and read_submission(rows["frank"], DENSE).files == {DENSE.weights: pt}
+    own = write(tmp_path / "own", {"hana_dense-mnist.ipynb": nb, "hana_dense-mnist.pt": pt})
+    (entry,) = discover(own, lesson_files=names).entries
+    assert entry.students[0].key == "hana" and read_submission(entry, DENSE).files == {DENSE.weights: pt}
+    canvas = write(tmp_path / "canvas", {"lovelaceada_104211_9311870_dense-mnist.ipynb": nb,
+                                         "lovelaceada_104211_9311871_dense_mnist.pt": pt,
+                                         "ivan_dense-mnist.ipynb": nb, "ivan_dense_mnist.pt": pt})
+    found = discover(canvas, lesson_files=names)
+    rows = {entry.students[0].key: entry for entry in found.entries}
+    assert set(rows) == {"104211", "ivan"} and rows["ivan"].layout == "canvas"
+    assert read_submission(rows["ivan"], DENSE).files == {DENSE.weights: pt}
+    scratch = write(tmp_path / "scratch", {"jo.ipynb": nb, "jo_dense-mnist.ipynb": nb, "jo_dense_mnist.pt": pt})
+    rows = {entry.label: entry for entry in discover(scratch, lesson_files=names).entries}
+    assert {entry.students[0].key for entry in rows.values()} == {"jo"}, "one student, two notebooks"
+    assert read_submission(rows["jo_dense-mnist.ipynb"], DENSE).files == {DENSE.weights: pt}
+
+
+class FullMarks:
+    """An execution that runs no kernel: each entry gets a full-marks result."""
+
+    def run(self, autograder, jobs):
+        for entry, _ in jobs:
+            yield entry, gradebook_result(entry.label, 4, 4)
+
+
+def test_a_batch_and_its_collected_gradebook_name_loose_files_students_by_the_lesson(tmp_path):
+    nb, pt = notebook_text(DENSE).encode(), weights(DENSE)
+    inbox = write(tmp_path / "in", {"alice_dense-mnist.ipynb": nb, "alice_dense_mnist.pt": pt,
+                                    "bob_dense-mnist.ipynb": nb})
+    out = tmp_path / "out"
+    for shard in (1, 2):
+        grade_batch(COURSE.autograder_zip(DENSE.id), inbox, out, shard=(shard, 2), execution=FullMarks(),
+                    progress=False)
+    assert cli_main(["gradebook", str(out)]) == 0
+    assert [row["student"] for row in read_rows(out / "gradebook.csv")] == ["alice", "bob"]
+
+
 # ---------------------------------------------------------------- item 4: input layouts
 
 def test_canvas_download_pairs_each_students_files_with_late_and_resubmissions(tmp_path):
@@ -516,10 +583,16 @@ def test_package_folder_and_renamed_files_grade_like_the_reference(tmp_path):
     as_zip(root / "package.zip", {DENSE.notebook: json.dumps(cell), DENSE.weights: weights(DENSE),
                                   "src/__init__.py": "", "src/data.py": (tmp_path / "prepare.py").read_text()})
     as_zip(root / "renamed.zip", {"dense-mnist (2).ipynb": nb, "dense_mnist (1).pt": weights(DENSE)})
+    for c in cell["cells"]:   # a project's tree: notebooks/ beside src/, reached through sys.path (issue 20 item 3)
+        if c["source"] == "from src.data import prepare":
+            c["source"] = "import sys\nsys.path.insert(0, '..')\nfrom src.data import prepare"
+    as_zip(root / "tree.zip", {f"proj/notebooks/{DENSE.notebook}": json.dumps(cell),
+                               f"proj/notebooks/{DENSE.weights}": weights(DENSE), "proj/src/__init__.py": "",
+                               "proj/src/data.py": (tmp_path / "prepare.py").read_text()})
     results = graded(tmp_path, root)
     full = results["renamed.zip"].possible
     assert {label: (r.status, r.score) for label, r in results.items()} == \
-        {"package.zip": ("ok", full), "renamed.zip": ("ok", full)}
+        {"package.zip": ("ok", full), "renamed.zip": ("ok", full), "tree.zip": ("ok", full)}
     assert any("dense_mnist (1).pt" in note for note in results["renamed.zip"].notes)
 
 

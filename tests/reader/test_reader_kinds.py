@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import os
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import pytest
 from dlcourse.course import Course
 from dlcourse.grading.inputs import discover
 from dlcourse.grading.reader.files import MAX_ENTRIES
-from dlcourse.grading.submission import read_submission
+from dlcourse.grading.submission import read_submission, stage
 from helpers.paths import ROOT
 
 COURSE = Course.find(ROOT)
@@ -114,7 +116,7 @@ def test_student_folders_beside_a_loose_notebook_are_each_a_row(tmp_path):
 def test_one_students_folder_with_a_renamed_notebook_beside_its_export_is_one_row(tmp_path, copy):
     folder = put(tmp_path / "kai", {copy: NB, "dense-mnist.zip": EXPORT})
     [entry] = discover(folder).entries
-    assert entry.label == "kai"
+    assert entry.label == "kai" and entry.students[0].key == "kai", entry.students
     assert read_submission(entry, DENSE).files[DENSE.weights] == PT
 
 
@@ -205,3 +207,44 @@ def test_every_top_level_entry_of_the_new_kinds_is_a_row_or_set_aside_with_why(t
         assert "submissions.zip" in aside and len(found.entries) == 2
     if kind == "blackboard":
         assert sum("receipt" in a.reason for a in found.set_aside) == 2
+
+
+# ---------------------------------------------------------------- the student's tree, staged whole
+
+def test_a_project_tree_is_staged_whole_with_the_notebooks_folder_as_working_directory(tmp_path):
+    files = {f"proj/notebooks/{DENSE.notebook}": NB, f"proj/notebooks/{DENSE.weights}": PT,
+             "proj/src/__init__.py": b"", "proj/src/models.py": b"X = 1\n", "proj/README.md": b"hi"}
+    sub = read_submission(put(tmp_path, {"p.zip": zipped(files)}) / "p.zip", DENSE)
+    assert sub.files == {DENSE.weights: PT} and sub.home == "proj/notebooks"
+    assert set(sub.tree) == {"proj/src/__init__.py", "proj/src/models.py", "proj/README.md"}
+    run = tmp_path / "run" / "submission"
+    support = put(tmp_path / "support", {"lesson.yaml": b"id: x\n"})
+    stage(sub, DENSE, run, support=support)
+    home = run / "proj" / "notebooks"
+    assert sorted(p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file()) == [
+        "proj/README.md", f"proj/notebooks/{DENSE.notebook}", f"proj/notebooks/{DENSE.weights}",
+        "proj/notebooks/lesson.yaml", "proj/src/__init__.py", "proj/src/models.py"]
+    done = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, '..'); from src.models import X; "
+                                                 "print(X)"], cwd=home, capture_output=True, text=True)
+    assert done.stdout.strip() == "1", done.stderr
+
+
+def test_weights_outside_the_notebooks_folder_are_the_lessons_and_stay_in_place(tmp_path):
+    files = {f"proj/notebooks/{DENSE.notebook}": NB, "proj/models/dense_mnist.pt": PT}
+    sub = read_submission(put(tmp_path, {"p.zip": zipped(files)}) / "p.zip", DENSE)
+    assert sub.files == {DENSE.weights: PT} and sub.tree == {"proj/models/dense_mnist.pt": PT}
+    assert any("../models/dense_mnist.pt was graded as dense_mnist.pt" in note for note in sub.notes)
+
+
+def test_staging_never_writes_outside_its_folder(tmp_path):
+    """A path leading out (an LMS's 'original file name' is the student's text) is neither read nor staged."""
+    from dlcourse.grading.inputs import Entry
+    bad = put(tmp_path / "lms", {"nb": NB, "pt": PT, "evil": b"x"})
+    entry = Entry(bad / "nb", "nb", members={DENSE.notebook: bad / "nb", DENSE.weights: bad / "pt",
+                                             "../../escaped.py": bad / "evil"})
+    sub = read_submission(entry, DENSE)
+    assert not any(".." in name for name in [*sub.files, *sub.tree])
+    sub.files["../escaped.py"] = b"x"
+    stage(sub, DENSE, tmp_path / "run" / "submission")
+    assert not (tmp_path / "run" / "escaped.py").exists()
+    assert any("was not staged: a path leading outside" in note for note in sub.notes)

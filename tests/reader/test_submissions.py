@@ -330,8 +330,8 @@ def test_submission_shapes_and_editor_notebooks_grade_like_the_reference(tmp_pat
     for label in ("hw1.zip", "student_ada", "a b.zip", "a_b.zip", "bom.zip", "old-minor.zip", "no-metadata.zip"):
         assert (results[label].status, questions(results[label])) == ("ok", questions(reference)), label
     assert any("carries no assignment name" in note for note in results["no-metadata.zip"].notes)
-    twice = results["twice.zip"]
-    assert twice.status == "invalid-notebook" and "hw1/backup/dense_mnist.pt" in twice.reason
+    twice = results["twice.zip"]   # the weights the notebook opens win over a backup copy (reader review R5)
+    assert (twice.status, questions(twice)) == ("ok", questions(reference))
 
 
 def test_weights_of_another_lesson_are_named_in_a_note(tmp_path):

@@ -24,6 +24,7 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -33,7 +34,8 @@ from .archives import extract_download, member_names, member_sizes
 from .entries import Discovery, Entry, SetAside, Student
 from .files import (SubmissionProblem, archive_kind, canonical, display, ignored, is_notebook, is_weights,
                     read_regular, stem_of)
-from .uploads import Layout, classify, loose_entry, mtime, one_student, pair_loose_weights, top_names, tree
+from .uploads import (Layout, classify, lesson_stems, loose_entry, mtime, one_student, pair_loose_weights, read_uploads,
+                      student_part, top_names, tree)
 
 GRADESCOPE_METADATA = "submission_metadata.yml"
 
@@ -41,31 +43,33 @@ GRADESCOPE_METADATA = "submission_metadata.yml"
 MAX_WRAPPERS = 4   # folders (or a folder and its archive) a download may be wrapped in: "Lab 2/", "submissions/"
 
 
-def discover(target: Path, layout: str | None = None) -> Discovery:
-    """What ``target`` holds, read with ``layout`` (a name in :data:`LAYOUTS`; None or ``auto``: detected)."""
-    return _discover(target.resolve(), layout, MAX_WRAPPERS)
+def discover(target: Path, layout: str | None = None, lesson_files: Sequence[str] = ()) -> Discovery:
+    """What ``target`` holds, read with ``layout`` (a name in :data:`LAYOUTS`; None or ``auto``: detected).
+    ``lesson_files``: the lesson's notebook and weights names, which loose uploads' names are read
+    by (``alice_dense-mnist.ipynb`` is student ``alice``'s); without them a student is a file's stem."""
+    return _discover(target.resolve(), layout, MAX_WRAPPERS, tuple(lesson_files))
 
 
-def _discover(target: Path, layout: str | None, wrappers: int) -> Discovery:
+def _discover(target: Path, layout: str | None, wrappers: int, lesson_files: tuple[str, ...] = ()) -> Discovery:
     mode = os.lstat(target).st_mode
     if stat.S_ISREG(mode) and archive_kind(target.name):
         unpacked = _unpacked_export(target, layout)
         if unpacked is not None:
-            return _discover(unpacked, layout, wrappers - 1)
+            return _discover(unpacked, layout, wrappers - 1, lesson_files)
     if not stat.S_ISDIR(mode):
-        return Discovery([loose_entry(target, target.parent, "plain")], [])
+        return Discovery([loose_entry(target, target.parent, "plain", lesson_files=lesson_files)], [])
     if layout not in (None, "auto"):
-        return LAYOUTS[layout].read(target)
+        return LAYOUTS[layout].read(target, lesson_files)
     names = top_names(target)
     chosen = next(c for c in LAYOUTS.values() if c.detect(names))
     visible = [n for n in names if not ignored((n,))]
     if chosen.name == "plain" and len(visible) == 1 and wrappers > 0:
-        inside = _wrapped(target / visible[0], wrappers - 1)
+        inside = _wrapped(target / visible[0], wrappers - 1, lesson_files)
         if inside is not None:   # the wrapper's own hidden files are listed as set aside
             return Discovery(inside.entries, [*inside.set_aside, *(SetAside(display(n), "a hidden or system file: "
                                                                             "not a submission")
                                                                    for n in names if n not in visible)])
-    return _unpacked_here(target, chosen.read(target))
+    return _unpacked_here(target, chosen.read(target, lesson_files))
 
 
 def _unpacked_here(folder: Path, found: Discovery) -> Discovery:
@@ -96,17 +100,17 @@ def _same_size(path: Path, size: int) -> bool:
     return stat.S_ISREG(found.st_mode) and found.st_size == size
 
 
-def _wrapped(inner: Path, wrappers: int) -> Discovery | None:
+def _wrapped(inner: Path, wrappers: int, lesson_files: tuple[str, ...] = ()) -> Discovery | None:
     """What a folder's only entry holds when it is a download wrapped in a folder (Drive's
     ``Lab 2/``, Canvas's ``submissions/``) or in an archive (a folder holding only
     ``submissions.zip``): several rows, or a platform's; None when it is one submission (its
     own row, named by it)."""
     mode = os.lstat(inner).st_mode
     if stat.S_ISREG(mode) and archive_kind(inner.name):
-        return _discover(inner, None, wrappers)
+        return _discover(inner, None, wrappers, lesson_files)
     if not stat.S_ISDIR(mode):
         return None
-    found = _discover(inner, None, wrappers)
+    found = _discover(inner, None, wrappers, lesson_files)
     several = len(found.entries) > 1 or any(e.layout != "plain" for e in found.entries)
     return found if several else None
 
@@ -118,30 +122,18 @@ def one_student_folder(folder: Path) -> bool:
     return paths is not None and one_student(paths, lambda name: read_regular(folder / name))
 
 
-def read_plain(target: Path) -> Discovery:
-    """A folder of uploads: each notebook, archive or student folder is a row; one student's
-    own folder given as INPUT is one row."""
+def read_plain(target: Path, lesson_files: Sequence[str] = ()) -> Discovery:
+    """A folder of uploads: each notebook, archive or student folder is a row, a student's loose
+    files one row (:func:`~.uploads.read_uploads`); one student's own folder given as INPUT is
+    one row, of the student its notebook's name says (``alice_dense-mnist.ipynb``), else named
+    by the folder."""
     if one_student_folder(target):
-        return Discovery([Entry(target, display(target.name), [Student(display(target.name))], mtime(target),
+        notebooks = [n for n in top_names(target) if is_notebook(n) and stat.S_ISREG(os.lstat(target / n).st_mode)]
+        student = (student_part(notebooks[0], lesson_stems(lesson_files)) if notebooks else None) \
+            or os.fsdecode(target.name)
+        return Discovery([Entry(target, display(target.name), [Student(display(student))], mtime(target),
                                 layout="plain")], [])
-    entries: list[Entry] = []
-    aside: list[SetAside] = []
-    names = top_names(target)
-    regular = [n for n in names if stat.S_ISREG(os.lstat(target / n).st_mode) and not ignored((n,))]
-    pairs = pair_loose_weights([n for n in regular if is_notebook(n)], [n for n in regular if is_weights(n)])
-    for name in names:
-        if name in pairs:
-            continue   # staged with its student's notebook
-        found = classify(target, target / name)
-        if isinstance(found, Entry):
-            paired = sorted(w for w, n in pairs.items() if n == name)
-            if paired:
-                found.members = {n: target / n for n in (name, *paired)}
-                found.notes.append(f"{display(name)} graded with {', '.join(map(display, paired))}: "
-                                   f"the same student's files by their shared name prefix")
-            entries.append(found)
-        else:
-            aside.append(found)
+    entries, aside = read_uploads(target, top_names(target), "plain", lesson_files)
     return Discovery(entries, aside)
 
 
@@ -154,13 +146,13 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def read_gradescope(target: Path) -> Discovery:
+def read_gradescope(target: Path, lesson_files: Sequence[str] = ()) -> Discovery:
     """Gradescope's export: ``submission_<id>/`` folders plus metadata naming their submitters."""
     root, aside = target, list[SetAside]()
     try:
         metadata = yaml.safe_load(read_regular(root / GRADESCOPE_METADATA)) or {}
     except (SubmissionProblem, yaml.YAMLError) as error:
-        plain = read_plain(root)
+        plain = read_plain(root, lesson_files)
         return Discovery(plain.entries, [*aside, *plain.set_aside,
                                          SetAside(GRADESCOPE_METADATA, f"unreadable, so no names were read ({error})")])
     metadata = metadata if isinstance(metadata, dict) else {}

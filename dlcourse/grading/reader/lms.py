@@ -23,11 +23,12 @@ import os
 import re
 import stat
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 from .entries import Discovery, Entry, SetAside, Student
 from .files import SubmissionProblem, display, is_notebook, read_regular, walk
-from .uploads import Layout, classify, mtime, top_names
+from .uploads import Layout, mtime, read_uploads, top_names
 
 CANVAS = re.compile(r"^(?P<login>[^_]+?)(?P<late>_late)?_(?P<uid>\d+)_(?P<attachment>\d+)_(?P<original>.+)$", re.I)
 MOODLE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<original>.*)$")
@@ -48,17 +49,10 @@ def _entry(files: dict[str, Path], label: str, layout: str, student: Student, **
     return Entry(path, display(label), [student], submitted_at, layout=layout, members=files, **fields)
 
 
-def _rest(target: Path, used: set[str], layout: str) -> tuple[list[Entry], list[SetAside]]:
-    entries: list[Entry] = []
-    aside: list[SetAside] = []
-    for name in top_names(target):
-        if name not in used:
-            found = classify(target, target / name, layout)
-            if isinstance(found, Entry):
-                entries.append(found)
-            else:
-                aside.append(found)
-    return entries, aside
+def _rest(target: Path, used: set[str], layout: str,
+          lesson_files: Sequence[str]) -> tuple[list[Entry], list[SetAside]]:
+    """The entries no student's platform file accounts for, read as a folder of uploads."""
+    return read_uploads(target, [n for n in top_names(target) if n not in used], layout, lesson_files)
 
 
 # ----------------------------------------------------------------------------- Canvas
@@ -72,7 +66,7 @@ def detect_canvas(names: list[str]) -> bool:
     return bool(visible) and 2 * len(_canvas_names(names)) >= len(visible)
 
 
-def read_canvas(target: Path) -> Discovery:
+def read_canvas(target: Path, lesson_files: Sequence[str] = ()) -> Discovery:
     by_user: dict[str, list[re.Match]] = defaultdict(list)
     for name in _canvas_names(top_names(target)):
         match = CANVAS.match(name)
@@ -94,7 +88,7 @@ def read_canvas(target: Path) -> Discovery:
                               late=any(m["late"] for m in graded), earlier=earlier,
                               notes=[f"Canvas user {uid} ({login}): " + ", ".join(sorted(files))]))
         used |= {m.string for m in matches}
-    more, aside = _rest(target, used, "canvas")
+    more, aside = _rest(target, used, "canvas", lesson_files)
     return Discovery(entries + more, aside)
 
 
@@ -104,7 +98,7 @@ def detect_moodle(names: list[str]) -> bool:
     return any(MOODLE.match(n) for n in names)
 
 
-def read_moodle(target: Path) -> Discovery:
+def read_moodle(target: Path, lesson_files: Sequence[str] = ()) -> Discovery:
     by_id: dict[str, list[re.Match]] = defaultdict(list)
     for name in top_names(target):
         match = MOODLE.match(name)
@@ -144,7 +138,7 @@ def read_moodle(target: Path) -> Discovery:
         if stat.S_ISDIR(os.lstat(target / matches[0].string).st_mode):
             entry.label = display(matches[0].string)  # the student's folder, as Moodle named it
         entries.append(entry)
-    more, rest = _rest(target, used, "moodle")
+    more, rest = _rest(target, used, "moodle", lesson_files)
     return Discovery(entries + more, aside + rest)
 
 
@@ -181,7 +175,7 @@ def _blackboard_users(prefixes: set[str], receipts: dict[str, str]) -> dict[str,
     return users
 
 
-def read_blackboard(target: Path) -> Discovery:
+def read_blackboard(target: Path, lesson_files: Sequence[str] = ()) -> Discovery:
     attempts: dict[str, dict[str, list[re.Match]]] = defaultdict(lambda: defaultdict(list))
     for name in top_names(target):
         match = BLACKBOARD.match(name)
@@ -211,7 +205,7 @@ def read_blackboard(target: Path) -> Discovery:
             continue
         stored = sorted((p.name for p in files.values()), key=lambda n: (not is_notebook(n), n))
         entries.append(_entry(files, stored[0], "blackboard", student, submitted_at=f"{day}T{clock}", earlier=earlier))
-    more, aside = _rest(target, used, "blackboard")
+    more, aside = _rest(target, used, "blackboard", lesson_files)
     receipts_read = [SetAside(display(m.string), f"Blackboard's receipt of {users[prefix]}'s attempt of "
                                                  f"{m['stamp']}: the student's name and file names read from it")
                      for prefix, by_stamp in sorted(attempts.items()) for ms in by_stamp.values() for m in ms

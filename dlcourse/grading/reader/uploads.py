@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .entries import Discovery, Entry, SetAside, Student
-from .files import (SubmissionProblem, archive_kind, canonical, display, ignored, is_notebook, is_weights,
-                    kind_of_mode, stem_of, upload_problem, walk)
+from .files import (COPY_PREFIX, COPY_SUFFIX, SubmissionProblem, archive_kind, canonical, display, ignored, is_notebook,
+                    is_weights, kind_of_mode, stem_of, upload_problem, walk)
 
 MAX_LISTED = 20_000   # files listed to tell one student's folder from a class's; past it: a class
 
@@ -25,7 +25,7 @@ class Layout:
     name: str
     title: str                                   # what it is, for --help and docs/inputs.md
     detect: Callable[[list[str]], bool]          # from INPUT's top-level names
-    read: Callable[[Path], Discovery]
+    read: Callable[[Path, Sequence[str]], Discovery]   # INPUT, the lesson's file names (may be none)
 
 
 def top_names(folder: Path) -> list[str]:
@@ -40,10 +40,13 @@ def mtime(path: Path) -> str:
     return datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def loose_entry(path: Path, root: Path, layout: str, problem: tuple[str, str] | None = None) -> Entry:
+def loose_entry(path: Path, root: Path, layout: str, problem: tuple[str, str] | None = None,
+                lesson_files: Sequence[str] = ()) -> Entry:
+    """A file's row; its student is the part of its name beside the lesson's file name, else its stem."""
     label = display(os.fsdecode(path.relative_to(root).as_posix()))
-    return Entry(path, label, [Student(display(stem_of(os.fsdecode(path.name))))], mtime(path), layout=layout,
-                 problem=problem)
+    name = os.fsdecode(path.name)
+    student = display(student_part(name, lesson_stems(lesson_files)) or stem_of(name))
+    return Entry(path, label, [Student(student)], mtime(path), layout=layout, problem=problem)
 
 
 def classify(root: Path, path: Path, layout: str = "plain") -> Entry | SetAside:
@@ -147,3 +150,102 @@ def pair_loose_weights(notebooks: list[str], weights: list[str]) -> dict[str, st
         if best and sum(1 for length, _ in fits if length == best[0]) == 1:
             pairs[name] = best[1]
     return pairs
+
+
+SEPARATORS = " _-."
+
+
+def lesson_stems(lesson_files: Sequence[str]) -> set[str]:
+    """The lesson's file names (``dense-mnist.ipynb``, ``dense_mnist.pt``) as compared: canonical stems."""
+    return {canonical(stem_of(name)) for name in lesson_files} - {""}
+
+
+def student_part(name: str, stems: Collection[str]) -> str | None:
+    """The student's part of an upload's name that holds the lesson's file name after a
+    separator (``alice_dense-mnist.ipynb``, ``Bob - dense_mnist (1).pt`` -> ``alice``, ``Bob``) or
+    before one (``dense-mnist_carl.zip`` -> ``carl``): the rule :func:`~.files.resembles` reads an
+    LMS's prefix by. None for the lesson's name alone or a name without it; ``stems`` as
+    :func:`lesson_stems` gives them."""
+    stem = stem_of(name)
+    while (shorter := COPY_PREFIX.sub("", COPY_SUFFIX.sub("", stem))) != stem and shorter:
+        stem = shorter   # Drive's "Copy of " is no student's name
+    cuts = [i for i, char in enumerate(stem) if char in SEPARATORS]
+    for i in cuts:      # the student first: the longest lesson name after a separator
+        before = stem[:i].strip(SEPARATORS)
+        if before and canonical(stem[i + 1:]) in stems:
+            return before
+    for i in reversed(cuts):
+        after = stem[i + 1:].strip(SEPARATORS)
+        if after and canonical(stem[:i]) in stems:
+            return after
+    return None
+
+
+def shared_stem(names: list[str]) -> set[str]:
+    """Without the lesson's names: what every one of several uploads' names ends with (at least
+    two names, each with more than that), as :func:`lesson_stems` gives it; else nothing."""
+    parts = [canonical(stem_of(n)).split("_") for n in names]
+    if len(parts) < 2:
+        return set()
+    shared = 0
+    while all(len(p) > shared + 1 for p in parts) and len({tuple(p[len(p) - shared - 1:]) for p in parts}) == 1:
+        shared += 1
+    return {"_".join(parts[0][len(parts[0]) - shared:])} if shared else set()
+
+
+def loose_students(names: list[str], lesson_files: Sequence[str] = ()) -> tuple[dict[str, str], dict[str, str]]:
+    """Loose uploads of one folder (file names) -> (each name's student, each weights file's
+    notebook). A name's student is its part beside the lesson's file name (:func:`student_part`),
+    else its stem. A weights file goes with the one notebook of its student, or else with the one
+    notebook whose student its name starts with (``alice_model.pt``; the longest such); of a
+    student's several notebooks, the one named like the lesson's; never a guess between two.
+    Without the lesson's names, files pair by what is beside the end every notebook's and
+    archive's name shares, and a student is a file's stem."""
+    named = lesson_stems(lesson_files)
+    stems = named or shared_stem([n for n in names if is_notebook(n) or archive_kind(n)])
+    students = {n: display(student_part(n, named) or stem_of(n)) for n in names}
+    owner = {n: canonical(student_part(n, stems) or stem_of(n)) for n in names}   # what files pair by
+    notebooks: dict[str, list[str]] = {}
+    for name in names:
+        if is_notebook(name):
+            notebooks.setdefault(owner[name], []).append(name)
+    pairs: dict[str, str] = {}
+    for name in names:
+        if not is_weights(name):
+            continue
+        fits = [key for key in notebooks if owner[name] == key or owner[name].startswith(key + "_")]
+        best = max(fits, key=len, default=None)
+        if best is None or sum(len(k) == len(best) for k in fits) != 1:
+            continue
+        theirs = notebooks[best] if len(notebooks[best]) == 1 else \
+            [n for n in notebooks[best] if student_part(n, stems)]   # alice.ipynb beside alice_dense-mnist.ipynb
+        if len(theirs) == 1:
+            pairs[name] = theirs[0]
+            students[name] = students[theirs[0]]
+    return students, pairs
+
+
+def read_uploads(target: Path, names: list[str], layout: str,
+                 lesson_files: Sequence[str] = ()) -> tuple[list[Entry], list[SetAside]]:
+    """Top-level entries ``names`` of ``target`` read as a folder of uploads (:func:`classify`),
+    a loose student's files one row (:func:`loose_students`): every layout's loose files alike."""
+    regular = [n for n in names if stat.S_ISREG(os.lstat(target / n).st_mode) and not ignored((n,))]
+    students, pairs = loose_students(regular, lesson_files)
+    entries: list[Entry] = []
+    aside: list[SetAside] = []
+    for name in names:
+        if name in pairs:
+            continue   # staged with its student's notebook
+        found = classify(target, target / name, layout)
+        if isinstance(found, SetAside):
+            aside.append(found)
+            continue
+        if name in students:
+            found.students = [Student(students[name])]
+        paired = sorted(w for w, n in pairs.items() if n == name)
+        if paired:
+            found.members = {n: target / n for n in (name, *paired)}
+            found.notes.append(f"{display(name)} graded with {', '.join(map(display, paired))}: "
+                               f"the same student's files by their shared name prefix")
+        entries.append(found)
+    return entries, aside
