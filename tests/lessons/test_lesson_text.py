@@ -303,7 +303,8 @@ def test_ablation_switches_and_grading_skips_them():
 
 
 STATED_TIME = re.compile(r"running the whole notebook took about (\d+) (seconds|minutes), (\d+) of them in the "
-                         r"training cell(?:; the optional challenge adds about (\d+) minutes)?")
+                         r"training cell(?:; (?:the optional challenge|training your own network) adds about (\d+) "
+                         r"minutes)?")
 
 
 @pytest.mark.parametrize("lesson_id", COURSE.lesson_ids())
@@ -503,3 +504,17 @@ def test_lesson_2_receptive_fields_are_what_the_network_sees():
     one, three = nn.Conv2d(64, 32, kernel_size=1), nn.Conv2d(64, 32, kernel_size=3)
     assert f"(64 · 1 · 1 + 1) · 32 = {sum(p.numel() for p in one.parameters()):,}" in text
     assert f"a 3×3 convolution would cost {sum(p.numel() for p in three.parameters()):,}" in text
+
+
+def test_the_design_tasks_starting_point_is_quoted_as_it_ran():
+    """Lesson 4's "your own network" quotes what its starting network reached and how long it
+    trained: the executed solution's own-network cell (the line it prints after training),
+    within the rounding of the accuracy and 15% of the time."""
+    stated = re.findall(r"With the training cell below it reached ([\d.]+)% in (\d+) seconds", text_of("regularization"))
+    assert len(stated) == 1, "lesson 4 should quote its starting network once: 'it reached X% in N seconds'"
+    executed = nbformat.read(COURSE.executed_solution("regularization"), as_version=4)
+    cell = next(c for c in executed.cells if c.cell_type == "code" and "save_design(own_model)" in c.source)
+    printed = "".join(o.get("text", "") for o in cell.outputs)
+    seconds, accuracy = re.search(r"^(\d+) s: loss [\d.]+ - accuracy ([\d.]+)%", printed, re.MULTILINE).groups()
+    assert abs(float(stated[0][0]) - float(accuracy)) <= 0.05 + 1e-9, f"the text says {stated[0][0]}%; it ran to {accuracy}%"
+    assert abs(int(stated[0][1]) - int(seconds)) <= 0.15 * int(seconds), f"the text says {stated[0][1]} s; it took {seconds} s"
