@@ -42,6 +42,7 @@ from .manifest import Manifest
 from .randomness import KEY_FILE, seed_for, seeded
 from .result import QuestionResult, TestResult
 from .sandbox import Limits, Outcome, Sandboxed, SandboxUnavailable, View
+from .trim import release_freed_memory
 from .wire import WireError, read_message, write_message
 
 CALL_TIMEOUT = 60              # seconds for one call into the kernel
@@ -199,6 +200,7 @@ def run_tests(manifest: Manifest, autograder: Path, values: NotebookValues, dige
         tests = [TestResult(r.test_case.name, bool(r.test_case.hidden), float(r.test_case.points), bool(r.passed),
                             _failure(r)) for r in test_file.test_case_results]
         questions[spec.name] = QuestionResult(spec.name, float(test_file.score), float(test_file.possible), tests)
+        release_freed_memory()  # this file's temporaries, while the kernel still holds its own (trim.py)
     return questions, unasked, missing
 
 

@@ -42,6 +42,7 @@ OTTER_CALL = re.compile(r"grader\.(check|check_all|export)\(.*\)")
 ANSWER_CELL = ("__import__('dlcourse.grading.oracle', fromlist=['answer']).answer("
                "get_ipython().user_ns, {request!r}, {answer!r})")
 CUDA_CELL = "__import__('dlcourse.grading.cuda_on_cpu', fromlist=['install']).install({flag!r})"
+RELEASE_CELL = "__import__('dlcourse.grading.trim', fromlist=['release_freed_memory']).release_freed_memory()"
 
 
 def main(run_dir: Path) -> None:
@@ -67,6 +68,7 @@ def main(run_dir: Path) -> None:
             for index, cell in enumerate(nb.cells):
                 write_message(channel, {"event": "cell", "source": cell.source[:2000]})
                 client.execute_cell(cell, index)
+                _run_hidden(client, RELEASE_CELL)  # what the cell freed, before the next cell or the tests (trim.py)
             _cap_outputs(nb)
             write_message(channel, {"event": "ready", "cell_errors": _cell_errors(nb), "cuda_on_cpu": cuda_flag.exists()},
                           [nbformat.writes(nb).encode()])
