@@ -38,8 +38,8 @@ from ..lesson import Lesson
 from ..running import assignment_name
 from .inputs import Entry
 from .reader.archives import read_archive, unpack
-from .reader.files import (SubmissionProblem, archive_kind, canonical, choose_files, display, find_lesson_file,
-                           ignored, is_notebook, is_weights, kind_of_mode, read_regular, resembles, stem_of,
+from .reader.files import (SubmissionProblem, archive_kind, choose_files, display, find_lesson_file, ignored,
+                           is_notebook, is_weights, kind_of_mode, nearest_copy, read_regular, resembles,
                            upload_problem, walk)
 from .reader.repairs import repair
 
@@ -224,7 +224,7 @@ def _choose_notebook(files: dict[str, bytes], lesson: Lesson | None, notes: list
                      + (f", and it also holds {', '.join(n for n in notebooks if n not in copies)}"
                         if len(copies) < len(notebooks) else ""))
         return chosen
-    nearest = _nearest_copy(similar or notebooks)
+    nearest = nearest_copy(similar or notebooks)
     if nearest:  # alice/dense-mnist.ipynb beside alice/backup/dense-mnist.ipynb: the top one is the work
         notes.append(f"graded {nearest}; {', '.join(n for n in similar or notebooks if n != nearest)} in a "
                      f"subfolder (a backup or an earlier copy) was not graded")
@@ -236,16 +236,6 @@ def _choose_notebook(files: dict[str, bytes], lesson: Lesson | None, notes: list
                  f"the submission also holds "
                  f"{', '.join(n for n in notebooks if n != similar[0])}")
     return similar[0]
-
-
-def _nearest_copy(notebooks: list[str]) -> str | None:
-    """Of several notebooks of one name (less copy marks) that differ, the one nearest the top
-    when it is the only one there (the others are copies kept in subfolders); else None."""
-    if len(notebooks) < 2 or len({canonical(stem_of(n)) for n in notebooks}) != 1:
-        return None
-    depth = {n: len(PurePosixPath(n).parts) for n in notebooks}
-    nearest = [n for n in notebooks if depth[n] == min(depth.values())]
-    return nearest[0] if len(nearest) == 1 else None
 
 
 def _lesson_of(data: bytes) -> str | None:

@@ -106,9 +106,9 @@ def read_member(path: Path, member: str) -> bytes:
                 with zipfile.ZipFile(f) as archive, archive.open(member) as source:
                     return source.read(limit)
             f.seek(0)
-            with tarfile.open(fileobj=f, mode="r:*") as archive:
-                found = archive.getmember(member)
-                content = archive.extractfile(found) if found.isreg() else None
+            with tarfile.open(fileobj=f, mode="r:*") as tar:
+                found = tar.getmember(member)
+                content = tar.extractfile(found) if found.isreg() else None
                 return content.read(limit) if content else b""
     except (SubmissionProblem, KeyError, *BROKEN):
         return b""

@@ -187,6 +187,16 @@ def find_lesson_file(wanted: str, names: list[str],
     return found, f"{display(found)} was graded as {wanted}, the lesson's file (rename it {wanted} next time){also}"
 
 
+def nearest_copy(names: list[str]) -> str | None:
+    """Of several files of one name (less copy marks) that differ, the one nearest the top when
+    it is the only one there (the others are copies kept in subfolders: ``backup/``); else None."""
+    if len(names) < 2 or len({canonical(stem_of(n)) for n in names}) != 1:
+        return None
+    depth = {n: len(PurePosixPath(n).parts) for n in names}
+    nearest = [n for n in names if depth[n] == min(depth.values())]
+    return nearest[0] if len(nearest) == 1 else None
+
+
 def kind_of_mode(mode: int) -> str:
     """What a non-regular file is, in words."""
     if stat.S_ISLNK(mode):

@@ -227,8 +227,10 @@ def _a_class(names: list[str], content: Callable[[str], bytes] | None = None) ->
     while paths and all("/" in p for p in paths) and len({p.split("/")[0] for p in paths}) == 1:
         wrapper += paths[0].split("/")[0] + "/"
         paths = [p.split("/", 1)[1] for p in paths]
-    member = (lambda p: content(wrapper + p)) if content else None
-    if one_student(paths, member, member and (lambda p: names_in(p, member(p)))):
+    if content is None and one_student(paths):
+        return False
+    if content is not None and one_student(paths, lambda p: content(wrapper + p),
+                                           lambda p: names_in(p, content(wrapper + p))):
         return False
     archives = {canonical(stem_of(p)) for p in paths if "/" not in p and archive_kind(p)}
     folders: dict[str, list[str]] = {}
