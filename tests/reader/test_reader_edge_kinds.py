@@ -257,15 +257,31 @@ def test_links_in_a_students_tar_are_left_out_with_a_reason(tmp_path):
                for note in sub.notes)
 
 
-def test_links_in_a_class_download_are_set_aside_with_a_reason_never_made(tmp_path):
-    download = tarred(tmp_path / "class.tar.gz",
-                      {f"c/{who}/{n}": d for who in ("alice", "bob") for n, d in ALICE.items()},
-                      {"c/bob/passwd": (tarfile.SYMTYPE, "/etc/passwd"), "c/alice/hard": (tarfile.LNKTYPE, "/etc/passwd")})
+def _zip_with_a_link(files: dict[str, bytes], link: str, target: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+        info = zipfile.ZipInfo(link)
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16   # as `zip --symlinks` stores one
+        archive.writestr(info, target)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_links_in_a_class_download_are_set_aside_with_a_reason_never_made(tmp_path, kind):
+    files = {f"c/{who}/{n}": d for who in ("alice", "bob") for n, d in ALICE.items()}
+    if kind == "tar":
+        download = tarred(tmp_path / "class.tar.gz", files, {"c/bob/passwd": (tarfile.SYMTYPE, "/etc/passwd"),
+                                                             "c/alice/hard": (tarfile.LNKTYPE, "/etc/passwd")})
+        links = {"c/bob/passwd", "c/alice/hard"}
+    else:
+        download = put(tmp_path, {"class.zip": _zip_with_a_link(files, "c/bob/passwd", "/etc/passwd")}) / "class.zip"
+        links = {"c/bob/passwd"}
     found = discover(download, lesson_files=LESSON_FILES)
     assert sorted(e.label for e in found.entries) == ["alice", "bob"]
     assert {(a.name, a.reason) for a in found.set_aside} == {
-        ("class.tar.gz: c/bob/passwd", "a link inside the archive: not followed"),
-        ("class.tar.gz: c/alice/hard", "a link inside the archive: not followed")}
+        (f"{download.name}: {link}", "a link inside the archive: not followed") for link in links}
     for entry in found.entries:
         assert not any(p.is_symlink() for p in entry.path.rglob("*"))
         assert read_submission(entry, DENSE).files == {DENSE.weights: PT}
