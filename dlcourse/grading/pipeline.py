@@ -88,6 +88,7 @@ def grade_submission(autograder: Path, submission: Path | Entry, options: Gradin
         work = _capture(sub.files, lesson, source, judge_dir / "work")
         stage(sub, lesson, run_dir / "submission", support=source / "files")
         (run_dir / "home").mkdir()
+        os.chmod(run_dir, 0o700)          # this student's alone: another run of the batch cannot list or read it
         evidence = scan_notebook(sub.notebook)
         job = JudgeJob(workdir=str(work), autograder=str(source), run_dir=str(run_dir),
                        data_root=str((options.data or data_dir()).resolve()),
