@@ -184,6 +184,7 @@ def new_run_folder() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="dlcourse-run-"))
     os.chmod(folder, 0o711)   # the sandbox's user may pass through to run/, not look around
     (folder / "run" / "home").mkdir(parents=True)
+    os.chmod(folder / "run", 0o700)   # this student's alone: another run of the batch cannot list or read it
     return folder
 
 
