@@ -185,6 +185,26 @@ def test_blackboard_pairs_each_students_weights_with_their_notebook(tmp_path, we
     assert len(found.set_aside) == (3 if receipts else 0)
 
 
+def test_weights_added_as_a_later_blackboard_attempt_are_graded_with_the_notebook(tmp_path):
+    """A student who forgot the weights adds them as a new attempt: the latest attempt (the
+    weights) is graded with the notebook of the attempt before it, with a note; a classmate's
+    attempts never lend theirs."""
+    files = {f"HW1_ann_attempt_{STAMP}_{DENSE.notebook}": notebook("ann"),
+             f"HW1_ann_attempt_{LATER}_{DENSE.weights}": PT + b"ann",
+             f"HW1_ann_lee_attempt_{STAMP}_{DENSE.weights}": PT + b"lee",
+             f"HW1_ann_lee_attempt_{LATER}_{DENSE.notebook}": notebook("lee"),
+             f"HW1_bob_attempt_{LATER}_{DENSE.notebook}": notebook("bob")}
+    found = discover(put(tmp_path / "in", files), lesson_files=LESSON_FILES)
+    rows = {entry.students[0].key: entry for entry in found.entries}
+    assert sorted(rows) == ["ann", "ann_lee", "bob"]
+    ann = read_submission(rows["ann"], DENSE)
+    assert ann.files[DENSE.weights] == PT + b"ann" and rows["ann"].submitted_at == "2024-02-12T11:00:00"
+    assert any(f"the notebook ({DENSE.notebook}) taken from the attempt of {STAMP}" in n for n in ann.notes), ann.notes
+    assert read_submission(rows["ann_lee"], DENSE).files[DENSE.weights] == PT + b"lee"
+    assert rows["ann"].earlier == [] and rows["ann_lee"].earlier == []
+    assert DENSE.weights not in read_submission(rows["bob"], DENSE).files
+
+
 def test_loose_uploads_pair_with_the_student_whose_name_is_longest(tmp_path):
     """The plain layout's rule for loose weights: ``ann_lee_model.pt`` is ann_lee's, not ann's."""
     root = put(tmp_path / "class", {"ann_dense-mnist.ipynb": notebook("ann"), "ann_lee_dense-mnist.ipynb": notebook("lee"),
@@ -258,15 +278,31 @@ def test_links_in_a_students_tar_are_left_out_with_a_reason(tmp_path):
                for note in sub.notes)
 
 
-def test_links_in_a_class_download_are_set_aside_with_a_reason_never_made(tmp_path):
-    download = tarred(tmp_path / "class.tar.gz",
-                      {f"c/{who}/{n}": d for who in ("alice", "bob") for n, d in ALICE.items()},
-                      {"c/bob/passwd": (tarfile.SYMTYPE, "/etc/passwd"), "c/alice/hard": (tarfile.LNKTYPE, "/etc/passwd")})
+def _zip_with_a_link(files: dict[str, bytes], link: str, target: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+        info = zipfile.ZipInfo(link)
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16   # as `zip --symlinks` stores one
+        archive.writestr(info, target)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_links_in_a_class_download_are_set_aside_with_a_reason_never_made(tmp_path, kind):
+    files = {f"c/{who}/{n}": d for who in ("alice", "bob") for n, d in ALICE.items()}
+    if kind == "tar":
+        download = tarred(tmp_path / "class.tar.gz", files, {"c/bob/passwd": (tarfile.SYMTYPE, "/etc/passwd"),
+                                                             "c/alice/hard": (tarfile.LNKTYPE, "/etc/passwd")})
+        links = {"c/bob/passwd", "c/alice/hard"}
+    else:
+        download = put(tmp_path, {"class.zip": _zip_with_a_link(files, "c/bob/passwd", "/etc/passwd")}) / "class.zip"
+        links = {"c/bob/passwd"}
     found = discover(download, lesson_files=LESSON_FILES)
     assert sorted(e.label for e in found.entries) == ["alice", "bob"]
     assert {(a.name, a.reason) for a in found.set_aside} == {
-        ("class.tar.gz: c/bob/passwd", "a link inside the archive: not followed"),
-        ("class.tar.gz: c/alice/hard", "a link inside the archive: not followed")}
+        (f"{download.name}: {link}", "a link inside the archive: not followed") for link in links}
     for entry in found.entries:
         assert not any(p.is_symlink() for p in entry.path.rglob("*"))
         assert read_submission(entry, DENSE).files == {DENSE.weights: PT}

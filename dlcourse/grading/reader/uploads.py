@@ -113,14 +113,16 @@ def one_student(paths: list[str], content: Callable[[str], bytes] | None = None,
     """
     top = [p for p in paths if "/" not in p]
     notebooks = [p for p in top if is_notebook(p)]
-    archives = [p for p in top if archive_kind(p) and not (notebooks and _holds_no_notebook(p, inside))]
+    archives = [p for p in top if archive_kind(p)]
     folders: dict[str, list[str]] = {}
     for path in paths:
         if "/" in path:
             head, rest = path.split("/", 1)
             folders.setdefault(head, []).append(rest)
     if notebooks:
-        if len({canonical(stem_of(n)) for n in notebooks + archives}) != 1:
+        name = {canonical(stem_of(n)) for n in notebooks}
+        if len(name) != 1 or any(canonical(stem_of(a)) not in name and not _holds_no_notebook(a, inside)
+                                 for a in archives):   # read only until a classmate's archive is found
             return False
         if len(notebooks) > 1 and (content is None or len({content(n) for n in notebooks}) != 1):
             return False
