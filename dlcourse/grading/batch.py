@@ -93,7 +93,7 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
     base = GradingOptions(timeout=timeout, memory_mb=memory_mb, threads=max(1, cores // workers), stop=stop,
                           allow_root=allow_root, data=data, sandbox=sandbox,
                           cpus=cores / workers if workers > 1 else None)  # each run its CPU share  # workers x threads <= cores: no oversubscription
-    # Each worker's judge pre-starts its next kernel while it grades (judge.KernelPool), except
+    # Each worker's judge pre-starts its next kernel while it grades (kernel_pool.KernelPool), except
     # near the end, where no next submission may come to that worker.
     jobs = [(entry, replace(base, keep_notebook=out / NOTEBOOKS / f"{entry.key}.ipynb",
                             prestart=prestart and index < len(pending) - workers))

@@ -14,6 +14,11 @@ the judge (:mod:`.judge`) starts it and talks to it over its stdin and stdout:
 No test, hidden or public, ever reaches this process or its folder, and nothing it says is
 taken on trust: an answer is only ever the student's answer.
 
+With ``--held`` (a batch worker's next kernel, kernel_pool.py) it starts the kernel and
+imports torch before the submission is staged, then waits for the judge's ``{"op": "go"}``
+and moves the kernel into the notebook's folder (:mod:`.kernel_warmth`); without a ``go``
+it shuts the kernel down and ends.
+
 Folder it works in (the only one it may write)::
 
     RUN/submission/   the notebook and the files that came with it; the kernel's working directory

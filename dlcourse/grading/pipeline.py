@@ -85,7 +85,7 @@ def grade_submission(autograder: Path, submission: Path | Entry, options: Gradin
         except SubmissionProblem as problem:
             return ungraded(submission, lesson, manifest, problem.status, problem.reason, start)
         work = _capture(sub.files, lesson, source, judge_dir / "work")
-        # the folder a kernel may already wait in (judge.KernelPool): taken only by a submission that runs
+        # the folder a kernel may already wait in (kernel_pool.KernelPool): taken only by a submission that runs
         run_dir = run_folder.enter_context(judge.run_folder()) / "run"
         stage(sub, lesson, run_dir / "submission", support=source / "files")
         evidence = scan_notebook(sub.notebook)

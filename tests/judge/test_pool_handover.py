@@ -1,4 +1,4 @@
-"""The judge's pool of pre-started kernels (judge.KernelPool): a held run is handed out once,
+"""The judge's pool of pre-started kernels (kernel_pool.KernelPool): a held run is handed out once,
 to the job it was started for, and stopped otherwise; a held run's clock starts when it is
 handed out. (A whole batch through the pool: tests/scale/test_kernel_pool.py.)"""
 

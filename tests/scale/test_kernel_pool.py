@@ -1,4 +1,4 @@
-"""A batch worker pre-starts its next sandboxed kernel while it grades (judge.KernelPool): the
+"""A batch worker pre-starts its next sandboxed kernel while it grades (kernel_pool.KernelPool): the
 gradebook is the one a batch without it writes, each kernel serves one submission (what one
 submission leaves behind, the next on the same worker never sees), and nothing outlives the
 batch, finished or interrupted: no process, cgroup or scratch folder."""
