@@ -18,6 +18,7 @@ import pytest
 
 from dlcourse.course import Course
 from dlcourse.grading.inputs import discover
+from dlcourse.grading.judge_client import Judge
 from dlcourse.grading.pipeline import grade_submission
 from dlcourse.grading.submission import SubmissionProblem, read_submission, stage
 from helpers.paths import ROOT
@@ -315,6 +316,9 @@ class _Refusal:
 class _LookingJudge:
     """A judge that runs nothing: it looks at the job the grader hands it, as student code then
     could (the staged folder), then swaps the weights everywhere a student could reach."""
+
+    run_folder = Judge.run_folder   # the run folders a real judge client hands out
+    next_run = None                 # (it pre-starts no kernel)
 
     def __init__(self, swap: list[Path]) -> None:
         self.swap, self.seen = swap, {}
