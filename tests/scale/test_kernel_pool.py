@@ -22,7 +22,7 @@ import pytest
 
 from dlcourse.course import Course
 from dlcourse.grading.batch import grade_batch
-from dlcourse.grading.sandbox import CGROUP_ROOT
+from dlcourse.grading.sandbox import CGROUP_ROOT, Limits, SandboxUnavailable, bubblewrap_works, plan_for
 from dlcourse.sample_submissions import load_mistakes, mistake_submission, reference_submission, stub_submission
 from dlcourse.settings import SAMPLE_DIR
 from helpers.paths import ROOT, on_sample_data
@@ -132,16 +132,24 @@ def test_the_pool_grades_as_a_batch_without_it_and_leaves_nothing(batch, tmp_pat
                         "d-loop.ipynb": "timeout", "e-reference.zip": "ok"}
 
 
-def test_a_kernel_started_ahead_never_sees_what_the_previous_submission_left(tmp_path, monkeypatch, scratch):
+@pytest.mark.parametrize("sandbox", ["bubblewrap", "permissions"])
+def test_a_kernel_started_ahead_never_sees_what_the_previous_submission_left(tmp_path, monkeypatch, scratch, sandbox):
     """Submission A writes files wherever it may and leaves a process running; B, graded next on
-    the same worker in the kernel started while A was graded, finds none of it."""
+    the same worker in the kernel started while A was graded, finds none of it, under either
+    confinement."""
+    if sandbox == "bubblewrap" and not bubblewrap_works():
+        pytest.skip("bubblewrap does not start here")
+    try:
+        plan_for(Limits(timeout=1, confinement=sandbox))
+    except SandboxUnavailable as refusal:
+        pytest.skip(f"no {sandbox} sandbox here: {refusal}")
     folder = tmp_path / "in"
     folder.mkdir()
     warm = {0: "import sys\nWARM = 'torch' in sys.modules  # imported before the notebook's first cell?"}
     nbformat.write(solution_with({**warm, 4: LEAVE_TRACES}), folder / "a.ipynb")
     nbformat.write(solution_with({**warm, 4: LOOK_FOR_TRACES}), folder / "b.ipynb")
     groups, private = dlcourse_groups(), scratch()
-    graded(folder, tmp_path / "out", private, monkeypatch, workers=1)
+    graded(folder, tmp_path / "out", private, monkeypatch, workers=1, sandbox=sandbox)
     printed = [output.get("text", "") for path in (tmp_path / "out" / "notebooks").glob("*.ipynb")
                for cell in nbformat.read(path, as_version=4).cells for output in cell.get("outputs", [])]
     report = json.loads(next(text for text in printed if text.startswith("TRACES")).split(" ", 1)[1])
