@@ -98,8 +98,9 @@ def main() -> None:
             runs.append(run)
             scores.add(score)
             print(f"  load {load} at start: {run.seconds:.0f} s, at the quota in {run.throttled} of {run.periods} "
-                  f"periods, peak charged {run.peak_charged_mb:.0f} MB (anonymous {run.peak_anon_mb:.0f} MB); "
-                  + verdict(run.output), flush=True)
+                  f"periods, peak charged {run.peak_charged_mb:.0f} MB (anonymous {run.peak_anon_mb:.0f} MB: "
+                  + ", ".join(f"{role} {mb:.0f}" for role, mb in sorted(run.at_peak.items(), key=lambda x: -x[1]))
+                  + "); " + verdict(run.output), flush=True)
         median = {name: statistics.median(getattr(r, name) for r in runs)
                   for name in ("seconds", "peak_charged_mb", "peak_anon_mb")}
         print(f"{lesson_id}: median of {args.runs} at {args.cpus:g} CPU: {median['seconds']:.0f} s; "

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -97,6 +97,7 @@ class ContainerRun:
     oom_killed: bool
     returncode: int
     output: str
+    at_peak: dict[str, float] = field(default_factory=dict)  # process role -> its anonymous MB at that peak
 
 
 def measure_in_container(command: list[str], limit_mb: int, cpus: float, cold: tuple[Path, ...] = (),
@@ -119,10 +120,21 @@ def measure_in_container(command: list[str], limit_mb: int, cpus: float, cold: t
     read_only = ('for m in $(grep " /sys/fs/cgroup" /proc/self/mountinfo | cut -d" " -f5); '
                  'do mount -o remount,bind,ro "$m"; done')
     wrapped = group.joined(["unshare", "--mount", "sh", "-c", f'{read_only}; exec "$@"', "sh", *command])
+    at_peak: dict[str, float] = {}
+    highest = [0.0]
+
+    def reading(_) -> float:
+        anon = anon_mb(group)
+        if anon > highest[0]:  # who holds it: read only when a new peak is seen
+            highest[0] = anon
+            at_peak.clear()
+            at_peak.update(anon_by_role(group.pids()))
+        return anon
+
     try:
-        seconds, peak_anon, process, output = _run_sampled(wrapped, lambda _: anon_mb(group), None, timeout)
+        seconds, peak_anon, process, output = _run_sampled(wrapped, reading, None, timeout)
         return ContainerRun(seconds, *cpu_periods(group), peak_mb(group), peak_anon, group.oom_killed(),
-                            process.returncode, output)
+                            process.returncode, output, dict(at_peak))
     finally:
         group.remove()
 
@@ -130,6 +142,27 @@ def measure_in_container(command: list[str], limit_mb: int, cpus: float, cold: t
 def anon_mb(group: Cgroups) -> float:
     """The anonymous memory ``group`` holds now: what cannot be reclaimed."""
     return group.counters("memory.stat")["total_rss" if group.version == 1 else "anon"] / 2**20
+
+
+# A grading process's role, from its command line: the grader (Gradescope's entry point), the
+# judge, the notebook runner (and bubblewrap around it), the student's kernel.
+ROLES = (("grading.gradescope", "grader"), ("grading.judge", "judge"), ("notebook_run", "runner"),
+         ("ipykernel", "kernel"), ("bwrap", "runner"))
+
+
+def anon_by_role(pids: set[int]) -> dict[str, float]:
+    """Anonymous resident MB (``RssAnon``) of each role among ``pids``, summed per role."""
+    roles: dict[str, float] = {}
+    for pid in pids:
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        anon = next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("RssAnon:")), 0.0)
+        role = next((name for key, name in ROLES if key in command), "other")
+        roles[role] = roles.get(role, 0.0) + anon
+    return roles
 
 
 def peak_mb(group: Cgroups) -> float:

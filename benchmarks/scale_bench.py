@@ -5,9 +5,13 @@ load on a shared machine hits both), medians:
 - ``floor``: a bare `import torch`, and `import torch` plus one evaluation of the lesson's test
   set with the reference weights (no kernel, no sandbox, no tests): what one graded
   submission cannot go below;
+- ``batch``: the mixed batch of bulk_grade.py (100 submissions) graded by `dlcourse grade --workers 2`
+  and by a sequential loop of `otter run` over the same files (each under coreutils `timeout`,
+  as bulk_grade.py runs it), alternately;
 - ``dask``: a mixed batch graded by `--cluster local:2` and by `--workers 2`, alternately.
 
-    DLCOURSE_DATA=<full datasets> .venv/bin/python benchmarks/scale_bench.py [--runs 5] [--batch 20] [single floor dask]
+    DLCOURSE_DATA=<full datasets> .venv/bin/python benchmarks/scale_bench.py [--runs 5] [--batch N] [--timeout 60]
+        [floor single batch dask]
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bulk_grade import make_batch  # noqa: E402
+from benchmarks.bulk_grade import make_batch, run_dlcourse, run_otter_loop  # noqa: E402
 from dlcourse.course import Course  # noqa: E402
 from dlcourse.sample_submissions import reference_submission  # noqa: E402
 
@@ -83,6 +88,35 @@ def floor(course: Course, runs: int) -> None:
           f"{statistics.median(evaluated):.1f} s (medians of {runs})")
 
 
+def batch(course: Course, scratch: Path, runs: int, size: int, timeout: int) -> None:
+    folder = scratch / "batch"
+    kinds = make_batch(course, folder, size)
+    autograder = course.autograder_zip(LESSON)
+    ours, theirs = [], []
+    for i in range(runs):
+        def grade() -> None:
+            ours.append(run_dlcourse(folder, scratch / f"ours{i}", timeout, workers=2))
+            with open(scratch / f"ours{i}" / "submissions.csv", newline="") as f:
+                rows = sum(1 for _ in csv.DictReader(f))
+            if rows != len(kinds):
+                raise RuntimeError(f"dlcourse grade wrote {rows} rows for {len(kinds)} submissions")
+
+        def otter_loop() -> None:
+            seconds, produced = run_otter_loop(autograder, folder, scratch / f"otter{i}", timeout)
+            theirs.append(seconds)
+            print(f"    otter run wrote {produced} results.json for {len(kinds)} submissions", flush=True)
+
+        for side in ((grade, otter_loop) if i % 2 == 0 else (otter_loop, grade)):
+            side()
+        print(f"  round {i + 1}: dlcourse grade --workers 2 {ours[-1]:.0f} s, sequential otter run {theirs[-1]:.0f} s "
+              f"(load {os.getloadavg()[0]:.1f})", flush=True)
+    mine, otter = statistics.median(ours), statistics.median(theirs)
+    print(f"batch, {len(kinds)} submissions ({', '.join(f'{n} {k}' for k, n in Counter(kinds.values()).items())}), "
+          f"timeout {timeout} s: dlcourse grade --workers 2 {mine:.0f} s ({mine / len(kinds):.1f} s per submission), "
+          f"sequential otter run {otter:.0f} s ({otter / len(kinds):.1f} s per submission) (medians of {runs}): "
+          f"speed-up {otter / mine:.2f}x")
+
+
 def dask(course: Course, scratch: Path, runs: int, size: int) -> None:
     folder = scratch / "batch"
     kinds = make_batch(course, folder, size)
@@ -106,9 +140,10 @@ def dask(course: Course, scratch: Path, runs: int, size: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("parts", nargs="*", default=["floor", "single", "dask"])
+    parser.add_argument("parts", nargs="*", default=["floor", "single", "batch", "dask"])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--batch", type=int, default=20, help="submissions in the Dask comparison's batch")
+    parser.add_argument("--batch", type=int, help="submissions in the mixed batch (default: 100 for batch, 20 for dask)")
+    parser.add_argument("--timeout", type=int, default=60, help="seconds per notebook in the batch comparison")
     args = parser.parse_args()
     course = Course(ROOT)
     print(f"load average at the start: {os.getloadavg()[0]:.1f}", flush=True)
@@ -118,8 +153,10 @@ def main() -> None:
             floor(course, args.runs)
         if "single" in args.parts:
             single(course, scratch / "single", args.runs)
+        if "batch" in args.parts:
+            batch(course, scratch / "batch", args.runs, args.batch or 100, args.timeout)
         if "dask" in args.parts:
-            dask(course, scratch / "dask", args.runs, args.batch)
+            dask(course, scratch / "dask", args.runs, args.batch or 20)
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 

@@ -271,11 +271,14 @@ def _cifar_class_names(folder: Path) -> list[str]:
     return [n.decode() for n in names] if names else list(CIFAR10Info.classes)
 
 
-def channel_stats(images: torch.Tensor | ImageDataset, chunk: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
+def channel_stats(images: torch.Tensor | ImageDataset, chunk: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel mean and std of uint8 images scaled to [0, 1], computed chunk by chunk.
 
     ``images`` is a tensor or a dataset; a dataset's images are read a chunk at a time, so
     a split part (whose images are scattered through the full set) is never gathered whole.
+    Each chunk is one float64 copy, squared in place: 12 MB for 500 CIFAR-10 images. (Three
+    copies of 2,000 images, 150 MB, were the judge's largest allocation, made while the
+    student's kernel still held its own memory: benchmarks/README.md, "Gradescope emulation".)
     """
     if isinstance(images, ImageDataset):
         parts = (images.take(index) for index in torch.arange(len(images)).split(chunk))
@@ -285,9 +288,9 @@ def channel_stats(images: torch.Tensor | ImageDataset, chunk: int = 2000) -> tup
     total = torch.zeros(shape[1], dtype=torch.float64)
     squares = torch.zeros_like(total)
     for part in parts:
-        x = part.to(torch.float64) / 255
+        x = part.to(torch.float64).div_(255)
         total += x.sum(dim=(0, 2, 3))
-        squares += (x * x).sum(dim=(0, 2, 3))
+        squares += x.square_().sum(dim=(0, 2, 3))
     count = shape[0] * shape[2] * shape[3]
     mean = total / count
     std = (squares / count - mean**2).sqrt()

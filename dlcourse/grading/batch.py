@@ -58,11 +58,13 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
                 progress: bool = True, allow_root: bool = False, data: Path | None = None,
                 shard: tuple[int, int] | None = None, execution: Execution | None = None,
                 collect_options: CollectOptions = CollectOptions(), layout: str | None = None,
-                sandbox: str = "auto") -> BatchSummary:
+                sandbox: str = "auto", prestart: bool = True) -> BatchSummary:
     """Grade every submission found in ``target`` (or, with ``shard=(i, n)``, the i-th of n
     deterministic slices of them) into ``out``, with the datasets in ``data`` (default: the
     data directory the environment names), on ``execution`` (default: ``workers`` threads
     here; see cluster.py for Dask). Without a shard, also collect the gradebook and report.
+    ``prestart``: each worker starts its next sandboxed kernel while it grades (False: each
+    kernel starts with its submission; the grades are the same).
 
     Raises ValueError for a shard outside 1 <= i <= n.
     """
@@ -91,7 +93,11 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
     base = GradingOptions(timeout=timeout, memory_mb=memory_mb, threads=max(1, cores // workers), stop=stop,
                           allow_root=allow_root, data=data, sandbox=sandbox,
                           cpus=cores / workers if workers > 1 else None)  # each run its CPU share  # workers x threads <= cores: no oversubscription
-    jobs = [(entry, replace(base, keep_notebook=out / NOTEBOOKS / f"{entry.key}.ipynb")) for entry in pending]
+    # Each worker's judge pre-starts its next kernel while it grades (kernel_pool.KernelPool), except
+    # near the end, where no next submission may come to that worker.
+    jobs = [(entry, replace(base, keep_notebook=out / NOTEBOOKS / f"{entry.key}.ipynb",
+                            prestart=prestart and index < len(pending) - workers))
+            for index, entry in enumerate(pending)]
     execution = execution or Threads(workers)
     bar = tqdm(total=len(mine), initial=summary.reused, unit="submission",
                desc="grading" if shard is None else f"shard {shard[0]}/{shard[1]}", disable=not progress)

@@ -37,11 +37,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..lesson import judged_in
-from ..settings import DATA_ENV, GRADING_ENV
+from .kernel_pool import KernelPool, limits_for, start_runner
 from .manifest import Manifest
 from .randomness import KEY_FILE, seed_for, seeded
 from .result import QuestionResult, TestResult
-from .sandbox import Limits, Outcome, Sandboxed, SandboxUnavailable, View
+from .sandbox import Outcome, Sandboxed, SandboxUnavailable
+from .trim import release_freed_memory
 from .wire import WireError, read_message, write_message
 
 CALL_TIMEOUT = 60              # seconds for one call into the kernel
@@ -70,6 +71,7 @@ class JudgeJob:
     cpus: float | None = None          # the run's CPU share, so a neighbour's burner costs it nothing
     allow_root: bool = False
     sandbox: str = "auto"              # how student code is confined (sandbox.CONFINEMENTS, or auto)
+    next_run_dir: str | None = None    # where to pre-start the next submission's kernel (KernelPool)
 
 
 @dataclass
@@ -107,7 +109,8 @@ class JudgeReport:
         return cls(**data)
 
 
-def judge(job: JudgeJob, stop: threading.Event) -> JudgeReport:
+def judge(job: JudgeJob, stop: threading.Event, kernels: KernelPool | None = None) -> JudgeReport:
+    """Grade ``job``; ``kernels``: the worker's pool (main's), which pre-starts the next kernel."""
     from ..lesson import LESSON_FILE, Lesson
 
     autograder = Path(job.autograder)
@@ -115,13 +118,9 @@ def judge(job: JudgeJob, stop: threading.Event) -> JudgeReport:
     manifest = Manifest.load(autograder)
     report = JudgeReport()
     run_dir = Path(job.run_dir)
-    limits = Limits(timeout=job.timeout, memory_mb=job.memory_mb, threads=job.threads, cpus=job.cpus,
-                    allow_root=job.allow_root,
-                    confinement=job.sandbox)
+    limits = limits_for(job)
     try:
-        sandboxed = Sandboxed([sys.executable, "-m", "dlcourse.grading.notebook_run", str(run_dir)],
-                              cwd=run_dir, env=_sandbox_env(run_dir, job.data_root), limits=limits,
-                              view=View(readable=(Path(job.data_root),), writable=(run_dir,)), stop=stop)
+        sandboxed = (kernels.take(job, stop) if kernels else None) or start_runner(run_dir, job.data_root, limits, stop)
     except SandboxUnavailable as problem:
         report.refused = str(problem)
         return report
@@ -147,6 +146,8 @@ def judge(job: JudgeJob, stop: threading.Event) -> JudgeReport:
     finally:
         runner.close()
         report.outcome = sandboxed.finish(grace=0)  # the notebook was sent already: no need to wait
+        if kernels is not None and job.next_run_dir and not stop.is_set():
+            kernels.start(job)  # the next submission's kernel starts while this one is measured
     if report.outcome.out_of_disk:  # the judge's words: the runner's, if any, came after the kill
         runner.kernel_error = (f"the notebook wrote more than its disk limit ({limits.disk_mb:,} MB, "
                                f"{limits.max_files:,} files) and was stopped")
@@ -199,6 +200,7 @@ def run_tests(manifest: Manifest, autograder: Path, values: NotebookValues, dige
         tests = [TestResult(r.test_case.name, bool(r.test_case.hidden), float(r.test_case.points), bool(r.passed),
                             _failure(r)) for r in test_file.test_case_results]
         questions[spec.name] = QuestionResult(spec.name, float(test_file.score), float(test_file.possible), tests)
+        release_freed_memory()  # this file's temporaries, while the kernel still holds its own (trim.py)
     return questions, unasked, missing
 
 
@@ -340,19 +342,6 @@ class RunnerSession:
                 pass
 
 
-def _sandbox_env(run_dir: Path, data_root: str) -> dict[str, str]:
-    """A small, explicit environment for the sandbox: nothing of the grader's own leaks in."""
-    home = run_dir / "home"
-    keep = ("PATH", "LANG", "LC_ALL", "TZ")
-    return {**{k: os.environ[k] for k in keep if k in os.environ},
-            DATA_ENV: data_root, GRADING_ENV: "1", "HOME": str(home),
-            "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / "ipython"),
-            "MPLCONFIGDIR": str(home / "matplotlib"), "MPLBACKEND": "Agg",
-            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
-            "JUPYTER_PLATFORM_DIRS": "1",
-            "USER": "student", "LOGNAME": "student"}  # a run's own user has no account to look up
-
-
 def _failure(result) -> str:
     """The assertion text of a failed test, without Otter's framing (which would show the
     test's source line, hidden tests included)."""
@@ -371,12 +360,16 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     threading.Thread(target=_stop_when_orphaned, args=(os.getppid(), stop), daemon=True).start()
-    for line in sys.stdin:
-        job = JudgeJob(**json.loads(line))
-        report = judge(job, stop)
-        sys.stdout.buffer.write(report.to_json().encode("utf-8") + b"\n")
-        sys.stdout.buffer.flush()
-        stop.clear()
+    kernels = KernelPool()
+    try:
+        for line in sys.stdin:
+            job = JudgeJob(**json.loads(line))
+            report = judge(job, stop, kernels)
+            sys.stdout.buffer.write(report.to_json().encode("utf-8") + b"\n")
+            sys.stdout.buffer.flush()
+            stop.clear()
+    finally:
+        kernels.close()   # a kernel pre-started for a submission that never came
 
 
 def _stop_when_orphaned(parent: int, stop: threading.Event) -> None:

@@ -8,6 +8,7 @@ safe (:func:`.safe_text.clean`), capped, and marked as such."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -20,10 +21,11 @@ import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Iterator
 
 from .judge import JudgeJob, JudgeReport
 from .safe_text import clean
-from .sandbox import private_mb
+from .sandbox import private_mb, remove_tree
 
 MEASURE_SECONDS = 180      # the judge's own work after the notebook: tests and the weights' measurement
 JUDGE_GRACE_SECONDS = 60   # beyond the notebook's timeout and MEASURE_SECONDS, before a silent judge is killed
@@ -53,6 +55,7 @@ class Judge:
         self.process: subprocess.Popen | None = None
         self.home = Path(tempfile.mkdtemp(prefix="dlcourse-judge-home-"))  # 0700: the grader's alone
         self.evidence: list[str] = []   # from a judge that died between submissions, for the next row
+        self.next_run: Path | None = None   # the run folder the judge pre-starts the next kernel in
 
     def __enter__(self) -> Judge:
         return self
@@ -60,6 +63,26 @@ class Judge:
     def __exit__(self, *exc) -> None:
         self.close()
         shutil.rmtree(self.home, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def run_folder(self) -> Iterator[Path]:
+        """A submission's sandbox folder (its ``run/`` inside, with ``run/home/``), removed on
+        every way out: the one the judge pre-started a kernel in (:meth:`next_run_folder`), if
+        any, else a new one."""
+        folder, self.next_run = self.next_run, None
+        folder = folder if folder is not None and folder.is_dir() else new_run_folder()
+        try:
+            yield folder
+        finally:
+            remove_tree(folder)
+
+    def next_run_folder(self) -> Path:
+        """A new run folder for the next submission, in which the judge pre-starts its kernel
+        (``JudgeJob.next_run_dir``); the next :meth:`run_folder` hands it out."""
+        if self.next_run is not None:
+            _remove(self.next_run)
+        self.next_run = new_run_folder()
+        return self.next_run
 
     def run(self, job: JudgeJob, stop: threading.Event | None) -> JudgeReport:
         """The judge's report on ``job``; :class:`JudgeFailed` where it fails, hangs or grows
@@ -131,6 +154,7 @@ class Judge:
         return [LOG_MARK + _cut(clean(line, keep_newlines=False).strip()) for line in lines]
 
     def close(self) -> None:
+        """End the judge (it stops any kernel it pre-started), and remove that kernel's folder."""
         if self.process is not None:
             try:
                 if self.process.stdin is not None:
@@ -141,6 +165,27 @@ class Judge:
                 self.process.wait()
             self.errors.close()
             self.process = None
+        if self.next_run is not None:
+            _remove(self.next_run)
+            self.next_run = None
+
+
+def _remove(folder: Path) -> None:
+    """Remove a pre-started kernel's folder; its runner, told to stop, may still be leaving it."""
+    for _ in range(20):
+        try:
+            return remove_tree(folder)
+        except OSError:
+            time.sleep(0.1)
+
+
+def new_run_folder() -> Path:
+    """A fresh folder for one sandboxed run: ``run/`` (the sandbox's) and ``run/home/`` inside."""
+    folder = Path(tempfile.mkdtemp(prefix="dlcourse-run-"))
+    os.chmod(folder, 0o711)   # the sandbox's user may pass through to run/, not look around
+    (folder / "run" / "home").mkdir(parents=True)
+    os.chmod(folder / "run", 0o700)   # this student's alone: another run of the batch cannot list or read it
+    return folder
 
 
 def _cut(line: str) -> str:

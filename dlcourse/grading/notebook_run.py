@@ -14,6 +14,11 @@ the judge (:mod:`.judge`) starts it and talks to it over its stdin and stdout:
 No test, hidden or public, ever reaches this process or its folder, and nothing it says is
 taken on trust: an answer is only ever the student's answer.
 
+With ``--held`` (a batch worker's next kernel, kernel_pool.py) it starts the kernel and
+imports torch before the submission is staged, then waits for the judge's ``{"op": "go"}``
+and moves the kernel into the notebook's folder (:mod:`.kernel_warmth`); without a ``go``
+it shuts the kernel down and ends.
+
 Folder it works in (the only one it may write)::
 
     RUN/submission/   the notebook and the files that came with it; the kernel's working directory
@@ -28,7 +33,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import nbformat
 
@@ -42,9 +47,15 @@ OTTER_CALL = re.compile(r"grader\.(check|check_all|export)\(.*\)")
 ANSWER_CELL = ("__import__('dlcourse.grading.oracle', fromlist=['answer']).answer("
                "get_ipython().user_ns, {request!r}, {answer!r})")
 CUDA_CELL = "__import__('dlcourse.grading.cuda_on_cpu', fromlist=['install']).install({flag!r})"
+RELEASE_CELL = "__import__('dlcourse.grading.trim', fromlist=['release_freed_memory']).release_freed_memory()"
+# A pre-started kernel (judge.py's pool): what it imports before its submission is known, and
+# the move into the notebook's folder once it is (both leave no name in the notebook's namespace).
+WARM_MODULES = ("torch",)   # ~2 s of every graded notebook's first cell; torchvision stays out (data.py)
+WARM_CELL = "__import__('dlcourse.grading.kernel_warmth', fromlist=['warm']).warm({modules!r})"
+ENTER_CELL = "__import__('dlcourse.grading.kernel_warmth', fromlist=['enter']).enter({folder!r})"
 
 
-def main(run_dir: Path) -> None:
+def main(run_dir: Path, held: bool = False) -> None:
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
@@ -53,13 +64,21 @@ def main(run_dir: Path) -> None:
     os.dup2(2, 1)
     requests = sys.stdin.buffer
     submission = run_dir / "submission"
-    # the only notebook staged: at the top, or in its own folder of the student's tree (submission.stage)
-    notebook_path = min(submission.rglob("*.ipynb"), key=lambda path: (len(path.parts), str(path)))
-    nb = nbformat.read(notebook_path, as_version=4)
-    nb.cells = [c for c in nb.cells if c.cell_type == "code" and not _left_out(c)]
-    client = NotebookClient(nb, km=kernel_manager(), allow_errors=True, timeout=None, shutdown_kernel="immediate",
-                            resources={"metadata": {"path": str(notebook_path.parent)}})
+    client: Any = None
+    warmed: set[str] = set()
     try:
+        if held:  # a pre-started kernel: warm it, then wait for the submission to be staged
+            client, warmed = _warm_kernel(run_dir / "home")
+            if not _go(requests):
+                return  # never handed a submission (the batch ended): the kernel is shut down below
+        # the only notebook staged: at the top, or in its own folder of the student's tree (submission.stage)
+        notebook_path = min(submission.rglob("*.ipynb"), key=lambda path: (len(path.parts), str(path)))
+        nb = nbformat.read(notebook_path, as_version=4)
+        nb.cells = [c for c in nb.cells if c.cell_type == "code" and not _left_out(c)]
+        client = _warm_kernel_entered(client, warmed, nb, notebook_path.parent) if client is not None else None
+        if client is None:  # no pre-started kernel, or not one this submission may use: start one here
+            client = NotebookClient(nb, km=kernel_manager(), allow_errors=True, timeout=None, shutdown_kernel="immediate",
+                                    resources={"metadata": {"path": str(notebook_path.parent)}})
         with client.setup_kernel(cleanup_kc=True):  # our manager: nbclient stops its kernel only if asked to
             cuda_flag = run_dir / "home" / "cuda-on-cpu"
             if _asks_for_cuda(nb, submission):
@@ -67,12 +86,73 @@ def main(run_dir: Path) -> None:
             for index, cell in enumerate(nb.cells):
                 write_message(channel, {"event": "cell", "source": cell.source[:2000]})
                 client.execute_cell(cell, index)
+                _run_hidden(client, RELEASE_CELL)  # what the cell freed, before the next cell or the tests (trim.py)
             _cap_outputs(nb)
             write_message(channel, {"event": "ready", "cell_errors": _cell_errors(nb), "cuda_on_cpu": cuda_flag.exists()},
                           [nbformat.writes(nb).encode()])
             _serve(client, requests, channel, run_dir / "oracle")
     except DeadKernelError as error:
         write_message(channel, {"event": "dead", "message": f"the notebook's kernel died ({error})"})
+    finally:
+        if client is not None:
+            _shut_down(client)
+
+
+def _warm_kernel(home: Path) -> tuple[Any, set[str]]:
+    """A kernel started in ``home`` with :data:`WARM_MODULES` imported: the part of a kernel's
+    start that needs no submission. No student code has run in it. Returns its client (None if
+    it failed to start: the submission then gets a kernel of its own) and the top-level modules
+    imported before the submission's folder was known (:func:`_shadows`)."""
+    from nbclient import NotebookClient
+
+    client = NotebookClient(nbformat.v4.new_notebook(), km=kernel_manager(), allow_errors=True, timeout=None,
+                            shutdown_kernel="immediate", resources={"metadata": {"path": str(home)}})
+    try:
+        client.start_new_kernel()
+        client.start_new_kernel_client()
+        outputs = _run_hidden(client, WARM_CELL.format(modules=WARM_MODULES))
+    except Exception:
+        _shut_down(client)
+        return None, set()
+    printed = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stdout")
+    return client, set(printed.split()) | {"dlcourse"}   # the toolkit itself was imported to warm it
+
+
+def _warm_kernel_entered(client, warmed: set[str], nb: nbformat.NotebookNode, folder: Path):
+    """The pre-started kernel, moved into the notebook's ``folder``, as the client of ``nb``;
+    None (the kernel shut down) where the submission must have a cold one: it ships a module
+    the warming already imported, or the kernel did not survive its wait."""
+    if not _shadows(folder, warmed):
+        client.nb = nb
+        try:
+            _run_hidden(client, ENTER_CELL.format(folder=str(folder)))
+            return client
+        except Exception:
+            pass
+    _shut_down(client)
+    return None
+
+
+def _shut_down(client) -> None:
+    if client.km is not None and client.km.has_kernel:
+        client._cleanup_kernel()
+
+
+def _go(requests: BinaryIO) -> bool:
+    """Wait for the judge's word that the submission is staged; False if the judge hung up."""
+    try:
+        request, _ = read_message(requests)
+    except (EOFError, ValueError):
+        return False
+    return isinstance(request, dict) and request.get("op") == "go"
+
+
+def _shadows(folder: Path, warmed: set[str]) -> bool:
+    """Whether ``folder`` (the notebook's, first on the kernel's module path) holds a module
+    or package named like one the warming imported (a student's own ``torch.py``): a cold
+    kernel would import the student's, so this one must not be used."""
+    names = {entry.name.split(".")[0] for entry in folder.iterdir()}
+    return bool(names & warmed)
 
 
 def _serve(client, requests: BinaryIO, channel: BinaryIO, folder: Path) -> None:
@@ -120,14 +200,15 @@ def _asks_for_cuda(nb: nbformat.NotebookNode, submission: Path) -> bool:
     return any("cuda" in path.read_text(errors="replace") for path in modules if path.stat().st_size < 2**20)
 
 
-def _run_hidden(client, source: str) -> None:
-    """Run ``source`` in the kernel as a cell that is not part of the executed notebook."""
+def _run_hidden(client, source: str) -> list:
+    """Run ``source`` in the kernel as a cell that is not part of the executed notebook; its outputs."""
     cell = nbformat.v4.new_code_cell(source)
     client.nb.cells.append(cell)
     try:
         client.execute_cell(cell, len(client.nb.cells) - 1, store_history=False)
     finally:
         client.nb.cells.pop()
+    return cell.get("outputs", [])
 
 
 def _no_answer(cell: nbformat.NotebookNode, timeout: int) -> dict:
@@ -201,4 +282,4 @@ def _cell_errors(nb: nbformat.NotebookNode) -> list[str]:
 
 if __name__ == "__main__":
     os.umask(0o077)
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), held="--held" in sys.argv[2:])

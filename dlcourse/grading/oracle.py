@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from . import module_codec
+from .trim import release_freed_memory
 from .wire import Decoder, Encoder, WireError, read_message, write_message
 
 MISSING = {"$": "missing"}
@@ -57,6 +58,7 @@ def answer(namespace: dict, request_path: str, answer_path: str) -> None:
                 "builtin": type(error).__module__ == "builtins"}
     with open(answer_path, "wb") as f:
         write_message(f, body, encoder.blobs)
+    release_freed_memory()  # what answering took, while the judge holds its own (trim.py)
 
 
 def _dispatch(namespace: dict, request: dict, blobs: list[bytes], encoder: _KernelEncoder) -> Any:

@@ -58,6 +58,7 @@ class GradingOptions:
     data: Path | None = None              # the datasets (default: settings.data_dir())
     allow_root: bool = False              # throwaway machines: run student code as root if need be
     sandbox: str = "auto"                 # how student code is confined: auto, bubblewrap, permissions
+    prestart: bool = False                # start the judge's next kernel once this run ends (a batch's worker)
 
 
 def grade_submission(autograder: Path, submission: Path | Entry, options: GradingOptions = GradingOptions(),
@@ -73,10 +74,8 @@ def grade_submission(autograder: Path, submission: Path | Entry, options: Gradin
     start = time.monotonic()
     judge.start()  # its interpreter starts while this process reads and stages the submission
     entry, submission = submission, submission.path if isinstance(submission, Entry) else submission
-    with _scratch("dlcourse-judge-") as judge_dir, _scratch("dlcourse-run-") as run_parent:
-        run_dir = run_parent / "run"
+    with _scratch("dlcourse-judge-") as judge_dir, contextlib.ExitStack() as run_folder:
         os.chmod(judge_dir, 0o700)        # hidden tests and captured weights: the grader's alone
-        os.chmod(run_parent, 0o711)       # the sandbox's user may pass through to run/, not look around
         source = _unpack(autograder, judge_dir / "autograder")
         lesson = Lesson.load(source / "files" / LESSON_FILE)
         manifest = Manifest.load(source)
@@ -86,15 +85,17 @@ def grade_submission(autograder: Path, submission: Path | Entry, options: Gradin
         except SubmissionProblem as problem:
             return ungraded(submission, lesson, manifest, problem.status, problem.reason, start)
         work = _capture(sub.files, lesson, source, judge_dir / "work")
+        # the folder a kernel may already wait in (kernel_pool.KernelPool): taken only by a submission that runs
+        run_dir = run_folder.enter_context(judge.run_folder()) / "run"
         stage(sub, lesson, run_dir / "submission", support=source / "files")
-        (run_dir / "home").mkdir()
         evidence = scan_notebook(sub.notebook)
         job = JudgeJob(workdir=str(work), autograder=str(source), run_dir=str(run_dir),
                        data_root=str((options.data or data_dir()).resolve()),
                        weights={name: str(work / name) for name in lesson.submitted_files if (work / name).is_file()},
                        submission_digest=submission_digest({**sub.files, lesson.notebook: nbformat.writes(sub.notebook).encode()}),
                        timeout=options.timeout or lesson.grading_timeout, memory_mb=options.memory_mb,
-                       threads=options.threads or 1, cpus=options.cpus, allow_root=options.allow_root, sandbox=options.sandbox)
+                       threads=options.threads or 1, cpus=options.cpus, allow_root=options.allow_root, sandbox=options.sandbox,
+                       next_run_dir=str(judge.next_run_folder() / "run") if options.prestart else None)
         report = judge.run(job, options.stop)
         evidence_of_the_judge = judge.take_evidence()
         if options.stop is not None and options.stop.is_set():

@@ -24,6 +24,7 @@ code comes back as an exception of the same name, raised where the test called.
 from __future__ import annotations
 
 import builtins
+from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable
@@ -326,8 +327,18 @@ def _optimizer(body: dict, decoder: Decoder) -> torch.optim.Optimizer:
         params = [p if isinstance(p, nn.Parameter) else nn.Parameter(p.float())
                   for p in decoder.decode(group.get("params") or [])]
         groups.append({**settings, "params": params})
+    defaults = decoder.decode(body.get("defaults") or {})
+    defaults = dict(defaults) if isinstance(defaults, dict) else {}
+    if not groups:
+        raise ValueError("optimizer got an empty parameter list")  # as torch.optim says it
+    for group in groups:  # the settings a group leaves out, as add_param_group fills them
+        for key, value in defaults.items():
+            group.setdefault(key, value)
+    # Built the way unpickling builds one, not through __init__: its add_param_group imports
+    # torch._dynamo on first use, ~65 MB that the judge would hold while the student's kernel
+    # still runs (the peak of a regularization grade). The tests check the groups themselves.
     optimizer = cls.__new__(cls)
-    torch.optim.Optimizer.__init__(optimizer, groups, decoder.decode(body.get("defaults") or {}))
+    optimizer.__setstate__({"defaults": defaults, "state": defaultdict(dict), "param_groups": groups})
     return optimizer
 
 

@@ -39,7 +39,8 @@ from ..running import assignment_name
 from .inputs import Entry
 from .reader.archives import read_archive, unpack
 from .reader.files import (SubmissionProblem, archive_kind, choose_files, display, find_lesson_file, ignored,
-                           is_notebook, is_weights, kind_of_mode, read_regular, resembles, upload_problem, walk)
+                           is_notebook, is_weights, kind_of_mode, nearest_copy, read_regular, resembles,
+                           upload_problem, walk)
 from .reader.repairs import repair
 
 MAX_NESTING = 3   # archives inside archives opened: a zip of a zip of the export; each under the same caps
@@ -116,6 +117,9 @@ def _read_chosen(name: str, paths: dict[str, Path], notes: list[str]) -> dict[st
 
 def _submission(path: Path, files: dict[str, bytes], lesson: Lesson | None, notes: list[str]) -> Submission:
     """Files by their path inside the submission -> the notebook and the other files, laid out."""
+    if any("\\" in k for k in files):  # PowerShell's Compress-Archive, an LMS's name: Windows' separators
+        notes.append("file paths written with Windows' backslashes were read as folders")
+        files = {k.replace("\\", "/"): v for k, v in files.items()}
     files = {_valid_name(k, notes): v for k, v in files.items() if not ignored(PurePosixPath(k).parts)}
     unsafe = sorted(k for k in files if PurePosixPath(k).is_absolute() or ".." in PurePosixPath(k).parts)
     if unsafe:  # an LMS's "original file name" is the student's text: it never leads out of the staging folder
@@ -220,6 +224,11 @@ def _choose_notebook(files: dict[str, bytes], lesson: Lesson | None, notes: list
                      + (f", and it also holds {', '.join(n for n in notebooks if n not in copies)}"
                         if len(copies) < len(notebooks) else ""))
         return chosen
+    nearest = nearest_copy(similar or notebooks)
+    if nearest:  # alice/dense-mnist.ipynb beside alice/backup/dense-mnist.ipynb: the top one is the work
+        notes.append(f"graded {nearest}; {', '.join(n for n in similar or notebooks if n != nearest)} in a "
+                     f"subfolder (a backup or an earlier copy) was not graded")
+        return nearest
     if len(similar) != 1:
         raise SubmissionProblem("invalid-notebook", f"the submission holds {len(notebooks)} notebooks "
                                                     f"({', '.join(notebooks)}); submit one")

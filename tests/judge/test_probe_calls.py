@@ -94,3 +94,34 @@ def test_an_optimizer_over_other_parameters_does_not_travel(tmp_path):
     model, other = probe(), probe()
     with pytest.raises(WireError, match="no network passed with it"):
         remote(tmp_path, train_epoch)(model, torch.optim.SGD(other.parameters(), lr=0.1), nn.CrossEntropyLoss(), [])
+
+
+def test_a_students_optimizer_arrives_as_its_class_with_its_groups_without_torch_dynamo(tmp_path):
+    """make_optimizer's answer (regularization's weight_decay question) is rebuilt in the judge
+    the way unpickling rebuilds one: torch.optim's constructor imports torch._dynamo (~65 MB)
+    on first use, memory the judge would hold while the student's kernel still runs."""
+    import subprocess
+    import sys
+    import textwrap
+
+    network = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    weights, others = [p for p in network.parameters() if p.ndim > 1], [p for p in network.parameters() if p.ndim == 1]
+    student = torch.optim.AdamW([{"params": weights, "weight_decay": 0.05}, {"params": others, "weight_decay": 0.0}],
+                                lr=3e-3)
+    with open(tmp_path / "request", "wb") as f:
+        write_message(f, {"op": "get", "name": "optimizer"})
+    oracle.answer({"optimizer": student}, str(tmp_path / "request"), str(tmp_path / "answer"))
+    judge = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from dlcourse.grading.proxies import Oracle
+        from dlcourse.grading.wire import read_message
+        with open({str(tmp_path / "answer")!r}, "rb") as f:
+            reply = read_message(f)
+        found, optimizer = Oracle(lambda request, blobs: reply, Path(".")).get("optimizer")
+        groups = [[len(g["params"]), g["weight_decay"], g["lr"], list(g["betas"]), g["amsgrad"]] for g in optimizer.param_groups]
+        print(type(optimizer).__name__, groups, optimizer.defaults["weight_decay"], "torch._dynamo" in sys.modules)
+    """)
+    run = subprocess.run([sys.executable, "-c", judge], capture_output=True, text=True, timeout=120)
+    assert run.stdout.split(" ", 1) == ["AdamW", "[[1, 0.05, 0.003, [0.9, 0.999], False], "
+                                                 "[3, 0.0, 0.003, [0.9, 0.999], False]] 0.01 False\n"], run.stderr

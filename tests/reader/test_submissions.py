@@ -163,11 +163,16 @@ def test_a_zip_of_the_whole_lesson_folder_ignores_checkpoints(tmp_path):
 
 
 def test_two_notebooks_or_two_weights_files_of_one_name_are_refused_by_path(tmp_path):
+    """Two that differ at the same depth are refused; an older copy in a subfolder is not graded."""
     text, weights = reference_notebook_text(DENSE), COURSE.reference_weights(DENSE).read_bytes()
-    two_notebooks = as_zip(tmp_path / "a.zip", {f"hw1/{DENSE.notebook}": text, f"hw1/old/{DENSE.notebook}": text + " ",
+    two_notebooks = as_zip(tmp_path / "a.zip", {f"hw1/a/{DENSE.notebook}": text, f"hw1/b/{DENSE.notebook}": text + " ",
                                                 f"hw1/{DENSE.weights}": weights})
-    with pytest.raises(SubmissionProblem, match=r"2 notebooks \(hw1/dense-mnist.ipynb, hw1/old/dense-mnist.ipynb\)"):
+    with pytest.raises(SubmissionProblem, match=r"2 notebooks \(hw1/a/dense-mnist.ipynb, hw1/b/dense-mnist.ipynb\)"):
         read_submission(two_notebooks)
+    older = as_zip(tmp_path / "o.zip", {f"hw1/{DENSE.notebook}": text, f"hw1/old/{DENSE.notebook}": text + " ",
+                                        f"hw1/{DENSE.weights}": weights})
+    assert any("graded hw1/dense-mnist.ipynb; hw1/old/dense-mnist.ipynb in a subfolder" in note
+               for note in read_submission(older).notes)
     beside = as_zip(tmp_path / "b.zip", {f"hw1/{DENSE.notebook}": text, f"hw1/{DENSE.weights}": weights,
                                          f"hw1/runs/{DENSE.weights}": weights + b"\0"})
     assert read_submission(beside).files[DENSE.weights] == weights, "the file the notebook opens wins"

@@ -78,14 +78,55 @@ def member_sizes(path: Path) -> list[tuple[str, int]]:
         return []
 
 
-def extract_download(path: Path, folder: Path) -> None:
+def names_in(name: str, data: bytes) -> list[str]:
+    """The member paths (``/``-separated) of an archive's bytes named ``name``, from its index (a
+    tar's headers, at most :data:`MAX_DOWNLOAD_ENTRIES`); [] if it is not a readable archive."""
+    try:
+        if archive_kind(name) == "zip" or data[:4] == b"PK\x03\x04":
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                return [m.replace("\\", "/") for m in archive.namelist()[:MAX_DOWNLOAD_ENTRIES]]
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
+            found = []
+            for member in archive:
+                found.append(member.name.replace("\\", "/"))
+                if len(found) >= MAX_DOWNLOAD_ENTRIES:
+                    break
+            return found
+    except BROKEN:
+        return []
+
+
+def read_member(path: Path, member: str) -> bytes:
+    """One regular member of the archive at ``path`` (its name as the index gives it), at most
+    :data:`~.files.MAX_FILE_MB`; b"" if it cannot be read."""
+    limit = MAX_FILE_MB * 2**20
+    try:
+        with _open(path) as f:
+            if zipfile.is_zipfile(f):
+                with zipfile.ZipFile(f) as archive, archive.open(member) as source:
+                    return source.read(limit)
+            f.seek(0)
+            with tarfile.open(fileobj=f, mode="r:*") as tar:
+                found = tar.getmember(member)
+                content = tar.extractfile(found) if found.isreg() else None
+                return content.read(limit) if content else b""
+    except (SubmissionProblem, KeyError, *BROKEN):
+        return b""
+
+
+def extract_download(path: Path, folder: Path) -> list[tuple[str, str]]:
     """Unpack a platform's download (every student's files) into ``folder``, member by member:
     regular files only, safe paths only, each under the submission cap, at most
-    :data:`MAX_DOWNLOAD_ENTRIES` members. Raises :class:`SubmissionProblem`."""
+    :data:`MAX_DOWNLOAD_ENTRIES` members. Returns (member, why) of each member not unpacked (a
+    link, a special file, an encrypted or oversized file), for the report. Raises
+    :class:`SubmissionProblem`."""
+    skipped: list[tuple[str, str]] = []
+
     def write(name: str, source, size: int) -> None:
         relative = _safe(name, path.name)
-        if size > MAX_FILE_MB * 2**20:
-            return  # one student's oversized file: that student's row says what is missing
+        if size > MAX_FILE_MB * 2**20:  # one student's oversized file: that student's row says what is missing
+            skipped.append((name, f"larger than {MAX_FILE_MB} MB: not unpacked"))
+            return
         target = folder.joinpath(*relative.parts)
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "wb") as out:
@@ -95,25 +136,44 @@ def extract_download(path: Path, folder: Path) -> None:
         with _open(path) as f:
             if zipfile.is_zipfile(f):
                 with zipfile.ZipFile(f) as archive:
-                    members = [m for m in archive.infolist() if not m.is_dir()
-                               and not stat.S_ISLNK(m.external_attr >> 16) and not m.flag_bits & 0x1]
+                    members = [m for m in archive.infolist() if not _zip_folder(m)]
                     if len(members) > MAX_DOWNLOAD_ENTRIES:
                         raise too_many(path.name, MAX_DOWNLOAD_ENTRIES)
                     for member in members:
-                        with archive.open(member) as source:
-                            write(member.filename, source, member.file_size)
-                return
+                        link, locked = stat.S_ISLNK(member.external_attr >> 16), member.flag_bits & 0x1
+                        if not (link or locked):
+                            with archive.open(member) as source:
+                                write(member.filename, source, member.file_size)
+                        elif not ignored(_parts(member.filename)):
+                            skipped.append((member.filename, "a link inside the archive: not followed" if link
+                                            else "encrypted (a password protects it): not unpacked"))
+                return skipped
             f.seek(0)
             with tarfile.open(fileobj=f, mode="r:*") as tar:
                 for count, item in enumerate(tar):
                     if count >= MAX_DOWNLOAD_ENTRIES:
                         raise too_many(path.name, MAX_DOWNLOAD_ENTRIES)
+                    if item.isdir():
+                        continue
                     content = tar.extractfile(item) if item.isreg() else None
                     if content is not None:
                         write(item.name, content, item.size)
+                    elif not ignored(_parts(item.name)):
+                        skipped.append((item.name, "a link inside the archive: not followed" if item.issym()
+                                        or item.islnk() else "a special file inside the archive: not read"))
+                return skipped
     except BROKEN as error:
         raise SubmissionProblem("invalid-notebook", f"{display(path.name)} could not be unpacked "
                                                     f"({type(error).__name__}: {str(error)[:100]})") from None
+
+
+def _parts(name: str) -> tuple[str, ...]:
+    return tuple(name.replace("\\", "/").split("/"))
+
+
+def _zip_folder(member: zipfile.ZipInfo) -> bool:
+    """A zip's folder entry: ``name/``, or ``name\\`` as PowerShell's Compress-Archive writes it."""
+    return member.is_dir() or member.filename.endswith("\\")
 
 
 def _open(path: Path):
@@ -135,7 +195,7 @@ def _safe(raw: str, archive: str) -> PurePosixPath:
 
 def _zip(name: str, data: bytes, notes: list[str]) -> dict[str, bytes]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        members = [m for m in archive.infolist() if not m.is_dir()]
+        members = [m for m in archive.infolist() if not _zip_folder(m)]
         if len(members) > MAX_DOWNLOAD_ENTRIES:
             raise too_many(name, MAX_DOWNLOAD_ENTRIES)
         listed = {_safe(m.filename, name).as_posix(): m for m in members}  # every path checked, read or not

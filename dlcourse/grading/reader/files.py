@@ -187,6 +187,16 @@ def find_lesson_file(wanted: str, names: list[str],
     return found, f"{display(found)} was graded as {wanted}, the lesson's file (rename it {wanted} next time){also}"
 
 
+def nearest_copy(names: list[str]) -> str | None:
+    """Of several files of one name (less copy marks) that differ, the one nearest the top when
+    it is the only one there (the others are copies kept in subfolders: ``backup/``); else None."""
+    if len(names) < 2 or len({canonical(stem_of(n)) for n in names}) != 1:
+        return None
+    depth = {n: len(PurePosixPath(n).parts) for n in names}
+    nearest = [n for n in names if depth[n] == min(depth.values())]
+    return nearest[0] if len(nearest) == 1 else None
+
+
 def kind_of_mode(mode: int) -> str:
     """What a non-regular file is, in words."""
     if stat.S_ISLNK(mode):
@@ -203,7 +213,8 @@ def kind_of_mode(mode: int) -> str:
 def walk(folder: Path) -> tuple[list[tuple[str, Path]], list[tuple[str, str]]]:
     """(relative path, path) of ``folder``'s regular files, and (relative path, why) of what was
     not read: links, FIFOs, devices, folders deeper than :data:`MAX_FOLDER_DEPTH`. Hidden and
-    ignored files are neither. Raises :class:`SubmissionProblem` past :data:`MAX_SCANNED` files
+    ignored files are neither. A backslash in a name is a folder separator (a Windows zip
+    unpacked as is); a path that leads out (``..\\x``) is the reader's to refuse. Raises :class:`SubmissionProblem` past :data:`MAX_SCANNED` files
     (which of them are read is :func:`choose_files`'s to say)."""
     found: list[tuple[str, Path]] = []
     passed: list[tuple[str, str]] = []
@@ -216,7 +227,9 @@ def walk(folder: Path) -> tuple[list[tuple[str, Path]], list[tuple[str, str]]]:
         except OSError:
             continue
         for child in entries:
-            relative = (*parts, child.name)
+            # a name holding Windows' separator (``hw\\src\\models.py``, from a zip that PowerShell's
+            # Compress-Archive wrote, unpacked as is) is that path: its folders kept
+            relative = (*parts, *child.name.split("\\"))
             if ignored(relative):
                 continue
             mode = child.stat(follow_symlinks=False).st_mode

@@ -24,13 +24,13 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import yaml
 
 from . import lms
-from .archives import extract_download, member_names, member_sizes
+from .archives import extract_download, member_names, member_sizes, names_in, read_member
 from .entries import Discovery, Entry, SetAside, Student
 from .files import (SubmissionProblem, archive_kind, canonical, display, ignored, is_notebook, is_weights,
                     read_regular, stem_of)
@@ -55,7 +55,10 @@ def _discover(target: Path, layout: str | None, wrappers: int, lesson_files: tup
     if stat.S_ISREG(mode) and archive_kind(target.name):
         unpacked = _unpacked_export(target, layout)
         if unpacked is not None:
-            return _discover(unpacked, layout, wrappers - 1, lesson_files)
+            folder, skipped = unpacked
+            found = _discover(folder, layout, wrappers - 1, lesson_files)
+            return Discovery(found.entries, [*found.set_aside, *(SetAside(f"{display(target.name)}: {display(name)}", why)
+                                                                 for name, why in skipped)])
     if not stat.S_ISDIR(mode):
         return Discovery([loose_entry(target, target.parent, "plain", lesson_files=lesson_files)], [])
     if layout not in (None, "auto"):
@@ -83,8 +86,9 @@ def _unpacked_here(folder: Path, found: Discovery) -> Discovery:
             entries.append(entry)
             continue
         members = [(n.replace("\\", "/"), size) for n, size in member_sizes(path) if not n.endswith("/")]
-        if len(members) >= 2 and _a_download([n for n, _ in members]) and all(
-                _same_size(folder / n, size) for n, size in members if not ignored(tuple(n.split("/")))):
+        if len(members) >= 2 and all(_same_size(folder / n, size) for n, size in members
+                                     if not ignored(tuple(n.split("/")))) \
+                and _a_download([n for n, _ in members], lambda n: read_regular(folder / n)):
             aside.append(SetAside(entry.label, f"the download itself, already unpacked here (its {len(members)} "
                                                f"files are in this folder): read from them, not again"))
         else:
@@ -119,7 +123,8 @@ def one_student_folder(folder: Path) -> bool:
     """A student's folder given as INPUT, not a class's (:func:`.uploads.one_student`: one notebook
     and its own export beside it, and no classmate's folder; or a project's tree)."""
     paths = tree(folder)
-    return paths is not None and one_student(paths, lambda name: read_regular(folder / name))
+    return paths is not None and one_student(paths, lambda name: read_regular(folder / name),
+                                             lambda name: member_names(folder / name))
 
 
 def read_plain(target: Path, lesson_files: Sequence[str] = ()) -> Discovery:
@@ -129,7 +134,8 @@ def read_plain(target: Path, lesson_files: Sequence[str] = ()) -> Discovery:
     by the folder."""
     if one_student_folder(target):
         notebooks = [n for n in top_names(target) if is_notebook(n) and stat.S_ISREG(os.lstat(target / n).st_mode)]
-        student = (student_part(notebooks[0], lesson_stems(lesson_files)) if notebooks else None) \
+        # the notebook's own name (a backslash in it is a Windows folder inside the student's: no name)
+        student = (student_part(notebooks[0].rsplit("\\", 1)[-1], lesson_stems(lesson_files)) if notebooks else None) \
             or os.fsdecode(target.name)
         return Discovery([Entry(target, display(target.name), [Student(display(student))], mtime(target),
                                 layout="plain")], [])
@@ -181,37 +187,50 @@ def read_gradescope(target: Path, lesson_files: Sequence[str] = ()) -> Discovery
 _TEMPORARY: list[str] = []
 
 
-def _unpacked_export(archive: Path, layout: str | None) -> Path | None:
+def _unpacked_export(archive: Path, layout: str | None) -> tuple[Path, list[tuple[str, str]]] | None:
     """A platform's download, or a class's files zipped together (Drive's download of a folder of
-    uploads), given as one archive, unpacked to a private folder; None when the archive is one
-    student's submission (or cannot be unpacked: its row then says why)."""
-    names = [n.replace("\\", "/") for n in member_names(archive)]
-    if not names or (layout in (None, "auto", "plain") and not _a_download(names)):
+    uploads), given as one archive, unpacked to a private folder, with (member, why) of each
+    member left packed (a link: never followed); None when the archive is one student's
+    submission (or cannot be unpacked: its row then says why)."""
+    raw = {n.replace("\\", "/"): n for n in member_names(archive)}
+    names = list(raw)
+
+    def content(name: str) -> bytes:   # a backup's copy, or a member archive: data, or a classmate's upload?
+        return read_member(archive, raw[name])
+
+    if not names or (layout in (None, "auto", "plain") and not _a_download(names, content)):
         return None
     folder = Path(tempfile.mkdtemp(prefix="dlcourse-input-"))
     _TEMPORARY.append(str(folder))
     try:
-        extract_download(archive, folder)
+        return folder, extract_download(archive, folder)
     except SubmissionProblem:
         return None
-    return folder
 
 
-def _a_download(names: list[str]) -> bool:
-    """Whether an archive's member ``names`` are a platform's download or a class's files."""
+def _a_download(names: list[str], content: Callable[[str], bytes] | None = None) -> bool:
+    """Whether an archive's member ``names`` are a platform's download or a class's files;
+    ``content`` reads a member (:func:`_a_class`)."""
     tops = sorted({n.split("/")[0] for n in names} | {n.split("/")[-1] for n in names})
-    return any(c.name != "plain" and c.detect(tops) for c in LAYOUTS.values()) or _a_class(names)
+    return any(c.name != "plain" and c.detect(tops) for c in LAYOUTS.values()) or _a_class(names, content)
 
 
-def _a_class(names: list[str]) -> bool:
+def _a_class(names: list[str], content: Callable[[str], bytes] | None = None) -> bool:
     """Whether an archive's members are several students' uploads: below the folders they are all
     in, two or more of: archives of different names, whole submission folders (a notebook and
     weights), loose notebooks with weights of their own name (``bob_dense-mnist.ipynb`` and
-    ``bob_dense_mnist.pt``). A student's zip holding a scratch notebook beside the lesson's is not."""
+    ``bob_dense_mnist.pt``). A student's zip holding a scratch notebook beside the lesson's, a copy
+    of their files in ``backup/``, or their data's archive (a ``data.zip`` holding no notebook,
+    read by ``content``) is not."""
     paths = [n for n in names if n and not n.endswith("/") and not ignored(tuple(n.split("/")))]
+    wrapper = ""
     while paths and all("/" in p for p in paths) and len({p.split("/")[0] for p in paths}) == 1:
+        wrapper += paths[0].split("/")[0] + "/"
         paths = [p.split("/", 1)[1] for p in paths]
-    if one_student(paths):
+    if content is None and one_student(paths):
+        return False
+    if content is not None and one_student(paths, lambda p: content(wrapper + p),
+                                           lambda p: names_in(p, content(wrapper + p))):
         return False
     archives = {canonical(stem_of(p)) for p in paths if "/" not in p and archive_kind(p)}
     folders: dict[str, list[str]] = {}

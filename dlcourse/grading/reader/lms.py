@@ -10,7 +10,8 @@
 - Blackboard, "Download Assignment": flat files ``<assignment>_<user>_attempt_<YYYY-MM-DD-HH-MM-SS>_<original>``
   and a receipt ``<assignment>_<user>_attempt_<time>.txt`` per attempt naming the student
   (``Name: Full Name (user)``) and mapping each ``Filename`` to its ``Original filename``.
-  The latest attempt is graded; earlier ones are listed. Assignment and user names may both
+  The latest attempt is graded, with the notebook or the weights it lacks from the latest
+  earlier attempt that has it (a forgotten file added as a new attempt); earlier ones are listed. Assignment and user names may both
   hold ``_``: files are grouped by the whole ``<assignment>_<user>`` (two users are never merged)
   and the user is the receipt's, else what follows the assignment name all prefixes share.
 
@@ -27,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .entries import Discovery, Entry, SetAside, Student
-from .files import SubmissionProblem, display, is_notebook, read_regular, walk
+from .files import SubmissionProblem, display, is_notebook, is_weights, read_regular, walk
 from .uploads import Layout, mtime, read_uploads, top_names
 
 CANVAS = re.compile(r"^(?P<login>[^_]+?)(?P<late>_late)?_(?P<uid>\d+)_(?P<attachment>\d+)_(?P<original>.+)$", re.I)
@@ -175,6 +176,27 @@ def _blackboard_users(prefixes: set[str], receipts: dict[str, str]) -> dict[str,
     return users
 
 
+def _from_earlier(target: Path, files: dict[str, Path], by_stamp: dict[str, list[re.Match]],
+                  stamps: list[str]) -> tuple[set[str], list[str]]:
+    """The notebook or the weights the latest attempt lacks (a forgotten file added as a new
+    attempt), added to ``files`` from the most recent earlier attempt that has it; returns the
+    stored names taken and a note for each kind taken."""
+    taken: set[str] = set()
+    notes = []
+    for kind, what in ((is_notebook, "the notebook"), (is_weights, "the weights")):
+        if any(kind(name) for name in files):
+            continue
+        for stamp in reversed(stamps[:-1]):
+            found = [m for m in by_stamp[stamp] if not m["receipt"] and kind(m["original"])]
+            if found:
+                files.update({m["original"]: target / m.string for m in found})
+                taken |= {m.string for m in found}
+                notes.append(f"{what} ({', '.join(display(m['original']) for m in found)}) taken from the attempt of "
+                             f"{stamp}: the latest attempt ({stamps[-1]}) holds none")
+                break
+    return taken, notes
+
+
 def read_blackboard(target: Path, lesson_files: Sequence[str] = ()) -> Discovery:
     attempts: dict[str, dict[str, list[re.Match]]] = defaultdict(lambda: defaultdict(list))
     for name in top_names(target):
@@ -194,8 +216,10 @@ def read_blackboard(target: Path, lesson_files: Sequence[str] = ()) -> Discovery
         if not full_name and prefix in receipts:
             full_name = receipts[prefix][1]
         files = {originals.get(m.string, m["original"]): target / m.string for m in latest if not m["receipt"]}
+        taken, notes = _from_earlier(target, files, by_stamp, stamps)
         used |= {m.string for ms in by_stamp.values() for m in ms}
-        earlier = sorted(m.string for stamp in stamps[:-1] for m in by_stamp[stamp] if not m["receipt"])
+        earlier = sorted(m.string for stamp in stamps[:-1] for m in by_stamp[stamp]
+                         if not m["receipt"] and m.string not in taken)
         day, clock = stamps[-1][:10], stamps[-1][11:].replace("-", ":")
         student = Student(key=users[prefix], name=full_name, login=users[prefix])
         if not files and receipt:
@@ -204,7 +228,8 @@ def read_blackboard(target: Path, lesson_files: Sequence[str] = ()) -> Discovery
                                  problem=("invalid-notebook", "the attempt's receipt lists no file")))
             continue
         stored = sorted((p.name for p in files.values()), key=lambda n: (not is_notebook(n), n))
-        entries.append(_entry(files, stored[0], "blackboard", student, submitted_at=f"{day}T{clock}", earlier=earlier))
+        entries.append(_entry(files, stored[0], "blackboard", student, submitted_at=f"{day}T{clock}", earlier=earlier,
+                              notes=notes))
     more, aside = _rest(target, used, "blackboard", lesson_files)
     receipts_read = [SetAside(display(m.string), f"Blackboard's receipt of {users[prefix]}'s attempt of "
                                                  f"{m['stamp']}: the student's name and file names read from it")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import stat
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -97,16 +98,18 @@ def tree(folder: Path) -> list[str] | None:
     return found
 
 
-def one_student(paths: list[str], content: Callable[[str], bytes] | None = None) -> bool:
+def one_student(paths: list[str], content: Callable[[str], bytes] | None = None,
+                inside: Callable[[str], list[str]] | None = None) -> bool:
     """Whether files at ``paths`` (relative, ``/``-separated) are one student's, not a class's.
 
     One student's: notebooks at the top that are one notebook (one name less copy marks, and
     byte-identical by ``content`` when several), archives beside them only under that name (the
-    notebook's own export: ``Copy of dense-mnist.ipynb`` and ``dense-mnist.zip``), and no subfolder
-    that is a whole submission of its own (a notebook and weights, or only archives: a
-    classmate's folder); or, with nothing at the top, exactly one subfolder holding notebooks
-    and other folders beside it (``notebooks/`` and ``src/``: a project's tree). Anything else
-    (several students' notebooks, archives or folders) is a class: each entry its own row.
+    notebook's own export: ``Copy of dense-mnist.ipynb`` and ``dense-mnist.zip``) or holding no
+    notebook (``data.zip`` of images, listed by ``inside``: the student's data), and no subfolder
+    that is a classmate's (:func:`_classmates`); or, with nothing at the top, exactly one
+    subfolder holding notebooks and other folders beside it (``notebooks/`` and ``src/``: a
+    project's tree). Anything else (several students' notebooks, archives or folders) is a
+    class: each entry its own row.
     """
     top = [p for p in paths if "/" not in p]
     notebooks = [p for p in top if is_notebook(p)]
@@ -116,15 +119,69 @@ def one_student(paths: list[str], content: Callable[[str], bytes] | None = None)
         if "/" in path:
             head, rest = path.split("/", 1)
             folders.setdefault(head, []).append(rest)
-    holding = {d for d, inner in folders.items() if any(is_notebook(p) or archive_kind(p) for p in inner)}
     if notebooks:
-        if len({canonical(stem_of(n)) for n in notebooks + archives}) != 1:
+        name = {canonical(stem_of(n)) for n in notebooks}
+        if len(name) != 1 or any(canonical(stem_of(a)) not in name and not _holds_no_notebook(a, inside)
+                                 for a in archives):   # read only until a classmate's archive is found
             return False
         if len(notebooks) > 1 and (content is None or len({content(n) for n in notebooks}) != 1):
             return False
-        return not any(any(is_notebook(p) for p in folders[d]) and any(is_weights(p) for p in folders[d])
-                       or all(archive_kind(p) for p in folders[d]) for d in holding)
+        return not _classmates(top, folders, content)
+    holding = {d for d, inner in folders.items() if any(is_notebook(p) or archive_kind(p) for p in inner)}
     return not archives and len(holding) == 1 and len(folders) > 1
+
+
+# a subfolder a student keeps a copy of their own work in ("backup", "old", "v2", "Copy of hw")
+BACKUP_FOLDER = re.compile(r"^(?:backups?|bak|old|copy|copies|archived?|prev|previous|orig|original|saved?|versions?|"
+                           r"v|attempt|draft|sicherung|kopie|copie|sauvegarde)_?\d*$")
+
+
+def _classmates(top: list[str], folders: dict[str, list[str]], content: Callable[[str], bytes] | None) -> bool:
+    """Whether a subfolder beside the top's notebook is another student's: a whole submission
+    (a notebook and weights), only archives, or a notebook named as another subfolder's is
+    (``alice/dense-mnist.ipynb``, ``bob/dense-mnist.ipynb``: students who forgot their weights).
+    A copy of the top's own submission is not (:func:`_a_backup`; of several alike, only those
+    whose name says so)."""
+    named: dict[str, set[str]] = {}
+    for folder, inner in folders.items():
+        for path in inner:
+            if is_notebook(path):
+                named.setdefault(canonical(stem_of(path)), set()).add(folder)
+    for folder, inner in folders.items():
+        notebooks = [p for p in inner if is_notebook(p)]
+        if not notebooks and not any(archive_kind(p) for p in inner):
+            continue
+        shared = any(len(named[canonical(stem_of(n))]) > 1 for n in notebooks)
+        if _a_backup(top, folder, inner, None if shared else content):   # several alike: their names say
+            continue
+        if shared or notebooks and any(is_weights(p) for p in inner) or all(archive_kind(p) for p in inner):
+            return True
+    return False
+
+
+def _a_backup(top: list[str], folder: str, inner: list[str], content: Callable[[str], bytes] | None) -> bool:
+    """Whether ``folder`` (its files ``inner``) is a copy of the top's own submission: its
+    notebooks have the top's notebook's name (less copy marks), and it says it is a copy (its
+    name: ``backup``, ``old``, ``v2``, ``alice - Copy``) or its notebook is byte-identical to the
+    top's by ``content`` (a classmate's notebook never is: its outputs and counts are their own;
+    weights alone can be: a reference file every test builds from). A classmate's folder of the
+    same file names is neither."""
+    mine = [p for p in inner if is_notebook(p)]
+    if not mine or not {canonical(stem_of(p)) for p in mine} <= {canonical(stem_of(p)) for p in top if is_notebook(p)}:
+        return False
+    label = folder.lower().strip()
+    if BACKUP_FOLDER.match(canonical(folder)) or COPY_SUFFIX.search(label) or COPY_PREFIX.match(label):
+        return True
+    if content is None:
+        return False
+    theirs = {content(p) for p in top if is_notebook(p)}
+    return any(content(f"{folder}/{p}") in theirs for p in mine)
+
+
+def _holds_no_notebook(archive: str, inside: Callable[[str], list[str]] | None) -> bool:
+    """Whether an archive beside a student's notebook is their data (images, a CSV), not a
+    classmate's upload: ``inside`` lists its members, and none is a notebook."""
+    return inside is not None and not any(is_notebook(m) for m in inside(archive))
 
 
 def pair_loose_weights(notebooks: list[str], weights: list[str]) -> dict[str, str]:
@@ -152,7 +209,7 @@ def pair_loose_weights(notebooks: list[str], weights: list[str]) -> dict[str, st
     return pairs
 
 
-SEPARATORS = " _-."
+SEPARATORS = " _-.\\"   # a backslash: a Windows path unpacked as one name (``alice\\dense-mnist.ipynb``)
 
 
 def lesson_stems(lesson_files: Sequence[str]) -> set[str]:

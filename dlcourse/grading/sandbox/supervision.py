@@ -37,12 +37,16 @@ class Sandboxed:
     then :meth:`finish`. A watchdog thread ends it at its time or memory limit, or when
     ``stop`` is set; its stderr is kept (capped) as the outcome's output.
 
+    A ``held`` command (a pre-started kernel waiting for its submission, see judge.py) runs
+    without a clock until :meth:`release`: its timeout counts from then; its memory, process
+    and disk limits apply from the start.
+
     Raises :class:`~.limits.SandboxUnavailable` (before starting anything) where the command
     could not be confined as ``limits`` asks."""
 
     def __init__(self, command: list[str], *, cwd: Path, env: dict[str, str], limits: Limits,
-                 view: View = View(), stop: threading.Event | None = None) -> None:
-        self.limits, self.stop = limits, stop
+                 view: View = View(), stop: threading.Event | None = None, held: bool = False) -> None:
+        self.limits, self.stop, self.held = limits, stop, held
         env = {**env, **thread_env(limits.threads)}
         plan = plan_for(limits, view)
         self.cgroups = Cgroups.create(limits)
@@ -52,6 +56,7 @@ class Sandboxed:
             not_enforced.append("cgroup limits (memory is polled instead)")
         elif limits.cpus and "cgroup cpu" not in self.cgroups.enforced:
             not_enforced.append("a CPU share of its own (no cpu cgroup here)")
+        self.uid = plan.uid   # the user the run's files must belong to (None: the grader's)
         if plan.uid is not None:
             for folder in view.writable:
                 give_to(folder, plan.uid)
@@ -76,7 +81,7 @@ class Sandboxed:
         while self.process.poll() is None and not self.ended.is_set():
             memory = _tree_memory_mb(self.process.pid, self.seen)
             outcome.peak_memory_mb = max(outcome.peak_memory_mb, memory)
-            if time.monotonic() - self.start > limits.timeout:
+            if not self.held and time.monotonic() - self.start > limits.timeout:
                 outcome.timed_out = True
                 break
             if limits.memory_mb and not self.cgroups and memory > limits.memory_mb:
@@ -98,6 +103,10 @@ class Sandboxed:
 
     def _kill(self) -> None:
         _kill_everything(self.process, self.seen, self.cgroups)
+
+    def release(self, stop: threading.Event | None) -> None:
+        """Start a ``held`` command's clock now, and stop it early when ``stop`` is set."""
+        self.start, self.stop, self.held = time.monotonic(), stop, False
 
     @property
     def seconds_left(self) -> float:
