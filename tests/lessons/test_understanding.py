@@ -237,5 +237,6 @@ def test_the_written_answer_is_read_from_the_notebook_under_its_prompt():
     answer_cell.source = "Augmentation, I think.\n\nAn ablation: drop one technique at a time."
     student.cells.insert(student.cells.index(answer_cell) + 1, nbformat.v4.new_markdown_cell("More."))
     answers = written_answers(student, names)
-    assert answers == {names[0]: "Augmentation, I think.\n\nAn ablation: drop one technique at a time.\n\nMore."}
+    assert answers == {**dict.fromkeys(names, ""),
+                       names[0]: "Augmentation, I think.\n\nAn ablation: drop one technique at a time.\n\nMore."}
     assert "Submission" not in answers[names[0]], "the answer ends where the question does"
