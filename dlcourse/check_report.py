@@ -4,7 +4,10 @@ Questions answered with a value (letters, a number, a shape) keep their key in h
 their public tests are worth 0 points and say only whether the answer is well formed. Otter
 reports a passing check as "All test cases passed!", which reads as "right" for an answer
 that may be wrong, so such a check reports :data:`FORMAT_OK` instead. A question counts as
-format-only when every public test case it has is worth 0 points.
+format-only when every public test case it has is worth 0 points and none has a success
+message: a 0-point public test that measures something real (lesson 4's own network, checked
+for its target and budget as the grader checks it) says what its pass means in its
+``success_message``, which Otter shows with its own words.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ def check_passed(shown: str) -> bool:
 
 
 def format_only(result: Any) -> bool:
-    """Whether Otter's result for a question comes from public tests that are all worth 0 points."""
+    """Whether Otter's result for a question comes from public tests that are all worth 0 points
+    and say nothing of their own when they pass."""
     cases = [r.test_case for r in getattr(result, "test_case_results", None) or []]
-    return bool(cases) and all(not case.hidden and case.points == 0 for case in cases)
+    return bool(cases) and all(not case.hidden and case.points == 0 and not case.success_message for case in cases)
 
 
 class FormatChecked:

@@ -47,3 +47,19 @@ def test_a_format_only_check_that_fails_shows_otters_failure(tmp_path, monkeypat
 def test_a_graded_public_check_still_says_passed(tmp_path, monkeypatch):
     result = grader(tmp_path, monkeypatch).check("total", {"optimizer_steps": 702})
     assert "All test cases passed" in repr(result) and FORMAT_OK not in repr(result)
+
+
+MEASURED = FORMAT_ONLY.replace('"steps"', '"design"').replace(
+    "@test_case(points=0, hidden=False)",
+    '@test_case(points=0, hidden=False, success_message="measured here as the grader measures it")').replace(
+    "test_steps_format(optimizer_steps)", "test_design_measured_here(optimizer_steps)")
+
+
+def test_a_zero_point_check_that_measures_says_so_in_its_own_words(tmp_path, monkeypatch):
+    """A 0-point public test with a success message measures something real (lesson 4's own
+    network): its pass is Otter's, with the message, not "format OK"."""
+    checker = grader(tmp_path, monkeypatch)
+    (tmp_path / "tests" / "design.py").write_text(MEASURED)
+    result = checker.check("design", {"optimizer_steps": 702})
+    assert FORMAT_OK not in repr(result) and "measured here as the grader measures it" in repr(result)
+    assert check_passed(repr(result))

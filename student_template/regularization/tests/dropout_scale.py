@@ -5,8 +5,7 @@ OK_FORMAT = False
 name = "dropout_scale"
 points = None
 
-@test_case(points=0, hidden=False, 
-    success_message="well formed; whether it is right is checked when you submit")
+@test_case(points=0, hidden=False)
 def test_dropout_scale_format(dropout_scale):
     from dlcourse.checks import number_answer
     number_answer(dropout_scale, 'dropout_scale', whole=False)

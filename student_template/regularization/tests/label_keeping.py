@@ -5,8 +5,7 @@ OK_FORMAT = False
 name = "label_keeping"
 points = None
 
-@test_case(points=0, hidden=False, 
-    success_message="well formed; whether it is right is checked when you submit")
+@test_case(points=0, hidden=False)
 def test_label_keeping_format(label_keeping):
     from dlcourse.checks import chosen_answer
     chosen_answer(label_keeping, 'abcde', 'label_keeping')

@@ -5,8 +5,7 @@ OK_FORMAT = False
 name = "split_statistics"
 points = None
 
-@test_case(points=0, hidden=False, 
-    success_message="well formed; whether it is right is checked when you submit")
+@test_case(points=0, hidden=False)
 def test_split_statistics_format(statistics_statements):
     from dlcourse.checks import chosen_answer
     chosen_answer(statistics_statements, 'abcde', 'statistics_statements')
