@@ -21,6 +21,7 @@ from dlcourse.grading.inputs import discover
 from dlcourse.grading.judge_client import Judge
 from dlcourse.grading.pipeline import grade_submission
 from dlcourse.grading.submission import SubmissionProblem, read_submission, stage
+from helpers.files import put, zipped
 from helpers.paths import ROOT
 
 COURSE = Course.find(ROOT)
@@ -28,21 +29,6 @@ DENSE = COURSE.lesson("dense-mnist")
 NB = (COURSE.solution_dir(DENSE.id) / f"{DENSE.id}-solution.ipynb").read_bytes()
 PT = COURSE.reference_weights(DENSE).read_bytes()
 LESSON_FILES = (DENSE.notebook, DENSE.weights)
-
-
-def zipped(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def put(root: Path, files: dict[str, bytes]) -> Path:
-    for name, data in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_bytes(data)
-    return root
 
 
 def notebook(who: str) -> bytes:

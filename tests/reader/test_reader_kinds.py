@@ -6,12 +6,10 @@ beside its own. Every input is built here from the lesson's own reference notebo
 
 from __future__ import annotations
 
-import io
 import os
 import json
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from dlcourse.course import Course
 from dlcourse.grading.inputs import discover
 from dlcourse.grading.reader.files import MAX_ENTRIES
 from dlcourse.grading.submission import read_submission, stage
+from helpers.files import put, zipped
 from helpers.paths import ROOT
 
 COURSE = Course.find(ROOT)
@@ -27,21 +26,6 @@ DENSE = COURSE.lesson("dense-mnist")
 NB = (COURSE.solution_dir(DENSE.id) / f"{DENSE.id}-solution.ipynb").read_bytes()
 PT = COURSE.reference_weights(DENSE).read_bytes()
 UNTITLED = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode()
-
-
-def zipped(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def put(root: Path, files: dict[str, bytes]) -> Path:
-    for name, data in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_bytes(data)
-    return root
 
 
 EXPORT = zipped({DENSE.notebook: NB, DENSE.weights: PT})
