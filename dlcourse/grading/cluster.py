@@ -13,7 +13,9 @@ paths the client names: they need the client's file system (an HPC cluster's sha
 
 A worker lost mid-submission (killed, out of memory) is retried on another by the
 scheduler; a submission that kills every worker it meets (``distributed.scheduler.
-allowed-failures``, 3 by default) becomes a ``grader-error`` row with that reason.
+allowed-failures``, 3 by default) becomes a ``grader-error`` row with that reason. Its scratch
+folders stay until a grader on that machine starts (a restarted worker does at once) and sweeps
+them (scratch.py); its judge ends its run and removes its cgroups when it finds itself orphaned.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from .batch import JudgePerWorker, grade_one, grader_error, stop_all
 from .pipeline import GradingOptions
 from .inputs import Entry
 from .result import GradeResult
+from .scratch import scratch_root
 
 PLUGIN = "dlcourse-judges"
 
@@ -105,6 +108,7 @@ class _Judges(WorkerPlugin):
     """A worker plugin holding the worker's judges, closed with the worker."""
 
     def setup(self, worker) -> None:
+        scratch_root()   # now, not at the first submission: a worker restarted after a kill sweeps what it left
         self.judges = JudgePerWorker()
 
     def teardown(self, worker) -> None:

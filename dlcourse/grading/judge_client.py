@@ -16,7 +16,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import asdict
@@ -26,6 +25,7 @@ from typing import Iterator
 from .judge import JudgeJob, JudgeReport
 from .safe_text import clean
 from .sandbox import private_mb, remove_tree
+from .scratch import scratch_folder
 
 MEASURE_SECONDS = 180      # the judge's own work after the notebook: tests and the weights' measurement
 JUDGE_GRACE_SECONDS = 60   # beyond the notebook's timeout and MEASURE_SECONDS, before a silent judge is killed
@@ -53,7 +53,7 @@ class Judge:
 
     def __init__(self) -> None:
         self.process: subprocess.Popen | None = None
-        self.home = Path(tempfile.mkdtemp(prefix="dlcourse-judge-home-"))  # 0700: the grader's alone
+        self.home = scratch_folder("dlcourse-judge-home-")  # 0700: the grader's alone
         self.evidence: list[str] = []   # from a judge that died between submissions, for the next row
         self.next_run: Path | None = None   # the run folder the judge pre-starts the next kernel in
 
@@ -181,7 +181,7 @@ def _remove(folder: Path) -> None:
 
 def new_run_folder() -> Path:
     """A fresh folder for one sandboxed run: ``run/`` (the sandbox's) and ``run/home/`` inside."""
-    folder = Path(tempfile.mkdtemp(prefix="dlcourse-run-"))
+    folder = scratch_folder("dlcourse-run-")
     os.chmod(folder, 0o711)   # the sandbox's user may pass through to run/, not look around
     (folder / "run" / "home").mkdir(parents=True)
     os.chmod(folder / "run", 0o700)   # this student's alone: another run of the batch cannot list or read it

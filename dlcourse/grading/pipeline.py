@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 import threading
 import time
 import zipfile
@@ -39,6 +38,7 @@ from .randomness import submission_digest
 from .result import GradeResult
 from .sandbox import remove_tree
 from .scoring import combine, ungraded
+from .scratch import scratch_folder
 from .submission import SubmissionProblem, check_assignment, read_submission, stage
 from .tamper import scan_notebook
 from .written import written_answers
@@ -124,9 +124,9 @@ def grade_submission(autograder: Path, submission: Path | Entry, options: Gradin
 
 @contextlib.contextmanager
 def _scratch(prefix: str) -> Iterator[Path]:
-    """A fresh temporary folder, removed on every way out, whatever the run left in it (a
+    """A fresh folder in this process's scratch folder, removed on every way out, whatever the run left in it (a
     folder thousands deep, folders closed to their owner: see sandbox.remove_tree)."""
-    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    folder = scratch_folder(prefix)
     try:
         yield folder
     finally:

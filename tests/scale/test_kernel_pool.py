@@ -17,14 +17,14 @@ import time
 from pathlib import Path
 
 import nbformat
-import psutil
 import pytest
 
 from dlcourse.course import Course
 from dlcourse.grading.batch import grade_batch
-from dlcourse.grading.sandbox import CGROUP_ROOT, Limits, SandboxUnavailable, bubblewrap_works, plan_for
+from dlcourse.grading.sandbox import Limits, SandboxUnavailable, bubblewrap_works, plan_for
 from dlcourse.sample_submissions import load_mistakes, mistake_submission, reference_submission, stub_submission
 from dlcourse.settings import SAMPLE_DIR
+from helpers.leftovers import dlcourse_groups, leftovers
 from helpers.paths import ROOT, on_sample_data
 
 COURSE = Course(ROOT)
@@ -70,29 +70,6 @@ def batch(tmp_path_factory) -> Path:
     nbformat.write(solution_with({3: "while True:\n    pass"}), folder / "d-loop.ipynb")
     shutil.copy(reference_submission(COURSE, DENSE, scratch), folder / "e-reference.zip")
     return folder
-
-
-def dlcourse_groups() -> set[Path]:
-    return set(CGROUP_ROOT.rglob("dlcourse-*")) if CGROUP_ROOT.is_dir() else set()
-
-
-def leftovers(scratch: Path, groups_before: set[Path]) -> list[str]:
-    """What a batch whose scratch folders were made in ``scratch`` left: our folders there (not
-    torch's caches), its processes (a runner or kernel names its folder on its command line), and new cgroups that
-    are empty or hold one of those (another grader on this machine may hold the others)."""
-    ours = set()
-    for process in psutil.process_iter(["cmdline"]):
-        if any(str(scratch) in part for part in process.info["cmdline"] or []):
-            ours.add(process.pid)
-    left = [f"folder {p.name}" for p in scratch.glob("dlcourse-*")] + [f"process {pid}" for pid in sorted(ours)]
-    for group in dlcourse_groups() - groups_before:
-        try:
-            members = {int(pid) for pid in (group / "cgroup.procs").read_text().split()}
-        except OSError:
-            continue   # removed meanwhile
-        if not members or members & ours:
-            left.append(f"cgroup {group}")
-    return left
 
 
 @pytest.fixture

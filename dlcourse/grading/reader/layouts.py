@@ -23,12 +23,12 @@ import datetime
 import os
 import shutil
 import stat
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import yaml
 
+from ..scratch import scratch_folder
 from . import lms
 from .archives import extract_download, member_names, member_sizes, names_in, read_member
 from .entries import Discovery, Entry, SetAside, Student
@@ -200,7 +200,7 @@ def _unpacked_export(archive: Path, layout: str | None) -> tuple[Path, list[tupl
 
     if not names or (layout in (None, "auto", "plain") and not _a_download(names, content)):
         return None
-    folder = Path(tempfile.mkdtemp(prefix="dlcourse-input-"))
+    folder = scratch_folder("dlcourse-input-")
     _TEMPORARY.append(str(folder))
     try:
         return folder, extract_download(archive, folder)

@@ -1,6 +1,12 @@
 """Kernel-enforced limits for one run: a memory, a process-count and (where asked) a CPU
 cgroup, v1 or v2, nested inside the grader's own group, so a limit placed on the grader (a
-container, a systemd unit) also covers every run it starts."""
+container, a systemd unit) also covers every run it starts.
+
+A group is named ``dlcourse-OWNER-RANDOM``, OWNER the tag of the process that made it (the
+judge: :mod:`.owners`). A judge killed with SIGKILL cannot remove its groups (its pre-started
+kernel's, its running submission's); the next process here to make one removes, first, every
+group of a gone owner beside where it makes its own, ending what still runs in it (student code
+that outlived its judge, with no clock over it)."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import contextlib
 import dataclasses
 import functools
 import os
+import re
 import signal
 import time
 import uuid
@@ -16,9 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .limits import Limits
+from .owners import OWNER, owner_gone, owner_tag
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CPU_PERIOD_US = 100_000  # the kernel's default period for a cgroup's CPU quota
+GROUP_NAME = re.compile(rf"dlcourse-{OWNER}-[0-9a-f]{{12}}")
 
 
 @functools.lru_cache(maxsize=1)
@@ -86,9 +95,10 @@ class Cgroups:
     def create(cls, limits: Limits) -> Cgroups | None:
         """Groups for one run, or ``None`` where none can be made here. A CPU share that cannot
         be set leaves the memory and process limits in force (``enforced`` then lacks it)."""
-        name = f"dlcourse-{uuid.uuid4().hex[:12]}"
+        name = f"dlcourse-{owner_tag()}-{uuid.uuid4().hex[:12]}"
+        _sweep_once(os.getpid())
         try:
-            if (CGROUP_ROOT / "cgroup.controllers").is_file():
+            if _v2():
                 group = cls._create_v2(name, limits)
             else:
                 group = cls._create_v1(name, limits)
@@ -202,3 +212,35 @@ class Cgroups:
                     break
                 except OSError:  # still busy for a moment after its last process died
                     time.sleep(0.05)
+
+
+def _v2() -> bool:
+    return (CGROUP_ROOT / "cgroup.controllers").is_file()
+
+
+@functools.cache
+def _sweep_once(pid: int) -> None:
+    """:func:`sweep_gone_owners`, once per process (``pid``: a forked child sweeps anew)."""
+    sweep_gone_owners()
+
+
+def sweep_gone_owners() -> None:
+    """Remove the groups that gone owners left where this process makes its own, after killing
+    what still runs in them. Only groups named as this module names them and
+    owned by this process's user are looked at: nothing else here is touched."""
+    parents = {_own_cgroup(""), CGROUP_ROOT} if _v2() else {_own_cgroup(c) for c in ("memory", "pids", "cpu")}
+    for parent in parents:
+        try:
+            entries = list(os.scandir(parent))
+        except OSError:
+            continue
+        for entry in entries:
+            found = GROUP_NAME.fullmatch(entry.name)
+            try:
+                ours = entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_uid == os.geteuid()
+            except OSError:
+                continue
+            if found and ours and owner_gone(found):
+                group = Cgroups([Path(entry.path)], 2 if _v2() else 1, ())
+                group.kill_all()
+                group.remove()

@@ -1,0 +1,169 @@
+"""What a grader or judge killed with SIGKILL leaves (its scratch folders, its cgroups, what
+still ran in them) is removed by the next one on the machine; a live grader's are never
+touched, nor anything a run could plant to be removed in their place (scratch.py, cgroups.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from dlcourse.grading.sandbox import NOBODY, cgroups_available
+from dlcourse.grading.sandbox.cgroups import GROUP_NAME, sweep_gone_owners
+from dlcourse.grading.scratch import FOLDER_NAME, PREFIX, sweep
+
+PY = sys.executable
+# A grader process: its scratch folder and one run folder, left as a killed run may leave them
+# (a folder closed to its owner, thousands deep, a link out of the tree), then killed or alive.
+GRADER = """
+import os, pathlib, signal, sys
+from dlcourse.grading.scratch import scratch_folder
+run = scratch_folder('dlcourse-run-')
+deep = run / 'closed'
+deep.mkdir()
+for _ in range(300):
+    deep = deep / 'd'
+    deep.mkdir()
+(run / 'closed' / 'file').write_text('x')
+os.chmod(run / 'closed', 0)
+(run / 'out').symlink_to(sys.argv[2])
+print(run, flush=True)
+if sys.argv[1] == 'die':
+    os.kill(os.getpid(), signal.SIGKILL)
+sys.stdin.read()
+"""
+# A judge that made a cgroup and started a command in it, then was killed or lives on.
+JUDGE = """
+import os, signal, subprocess, sys
+from dlcourse.grading.sandbox import Cgroups, Limits
+group = Cgroups.create(Limits(timeout=60))
+stray = subprocess.Popen(group.joined(['sleep', '300']), start_new_session=True)
+print(stray.pid, *group.dirs, flush=True)
+if sys.argv[1] == 'die':
+    os.kill(os.getpid(), signal.SIGKILL)
+sys.stdin.read()
+group.kill_all()
+group.remove()
+"""
+
+
+def started(script: str, action: str, *args: str, tmp: Path | None = None) -> tuple[subprocess.Popen, list[str]]:
+    """A process running ``script``, and the words of the first line it printed (once it was
+    killed, where ``action`` is "die")."""
+    env = {**os.environ, **({"TMPDIR": str(tmp)} if tmp else {})}
+    process = subprocess.Popen([PY, "-c", script, action, *args], env=env, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    printed = process.stdout.readline().split()
+    assert printed, "the process printed what it made"
+    if action == "die":
+        assert process.wait(timeout=20) == -9
+    return process, printed
+
+
+def ended(process: subprocess.Popen) -> None:
+    assert process.stdin is not None
+    process.stdin.close()
+    process.wait(timeout=20)
+
+
+@pytest.fixture
+def tmp(tmp_path) -> Path:
+    """A temporary folder as /tmp is: anyone may write, only an entry's owner remove it."""
+    folder = tmp_path / "tmp"
+    folder.mkdir(mode=0o1777)
+    os.chmod(folder, 0o1777)
+    return folder
+
+
+@pytest.fixture
+def outside(tmp_path) -> Path:
+    """A folder outside every scratch folder, which no sweep may empty."""
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    (folder / "precious").write_text("kept")
+    return folder
+
+
+def test_the_next_grader_removes_a_killed_graders_folder_and_keeps_a_live_ones(tmp, outside):
+    live, (live_run,) = started(GRADER, "live", str(outside), tmp=tmp)
+    _, (dead_run,) = started(GRADER, "die", str(outside), tmp=tmp)
+    dead = Path(dead_run).parent
+    assert dead.is_dir(), "SIGKILL left the killed grader's folder"
+    try:
+        _, (next_run,) = started(GRADER, "die", str(outside), tmp=tmp)   # the next grader sweeps as it starts
+        assert not dead.exists()
+        assert Path(live_run, "out").is_symlink() and Path(live_run, "closed").exists(), "the live grader's run is whole"
+        assert (outside / "precious").read_text() == "kept", "the link out of the killed run was not followed"
+        assert sorted(p.name for p in tmp.iterdir()) == sorted([Path(live_run).parent.name, Path(next_run).parent.name])
+    finally:
+        ended(live)
+
+
+def test_a_grader_removes_its_folder_when_it_ends(tmp, outside):
+    process, (run,) = started(GRADER, "live", str(outside), tmp=tmp)
+    Path(run, "closed").chmod(0o700)
+    ended(process)
+    assert process.returncode == 0 and list(tmp.iterdir()) == []
+
+
+def test_a_sweep_touches_only_real_folders_of_its_user_named_for_a_gone_owner_here(tmp, outside):
+    """A link named as a killed grader's folder (a run may make one in /tmp), such a folder of
+    another user, another machine's or boot's, and any other name stay as they are."""
+    _, (dead_run,) = started(GRADER, "die", str(outside), tmp=tmp)
+    owner = FOLDER_NAME.fullmatch(Path(dead_run).parent.name)
+    assert owner is not None
+    tag = f"{owner['boot']}-{owner['ns']}-{owner['pid']}-{owner['start']}"
+    link = tmp / f"{PREFIX}{tag}-link"
+    link.symlink_to(outside)
+    other_machine = tmp / f"{PREFIX}{'0' * 12}-{owner['ns']}-{owner['pid']}-{owner['start']}-x"
+    other_namespace = tmp / f"{PREFIX}{owner['boot']}-1-{owner['pid']}-{owner['start']}-x"
+    unnamed = tmp / "dlcourse-judge-x"
+    kept = [other_machine, other_namespace, unnamed]
+    if os.geteuid() == 0:
+        kept.append(tmp / f"{PREFIX}{tag}-nobody")
+    for folder in kept:
+        folder.mkdir()
+        (folder / "file").write_text("x")
+    if os.geteuid() == 0:
+        os.chown(kept[-1], NOBODY, NOBODY)
+    sweep(tmp)
+    assert not Path(dead_run).parent.exists()
+    assert link.is_symlink() and (outside / "precious").read_text() == "kept"
+    assert all((folder / "file").is_file() for folder in kept)
+
+
+def test_no_sweep_where_anyone_may_rename_what_is_in_the_folder(tmp, outside):
+    _, (dead_run,) = started(GRADER, "die", str(outside), tmp=tmp)
+    os.chmod(tmp, 0o777)   # not sticky: a folder checked there could be swapped for a link before its removal
+    sweep(tmp)
+    assert Path(dead_run).parent.is_dir()
+    os.chmod(tmp, 0o1777)
+    sweep(tmp)
+    assert not Path(dead_run).parent.exists()
+
+
+def test_a_killed_judges_cgroups_are_removed_and_what_ran_in_them_ended_a_live_ones_kept():
+    if not cgroups_available():
+        pytest.skip("no cgroups here")
+    live, (live_stray, *live_groups) = started(JUDGE, "live")
+    _, (stray, *groups) = started(JUDGE, "die")
+    try:
+        assert all(GROUP_NAME.fullmatch(Path(group).name) for group in groups + live_groups)
+        assert psutil.pid_exists(int(stray)), "what the killed judge ran outlived it, in its groups"
+        sweep_gone_owners()
+        assert not any(Path(group).exists() for group in groups)
+        deadline = time.monotonic() + 10
+        while psutil.pid_exists(int(stray)) and psutil.Process(int(stray)).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, "the killed judge's command was ended"
+            time.sleep(0.05)
+        assert all(Path(group).is_dir() for group in live_groups)
+        assert psutil.Process(int(live_stray)).is_running()
+    finally:
+        ended(live)
+    assert not any(Path(group).exists() for group in live_groups), "the live judge removed its own"
