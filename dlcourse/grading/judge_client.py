@@ -181,7 +181,7 @@ def _remove(folder: Path) -> None:
 
 def new_run_folder() -> Path:
     """A fresh folder for one sandboxed run: ``run/`` (the sandbox's) and ``run/home/`` inside."""
-    folder = scratch_folder("dlcourse-run-")
+    folder = scratch_folder("run")   # short: the kernel's sockets live below it (scratch.py)
     os.chmod(folder, 0o711)   # the sandbox's user may pass through to run/, not look around
     (folder / "run" / "home").mkdir(parents=True)
     os.chmod(folder / "run", 0o700)   # this student's alone: another run of the batch cannot list or read it

@@ -2,16 +2,19 @@
 
 Every grader process (``dlcourse grade``, a Dask worker) makes its scratch folders (the judge's
 folders with the hidden tests, the judge's home, the sandbox's run folders, an unpacked class
-download) inside one folder of its own in the temporary folder: ``dlcourse-grader-OWNER-RANDOM``,
-OWNER its owner tag (sandbox.owners: boot, pid namespace, pid, start time), made ``0711`` (the
-sandbox's user may pass through to its run folder, not list what is there).
+download) inside one folder of its own in the temporary folder, ``dlcourse-gRANDOM``, ``0711``
+(the sandbox's user may pass through to its run folder, not list what is there). Its file
+``owner`` records the process's owner tag (sandbox.owners: boot, pid namespace, pid, start
+time). The names are short: a run's kernel sockets live below them, in a path of at most 107
+bytes (execute.kernel_manager).
 
 A process removes each scratch folder when done with it, and its own folder at exit; one killed
 with SIGKILL does neither. So before a process makes its folder it sweeps the temporary folder:
-every ``dlcourse-grader-*`` folder whose owner is gone, that is a real folder (not a link) owned
-by this user, is removed with :func:`.sandbox.remove_tree` (never follows a link, whatever the
-run left inside). A live grader's folder, a folder of another user or machine, and everything
-not named so are never touched.
+each ``dlcourse-g*`` folder that is a real folder (not a link) owned by this user, whose
+``owner`` (read without following a link) names a gone owner, is removed with
+:func:`.sandbox.remove_tree` (never follows a link, whatever the run left inside). A live
+grader's folder, another user's, machine's or container's, one without a record, and everything
+named otherwise are never touched.
 """
 
 from __future__ import annotations
@@ -21,14 +24,17 @@ import os
 import re
 import stat
 import tempfile
+import threading
 from pathlib import Path
 
 from .sandbox import remove_tree
 from .sandbox.owners import OWNER, owner_gone, owner_tag
 
-PREFIX = "dlcourse-grader-"
-FOLDER_NAME = re.compile(rf"{PREFIX}{OWNER}-[a-z0-9_]+")
+PREFIX = "dlcourse-g"
+FOLDER_NAME = re.compile(rf"{PREFIX}[a-z0-9_]{{8}}")   # tempfile.mkdtemp's random part
+OWNER_FILE = "owner"
 _ROOTS: dict[tuple[int, str], Path] = {}   # (pid, temporary folder) -> this process's folder there
+_LOCK = threading.Lock()                   # a batch's threads ask at once
 
 
 def scratch_folder(prefix: str) -> Path:
@@ -41,13 +47,15 @@ def scratch_root() -> Path:
     gone graders left there (keyed by pid too: a forked child makes its own)."""
     base = tempfile.gettempdir()
     key = (os.getpid(), base)
-    if key not in _ROOTS or not _ROOTS[key].is_dir():   # or removed meanwhile (a cleaner of old files)
-        sweep(Path(base))
-        folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{owner_tag()}-", dir=base))  # made new: no one else's
-        os.chmod(folder, 0o711)
-        _ROOTS[key] = folder
-        atexit.register(_remove_own, folder, os.getpid())
-    return _ROOTS[key]
+    with _LOCK:
+        if key not in _ROOTS or not _ROOTS[key].is_dir():   # or removed meanwhile (a cleaner of old files)
+            sweep(Path(base))
+            folder = Path(tempfile.mkdtemp(prefix=PREFIX, dir=base))   # made new: no one else's
+            (folder / OWNER_FILE).write_text(owner_tag())
+            os.chmod(folder, 0o711)
+            _ROOTS[key] = folder
+            atexit.register(_remove_own, folder, os.getpid())
+        return _ROOTS[key]
 
 
 def sweep(base: Path) -> None:
@@ -60,15 +68,31 @@ def sweep(base: Path) -> None:
     if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
         return   # anyone may rename what is in it: a folder checked here could be a link when removed
     for entry in entries:
-        found = FOLDER_NAME.fullmatch(entry.name)
-        if not found or not owner_gone(found):
+        if not FOLDER_NAME.fullmatch(entry.name):
             continue
         try:
-            info = entry.stat(follow_symlinks=False)
-            if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid():
+            owner = recorded_owner(Path(entry.path))
+            if owner is not None and owner_gone(owner):
                 remove_tree(Path(entry.path))
         except OSError:
             pass   # a dying grader's sandbox may still be leaving it: the next sweep removes the rest
+
+
+def recorded_owner(folder: Path) -> re.Match | None:
+    """The owner ``folder`` records, where it is a folder (not a link) of this user whose record
+    is a file of this user; else None. Raises OSError where it cannot be read."""
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        if os.fstat(descriptor).st_uid != os.geteuid():
+            return None
+        with open(os.open(OWNER_FILE, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=descriptor)) as record:
+            if os.fstat(record.fileno()).st_uid != os.geteuid():
+                return None
+            return re.fullmatch(OWNER, record.read(200).strip())
+    except FileNotFoundError:
+        return None   # killed between making the folder and writing its record: an empty folder stays
+    finally:
+        os.close(descriptor)
 
 
 def _remove_own(folder: Path, pid: int) -> None:

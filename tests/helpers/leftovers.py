@@ -10,7 +10,7 @@ import psutil
 from dlcourse.grading.sandbox import CGROUP_ROOT
 from dlcourse.grading.sandbox.cgroups import GROUP_NAME
 from dlcourse.grading.sandbox.owners import owner_gone
-from dlcourse.grading.scratch import FOLDER_NAME, PREFIX
+from dlcourse.grading.scratch import FOLDER_NAME, recorded_owner
 
 
 def dlcourse_groups() -> set[Path]:
@@ -28,11 +28,11 @@ def scratch_left(scratch: Path) -> list[str]:
     is in it, or when its owner has ended."""
     left = []
     for path in sorted(scratch.glob("dlcourse-*")):
-        found = FOLDER_NAME.fullmatch(path.name)
-        if found and not owner_gone(found):
-            left += [f"folder {path.name}/{inner.name}" for inner in sorted(path.iterdir())]
+        owner = recorded_owner(path) if FOLDER_NAME.fullmatch(path.name) else None
+        if owner is not None and not owner_gone(owner):
+            left += [f"folder {path.name}/{inner.name}" for inner in sorted(path.iterdir()) if inner.name != "owner"]
         else:
-            left.append(f"folder {path.name}" + (" (a gone grader's)" if path.name.startswith(PREFIX) else ""))
+            left.append(f"folder {path.name}" + (" (a gone grader's)" if owner else ""))
     return left
 
 

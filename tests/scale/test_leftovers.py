@@ -24,6 +24,7 @@ from dlcourse.grading.batch import grade_batch
 from dlcourse.grading.judge_client import Judge, JudgeFailed
 from dlcourse.grading.pipeline import GradingOptions, grade_submission
 from dlcourse.grading.sandbox.cgroups import GROUP_NAME
+from dlcourse.grading.scratch import recorded_owner
 from dlcourse.sample_submissions import load_mistakes, mistake_submission
 from dlcourse.settings import SAMPLE_DIR
 from helpers.leftovers import dlcourse_groups, gone_owners_groups, leftovers, scratch_left
@@ -31,13 +32,14 @@ from helpers.paths import ROOT, on_sample_data
 
 COURSE = Course(ROOT)
 DENSE = COURSE.lesson("dense-mnist")
-TIMEOUT = 15
+TIMEOUT = 30   # ample for the crashing notebook on a loaded machine; the waiting one sleeps through it
+CRASHED = "cell \"train_full = MNIST(train=True)\" raised NameError: name 'Flase' is not defined (+1 more)"
 pytestmark = pytest.mark.slow
 # A grader running beside the others: its scratch folder, with a run folder, kept while it lives.
 LIVE_GRADER = """
 import sys
 from dlcourse.grading.scratch import scratch_folder
-run = scratch_folder('dlcourse-run-')
+run = scratch_folder('run')
 (run / 'kept').write_text('x')
 print(run, flush=True)
 sys.stdin.read()
@@ -59,7 +61,7 @@ def batch(tmp_path_factory) -> Path:
 @pytest.fixture
 def private():
     """A temporary folder for the graders of one test, which the sandbox's user may pass through."""
-    folder = Path(tempfile.mkdtemp(prefix="dlcourse-leftovers-test-"))
+    folder = Path(tempfile.mkdtemp(prefix="dlcourse-lt-"))   # short: a kernel's socket path has 107 bytes
     os.chmod(folder, 0o711)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
@@ -113,7 +115,8 @@ def test_a_worker_killed_mid_run_leaves_nothing_after_the_next_run(batch, tmp_pa
             os.kill(pid, signal.SIGKILL)
             while psutil.pid_exists(pid) and time.monotonic() < deadline:   # until its nanny has reaped it
                 time.sleep(0.05)
-            left_by_the_killed.extend(p.name for p in private.glob(f"dlcourse-grader-*-{pid}-*"))
+            left_by_the_killed.extend(p.name for p in private.iterdir()
+                                      if (owner := recorded_owner(p)) and int(owner["pid"]) == pid)
 
         killer = threading.Thread(target=kill_a_busy_worker)
         killer.start()
@@ -122,7 +125,8 @@ def test_a_worker_killed_mid_run_leaves_nothing_after_the_next_run(batch, tmp_pa
                                   progress=False, execution=Dask(address=cluster.scheduler_address), workers=2)
         killer.join()
     assert left_by_the_killed, "the killed worker left its scratch folder"
-    assert summary.graded == 2, "the batch was graded, the killed worker's submission on the other"
+    assert {r.submission: r.status for r in summary.results.values()} == {"crashing.zip": "error",
+                                                                          "waiting.ipynb": "timeout"}
     next_run(batch, tmp_path / "next", private)
     only_the_live_graders(private, live_grader)
     assert gone_owners_groups() == set()
@@ -171,11 +175,12 @@ def test_a_judge_killed_mid_run_or_holding_a_kernel_leaves_nothing_after_the_nex
         assert failed, "the grader saw its judge die"
         # The judge that replaces it sweeps as it starts its run, then pre-starts a kernel and is killed too.
         result = grade_submission(autograder, batch / "crashing.zip", GradingOptions(timeout=TIMEOUT, prestart=True), judge)
-        assert result.status == "error"
+        assert (result.status, result.reason) == ("error", CRASHED), "the notebook ran, up to its crash"
         assert not any(group.exists() for group in mid_run)
         held_kernel = killed(judge)
     with on_sample_data():
-        grade_submission(autograder, batch / "crashing.zip", GradingOptions(timeout=TIMEOUT))
+        result = grade_submission(autograder, batch / "crashing.zip", GradingOptions(timeout=TIMEOUT))
+    assert (result.status, result.reason) == ("error", CRASHED)
     assert not any(group.exists() for group in held_kernel)
     assert gone_owners_groups() == set()
     only_the_live_graders(private, live_grader)

@@ -1,5 +1,6 @@
-"""Which process made a scratch folder or a cgroup, written into its name, so that what a
-killed process left (SIGKILL runs no cleanup) can be told from what a live one still holds.
+"""Which process made a cgroup (written into its name) or a grader's scratch folder (into a file
+in it), so that what a killed process left (SIGKILL runs no cleanup) can be told from what a
+live one still holds.
 
 An owner tag is ``BOOT-NS-PID-START``: this machine's boot id (its first 12 digits), the process's pid namespace,
 its pid and its start time (clock ticks since boot, as the kernel counts them: a later
