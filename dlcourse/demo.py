@@ -16,6 +16,7 @@ fresh machine without internet.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from textwrap import shorten
 from pathlib import Path
 
 from .course import Course
@@ -62,8 +63,8 @@ def run_demo(course: Course, out: Path, workers: int | None = None, lessons: lis
     graded: dict[str, list[GradeResult]] = {}
     for number, batch in enumerate(batches, start=2):
         lesson = batch.lesson
-        print(f"\n{number}. {lesson.id}: the reference, the untouched stub and {len(batch.mistakes)} typical "
-              f"mistake(s), graded in one batch as `dlcourse grade` grades a class")
+        print(f"\n{number}. {lesson.id}: its reference, its untouched stub and {len(batch.mistakes)} of its typical "
+              f"mistakes (mistakes.yaml), graded in one batch as `dlcourse grade` grades a class")
         submissions, grades = out / lesson.id / "submissions", out / lesson.id / "grades"
         for path in _prepare(course, batch, submissions, data):
             print(f"   prepared {path.name}")
@@ -117,4 +118,5 @@ def _print_table(rows: list[GradeResult]) -> None:
     for r in rows:
         lost = ", ".join(f"{q.name} {q.score:g}/{q.possible:g}" for q in r.questions.values() if q.score < q.possible)
         why = r.reason or (f"lost: {lost}" if lost else "")
-        print(f"   {terminal(r.submission):<{width}}  {r.status:<16} {r.score:>3g}/{r.possible:<3g}  {terminal(why)[:90]}")
+        print(f"   {terminal(r.submission):<{width}}  {r.status:<16} {r.score:>3g}/{r.possible:<3g}  "
+              f"{shorten(terminal(why), 90, placeholder=' ...')}")
