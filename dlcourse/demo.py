@@ -15,6 +15,7 @@ fresh machine without internet.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from textwrap import shorten
 from pathlib import Path
@@ -66,6 +67,7 @@ def run_demo(course: Course, out: Path, workers: int | None = None, lessons: lis
         print(f"\n{number}. {lesson.id}: its reference, its untouched stub and {len(batch.mistakes)} of its typical "
               f"mistakes (mistakes.yaml), graded in one batch as `dlcourse grade` grades a class")
         submissions, grades = out / lesson.id / "submissions", out / lesson.id / "grades"
+        shutil.rmtree(submissions, ignore_errors=True)   # an earlier run's others (--all) are not this batch's
         for path in _prepare(course, batch, submissions, data):
             print(f"   prepared {path.name}")
         summary = grade_batch(course.autograder_zip(lesson.id), submissions, grades, workers=workers,
@@ -76,6 +78,8 @@ def run_demo(course: Course, out: Path, workers: int | None = None, lessons: lis
         enforced = sorted({e for r in graded[lesson.id] for e in r.enforced})
         if enforced:
             print(f"\n   sandbox: {', '.join(enforced)}")
+        for warning in summary.warnings:
+            print(f"   WARNING: {terminal(warning)}")
         print(f"   gradebook: {grades / 'gradebook.csv'}\n   report:    {grades / 'report.html'}")
     if not (lessons or every):
         print("\nEvery lesson with every typical mistake (minutes per lesson): dlcourse demo --all")

@@ -99,6 +99,9 @@ def test_the_demo_on_a_fresh_clone_prints_the_grades_of_its_batch(tmp_path, caps
     empty = tmp_path / "no-data"
     empty.mkdir()
     out = tmp_path / "demo-output"
+    earlier = out / LESSON / "submissions" / "wrong-width.zip"   # left by an earlier `dlcourse demo --all`
+    earlier.parent.mkdir(parents=True)
+    shutil.copy(ROOT / "solutions" / LESSON / lesson.weights, earlier)
     with data_dir_set_to(empty):
         assert main(["--course", str(root), "demo", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
