@@ -75,7 +75,8 @@ def _reference_epoch(model: nn.Module, batches: Batches, lr: float, zero_grad: b
         if steps is None or index < steps:
             with torch.no_grad():
                 for parameter in model.parameters():
-                    parameter.add_(parameter.grad, alpha=-lr)
+                    if parameter.grad is not None:
+                        parameter.add_(parameter.grad, alpha=-lr)
         losses.append(loss.item())
     return losses
 
