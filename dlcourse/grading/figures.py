@@ -10,7 +10,6 @@ the grader waits for the judge."""
 
 from __future__ import annotations
 
-import functools
 import io
 import threading
 from typing import Callable
@@ -41,15 +40,29 @@ def draw(plot: Callable, *args, size: tuple[float, float], format: str, dpi: flo
     return buffer.getvalue()
 
 
-@functools.cache
+_warming: threading.Thread | None = None
+_warming_lock = threading.Lock()
+
+
 def warm_up() -> threading.Thread:
     """Import what :func:`draw` and the HTML pages need, and compile the pages' templates, in a
-    daemon thread, once per process: called while the grader waits for a judge, it costs nothing
-    the grader waits for, and a later import of the same module waits for this one rather than
-    importing it twice."""
-    thread = threading.Thread(target=_load_drawing, name="dlcourse-warm-up", daemon=True)
-    thread.start()
-    return thread
+    daemon thread, once per process (a batch's workers each call it): called while the grader
+    waits for a judge, it costs nothing the grader waits for."""
+    global _warming
+    with _warming_lock:
+        if _warming is None:
+            _warming = threading.Thread(target=_load_drawing, name="dlcourse-warm-up", daemon=True)
+            _warming.start()
+        return _warming
+
+
+def warmed_up() -> None:
+    """Wait for the warm-up, if one started, before drawing or rendering: the same modules are
+    then never imported by two threads at once."""
+    with _warming_lock:
+        warming = _warming
+    if warming is not None:
+        warming.join()
 
 
 def _load_drawing() -> None:
