@@ -16,11 +16,9 @@ from typing import Callable
 
 # inches around the axes: the y axis's label and three-digit counts, the x axis's ticks and label
 LEFT, BOTTOM, RIGHT, TOP = 0.75, 0.6, 0.15, 0.15
-# no software version or date in the file, and SVG ids from a fixed salt: the same results
-# give the same bytes (collect.py)
-SAVE_OPTIONS = {"png": {"metadata": {"Software": None}},
-                "svg": {"metadata": {"Date": None, "Creator": None}}}
-SVG_STYLE = {"svg.hashsalt": "dlcourse", "svg.fonttype": "none"}   # text kept as text: smaller, searchable
+# no software version or date in the file (and, below, SVG ids from a fixed salt): the same
+# results give the same bytes (collect.py)
+METADATA: dict[str, dict[str, str | None]] = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}}
 
 
 def draw(plot: Callable, *args, size: tuple[float, float], format: str, dpi: float = 100) -> bytes:
@@ -30,13 +28,16 @@ def draw(plot: Callable, *args, size: tuple[float, float], format: str, dpi: flo
     from matplotlib.figure import Figure
 
     width, height = size
-    with matplotlib.rc_context(SVG_STYLE if format == "svg" else {}):
+    with matplotlib.rc_context():   # the settings below are restored on the way out
+        if format == "svg":
+            matplotlib.rcParams["svg.hashsalt"] = "dlcourse"
+            matplotlib.rcParams["svg.fonttype"] = "none"   # text kept as text: smaller, searchable
         figure = Figure(figsize=size)
         figure.subplots_adjust(left=LEFT / width, bottom=BOTTOM / height, right=1 - RIGHT / width,
                                top=1 - TOP / height)
         plot(figure.subplots(), *args)
         buffer = io.BytesIO()
-        figure.savefig(buffer, format=format, dpi=dpi, **SAVE_OPTIONS[format])
+        figure.savefig(buffer, format=format, dpi=dpi, metadata=METADATA[format])
     return buffer.getvalue()
 
 
