@@ -11,7 +11,9 @@ Gradescope-like tree and starts its entry point (``python -m dlcourse.grading.gr
   is charged for private memory and page cache alike (the kernel reclaims cache before it kills);
 - with the cgroup file system read-only, as in a container, so the grader falls back to
   polling its own limit, the path it takes on Gradescope;
-- with the datasets evicted from the page cache, as in a fresh container;
+- with the datasets as the image's set-up leaves them (setup.sh's `dlcourse data fetch`, which
+  also writes CIFAR-10's raw pixel file that grading maps), then evicted from the page cache, as in
+  a fresh container;
 - with the grader told the container's memory limit (``DLCOURSE_GRADESCOPE_MEMORY_MB``), as
   ``lesson.yaml`` tells it on Gradescope: the notebook gets 700 MB of 768.
 
@@ -32,6 +34,7 @@ import json
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import zipfile
@@ -88,6 +91,9 @@ def main() -> None:
     print(f"torch {torch.__version__} ({build} build): a bare import takes {bare_torch_mb():.0f} MB; "
           f"container limits {args.cpus:g} CPU and {args.limit_mb} MB")
     course = Course(ROOT)
+    # setup.sh's step: without CIFAR-10's raw pixel file, a sandboxed kernel (which cannot write
+    # it) reads the 180 MB of pixels into its own memory, which no Gradescope image does
+    subprocess.run([sys.executable, "-m", "dlcourse", "data", "fetch"], check=True)
     os.environ[GRADESCOPE_MEMORY_ENV] = str(args.limit_mb)  # the grader divides the container's memory, as on Gradescope
     for lesson_id in args.lessons or course.lesson_ids():
         runs, scores = [], set()

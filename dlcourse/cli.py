@@ -84,10 +84,14 @@ def main(argv: list[str] | None = None) -> int:
                            help="retrain these runs even if recorded (after changing a network or recipe)")
     calibrate.set_defaults(run=_calibrate)
 
-    demo = commands.add_parser("demo", help="build, then grade prepared submissions of every lesson (offline)")
-    demo.add_argument("lessons", nargs="*", help="lesson ids (default: all)")
+    demo = commands.add_parser("demo", help="build every lesson, then grade a small batch of prepared submissions: "
+                                            "the reference, the untouched stub, the mistakes marked demo (offline)")
+    demo.add_argument("lessons", nargs="*", help="lesson ids: grade every typical mistake of these lessons "
+                                                 "(default: the lessons with mistakes marked demo, those mistakes)")
+    demo.add_argument("--all", dest="every", action="store_true",
+                      help="the whole tour: every lesson (unless named), every typical mistake (minutes per lesson)")
     demo.add_argument("--out", type=Path, default=Path("demo-output"))
-    demo.add_argument("--workers", type=int, default=None)
+    demo.add_argument("--workers", type=int, default=None, help="parallel submissions (default: CPU count)")
     demo.set_defaults(run=_demo)
 
     data = commands.add_parser("data", help="datasets: fetch them, or show where they are read from")
@@ -439,8 +443,8 @@ def _demo(args) -> int:
 
     course = _course(args)
     _check_lessons(course, args.lessons)
-    run_demo(course, args.out, workers=args.workers, lessons=args.lessons or None)
-    return 0
+    graded = run_demo(course, args.out, workers=args.workers, lessons=args.lessons or None, every=args.every)
+    return _grader_failures([result for results in graded.values() for result in results])
 
 
 def _data(args) -> int:

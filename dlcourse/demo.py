@@ -1,39 +1,89 @@
 """``dlcourse demo``: a lesson's whole life in one command, and offline.
 
-Builds every lesson, prepares submissions from the lessons' own material (the reference,
-the untouched stub, the mistakes marked ``demo`` in mistakes.yaml), grades them exactly as
-an instructor's batch would, and prints the gradebooks. Without the full datasets it uses
-the small sample bundled with the package, so it runs on a fresh machine without internet.
+Builds every lesson, then grades a small batch made from a lesson's own material: the
+reference, the untouched stub and the mistakes marked ``demo`` in mistakes.yaml (a crash
+among them). It is one batch through the grader ``dlcourse grade`` runs (real kernels in the
+sandbox, Otter's tests in the judge, the same gradebook and report), so its rows are real
+grades. Why so small by default: README's first command must finish in about three minutes on
+a 2-core machine, install included; the marked mistakes use the reference weights or none,
+so nothing is trained. Naming lessons, or ``--all``, grades every mistake of those lessons
+(the whole tour: minutes per lesson, untrained weights made by running the edited notebook).
+
+Without the full datasets it uses the small sample bundled with the package, so it runs on a
+fresh machine without internet.
 """
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import dataclass
+from textwrap import shorten
 from pathlib import Path
 
-from .release import build
 from .course import Course
-from .data import DataNotFoundError
-from .settings import SAMPLE_DIR, data_dir
 from .grading.batch import grade_batch
-from .datasets import dataset_class
+from .grading.collect import CollectOptions
+from .grading.preflight import PreflightProblem, check_data
+from .grading.result import GradeResult
+from .grading.rows import OutputSettings
+from .grading.safe_text import terminal
 from .lesson import Lesson
-from .sample_submissions import load_mistakes, mistake_submission, reference_submission, stub_submission
+from .release import build
+from .sample_submissions import Mistake, load_mistakes, mistake_submission, reference_submission, stub_submission
+from .settings import SAMPLE_DIR, data_dir
 
 
-def run_demo(course: Course, out: Path, workers: int | None = None, lessons: list[str] | None = None) -> None:
+@dataclass(frozen=True)
+class DemoBatch:
+    """One lesson's submissions in the demo: the reference, the stub and ``mistakes``."""
+
+    lesson: Lesson
+    mistakes: list[Mistake]
+
+
+def plan(course: Course, lessons: list[str] | None = None, every: bool = False) -> list[DemoBatch]:
+    """What the demo grades. Default: the lessons whose mistakes.yaml marks mistakes ``demo``
+    (else the first lesson), with those mistakes. ``lessons`` named, or ``every``: those lessons
+    (default all), each with every mistake. Lessons without reference weights are left out:
+    their reference could not be submitted."""
+    ready = [lesson for lesson in course.lessons(lessons) if course.reference_weights(lesson).is_file()]
+    if lessons or every:
+        return [DemoBatch(lesson, load_mistakes(lesson)) for lesson in ready]
+    marked = [DemoBatch(lesson, [m for m in load_mistakes(lesson) if m.demo]) for lesson in ready]
+    return [batch for batch in marked if batch.mistakes] or [DemoBatch(lesson, []) for lesson in ready[:1]]
+
+
+def run_demo(course: Course, out: Path, workers: int | None = None, lessons: list[str] | None = None,
+             every: bool = False) -> dict[str, list[GradeResult]]:
+    """Build, then grade each planned batch into ``out/<lesson>/grades``; the results by lesson id."""
     print("1. Building the lessons (Otter Assign -> student_template/, autograder/, solutions/)")
     for path in build(course, lessons):
         print(f"   wrote {path.relative_to(course.root)}")
-    chosen = [lesson for lesson in course.lessons(lessons) if course.reference_weights(lesson).is_file()]
-    data = _choose_data(chosen)
-    for number, lesson in enumerate(chosen, start=2):
-        print(f"\n{number}. {lesson.id}: preparing submissions and grading them")
-        submissions = out / lesson.id / "submissions"
-        _prepare(course, lesson, submissions, data)
-        summary = grade_batch(course.autograder_zip(lesson.id), submissions, out / lesson.id / "grades",
-                              workers=workers, progress=False, data=data)
-        _print_table(summary.results.values())
-        print(f"   gradebook: {out / lesson.id / 'grades' / 'gradebook.csv'}")
+    batches = plan(course, lessons, every)
+    data = _choose_data([batch.lesson for batch in batches])
+    graded: dict[str, list[GradeResult]] = {}
+    for number, batch in enumerate(batches, start=2):
+        lesson = batch.lesson
+        print(f"\n{number}. {lesson.id}: its reference, its untouched stub and {len(batch.mistakes)} of its typical "
+              f"mistakes (mistakes.yaml), graded in one batch as `dlcourse grade` grades a class")
+        submissions, grades = out / lesson.id / "submissions", out / lesson.id / "grades"
+        shutil.rmtree(submissions, ignore_errors=True)   # an earlier run's others (--all) are not this batch's
+        for path in _prepare(course, batch, submissions, data):
+            print(f"   prepared {path.name}")
+        summary = grade_batch(course.autograder_zip(lesson.id), submissions, grades, workers=workers,
+                              progress=False, data=data,
+                              collect_options=CollectOptions(settings=_settings(course, lesson)))
+        graded[lesson.id] = sorted(summary.results.values(), key=lambda r: r.submission)
+        _print_table(graded[lesson.id])
+        enforced = sorted({e for r in graded[lesson.id] for e in r.enforced})
+        if enforced:
+            print(f"\n   sandbox: {', '.join(enforced)}")
+        for warning in summary.warnings:
+            print(f"   WARNING: {terminal(warning)}")
+        print(f"   gradebook: {grades / 'gradebook.csv'}\n   report:    {grades / 'report.html'}")
+    if not (lessons or every):
+        print("\nEvery lesson with every typical mistake (minutes per lesson): dlcourse demo --all")
+    return graded
 
 
 def _choose_data(lessons: list[Lesson]) -> Path:
@@ -41,29 +91,36 @@ def _choose_data(lessons: list[Lesson]) -> Path:
     configured = data_dir()
     try:
         for lesson in lessons:
-            for train in (True, False):
-                dataset_class(lesson.dataset)(configured, train=train, download=False)
+            check_data(lesson, configured)   # the files' presence: no dataset is read here
         print(f"\n   datasets: {configured}")
         return configured
-    except DataNotFoundError:
-        print(f"\n   datasets: not in {configured}, so the bundled sample is used ({SAMPLE_DIR});\n"
-              f"   accuracies are measured on its few hundred test images")
+    except PreflightProblem as problem:
+        print(f"\n   datasets: {problem}\n   so the bundled sample is used ({SAMPLE_DIR}); "
+              f"accuracies are measured on its few hundred test images")
         return SAMPLE_DIR
 
 
-def _prepare(course: Course, lesson: Lesson, folder: Path, data: Path) -> None:
-    made = [reference_submission(course, lesson, folder), stub_submission(course, lesson, folder)]
-    for mistake in load_mistakes(lesson):
-        if mistake.demo:
-            made.append(mistake_submission(course, lesson, mistake, folder, data))
-    for path in made:
-        print(f"   prepared {path.name}")
+def _prepare(course: Course, batch: DemoBatch, folder: Path, data: Path) -> list[Path]:
+    lesson = batch.lesson
+    return [reference_submission(course, lesson, folder), stub_submission(course, lesson, folder),
+            *(mistake_submission(course, lesson, mistake, folder, data) for mistake in batch.mistakes)]
 
 
-def _print_table(results) -> None:
-    rows = sorted(results, key=lambda r: r.submission)
+def _settings(course: Course, lesson: Lesson) -> OutputSettings:
+    """What ``dlcourse grade --lesson`` gives the gradebook and report of a lesson (cli._grade)."""
+    template = course.student_dir(lesson.id) / lesson.notebook
+    return OutputSettings(lesson_title=lesson.title, accuracy_target=lesson.accuracy_threshold,
+                          weights_file=lesson.weights or "", template=template if template.is_file() else None,
+                          assignment=lesson.id)
+
+
+def _print_table(rows: list[GradeResult]) -> None:
+    """A row per submission: status, score, and the reason or else the questions that lost points
+    (terminal(): a crash's message quotes the student's code)."""
     width = max((len(r.submission) for r in rows), default=10)
-    print(f"\n   {'submission':<{width}}  {'status':<16} {'score':>9}  reason")
+    print(f"\n   {'submission':<{width}}  {'status':<16} {'score':>7}  reason, or the questions that lost points")
     for r in rows:
-        score = f"{r.score:g}/{r.possible:g}"
-        print(f"   {r.submission:<{width}}  {r.status:<16} {score:>9}  {r.reason[:90]}")
+        lost = ", ".join(f"{q.name} {q.score:g}/{q.possible:g}" for q in r.questions.values() if q.score < q.possible)
+        why = r.reason or (f"lost: {lost}" if lost else "")
+        print(f"   {terminal(r.submission):<{width}}  {r.status:<16} {r.score:>3g}/{r.possible:<3g}  "
+              f"{shorten(terminal(why), 90, placeholder=' ...')}")

@@ -10,7 +10,7 @@
         edits:
           - {find: "nn.Linear(512, 256),", replace: "nn.Linear(512, 128),"}
         weights: untrained        # reference | untrained (run the edited notebook, save) | none
-        demo: true                # shown by `dlcourse demo`
+        demo: false               # true: in `dlcourse demo`'s default batch (weights reference or none there)
         expect:
           status: ok
           lose: {model: "should map 512 features to 256"}   # question -> phrase in its message

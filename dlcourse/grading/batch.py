@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Generator, Protocol
 
 from .collect import NOTEBOOKS, BatchRecord, CollectOptions, collect, prepare, save_result, saved_result
+from .figures import warm_up
 from .inputs import Discovery, Entry, content_hash, discover
 from .judge_client import Judge, JudgeFailed
 from .pipeline import GradingInterrupted, GradingOptions, grade_submission
@@ -92,7 +93,9 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
     stop = threading.Event()
     base = GradingOptions(timeout=timeout, memory_mb=memory_mb, threads=max(1, cores // workers), stop=stop,
                           allow_root=allow_root, data=data, sandbox=sandbox,
-                          cpus=cores / workers if workers > 1 else None)  # each run its CPU share  # workers x threads <= cores: no oversubscription
+                          cpus=cores / workers if workers > 1 else None,  # each run its CPU share  # workers x threads <= cores: no oversubscription
+                          # here, the outputs' modules (matplotlib, jinja2) load while a judge runs, not after the last
+                          while_judging=warm_up if shard is None and execution is None else None)
     # Each worker's judge pre-starts its next kernel while it grades (kernel_pool.KernelPool), except
     # near the end, where no next submission may come to that worker.
     jobs = [(entry, replace(base, keep_notebook=out / NOTEBOOKS / f"{entry.key}.ipynb",

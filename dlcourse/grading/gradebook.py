@@ -27,7 +27,7 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from ..atomic import atomic_file, write_atomically
+from ..atomic import write_atomically
 from .failures import group_failures
 from .inputs import Discovery
 from .late import PLATFORM_TIME_LAYOUTS
@@ -235,19 +235,15 @@ def _question_names(results, manual: bool = True) -> list[str]:
 
 
 def _histogram(path: Path, totals: list[float], possible: float) -> None:
-    import matplotlib
+    from .figures import draw
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def plot(ax) -> None:
+        ax.hist(totals, bins=min(20, max(5, int(possible) + 1)), range=(0, possible), color="#4477aa",
+                edgecolor="white")
+        ax.set_xlabel("score")
+        ax.set_ylabel("submissions")
 
-    fig, ax = plt.subplots(figsize=(6, 3))
-    ax.hist(totals, bins=min(20, max(5, int(possible) + 1)), range=(0, possible), color="#4477aa", edgecolor="white")
-    ax.set_xlabel("score")
-    ax.set_ylabel("submissions")
-    fig.tight_layout()
-    with atomic_file(path) as out:
-        fig.savefig(out, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
+    write_atomically(path, draw(plot, size=(6, 3), format="png"))
 
 
 def write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import base64
 import functools
-
-import jinja2
+from typing import TYPE_CHECKING
 
 from .safe_text import clean
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
+    import jinja2   # here, not above: a grade's start does not wait for it (figures.warm_up loads it meanwhile)
+
     env = jinja2.Environment(loader=jinja2.PackageLoader("dlcourse.grading", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["clean"] = clean           # no lone surrogate, no control character
@@ -26,5 +30,5 @@ def render(template: str, **context) -> str:
     return environment().get_template(template).render(**context)
 
 
-def png_data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode()
+def data_uri(content: bytes, media_type: str) -> str:
+    return f"data:{media_type};base64," + base64.b64encode(content).decode()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .answer_sheet import hand_grade_warning, keep_filled_sheet, write_answer_sheet
 from .feedback import write_feedback
+from .figures import warmed_up
 from .gradebook import write_csv, write_gradebook, write_report
 from .inputs import Discovery
 from .lms_export import EXPORTS, export_path, write_exports
@@ -26,6 +27,7 @@ from .similarity import Copy, find_copies, who
 def write_outputs(out: Path, found: Discovery, results: dict[str, GradeResult],
                   settings: OutputSettings | None = None) -> list[str]:
     """Write every output (see the module docstring); return one-line warnings for the instructor."""
+    warmed_up()   # matplotlib and jinja2, if a thread is loading them while the judge ran
     settings = settings or OutputSettings()
     if not settings.assignment and results:
         settings = _with_assignment(settings, next(iter(results.values())).lesson)

@@ -23,7 +23,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import nbformat
 
@@ -59,6 +59,9 @@ class GradingOptions:
     allow_root: bool = False              # throwaway machines: run student code as root if need be
     sandbox: str = "auto"                 # how student code is confined: auto, bubblewrap, permissions
     prestart: bool = False                # start the judge's next kernel once this run ends (a batch's worker)
+    # called as the job goes to the judge, before this process waits for its report (a batch
+    # loads what writing its outputs needs meanwhile: figures.warm_up)
+    while_judging: Callable[[], object] | None = None
 
 
 def grade_submission(autograder: Path, submission: Path | Entry, options: GradingOptions = GradingOptions(),
@@ -96,6 +99,8 @@ def grade_submission(autograder: Path, submission: Path | Entry, options: Gradin
                        timeout=options.timeout or lesson.grading_timeout, memory_mb=options.memory_mb,
                        threads=options.threads or 1, cpus=options.cpus, allow_root=options.allow_root, sandbox=options.sandbox,
                        next_run_dir=str(judge.next_run_folder() / "run") if options.prestart else None)
+        if options.while_judging is not None:
+            options.while_judging()
         report = judge.run(job, options.stop)
         evidence_of_the_judge = judge.take_evidence()
         if options.stop is not None and options.stop.is_set():

@@ -1,18 +1,18 @@
 """``report.html``: the batch as a TA acts on it, beside report.md, self-contained (figures
 inline): statuses, the students missing or late, per-question score distributions and the
-measured-accuracy histogram (matplotlib), failures grouped by cause (:mod:`.failures`) with
+measured-accuracy histogram (SVG drawn by matplotlib, :mod:`.figures`), failures grouped by cause (:mod:`.failures`) with
 the submissions in each group, the submissions to look at, and the copies to judge."""
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 from pathlib import Path
 
 from ..atomic import write_atomically
 from .failures import group_failures
 from .gradebook import score_line
-from .html import png_data_uri, render
+from .figures import draw
+from .html import data_uri, render
 from .inputs import Discovery
 from .result import STATUSES, GradeResult
 from .rows import MISSING, NOT_ON_ROSTER, OutputSettings
@@ -63,19 +63,8 @@ def _copies(out: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def _figure(draw, *args) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.5, 2.4))
-    draw(ax, *args)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, metadata={"Software": None})
-    plt.close(fig)
-    return png_data_uri(buffer.getvalue())
+def _figure(plot, *args) -> str:
+    return data_uri(draw(plot, *args, size=(4.5, 2.4), format="svg"), "image/svg+xml")
 
 
 def _score_bars(ax, scores: list[float], possible: float, name: str) -> None:

@@ -103,6 +103,8 @@ def code_cells(notebook) -> list[str]:
 def find_copies(found: Discovery, results: dict[str, GradeResult], *, weights_file: str = "",
                 template: Path | None = None) -> list[Copy]:
     """Every pair of students with evidence (see the module docstring), strongest kind first."""
+    if len(found.entries) < 2:
+        return []   # no pair to compare (one submission graded): its files are not read a second time
     given = _template_cells(template)
     reads = [_read(entry, results.get(entry.key), weights_file, given) for entry in found.entries]
     pairs: list[Pair] = []

@@ -421,6 +421,6 @@ def test_copies_are_reported_and_independent_work_is_not(tmp_path):
     assert "- ana and bob: **identical-weights, identical-answers, near-identical-network" in report
     assert [r["final"] for r in read_rows(tmp_path / "gradebook.csv")] == ["8"] * 4, "no score changes"
     html = (tmp_path / "report.html").read_text()
-    assert "identical-weights" in html and 'id="accuracy-figure"' in html and "data:image/png;base64," in html
+    assert "identical-weights" in html and 'id="accuracy-figure"' in html and "data:image/svg+xml;base64," in html
     for page in (tmp_path / "feedback").glob("*/feedback.html"):
         assert "identical" not in page.read_text() and "copies" not in page.read_text(), "nothing said to students"

@@ -132,6 +132,28 @@ def test_a_judge_that_fails_leaves_its_log_in_the_row(course, tmp_path):
     assert judge_client.LOG_MARK + "ValueError: =HYPERLINK" in (tmp_path / "out" / "submissions.csv").read_text()
 
 
+def test_while_judging_runs_once_the_judge_has_started_and_before_its_report(course, tmp_path):
+    """A batch's hook (figures.warm_up): called while the judge's process runs, before the grader
+    waits for its report, once per submission; the row is the same."""
+    from dlcourse.grading.batch import JudgePerWorker, grade_one
+    from dlcourse.grading.inputs import discover
+    from dlcourse.grading.pipeline import GradingOptions
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "alice.ipynb").write_bytes(next(course.student_dir("dense-mnist").glob("*.ipynb")).read_bytes())
+    judges = JudgePerWorker()
+    judges.local.judge = judge = DyingJudge("ValueError: no report\n")
+    judges.every.append(judge)
+    judge_running = []
+    options = GradingOptions(timeout=60, while_judging=lambda: judge_running.append(judge.process.poll() is None))
+    try:
+        result = grade_one(course.autograder_zip("dense-mnist"), discover(tmp_path / "in").entries[0], options, judges)
+    finally:
+        judges.close()
+    assert judge_running == [True]
+    assert result.status == "grader-error" and "ValueError" in result.reason
+
+
 def test_a_judge_that_died_between_submissions_leaves_its_log_to_the_next_row(tmp_path):
     judge = DyingJudge("Fatal Python error: Segmentation fault\n")
     with judge:

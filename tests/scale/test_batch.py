@@ -152,6 +152,8 @@ def test_report_summarises_the_batch(mixed):
                  "## Submissions to look at", "loop.zip", "`notes.txt`", "![score histogram](scores.png)"):
         assert part in report
     assert (out / "scores.png").read_bytes()[:4] == b"\x89PNG"
+    html = (out / "report.html").read_text()   # its figures drawn after the warm-up the judges ran beside
+    assert '<img alt="score distribution of model" src="data:image/svg+xml;base64,' in html and 'id="accuracy-figure"' in html
     assert (out / "notebooks" / "reference.zip.ipynb").is_file()
 
 
