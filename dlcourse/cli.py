@@ -84,13 +84,19 @@ def main(argv: list[str] | None = None) -> int:
                            help="retrain these runs even if recorded (after changing a network or recipe)")
     calibrate.set_defaults(run=_calibrate)
 
-    demo = commands.add_parser("demo", help="build every lesson, then grade a small batch of prepared submissions: "
-                                            "the reference, the untouched stub, the mistakes marked demo (offline)")
-    demo.add_argument("lessons", nargs="*", help="lesson ids: grade every typical mistake of these lessons "
-                                                 "(default: the lessons with mistakes marked demo, those mistakes)")
+    demo_help = ("build every lesson into OUT/course, a copy of the course's sources (the checkout is left as it "
+                 "is), then grade a small batch of prepared submissions with the autograder zips built there: the "
+                 "reference, the untouched stub, the mistakes marked demo (offline)")
+    demo = commands.add_parser("demo", help=demo_help, description=demo_help)
+    demo.add_argument("lessons", nargs="*", metavar="LESSON",
+                      help="the lessons to show, by the folder names under assignments/ (e.g. dense-mnist); each is "
+                           "graded with every typical mistake listed in its mistakes.yaml. None named: only the few "
+                           "mistakes marked demo, so it takes about three minutes")
     demo.add_argument("--all", dest="every", action="store_true",
                       help="the whole tour: every lesson (unless named), every typical mistake (minutes per lesson)")
-    demo.add_argument("--out", type=Path, default=Path("demo-output"))
+    demo.add_argument("--out", type=Path, default=Path("demo-output"),
+                      help="where everything goes (default: %(default)s): OUT/course, the copy the lessons are built "
+                           "into; OUT/<lesson>/submissions and OUT/<lesson>/grades (gradebook, report, feedback)")
     demo.add_argument("--workers", type=int, default=None, help="parallel submissions (default: CPU count)")
     demo.set_defaults(run=_demo)
 

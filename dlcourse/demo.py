@@ -1,6 +1,7 @@
 """``dlcourse demo``: a lesson's whole life in one command, and offline.
 
-Builds every lesson, then grades a small batch made from a lesson's own material: the
+Builds every lesson into a copy of the course's sources under OUT (``OUT/course``: never the
+checkout itself, whose generated files may carry an instructor's edits), then grades a small batch made from a lesson's own material: the
 reference, the untouched stub and the mistakes marked ``demo`` in mistakes.yaml (a crash
 among them). It is one batch through the grader ``dlcourse grade`` runs (real kernels in the
 sandbox, Otter's tests in the judge, the same gradebook and report), so its rows are real
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from textwrap import shorten
 from pathlib import Path
 
-from .course import Course
+from .course import COURSE_FILE, Course
 from .grading.batch import grade_batch
 from .grading.collect import CollectOptions
 from .grading.preflight import PreflightProblem, check_data
@@ -31,6 +32,10 @@ from .lesson import Lesson
 from .release import build
 from .sample_submissions import Mistake, load_mistakes, mistake_submission, reference_submission, stub_submission
 from .settings import SAMPLE_DIR, data_dir
+
+
+# The bundled sample's test sets (dlcourse/sample_data; a test reads the files' own counts).
+SAMPLE_TEST_IMAGES = {"MNIST": 1000, "CIFAR-10": 500}
 
 
 @dataclass(frozen=True)
@@ -55,8 +60,11 @@ def plan(course: Course, lessons: list[str] | None = None, every: bool = False) 
 
 def run_demo(course: Course, out: Path, workers: int | None = None, lessons: list[str] | None = None,
              every: bool = False) -> dict[str, list[GradeResult]]:
-    """Build, then grade each planned batch into ``out/<lesson>/grades``; the results by lesson id."""
-    print("1. Building the lessons (Otter Assign -> student_template/, autograder/, solutions/)")
+    """Build into a copy of the course under ``out`` (see :func:`course_copy`), then grade each
+    planned batch with the zips built there into ``out/<lesson>/grades``; the results by lesson id."""
+    course = course_copy(course, out / "course")
+    print(f"1. Building the lessons into a copy of the course, {course.root} (Otter Assign -> student_template/, "
+          f"autograder/, solutions/; the checkout's own files are left as they are)")
     for path in build(course, lessons):
         print(f"   wrote {path.relative_to(course.root)}")
     batches = plan(course, lessons, every)
@@ -68,8 +76,8 @@ def run_demo(course: Course, out: Path, workers: int | None = None, lessons: lis
               f"mistakes (mistakes.yaml), graded in one batch as `dlcourse grade` grades a class")
         submissions, grades = out / lesson.id / "submissions", out / lesson.id / "grades"
         shutil.rmtree(submissions, ignore_errors=True)   # an earlier run's others (--all) are not this batch's
-        for path in _prepare(course, batch, submissions, data):
-            print(f"   prepared {path.name}")
+        for path, description in _prepare(course, batch, submissions, data):
+            print(f"   prepared {path.name}: {terminal(description)}")
         summary = grade_batch(course.autograder_zip(lesson.id), submissions, grades, workers=workers,
                               progress=False, data=data,
                               collect_options=CollectOptions(settings=_settings(course, lesson)))
@@ -80,10 +88,41 @@ def run_demo(course: Course, out: Path, workers: int | None = None, lessons: lis
             print(f"\n   sandbox: {', '.join(enforced)}")
         for warning in summary.warnings:
             print(f"   WARNING: {terminal(warning)}")
-        print(f"   gradebook: {grades / 'gradebook.csv'}\n   report:    {grades / 'report.html'}")
+        note = shared_weights_note(batch)
+        if note:
+            print(f"   note: {note}")
+        print(f"   gradebook: {grades / 'gradebook.csv'}\n   report:    {grades / 'report.html'}\n"
+              f"   feedback:  {grades / 'feedback'} (a page per submission, as students get them)")
     if not (lessons or every):
         print("\nEvery lesson with every typical mistake (minutes per lesson): dlcourse demo --all")
+    print("\nNext: open the report and the feedback pages above; then grade your own class's submissions with "
+          "`dlcourse grade FOLDER --lesson LESSON` (README, \"For instructors and TAs\")")
     return graded
+
+
+def course_copy(course: Course, target: Path) -> Course:
+    """A copy of the course's sources (course.yaml, assignments/, solutions/ with the reference
+    weights) at ``target``, replacing an earlier run's: the demo builds there, so the checkout's
+    generated files, and any hand edit to them, stay as they are."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    shutil.copy2(course.root / COURSE_FILE, target)
+    for folder in ("assignments", "solutions"):
+        if (course.root / folder).is_dir():
+            shutil.copytree(course.root / folder, target / folder)
+    return Course(target)
+
+
+def shared_weights_note(batch: DemoBatch) -> str | None:
+    """Why the report flags the demo's own submissions: its mistakes that submit the reference's
+    weights share them byte for byte with the reference, so the copy check lists them as possible
+    copies and their accuracy rows agree. None when no mistake of ``batch`` does."""
+    shared = [f"{m.name}.zip" for m in batch.mistakes if m.weights == "reference"]
+    if not shared:
+        return None
+    return (f"{', '.join(shared)} submit the reference's weights, so the report lists them with reference.zip "
+            f"under \"Possible copies\" (identical weights) and their accuracies are the same: the copy check "
+            f"working as intended on demo submissions, not a grading fault")
 
 
 def _choose_data(lessons: list[Lesson]) -> Path:
@@ -96,14 +135,18 @@ def _choose_data(lessons: list[Lesson]) -> Path:
         return configured
     except PreflightProblem as problem:
         print(f"\n   datasets: {problem}\n   so the bundled sample is used ({SAMPLE_DIR}); "
-              f"accuracies are measured on its few hundred test images")
+              f"accuracies are measured on its small test sets ("""
+              f"{', '.join(f'{name}: {count:,} images' for name, count in SAMPLE_TEST_IMAGES.items())})")
         return SAMPLE_DIR
 
 
-def _prepare(course: Course, batch: DemoBatch, folder: Path, data: Path) -> list[Path]:
+def _prepare(course: Course, batch: DemoBatch, folder: Path, data: Path) -> list[tuple[Path, str]]:
+    """The batch's submissions, each with what it is (a mistake: its mistakes.yaml description)."""
     lesson = batch.lesson
-    return [reference_submission(course, lesson, folder), stub_submission(course, lesson, folder),
-            *(mistake_submission(course, lesson, mistake, folder, data) for mistake in batch.mistakes)]
+    return [(reference_submission(course, lesson, folder), "the reference solution with its trained weights"),
+            (stub_submission(course, lesson, folder), "the student notebook as handed out, nothing filled in"),
+            *((mistake_submission(course, lesson, mistake, folder, data), mistake.description)
+              for mistake in batch.mistakes)]
 
 
 def _settings(course: Course, lesson: Lesson) -> OutputSettings:

@@ -36,6 +36,7 @@ from .rows import MISSING, NOT_ON_ROSTER, PENDING, OutputSettings, StudentRow
 from .safe_text import csv_cell, markdown_code, markdown_inline
 
 MANUAL = "manual"    # a question the instructor grades by hand, not graded yet
+MARKDOWN_FAILURE_GROUPS = 15   # report.md keeps the most common; report.html lists every group
 
 
 def write_gradebook(out: Path, found: Discovery, results: dict[str, GradeResult],
@@ -174,9 +175,12 @@ def _score_sections(out: Path, graded: list[GradeResult], rows: list[StudentRow]
     lines += ["", "## Most common failure messages", "",
               "Grouped by question, test and cause (numbers, shapes and quoted values vary between "
               "submissions and are left out); one real message each.", ""]
+    groups = group_failures(graded)
     lines += [f"- {len(g.submissions)} submission(s): {markdown_inline(g.question)}, {markdown_inline(g.test)}: "
               f"{markdown_inline(g.cause)} (e.g. {markdown_inline(g.example[:300])})"
-              for g in group_failures(graded)[:15]] or ["- none"]
+              for g in groups[:MARKDOWN_FAILURE_GROUPS]] or ["- none"]
+    if len(groups) > MARKDOWN_FAILURE_GROUPS:   # a cut list must say so, or a rarer failure reads as absent
+        lines.append(f"- ... and {len(groups) - MARKDOWN_FAILURE_GROUPS} more; report.html lists them all")
     attention = [r for r in graded if r.status != "ok"]   # a student's error too: its reason says which cell
     lines += ["", "## Submissions to look at", ""]
     lines += [f"- {markdown_code(r.submission)}: **{r.status}**: {markdown_inline(r.reason)}" for r in attention] or ["- none"]

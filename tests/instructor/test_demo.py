@@ -4,6 +4,8 @@ the grades the grader gives."""
 from __future__ import annotations
 
 import csv
+import gzip
+import pickle
 import re
 import shutil
 from pathlib import Path
@@ -13,8 +15,9 @@ import yaml
 
 from dlcourse.cli import main
 from dlcourse.course import Course
-from dlcourse.demo import plan
-from dlcourse.sample_submissions import load_mistakes
+from dlcourse.demo import SAMPLE_TEST_IMAGES, DemoBatch, course_copy, plan, shared_weights_note
+from dlcourse.sample_submissions import Mistake, load_mistakes
+from dlcourse.settings import SAMPLE_DIR
 from helpers.paths import ROOT, data_dir_set_to
 
 LESSON = "dense-mnist"
@@ -76,6 +79,47 @@ def test_the_default_demo_trains_nothing(course):
     assert len(shown) <= 3, "each submission costs seconds of README's first command"
 
 
+def test_the_demo_builds_into_a_copy_of_the_course_and_leaves_the_checkouts_files_as_they_are(tmp_path):
+    """An instructor's hand edit to a generated file must not vanish because the demo ran."""
+    root = tmp_path / "checkout"
+    course = _course_with(root, {"a": [_mistake("a1")]}, weights=("a",))
+    shutil.copy(ROOT / "course.yaml", root)
+    edited = root / "autograder" / "a" / "a-autograder.zip"
+    edited.parent.mkdir(parents=True)
+    edited.write_bytes(b"the instructor's own zip")
+    out = tmp_path / "demo-output"
+    (out / "course" / "autograder").mkdir(parents=True)   # an earlier run's build: replaced
+    copy = course_copy(course, out / "course")
+    assert copy.root == out / "course" and copy.lesson_ids() == ["a"]
+    assert copy.reference_weights(copy.lesson("a")).read_bytes() == b"weights"
+    assert not (out / "course" / "autograder").exists()   # what was built there is the copy's own build
+    assert edited.read_bytes() == b"the instructor's own zip"
+
+
+def test_the_demo_says_why_the_report_lists_its_mistakes_as_copies_of_the_reference():
+    lesson = Course(ROOT).lesson(LESSON)
+    shared = Mistake("same-weights", "", [], weights="reference")
+    note = shared_weights_note(DemoBatch(lesson, [shared, Mistake("no-weights", "", [], weights="none")]))
+    assert note and "same-weights.zip" in note and "no-weights" not in note and "Possible copies" in note
+    assert shared_weights_note(DemoBatch(lesson, [Mistake("own", "", [], weights="untrained")])) is None
+
+
+def test_the_demo_states_the_bundled_samples_test_set_sizes_as_they_are():
+    with gzip.open(SAMPLE_DIR / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz") as labels:
+        mnist = int.from_bytes(labels.read(8)[4:], "big")   # the idx header: magic, then the count
+    with open(SAMPLE_DIR / "cifar-10-batches-py" / "test_batch", "rb") as batch:
+        cifar = len(pickle.load(batch, encoding="bytes")[b"labels"])
+    assert SAMPLE_TEST_IMAGES == {"MNIST": mnist, "CIFAR-10": cifar}
+
+
+def test_demo_help_says_what_it_builds_where_and_what_the_lessons_are(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "default: demo-output" in shown and "OUT/course" in shown and "checkout is left as it is" in shown
+    assert "folder names under assignments/" in shown
+
+
 def _printed_rows(stdout: str) -> dict[str, tuple[str, float, float, str]]:
     """The demo's table: submission -> (status, score, possible, the rest of the line)."""
     rows = {}
@@ -106,6 +150,9 @@ def test_the_demo_on_a_fresh_clone_prints_the_grades_of_its_batch(tmp_path, caps
         assert main(["--course", str(root), "demo", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "so the bundled sample is used" in printed
+    assert sorted(p.name for p in root.iterdir()) == ["assignments", "course.yaml", "solutions"]   # nothing built there
+    assert sorted(p.name for p in (root / "solutions" / LESSON).iterdir()) == [lesson.weights]
+    assert f"into a copy of the course, {out / 'course'}" in printed
     rows = _printed_rows(printed)
     shown = [m for m in load_mistakes(lesson) if m.demo]
     assert sorted(rows) == sorted(["reference.zip", "untouched-stub.ipynb", *(f"{m.name}.zip" for m in shown)])
@@ -113,6 +160,7 @@ def test_the_demo_on_a_fresh_clone_prints_the_grades_of_its_batch(tmp_path, caps
     assert status == "ok" and score == possible > 0
     assert rows["untouched-stub.ipynb"][:2] == ("missing-weights", 0)
     for mistake in shown:
+        assert f"prepared {mistake.name}.zip: {mistake.description}" in printed
         status, score, possible, rest = rows[f"{mistake.name}.zip"]
         assert status == mistake.expect["status"], rest
         assert 0 < score < possible, mistake.name
@@ -122,6 +170,10 @@ def test_the_demo_on_a_fresh_clone_prints_the_grades_of_its_batch(tmp_path, caps
             assert all(f"{question} " in rest for question in mistake.expect["lose"]), rest
     grades = out / LESSON / "grades"
     assert f"report:    {grades / 'report.html'}" in printed and (grades / "report.html").is_file()
+    assert f"feedback:  {grades / 'feedback'}" in printed and (grades / "feedback").is_dir()
+    assert "Next: " in printed and "dlcourse grade" in printed
+    if any(m.weights == "reference" for m in shown):
+        assert "Possible copies" in printed and "Possible copies" in (grades / "report.md").read_text()
     with open(grades / "gradebook.csv", newline="") as file:
         gradebook = {row["submission"]: (row["status"], float(row["score"]), float(row["possible"]))
                      for row in csv.DictReader(file)}

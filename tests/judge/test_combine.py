@@ -1,6 +1,7 @@
 """How the judge's scores meet the clean room's measurement, and what each reader then sees:
 no "passed" line next to a 0, a question the weights earned after a timeout shown as earned,
-and report.md listing every 0 next to a measurement that meets the target."""
+report.md listing every 0 next to a measurement that meets the target, and saying how many
+failure groups it leaves out."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from pathlib import Path
 
 from dlcourse.course import Course
 from dlcourse.grading.cleanroom import Verdict
-from dlcourse.grading.gradebook import write_report
+from dlcourse.grading.gradebook import MARKDOWN_FAILURE_GROUPS, write_report
 from dlcourse.grading.inputs import Discovery, Entry
 from dlcourse.grading.judge import JudgeReport
 from dlcourse.grading.scoring import combine
-from dlcourse.grading.result import QuestionResult
+from dlcourse.grading.result import GradeResult, QuestionResult
 from dlcourse.grading.result import TestResult as CaseResult  # not a pytest class
 from dlcourse.grading.sandbox import Outcome
 from helpers.paths import ROOT
@@ -95,3 +96,22 @@ def test_a_kernel_lost_during_the_tests_keeps_the_verdicts_it_gave_and_earns_onl
     result = combine(Path("oom.zip"), LESSON, POINTS, FILES, never_asked, [])
     assert result.questions["model"].score == 4
     assert "kernel stopped answering while the tests ran" in result.questions["model"].verification
+
+
+def _failing(submission: str, tests: int) -> GradeResult:
+    """A graded submission whose ``tests`` tests each fail with a cause of their own."""
+    cases = [CaseResult(f"test_{i}", False, 1.0, False, f"cause number {'i' * (i + 1)}") for i in range(tests)]
+    return GradeResult(submission, LESSON.id, "ok", "", {"model": QuestionResult("model", 0.0, tests, cases)})
+
+
+def test_report_md_says_how_many_failure_groups_it_leaves_out_and_where_they_all_are(tmp_path):
+    found = Discovery([Entry(tmp_path / "a.zip", "a.zip"), Entry(tmp_path / "b.zip", "b.zip")], [])
+    groups = MARKDOWN_FAILURE_GROUPS + 3
+    write_report(tmp_path, found, {found.entries[0].key: _failing("a.zip", groups),
+                                   found.entries[1].key: _failing("b.zip", 1)})
+    section = (tmp_path / "report.md").read_text().split("## Most common failure messages")[1].split("\n## ")[0]
+    assert sum(line.startswith("- ") and "submission(s)" in line for line in section.splitlines()) == MARKDOWN_FAILURE_GROUPS
+    assert "- ... and 3 more; report.html lists them all" in section
+
+    write_report(tmp_path, found, {found.entries[0].key: _failing("a.zip", 2), found.entries[1].key: _failing("b.zip", 1)})
+    assert "more; report.html" not in (tmp_path / "report.md").read_text()
