@@ -74,7 +74,7 @@ class Judge:
         try:
             yield folder
         finally:
-            remove_tree(folder)
+            _remove(folder)   # what resists is left in this process's scratch folder, removed at exit or by a sweep
 
     def next_run_folder(self) -> Path:
         """A new run folder for the next submission, in which the judge pre-starts its kernel
@@ -171,7 +171,7 @@ class Judge:
 
 
 def _remove(folder: Path) -> None:
-    """Remove a pre-started kernel's folder; its runner, told to stop, may still be leaving it."""
+    """Remove a run folder; its runner, told to stop, may still be leaving it."""
     for _ in range(20):
         try:
             return remove_tree(folder)

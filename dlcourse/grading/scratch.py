@@ -9,12 +9,15 @@ time). The names are short: a run's kernel sockets live below them, in a path of
 bytes (execute.kernel_manager).
 
 A process removes each scratch folder when done with it, and its own folder at exit; one killed
-with SIGKILL does neither. So before a process makes its folder it sweeps the temporary folder:
-each ``dlcourse-g*`` folder that is a real folder (not a link) owned by this user, whose
-``owner`` (read without following a link) names a gone owner, is removed with
-:func:`.sandbox.remove_tree` (never follows a link, whatever the run left inside). A live
-grader's folder, another user's, machine's or container's, one without a record, and everything
-named otherwise are never touched.
+with SIGKILL does neither. So before a process makes its folder it sweeps: first the cgroups of
+gone judges (sandbox.cgroups: what their runs still execute is killed), then the temporary
+folder, where each ``dlcourse-g*`` folder that is a real folder (not a link) owned by this user,
+whose ``owner`` (read without following a link) names a gone owner, is removed with
+:func:`.sandbox.remove_tree` (never follows a link, whatever the run left inside), its record
+last, so that a removal stopped part way is taken up by the next sweep. A live grader's folder,
+another user's, machine's or container's, one without a record, and everything named otherwise
+are never touched; nor is anything in a temporary folder where another user may rename entries
+(one not owned by root or this user, or group- or world-writable without the sticky bit).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import threading
 from pathlib import Path
 
 from .sandbox import remove_tree
+from .sandbox.cgroups import sweep_gone_owners as sweep_cgroups
 from .sandbox.owners import OWNER, owner_gone, owner_tag
 
 PREFIX = "dlcourse-g"
@@ -49,6 +53,7 @@ def scratch_root() -> Path:
     key = (os.getpid(), base)
     with _LOCK:
         if key not in _ROOTS or not _ROOTS[key].is_dir():   # or removed meanwhile (a cleaner of old files)
+            sweep_cgroups()   # first: what a gone judge's runs still execute stops writing into what is swept
             sweep(Path(base))
             folder = Path(tempfile.mkdtemp(prefix=PREFIX, dir=base))   # made new: no one else's
             (folder / OWNER_FILE).write_text(owner_tag())
@@ -61,21 +66,32 @@ def scratch_root() -> Path:
 def sweep(base: Path) -> None:
     """Remove the folders in ``base`` that gone graders left (see the module docstring)."""
     try:
-        mode = base.stat().st_mode
+        info = base.stat()
         entries = list(os.scandir(base))
     except OSError:
         return
-    if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
-        return   # anyone may rename what is in it: a folder checked here could be a link when removed
+    if info.st_uid not in (0, os.geteuid()) or (info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+                                                 and not info.st_mode & stat.S_ISVTX):
+        return   # someone else may rename what is in it: a folder checked here could be another when removed
     for entry in entries:
         if not FOLDER_NAME.fullmatch(entry.name):
             continue
         try:
             owner = recorded_owner(Path(entry.path))
             if owner is not None and owner_gone(owner):
-                remove_tree(Path(entry.path))
+                _remove_record_last(Path(entry.path))
         except OSError:
-            pass   # a dying grader's sandbox may still be leaving it: the next sweep removes the rest
+            pass   # a dying grader's sandbox may still be leaving it: its record stays, the next sweep goes on
+
+
+def _remove_record_last(folder: Path) -> None:
+    """Remove a gone grader's ``folder``, its ``owner`` record last: a removal stopped part way
+    leaves a folder that the next sweep still recognises."""
+    for entry in os.scandir(folder):
+        if entry.name != OWNER_FILE:
+            remove_tree(Path(entry.path))
+    (folder / OWNER_FILE).unlink()
+    folder.rmdir()
 
 
 def recorded_owner(folder: Path) -> re.Match | None:
@@ -85,7 +101,7 @@ def recorded_owner(folder: Path) -> re.Match | None:
     try:
         if os.fstat(descriptor).st_uid != os.geteuid():
             return None
-        with open(os.open(OWNER_FILE, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=descriptor)) as record:
+        with open(os.open(OWNER_FILE, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=descriptor), errors="replace") as record:
             if os.fstat(record.fileno()).st_uid != os.geteuid():
                 return None
             return re.fullmatch(OWNER, record.read(200).strip())

@@ -178,3 +178,78 @@ def test_a_killed_judges_cgroups_are_removed_and_what_ran_in_them_ended_a_live_o
     finally:
         ended(live)
     assert not any(Path(group).exists() for group in live_groups), "the live judge removed its own"
+
+
+def test_no_sweep_where_another_user_or_a_group_may_rename_what_is_in_the_folder(tmp, outside):
+    """Not only a world-writable folder without the sticky bit: a folder of another user (its owner
+    may rename anything in it) and a group-writable one (`sudo -E` keeping a TA's TMPDIR, a shared
+    0775 scratch folder) could swap a live grader's folder in between the check and the removal."""
+    _, (dead_run,) = started(GRADER, "die", str(outside), tmp=tmp)
+    os.chmod(tmp, 0o775)
+    sweep(tmp)
+    assert Path(dead_run).parent.is_dir()
+    if os.geteuid() == 0:
+        os.chmod(tmp, 0o755)
+        os.chown(tmp, NOBODY, NOBODY)
+        sweep(tmp)
+        assert Path(dead_run).parent.is_dir()
+        os.chown(tmp, 0, 0)
+    os.chmod(tmp, 0o755)
+    sweep(tmp)
+    assert not Path(dead_run).parent.exists()
+
+
+def test_a_sweep_stopped_part_way_keeps_the_record_and_the_next_one_finishes(tmp, outside, monkeypatch):
+    """A run still writing into its folder, or a tree that cannot be removed at once, stops a
+    removal part way: the folder's record goes last, so the next sweep still knows the folder."""
+    from dlcourse.grading import scratch
+
+    _, (dead_run,) = started(GRADER, "die", str(outside), tmp=tmp)
+    dead = Path(dead_run).parent
+
+    def stopped(path: Path) -> None:   # as remove_tree stops part way: the plain files went first
+        for entry in path.iterdir():
+            if entry.is_file():
+                entry.unlink()
+        raise OSError("busy")
+
+    monkeypatch.setattr(scratch, "remove_tree", stopped)
+    sweep(tmp)
+    assert (dead / OWNER_FILE).is_file()
+    monkeypatch.undo()
+    sweep(tmp)
+    assert not dead.exists()
+
+
+def test_a_record_of_odd_bytes_stops_nothing(tmp):
+    (tmp / f"{PREFIX}oddbytes").mkdir()
+    (tmp / f"{PREFIX}oddbytes" / OWNER_FILE).write_bytes(b"\xff\xfe" * 50)
+    sweep(tmp)
+    assert (tmp / f"{PREFIX}oddbytes").is_dir()
+
+
+def test_a_tree_deeper_than_the_open_files_limit_is_removed(tmp_path):
+    """A run may nest folders thousands deep; removing them holds a bounded number of folders
+    open (a descriptor per level ran out of descriptors: EMFILE, and the folder stayed)."""
+    script = """
+import os, resource, sys
+from pathlib import Path
+from dlcourse.grading.sandbox import remove_tree
+resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+top = Path(sys.argv[1])
+top.mkdir()
+fd = os.open(top, os.O_RDONLY)
+for level in range(3000):
+    os.mkdir("d", dir_fd=fd)
+    with open(os.open("f", os.O_WRONLY | os.O_CREAT, dir_fd=fd), "w") as f:
+        f.write("x")
+    child = os.open("d", os.O_RDONLY, dir_fd=fd)
+    os.close(fd)
+    fd = child
+os.close(fd)
+remove_tree(top)
+print(top.exists())
+"""
+    done = subprocess.run([PY, "-c", script, str(tmp_path / "deep")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "False"

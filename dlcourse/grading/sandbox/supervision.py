@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -187,10 +188,15 @@ def give_to(folder: Path, uid: int) -> None:
         os.chown(path, uid, uid, follow_symlinks=False)
 
 
+FOLDERS_HELD = 64   # directory descriptors remove_tree holds at once
+
+
 def remove_tree(path: Path) -> None:
     """Remove ``path`` and everything under it, however deep (a run may leave a folder nested
-    thousands deep, past ``PATH_MAX`` and Python's recursion limit) and whatever its modes.
-    Walks with directory descriptors and an explicit stack; never follows a link."""
+    thousands deep, past ``PATH_MAX``, Python's recursion limit and the open-files limit) and
+    whatever its modes. Walks with directory descriptors and an explicit stack, at most
+    :data:`FOLDERS_HELD` open at once: a folder deeper than that is first moved up into ``path``
+    and removed from there. Never follows a link."""
     try:
         top = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except FileNotFoundError:
@@ -210,7 +216,10 @@ def remove_tree(path: Path) -> None:
                     break
                 os.unlink(entry.name, dir_fd=fd)
             if child is not None:
-                stack.append((os.open(child, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd), child))
+                if len(stack) < FOLDERS_HELD:
+                    stack.append((os.open(child, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd), child))
+                else:  # one descriptor per level would run out (EMFILE) on a tree thousands deep
+                    os.rename(child, f".deep-{secrets.token_hex(8)}", src_dir_fd=fd, dst_dir_fd=top)
                 continue
             stack.pop()
             os.close(fd)
