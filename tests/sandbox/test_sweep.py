@@ -250,6 +250,9 @@ os.close(fd)
 remove_tree(top)
 print(top.exists())
 """
-    done = subprocess.run([PY, "-c", script, str(tmp_path / "deep")], capture_output=True, text=True, timeout=120)
+    try:
+        done = subprocess.run([PY, "-c", script, str(tmp_path / "deep")], capture_output=True, text=True, timeout=120)
+    finally:   # what a failed removal leaves would stop pytest's own clean-up (shutil recurses per level)
+        subprocess.run(["rm", "-rf", str(tmp_path / "deep")], check=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "False"
