@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from dlcourse.grading.sandbox.cgroups import GROUP_NAME
 from dlcourse.grading.scratch import recorded_owner
 from dlcourse.sample_submissions import load_mistakes, mistake_submission
 from dlcourse.settings import SAMPLE_DIR
+from helpers.dask_workers import kill_a_busy_worker
 from helpers.leftovers import dlcourse_groups, gone_owners_groups, leftovers, scratch_left
 from helpers.paths import ROOT, on_sample_data
 
@@ -105,20 +105,15 @@ def test_a_worker_killed_mid_run_leaves_nothing_after_the_next_run(batch, tmp_pa
     monkeypatch.setenv("TMPDIR", str(private))   # the workers' temporary folder
     left_by_the_killed: list[str] = []
     with local_cluster(2) as cluster, Client(cluster) as watcher:
-        def kill_a_busy_worker() -> None:  # a few seconds into its first run
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and not any(watcher.processing().values()):
-                time.sleep(0.2)
-            time.sleep(4)
-            busy = next(address for address, keys in watcher.processing().items() if keys)
-            pid = watcher.run(os.getpid, workers=[busy])[busy]
-            os.kill(pid, signal.SIGKILL)
+        def kill_a_busy_worker_and_wait() -> None:
+            pid = kill_a_busy_worker(watcher)
+            deadline = time.monotonic() + 60
             while psutil.pid_exists(pid) and time.monotonic() < deadline:   # until its nanny has reaped it
                 time.sleep(0.05)
             left_by_the_killed.extend(p.name for p in private.iterdir()
                                       if (owner := recorded_owner(p)) and int(owner["pid"]) == pid)
 
-        killer = threading.Thread(target=kill_a_busy_worker)
+        killer = threading.Thread(target=kill_a_busy_worker_and_wait)
         killer.start()
         with on_sample_data():
             summary = grade_batch(COURSE.autograder_zip(DENSE.id), batch, tmp_path / "out", timeout=TIMEOUT,

@@ -5,11 +5,8 @@ same gradebook as one run on this machine's threads."""
 from __future__ import annotations
 
 import csv
-import os
 import shutil
-import signal
 import threading
-import time
 from pathlib import Path
 
 import nbformat
@@ -19,6 +16,7 @@ from dlcourse.cli import main
 from dlcourse.course import Course
 from dlcourse.grading.batch import grade_batch
 from dlcourse.sample_submissions import load_mistakes, mistake_submission, reference_submission, stub_submission
+from helpers.dask_workers import kill_a_busy_worker
 from helpers.paths import ROOT, on_sample_data
 
 COURSE = Course(ROOT)
@@ -86,17 +84,7 @@ def test_a_dask_local_cluster_gives_the_same_gradebook_and_retries_a_killed_work
 
     killed: list[int] = []
     with local_cluster(2) as cluster, Client(cluster) as watcher:
-        def kill_a_busy_worker() -> None:  # mid-submission: a few seconds into its first run
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and not any(watcher.processing().values()):
-                time.sleep(0.2)
-            time.sleep(4)
-            busy = next(address for address, keys in watcher.processing().items() if keys)
-            pid = watcher.run(os.getpid, workers=[busy])[busy]
-            os.kill(pid, signal.SIGKILL)
-            killed.append(pid)
-
-        killer = threading.Thread(target=kill_a_busy_worker)
+        killer = threading.Thread(target=lambda: killed.append(kill_a_busy_worker(watcher)))
         killer.start()
         with on_sample_data():
             summary = grade_batch(COURSE.autograder_zip(DENSE.id), batch, tmp_path / "out", timeout=TIMEOUT,
