@@ -64,8 +64,9 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
     deterministic slices of them) into ``out``, with the datasets in ``data`` (default: the
     data directory the environment names), on ``execution`` (default: ``workers`` threads
     here; see cluster.py for Dask). Without a shard, also collect the gradebook and report.
-    ``prestart``: each worker starts its next sandboxed kernel while it grades (False: each
-    kernel starts with its submission; the grades are the same).
+    ``prestart``: each worker starts its next sandboxed kernel while it grades, and its first
+    while it reads its first submission (False: each kernel starts with its submission; the
+    grades are the same).
 
     Raises ValueError for a shard outside 1 <= i <= n.
     """
@@ -98,7 +99,7 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
                           while_judging=warm_up if shard is None and execution is None else None)
     # Each worker's judge pre-starts its next kernel while it grades (kernel_pool.KernelPool), except
     # near the end, where no next submission may come to that worker.
-    jobs = [(entry, replace(base, keep_notebook=out / NOTEBOOKS / f"{entry.key}.ipynb",
+    jobs = [(entry, replace(base, keep_notebook=out / NOTEBOOKS / f"{entry.key}.ipynb", early_kernel=prestart,
                             prestart=prestart and index < len(pending) - workers))
             for index, entry in enumerate(pending)]
     execution = execution or Threads(workers)

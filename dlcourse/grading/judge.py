@@ -363,8 +363,13 @@ def main() -> None:
     kernels = KernelPool()
     try:
         for line in sys.stdin:
-            job = JudgeJob(**json.loads(line))
-            report = judge(job, stop, kernels)
+            message = json.loads(line)
+            if "prestart" in message:   # the grader reads a submission meanwhile (judge_client.Judge.prestart)
+                job = JudgeJob(**message["prestart"])
+                kernels.start(job)
+                _warm_up(job.threads)   # the kernel's sandbox is started: torch may hold the GIL now
+                continue
+            report = judge(JudgeJob(**message), stop, kernels)
             sys.stdout.buffer.write(report.to_json().encode("utf-8") + b"\n")
             sys.stdout.buffer.flush()
             stop.clear()

@@ -84,6 +84,18 @@ class Judge:
         self.next_run = new_run_folder()
         return self.next_run
 
+    def prestart(self, job: JudgeJob) -> None:
+        """Have the judge start a kernel now in ``job.next_run_dir`` (from :meth:`next_run_folder`),
+        with ``job``'s limits, for the submission this process is about to read; the judge
+        answers nothing. A judge that died shows it at :meth:`run`."""
+        process = self.start()
+        assert process.stdin is not None   # a pipe
+        try:
+            process.stdin.write(json.dumps({"prestart": asdict(job)}) + "\n")
+            process.stdin.flush()
+        except OSError:
+            pass
+
     def run(self, job: JudgeJob, stop: threading.Event | None) -> JudgeReport:
         """The judge's report on ``job``; :class:`JudgeFailed` where it fails, hangs or grows
         past its bound. Read :meth:`take_evidence` after it for what an earlier judge left."""

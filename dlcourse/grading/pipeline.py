@@ -59,6 +59,9 @@ class GradingOptions:
     allow_root: bool = False              # throwaway machines: run student code as root if need be
     sandbox: str = "auto"                 # how student code is confined: auto, bubblewrap, permissions
     prestart: bool = False                # start the judge's next kernel once this run ends (a batch's worker)
+    # where the judge holds no kernel for this submission (its first, or the last of a worker's),
+    # start one as soon as the lesson is known, while this process reads and stages the submission
+    early_kernel: bool = False
     # called as the job goes to the judge, before this process waits for its report (a batch
     # loads what writing its outputs needs meanwhile: figures.warm_up)
     while_judging: Callable[[], object] | None = None
@@ -82,6 +85,12 @@ def grade_submission(autograder: Path, submission: Path | Entry, options: Gradin
         source = _unpack(autograder, judge_dir / "autograder")
         lesson = Lesson.load(source / "files" / LESSON_FILE)
         manifest = Manifest.load(source)
+        limits = {"timeout": options.timeout or lesson.grading_timeout, "memory_mb": options.memory_mb,
+                  "threads": options.threads or 1, "cpus": options.cpus, "allow_root": options.allow_root,
+                  "sandbox": options.sandbox, "data_root": str((options.data or data_dir()).resolve())}
+        if options.early_kernel and judge.next_run is None:
+            judge.prestart(JudgeJob(workdir="", autograder="", run_dir="", weights={}, submission_digest="", **limits,
+                                    next_run_dir=str(judge.next_run_folder() / "run")))
         try:
             sub = read_submission(entry, lesson)
             check_assignment(sub, lesson)
@@ -93,12 +102,9 @@ def grade_submission(autograder: Path, submission: Path | Entry, options: Gradin
         stage(sub, lesson, run_dir / "submission", support=source / "files")
         evidence = scan_notebook(sub.notebook)
         job = JudgeJob(workdir=str(work), autograder=str(source), run_dir=str(run_dir),
-                       data_root=str((options.data or data_dir()).resolve()),
                        weights={name: str(work / name) for name in lesson.submitted_files if (work / name).is_file()},
                        submission_digest=submission_digest({**sub.files, lesson.notebook: nbformat.writes(sub.notebook).encode()}),
-                       timeout=options.timeout or lesson.grading_timeout, memory_mb=options.memory_mb,
-                       threads=options.threads or 1, cpus=options.cpus, allow_root=options.allow_root, sandbox=options.sandbox,
-                       next_run_dir=str(judge.next_run_folder() / "run") if options.prestart else None)
+                       **limits, next_run_dir=str(judge.next_run_folder() / "run") if options.prestart else None)
         if options.while_judging is not None:
             options.while_judging()
         report = judge.run(job, options.stop)

@@ -135,6 +135,26 @@ def test_a_kernel_started_ahead_never_sees_what_the_previous_submission_left(tmp
     assert leftovers(private, groups) == []
 
 
+def test_a_single_submissions_kernel_starts_while_it_is_read_and_a_refused_one_leaves_nothing(tmp_path, monkeypatch,
+                                                                                            scratch):
+    """A judge's first kernel starts before its submission is read (pipeline's ``early_kernel``):
+    a submission graded alone finds torch imported in its first cell, as a batch's later ones do.
+    Where the submission is then refused unread (not a notebook), that kernel is stopped with
+    the judge: no process, cgroup or folder is left."""
+    alone, refused = tmp_path / "alone", tmp_path / "refused"
+    alone.mkdir()
+    refused.mkdir()
+    nbformat.write(solution_with({0: "import sys\nprint('WARM', 'torch' in sys.modules)"}), alone / "a.ipynb")
+    (refused / "b.ipynb").write_text('{"cells": [')
+    groups, private = dlcourse_groups(), scratch()
+    graded(alone, tmp_path / "out", private, monkeypatch, workers=1)
+    (executed,) = (tmp_path / "out" / "notebooks").glob("*.ipynb")
+    notebook = nbformat.read(executed, as_version=4)
+    assert "WARM True" in notebook.cells[0].outputs[0]["text"]
+    assert "invalid-notebook" in graded(refused, tmp_path / "out-refused", private, monkeypatch, workers=1)["submissions.csv"]
+    assert leftovers(private, groups) == []
+
+
 def test_an_interrupted_batch_leaves_no_kernel_behind(batch, tmp_path, scratch):
     private, groups = scratch(), dlcourse_groups()
     env = {**os.environ, "DLCOURSE_DATA": str(SAMPLE_DIR), "TMPDIR": str(private)}
