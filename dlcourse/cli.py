@@ -394,6 +394,8 @@ def _print_result(result) -> None:
                 print(f"      {'hidden' if test.hidden else 'public'} test failed: {terminal(test.message)}")
     for name, points in result.manual.items():
         print(f"  {name:<16} graded by hand ({points:g} points, not in this score)")
+    if result.manual:
+        print(f"  {result.points_split()}")
     if result.accuracy is not None:
         print(f"  test accuracy measured from the weights: {result.accuracy:.2%}")
     for flag in result.flags:
