@@ -5,7 +5,8 @@ Grading (threads, Dask workers or one shard of a job array; batch.py) writes onl
 its own submissions::
 
     OUT/results/<key>.json       one GradeResult (plus the content and autograder hashes it graded)
-    OUT/notebooks/<key>.ipynb    the executed notebook
+    OUT/notebooks/<stem>.ipynb   the executed notebook, named by the submission (inputs.notebook_names:
+                                 alice.zip -> alice.ipynb; alice.zip beside alice.ipynb -> alice (zip).ipynb)
     OUT/batch.json               what the batch grades: the input folder, its layout (--layout) and
                                  the autograder's hash (every run writes the same bytes, so shards
                                  may race on it)
@@ -25,14 +26,13 @@ from pathlib import Path
 
 from ..atomic import write_atomically
 from .gradebook import write_gradebook
-from .inputs import Discovery, Entry, content_hash, discover
+from .inputs import NOTEBOOKS, Discovery, Entry, content_hash, discover
 from .trust import results_key, seal, unseal
 from .outputs import write_outputs
 from .result import GRADER_SIDE, GradeResult
 from .rows import OutputSettings
 
 RESULTS = "results"
-NOTEBOOKS = "notebooks"
 BATCH_FILE = "batch.json"
 
 

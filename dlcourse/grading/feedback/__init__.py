@@ -26,6 +26,7 @@ from pathlib import Path
 from ...atomic import atomic_file, write_atomically
 from ..gradebook import late_text
 from ..html import render
+from ..inputs import NOTEBOOKS
 from ..rows import StudentRow
 
 PAGE = "feedback.html"
@@ -109,9 +110,9 @@ def write_feedback(out: Path, rows: list[StudentRow], lesson: str, notebooks: di
             continue
         mine = folder / folder_name(row)
         mine.mkdir(parents=True, exist_ok=True)
-        executed = out / "notebooks" / f"{row.entry.key}.ipynb"
+        executed = out / NOTEBOOKS / notebooks.get(row.entry.key, "")
         notebook = ""
-        if executed.is_file():
+        if row.entry.key in notebooks and executed.is_file():
             notebook = NOTEBOOK
             shutil.copyfile(executed, mine / notebook)
         write_atomically(mine / PAGE, render("feedback.html.j2", **page_context(row, lesson, unit, target, notebook)))
