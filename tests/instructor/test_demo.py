@@ -7,6 +7,7 @@ import csv
 import gzip
 import pickle
 import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -197,3 +198,13 @@ def test_the_demo_on_a_fresh_clone_prints_the_grades_of_its_batch(tmp_path, caps
         gradebook = {row["submission"]: (row["status"], float(row["score"]), float(row["possible"]))
                      for row in csv.DictReader(file)}
     assert gradebook == {name: row[:3] for name, row in rows.items()}   # the printed rows are the gradebook's
+    command = next(line.split(": ", 1)[1] for line in printed.splitlines()
+                   if "the same batch through `dlcourse grade`" in line)
+    words = shlex.split(command)
+    assert words[0] == "dlcourse" and words[words.index("--data") + 1] == str(SAMPLE_DIR)
+    with data_dir_set_to(empty):   # as the demo ran: no data configured, the sample named
+        assert main(words[1:]) == 0, "the command the demo prints grades its batch again"
+    with open(out / LESSON / "regraded" / "gradebook.csv", newline="") as file:
+        again = {row["submission"]: (row["status"], float(row["score"]), float(row["possible"]))
+                 for row in csv.DictReader(file)}
+    assert again == gradebook

@@ -309,6 +309,7 @@ def test_a_feedback_page_per_student_with_every_element_and_nobody_elses_data(tm
                  "found in a subfolder", 'href="graded-notebook.ipynb"'):
         assert part in alan, part
     assert (tmp_path / "feedback" / "1002" / "graded-notebook.ipynb").is_file()
+    assert "graded so far" not in alan and "final score" in alan, "the sheet is given: the penalty is of all 10 points"
     for other in ("Ada", "Grace", "lovelaceada", "hoppergrace", "1001", "1003"):
         assert other not in alan, f"another student's data on Alan's page: {other}"
     with zipfile.ZipFile(tmp_path / "feedback.zip") as archive:

@@ -132,6 +132,10 @@ def test_before_the_hand_grades_a_students_page_and_results_say_what_is_still_to
     assert "<th>score so far</th><td id=\"final\"><strong>8 / 10</strong>" in ada
     assert "2 of the 10 points are graded by hand and not graded yet" in ada
     assert "more_epochs (graded by hand)" in ada and "train longer, it overfits" in ada, "the written answer is shown"
+    late = LatePolicy(DUE, penalty_percent=10)
+    write_outputs(tmp_path, found, results, OutputSettings(late=late))
+    alan = (tmp_path / "feedback" / "1002" / "feedback.html").read_text()
+    assert "&minus;10% of the 8 points graded so far = &minus;0.8 points" in alan, "the penalty's base is said"
     assert [r["final"] for r in read_rows(tmp_path / "gradebook.csv")][:1] == ["8"], "the gradebook is as it was"
     row = next(r for r in OutputSettings().rows(found, results) if r.student.key == "1001")
     graded = replace(row, hand_counted=True, hand={"more_epochs": HandGrade(2.0, "")})

@@ -92,6 +92,7 @@ def page_context(row: StudentRow, lesson: str, unit: str = "day", target: float 
             "hand_pending": sum(h["possible"] for h in hand if h["points"] is None),
             "late_units": lateness.units, "late_unit": unit, "late_text": late_text(lateness.seconds),
             "penalty_percent": lateness.penalty_percent, "penalty_points": row.penalty_points,
+            "penalty_of": row.possible,   # the points it is a share of: the autograded ones, until hand grades are given
             "late_note": lateness.note, "final": row.final, "possible": result.possible + sum(result.manual.values()),
             "accuracy": result.accuracy, "target": target, "questions": questions, "hand": hand,
             "notes": row.every_note, "notebook": notebook}
