@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..atomic import write_atomically
 from .gradebook import write_gradebook
-from .inputs import NOTEBOOKS, Discovery, Entry, content_hash, discover
+from .inputs import Discovery, Entry, content_hash, discover
 from .trust import results_key, seal, unseal
 from .outputs import write_outputs
 from .result import GRADER_SIDE, GradeResult
