@@ -21,7 +21,7 @@ import shutil
 import threading
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -85,12 +85,14 @@ def grade_submission(autograder: Path, submission: Path | Entry, options: Gradin
         source = _unpack(autograder, judge_dir / "autograder")
         lesson = Lesson.load(source / "files" / LESSON_FILE)
         manifest = Manifest.load(source)
-        limits = {"timeout": options.timeout or lesson.grading_timeout, "memory_mb": options.memory_mb,
-                  "threads": options.threads or 1, "cpus": options.cpus, "allow_root": options.allow_root,
-                  "sandbox": options.sandbox, "data_root": str((options.data or data_dir()).resolve())}
+        # the run's limits, known before the submission is: enough for the judge to start its kernel
+        limits = JudgeJob(workdir="", autograder="", run_dir="", weights={}, submission_digest="",
+                          data_root=str((options.data or data_dir()).resolve()),
+                          timeout=options.timeout or lesson.grading_timeout, memory_mb=options.memory_mb,
+                          threads=options.threads or 1, cpus=options.cpus, allow_root=options.allow_root,
+                          sandbox=options.sandbox)
         if options.early_kernel and judge.next_run is None:
-            judge.prestart(JudgeJob(workdir="", autograder="", run_dir="", weights={}, submission_digest="", **limits,
-                                    next_run_dir=str(judge.next_run_folder() / "run")))
+            judge.prestart(replace(limits, next_run_dir=str(judge.next_run_folder() / "run")))
         try:
             sub = read_submission(entry, lesson)
             check_assignment(sub, lesson)
@@ -101,10 +103,10 @@ def grade_submission(autograder: Path, submission: Path | Entry, options: Gradin
         run_dir = run_folder.enter_context(judge.run_folder()) / "run"
         stage(sub, lesson, run_dir / "submission", support=source / "files")
         evidence = scan_notebook(sub.notebook)
-        job = JudgeJob(workdir=str(work), autograder=str(source), run_dir=str(run_dir),
-                       weights={name: str(work / name) for name in lesson.submitted_files if (work / name).is_file()},
-                       submission_digest=submission_digest({**sub.files, lesson.notebook: nbformat.writes(sub.notebook).encode()}),
-                       **limits, next_run_dir=str(judge.next_run_folder() / "run") if options.prestart else None)
+        job = replace(limits, workdir=str(work), autograder=str(source), run_dir=str(run_dir),
+                      weights={name: str(work / name) for name in lesson.submitted_files if (work / name).is_file()},
+                      submission_digest=submission_digest({**sub.files, lesson.notebook: nbformat.writes(sub.notebook).encode()}),
+                      next_run_dir=str(judge.next_run_folder() / "run") if options.prestart else None)
         if options.while_judging is not None:
             options.while_judging()
         report = judge.run(job, options.stop)
