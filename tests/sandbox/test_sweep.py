@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -79,6 +80,29 @@ while True:
     except ChildProcessError:
         break
 """
+# A run folder as a run leaves it (given to the user in argv[1]): a kernel's socket, a fifo, a
+# folder closed to everyone with a tree in it, and the sandbox's folder `run/` itself closed.
+RUN_LEFT = """
+import os, socket, sys
+from dlcourse.grading.judge_client import Judge
+uid = int(sys.argv[1])
+with Judge() as judge, judge.run_folder() as folder:
+    run = folder / 'run'
+    (run / 'home' / 'runtime').mkdir()
+    os.chdir(run / 'home' / 'runtime')   # a socket's path may not exceed 107 bytes, and tmp_path's is long
+    socket.socket(socket.AF_UNIX).bind('kernel-1.sock')
+    os.chdir('/')
+    os.mkfifo(run / 'fifo')
+    (run / 'closed' / 'deeper').mkdir(parents=True)
+    (run / 'closed' / 'deeper' / 'file').write_text('x')
+    for path in [run, *run.rglob('*')]:
+        os.chown(path, uid, uid, follow_symlinks=False)
+    os.chmod(run / 'closed', 0)
+    os.chmod(run, 0)
+    print(folder, flush=True)
+"""
+
+
 def started(script: str, action: str, *args: str, tmp: Path | None = None) -> tuple[subprocess.Popen, list[str]]:
     """A process running ``script``, and the words of the first line it printed (once it was
     killed, where ``action`` is "die")."""
@@ -377,3 +401,20 @@ def test_cgroup_kill_ends_a_fork_chain_at_once(late_killer):
             reaper.wait(timeout=40)
     finally:
         group.remove()
+
+
+@pytest.mark.parametrize("grader", ["root", "not root"])
+def test_a_run_folder_is_removed_whatever_the_run_left_in_it(tmp, grader):
+    """A judge's run folder (judge_client's run_folder and _remove) with what a run leaves: as
+    root, the sandbox's user owns it all; a grader that is not root (here root without the
+    capabilities that pass over file modes) runs student code as its own user, which may close
+    folders even to their owner. Either way the folder goes at once, and the grader's folder at exit."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv: a user to give the files to, or capabilities to drop")
+    prefix = [] if grader == "root" else ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"]
+    uid = NOBODY if grader == "root" else 0
+    done = subprocess.run([*prefix, PY, "-c", RUN_LEFT, str(uid)], env={**os.environ, "TMPDIR": str(tmp)},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not Path(done.stdout.strip()).exists(), "the run folder was removed"
+    assert list(tmp.iterdir()) == [], "the grader's folder was removed at exit"
