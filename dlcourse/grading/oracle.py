@@ -141,12 +141,16 @@ class _OptimizerRequest:
 
 def _optimizer(request: _OptimizerRequest, networks: list[nn.Module]) -> torch.optim.Optimizer:
     """The ``torch.optim`` optimizer the judge described, over the parameters of the networks
-    passed in the same call (each named by the network's position and the parameter's name)."""
+    passed in the same call (each named by the network's position and the parameter's name).
+    An SGD is the loop checks' own (checks/probe_sgd.py), as the judge's was."""
     import inspect
+
+    from ..checks.probe_sgd import SGD
 
     cls = getattr(torch.optim, request.name, None) if module_codec.IDENTIFIER.match(request.name) else None
     if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
         raise WireError(f"an optimizer of unknown kind {request.name!r}")
+    cls = SGD if cls is torch.optim.SGD else cls
     groups = []
     for settings, params in request.groups:
         found = []

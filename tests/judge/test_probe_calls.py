@@ -96,6 +96,48 @@ def test_an_optimizer_over_other_parameters_does_not_travel(tmp_path):
         remote(tmp_path, train_epoch)(model, torch.optim.SGD(other.parameters(), lr=0.1), nn.CrossEntropyLoss(), [])
 
 
+def test_the_train_loop_check_through_the_kernel_imports_no_torch_dynamo(tmp_path):
+    """Lesson 1's train_epoch check, the judge's half and the kernel's in one process: neither
+    the SGD the judge hands over nor its rebuild in the kernel imports torch._dynamo (about
+    1.5 s of CPU per submission, checks/probe_sgd.py), and the check still passes a right loop."""
+    import subprocess
+    import sys
+    import textwrap
+
+    both = textwrap.dedent(f"""
+        import io, sys
+        from pathlib import Path
+        from dlcourse.checks.loops import check_train_epoch
+        from dlcourse.grading import oracle
+        from dlcourse.grading.proxies import Oracle
+        from dlcourse.grading.wire import read_message, write_message
+
+        def train_epoch(model, optimizer, loss_fn, batches):
+            model.train()
+            losses = []
+            for x, y in batches:
+                optimizer.zero_grad()
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+            return sum(losses) / len(losses)
+
+        def exchange(request, blobs):
+            asked, answered = Path({str(tmp_path)!r}) / "request", Path({str(tmp_path)!r}) / "answer"
+            with open(asked, "wb") as f:
+                write_message(f, request, blobs)
+            oracle.answer({{"train_epoch": train_epoch}}, str(asked), str(answered))
+            return read_message(io.BytesIO(answered.read_bytes()))
+
+        found, remote = Oracle(exchange, Path({str(tmp_path)!r})).get("train_epoch")
+        check_train_epoch(remote, seed=3)
+        print(type(remote).__name__, "torch._dynamo" in sys.modules)
+    """)
+    run = subprocess.run([sys.executable, "-c", both], capture_output=True, text=True, timeout=120)
+    assert run.stdout.split() == ["RemoteFunction", "False"], run.stderr
+
+
 def test_a_students_optimizer_arrives_as_its_class_with_its_groups_without_torch_dynamo(tmp_path):
     """make_optimizer's answer (regularization's weight_decay question) is rebuilt in the judge
     the way unpickling rebuilds one: torch.optim's constructor imports torch._dynamo (~65 MB)
