@@ -254,7 +254,8 @@ def _grade(args) -> int:
     from .grading.collect import CollectOptions
     from .grading.inputs import discover
     from .grading.preflight import lesson_files
-    from .grading.preflight import preflight
+    from .datasets import DATASETS
+    from .grading.preflight import is_sample, preflight
     from .grading.safe_text import terminal
     from .settings import data_dir
 
@@ -278,6 +279,9 @@ def _grade(args) -> int:
                               f"{found.set_aside[0].reason}" if found.set_aside else ": the folder is empty"))
     data = args.data or data_dir()
     lesson = preflight(autograder, data, allow_root=args.allow_root)
+    if is_sample(data):   # accepted with its own files (one CIFAR-10 training batch): say what it measures
+        print(f"datasets: the bundled sample ({data}): accuracies are measured on its small test set "
+              f"({DATASETS[lesson.dataset].sample_sizes[False]:,} images), not the full one")
     settings = replace(settings, lesson_title=lesson.title, accuracy_target=lesson.accuracy_threshold,
                        weights_file=lesson.weights or "",
                        template=template if template and template.is_file() else None,
@@ -394,6 +398,8 @@ def _print_result(result) -> None:
                 print(f"      {'hidden' if test.hidden else 'public'} test failed: {terminal(test.message)}")
     for name, points in result.manual.items():
         print(f"  {name:<16} graded by hand ({points:g} points, not in this score)")
+    if result.manual:
+        print(f"  {result.points_split()}")
     if result.accuracy is not None:
         print(f"  test accuracy measured from the weights: {result.accuracy:.2%}")
     for flag in result.flags:

@@ -32,6 +32,7 @@ class DatasetInfo:
     files: ClassVar[dict[bool, tuple[str, ...]]]  # train? -> the split's files in ``folder``
     sizes: ClassVar[dict[bool, int]]            # train? -> images in the full split
     sample_sizes: ClassVar[dict[bool, int]]     # train? -> images in the bundled sample (dlcourse/sample_data)
+    sample_files: ClassVar[dict[bool, tuple[str, ...]]]  # train? -> the split's files in the bundled sample
     shape: ClassVar[tuple[int, int, int]]       # one image: channels, height, width
     classes: ClassVar[list[str]]
     reader_class: ClassVar[str]                 # the dlcourse.data class that reads it (and subclasses this one)
@@ -51,6 +52,7 @@ class MNISTInfo(DatasetInfo):
              False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
     sizes = {True: 60_000, False: 10_000}
     sample_sizes = {True: 500, False: 1000}
+    sample_files = files
     shape = (1, 28, 28)
     classes = [str(digit) for digit in range(10)]
     reader_class = "MNIST"
@@ -64,6 +66,7 @@ class CIFAR10Info(DatasetInfo):
     files = {True: tuple(f"data_batch_{i}" for i in range(1, 6)), False: ("test_batch",)}
     sizes = {True: 50_000, False: 10_000}
     sample_sizes = {True: 200, False: 500}
+    sample_files = {True: ("data_batch_1",), False: ("test_batch",)}  # the sample's 200 fit one batch
     shape = (3, 32, 32)
     classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
     reader_class = "CIFAR10"

@@ -16,6 +16,7 @@ fresh machine without internet.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from dataclasses import dataclass
 from textwrap import shorten
@@ -24,7 +25,7 @@ from pathlib import Path
 from .course import COURSE_FILE, Course
 from .grading.batch import grade_batch
 from .grading.collect import CollectOptions
-from .grading.preflight import PreflightProblem, check_data
+from .grading.preflight import PreflightProblem, check_data, is_sample
 from .grading.result import GradeResult
 from .grading.rows import OutputSettings
 from .grading.safe_text import terminal
@@ -92,7 +93,8 @@ def run_demo(course: Course, out: Path, workers: int | None = None, lessons: lis
         if note:
             print(f"   note: {note}")
         print(f"   gradebook: {grades / 'gradebook.csv'}\n   report:    {grades / 'report.html'}\n"
-              f"   feedback:  {grades / 'feedback'} (a page per submission, as students get them)")
+              f"   feedback:  {grades / 'feedback'} (a page per submission, as students get them)\n"
+              f"   the same batch through `dlcourse grade`: {regrade_command(course, lesson, submissions, data, out)}")
     if not (lessons or every):
         print("\nEvery lesson with every typical mistake (minutes per lesson): dlcourse demo --all")
     print("\nNext: open the report and the feedback pages above; then grade your own class's submissions with "
@@ -123,6 +125,14 @@ def shared_weights_note(batch: DemoBatch) -> str | None:
     return (f"{', '.join(shared)} submit the reference's weights, so the report lists them with reference.zip "
             f"under \"Possible copies\" (identical weights) and their accuracies are the same: the copy check "
             f"working as intended on demo submissions, not a grading fault")
+
+
+def regrade_command(course: Course, lesson: Lesson, submissions: Path, data: Path, out: Path) -> str:
+    """The ``dlcourse grade`` command that grades the demo's batch of ``lesson`` again, on the
+    data the demo used (the bundled sample is named: it is no data folder a course configures)."""
+    words = ["dlcourse", "--course", str(course.root), "grade", str(submissions), "--lesson", lesson.id,
+             *(["--data", str(data)] if is_sample(data) else []), "--out", str(out / lesson.id / "regraded")]
+    return shlex.join(words)
 
 
 def _choose_data(lessons: list[Lesson]) -> Path:

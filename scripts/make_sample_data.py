@@ -44,7 +44,7 @@ def write_cifar10(full: Path) -> None:
     folder = SAMPLE_DIR / CIFAR10.folder
     folder.mkdir(parents=True, exist_ok=True)
     for train in (True, False):
-        name = CIFAR10.files[train][0]  # the sample's training images fit in one batch
+        (name,) = CIFAR10.sample_files[train]  # the sample's training images fit in one batch
         ds = CIFAR10(full, train=train, download=False)
         idx = pick(len(ds), CIFAR10.sample_sizes[train], seed=int(train))
         batch = {b"batch_label": f"dlcourse sample ({name})".encode(),

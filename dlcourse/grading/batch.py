@@ -25,9 +25,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Generator, Protocol
 
-from .collect import NOTEBOOKS, BatchRecord, CollectOptions, collect, prepare, save_result, saved_result
+from .collect import BatchRecord, CollectOptions, collect, prepare, save_result, saved_result
 from .figures import warm_up
-from .inputs import Discovery, Entry, content_hash, discover
+from .inputs import NOTEBOOKS, Discovery, Entry, content_hash, discover, notebook_names
 from .judge_client import Judge, JudgeFailed
 from .pipeline import GradingInterrupted, GradingOptions, grade_submission
 from .preflight import lesson_files
@@ -98,7 +98,8 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
                           while_judging=warm_up if shard is None and execution is None else None)
     # Each worker's judge pre-starts its next kernel while it grades (kernel_pool.KernelPool), except
     # near the end, where no next submission may come to that worker.
-    jobs = [(entry, replace(base, keep_notebook=out / NOTEBOOKS / f"{entry.key}.ipynb",
+    notebooks = notebook_names(found.entries)   # of the whole input: a shard names them as the others do
+    jobs = [(entry, replace(base, keep_notebook=out / NOTEBOOKS / notebooks[entry.key],
                             prestart=prestart and index < len(pending) - workers))
             for index, entry in enumerate(pending)]
     execution = execution or Threads(workers)

@@ -5,7 +5,8 @@ Grading (threads, Dask workers or one shard of a job array; batch.py) writes onl
 its own submissions::
 
     OUT/results/<key>.json       one GradeResult (plus the content and autograder hashes it graded)
-    OUT/notebooks/<key>.ipynb    the executed notebook
+    OUT/notebooks/<stem>.ipynb   the executed notebook, named by the submission (inputs.notebook_names:
+                                 alice.zip -> alice.ipynb; alice.zip beside alice.ipynb -> alice (zip).ipynb)
     OUT/batch.json               what the batch grades: the input folder, its layout (--layout) and
                                  the autograder's hash (every run writes the same bytes, so shards
                                  may race on it)
@@ -32,7 +33,6 @@ from .result import GRADER_SIDE, GradeResult
 from .rows import OutputSettings
 
 RESULTS = "results"
-NOTEBOOKS = "notebooks"
 BATCH_FILE = "batch.json"
 
 

@@ -14,13 +14,15 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 from .reader.entries import Discovery, Entry, SetAside, Student
+from .reader.files import stem_of
 from .reader.layouts import discover as read_layout
 
-__all__ = ["Discovery", "Entry", "SetAside", "Student", "content_hash", "discover"]   # the rows: the reader's seam
+__all__ = ["Discovery", "Entry", "SetAside", "Student", "content_hash", "discover", "notebook_names"]   # the rows: the reader's seam
 
 
 def discover(target: Path, layout: str | None = None, lesson_files: Sequence[str] = ()) -> Discovery:
@@ -28,6 +30,22 @@ def discover(target: Path, layout: str | None = None, lesson_files: Sequence[str
     :mod:`.reader.layouts` for the names. ``lesson_files``: the lesson's notebook and weights
     names (:func:`.preflight.lesson_files`), by which a loose upload's name says its student."""
     return read_layout(target, layout, lesson_files)
+
+
+NOTEBOOKS = "notebooks"   # OUT's folder of the executed notebooks, named by notebook_names
+
+
+def notebook_names(entries: Sequence[Entry]) -> dict[str, str]:
+    """Entry key -> the file its executed notebook is saved as in OUT/notebooks: the submission's
+    stem (``alice.zip`` -> ``alice.ipynb``); where entries share a stem, as ``alice.zip`` and
+    ``alice.ipynb`` may, each but a suffixless one (a folder ``alice``) keeps its suffix in
+    brackets (``alice (zip).ipynb``, ``alice (ipynb).ipynb``). Unique, as the keys are: a key is
+    its stem and its suffix, and no key holds a space or a bracket. Stems compare case-folded,
+    so that names differ on a file system that ignores case too."""
+    split = {entry.key: (stem_of(entry.key), entry.key[len(stem_of(entry.key)):]) for entry in entries}
+    shared = Counter(stem.casefold() for stem, _ in split.values())
+    return {key: f"{stem} ({suffix.lstrip('.')}).ipynb" if suffix and shared[stem.casefold()] > 1 else f"{stem}.ipynb"
+            for key, (stem, suffix) in split.items()}
 
 
 def content_hash(source: Path | Entry) -> str:

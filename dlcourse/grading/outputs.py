@@ -15,7 +15,7 @@ from .answer_sheet import hand_grade_warning, keep_filled_sheet, write_answer_sh
 from .feedback import write_feedback
 from .figures import warmed_up
 from .gradebook import write_csv, write_gradebook, write_report
-from .inputs import Discovery
+from .inputs import Discovery, notebook_names
 from .lms_export import EXPORTS, export_path, write_exports
 from .result import GradeResult
 from .report_html import write_html_report
@@ -37,7 +37,7 @@ def write_outputs(out: Path, found: Discovery, results: dict[str, GradeResult],
     write_answer_sheet(out, rows, settings.lesson_title or settings.assignment)
     warnings += remove_stale(out, settings)
     if settings.feedback != "none":
-        write_feedback(out, rows, settings.lesson_title or settings.assignment,
+        write_feedback(out, rows, settings.lesson_title or settings.assignment, notebook_names(found.entries),
                        unit=settings.late.unit if settings.late else "day", target=settings.accuracy_target,
                        zip_too=settings.feedback == "zip")
     copies = find_copies(found, results, weights_file=settings.weights_file, template=settings.template)

@@ -149,10 +149,20 @@ class GradeResult:
 
     def student_summary(self) -> str:
         if self.status == "ok":
-            return "Graded. Public test results are below; hidden tests count once grades are published."
-        if self.status == "flagged":
-            return "Graded; your instructor will review this submission before grades are published."
-        return f"{self.status}: {self.reason}"
+            summary = "Graded. Public test results are below; hidden tests count once grades are published."
+        elif self.status == "flagged":
+            summary = "Graded; your instructor will review this submission before grades are published."
+        else:
+            summary = f"{self.status}: {self.reason}"
+        return summary + (f"\n{self.points_split()}" if self.manual else "")
+
+    def points_split(self) -> str:
+        """The lesson's points as a student should read their score: how many the autograder
+        grades, and how many more are graded by hand (Gradescope's autograder score counts only
+        the first)."""
+        hand = sum(self.manual.values())
+        return (f"The autograder grades {self.possible:g} of this assignment's {self.possible + hand:g} points; "
+                f"the other {hand:g} ({', '.join(self.manual)}) are graded by hand and added once graded.")
 
 
 def manual_entry(name: str, points: float, answer: str | None) -> dict:

@@ -7,6 +7,7 @@ import csv
 import gzip
 import pickle
 import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -112,6 +113,25 @@ def test_the_demo_states_the_bundled_samples_test_set_sizes_as_they_are():
     assert SAMPLE_TEST_IMAGES == {"MNIST": mnist, "CIFAR-10": cifar}
 
 
+def test_the_bundled_sample_passes_the_data_check_and_a_partial_copy_of_it_does_not(tmp_path):
+    """The sample holds one CIFAR-10 training batch of five: the demo's batches can be graded
+    again on it with `dlcourse grade`, while a course's own folder must still hold all five."""
+    from dlcourse.demo import regrade_command
+    from dlcourse.grading.preflight import PreflightProblem, check_data
+
+    course = Course(ROOT)
+    cifar = course.lesson("cifar-cnn")
+    check_data(cifar, SAMPLE_DIR)   # refused before: data_batch_2 not found
+    partial = tmp_path / "data"
+    shutil.copytree(SAMPLE_DIR, partial)
+    with pytest.raises(PreflightProblem, match="data_batch_2 not found"):
+        check_data(cifar, partial)
+    on_sample = regrade_command(course, cifar, tmp_path / "subs", SAMPLE_DIR, tmp_path / "out")
+    assert f"grade {tmp_path / 'subs'} --lesson cifar-cnn --data {SAMPLE_DIR} --out" in on_sample
+    assert "--data" not in regrade_command(course, cifar, tmp_path / "subs", partial, tmp_path / "out"), \
+        "a configured data folder is the one `dlcourse grade` reads anyway"
+
+
 def test_demo_help_says_what_it_builds_where_and_what_the_lessons_are(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--help"])
@@ -178,3 +198,13 @@ def test_the_demo_on_a_fresh_clone_prints_the_grades_of_its_batch(tmp_path, caps
         gradebook = {row["submission"]: (row["status"], float(row["score"]), float(row["possible"]))
                      for row in csv.DictReader(file)}
     assert gradebook == {name: row[:3] for name, row in rows.items()}   # the printed rows are the gradebook's
+    command = next(line.split(": ", 1)[1] for line in printed.splitlines()
+                   if "the same batch through `dlcourse grade`" in line)
+    words = shlex.split(command)
+    assert words[0] == "dlcourse" and words[words.index("--data") + 1] == str(SAMPLE_DIR)
+    with data_dir_set_to(empty):   # as the demo ran: no data configured, the sample named
+        assert main(words[1:]) == 0, "the command the demo prints grades its batch again"
+    with open(out / LESSON / "regraded" / "gradebook.csv", newline="") as file:
+        again = {row["submission"]: (row["status"], float(row["score"]), float(row["possible"]))
+                 for row in csv.DictReader(file)}
+    assert again == gradebook

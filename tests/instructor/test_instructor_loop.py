@@ -281,7 +281,7 @@ def feedback_batch(tmp_path: Path) -> tuple[Discovery, dict[str, GradeResult]]:
     results[alan.key].questions["model"].score = 0
     found.entries[1].notes.append("the notebook was found in a subfolder: graded it")
     (tmp_path / "notebooks").mkdir()
-    (tmp_path / "notebooks" / f"{alan.key}.ipynb").write_text("{}")
+    (tmp_path / "notebooks" / "turingalan_LATE_1002_56_dense.ipynb").write_text("{}")   # notebook_names: the stem
     return found, results
 
 
@@ -309,10 +309,40 @@ def test_a_feedback_page_per_student_with_every_element_and_nobody_elses_data(tm
                  "found in a subfolder", 'href="graded-notebook.ipynb"'):
         assert part in alan, part
     assert (tmp_path / "feedback" / "1002" / "graded-notebook.ipynb").is_file()
+    assert "graded so far" not in alan and "final score" in alan, "the sheet is given: the penalty is of all 10 points"
     for other in ("Ada", "Grace", "lovelaceada", "hoppergrace", "1001", "1003"):
         assert other not in alan, f"another student's data on Alan's page: {other}"
     with zipfile.ZipFile(tmp_path / "feedback.zip") as archive:
         assert "1002/feedback.html" in archive.namelist()
+
+
+def test_executed_notebooks_are_named_by_the_submissions_stem_and_never_collide(tmp_path):
+    """``reference.zip`` -> ``reference.ipynb`` (not ``reference.zip.ipynb``); a stem two entries
+    share keeps each one's suffix, and each student's page gets their own notebook."""
+    from dlcourse.grading.inputs import notebook_names
+
+    labels = ["reference.zip", "untouched-stub.ipynb", "carl.tar.gz", "alice.zip", "alice.ipynb", "alice",
+              "Bob.zip", "bob.ipynb", "a b.zip", "a_b.zip"]
+    names = notebook_names([Entry(tmp_path / label, label, [Student(label)]) for label in labels])
+    assert (names["reference.zip"], names["untouched-stub.ipynb"], names["carl.tar.gz"]) == \
+        ("reference.ipynb", "untouched-stub.ipynb", "carl.ipynb")
+    assert (names["alice.zip"], names["alice.ipynb"], names["alice"]) == \
+        ("alice (zip).ipynb", "alice (ipynb).ipynb", "alice.ipynb")
+    assert (names["Bob.zip"], names["bob.ipynb"]) == ("Bob (zip).ipynb", "bob (ipynb).ipynb"), "apart where case is not"
+    assert len({name.casefold() for name in names.values()}) == len(labels), names
+    assert all(not name.endswith((".zip.ipynb", ".ipynb.ipynb")) for name in names.values())
+
+    students = {"alice.zip": "alice-a", "alice.ipynb": "alice-b"}   # two students whose files share a stem
+    found = Discovery([Entry(tmp_path / label, label, [Student(key)], layout="plain")
+                       for label, key in students.items()], [])
+    results = {entry.key: result(entry.label, 4, 4) for entry in found.entries}
+    (tmp_path / "notebooks").mkdir()
+    for label in students:
+        (tmp_path / "notebooks" / names[label]).write_text(f'{{"executed": "{label}"}}')
+    write_outputs(tmp_path, found, results, OutputSettings())
+    for label, key in students.items():
+        copied = tmp_path / "feedback" / key / "graded-notebook.ipynb"
+        assert copied.read_text() == f'{{"executed": "{label}"}}', "each page links its own submission's notebook"
 
 
 def test_moodle_feedback_folders_follow_moodles_download_names(tmp_path):

@@ -18,7 +18,7 @@ from dlcourse.grading.answer_sheet import SHEET_CSV, read_hand_grades
 from dlcourse.grading.inputs import Discovery, Entry, Student
 from dlcourse.grading.late import LatePolicy, LateSettings, read_extensions
 from dlcourse.grading.outputs import write_outputs
-from dlcourse.grading.rows import OutputSettings
+from dlcourse.grading.rows import HandGrade, OutputSettings
 from dlcourse.grading.similarity import who
 from helpers.gradebooks import canvas_like, read_rows
 from helpers.paths import ROOT
@@ -115,8 +115,35 @@ def test_a_sheet_of_strangers_and_blank_rows_is_said_and_ungraded_is_not_zero(tm
     assert "2 written answer(s) not graded yet" in said[0], "Alan's blank row and Grace's absent one"
     pages = [p.read_text() for p in sorted((tmp_path / "feedback").glob("*/feedback.html"))]
     alan, ada = (next(page for page in pages if name in page) for name in ("Alan Turing", "Ada Lovelace"))
-    assert "<th>graded by hand</th><td>2 / 2</td>" in ada
-    assert "<th>graded by hand</th><td>not graded yet</td>" in alan and "0 / 2" not in alan
+    assert '<th>graded by hand</th><td id="by-hand">2 / 2</td>' in ada
+    assert '<th>graded by hand</th><td id="by-hand">not graded yet (2 points)</td>' in alan and "0 / 2" not in alan
+
+
+def test_before_the_hand_grades_a_students_page_and_results_say_what_is_still_to_be_graded(tmp_path):
+    """8 autograded points and 2 by hand: a full autograded score reads 8 of 10 so far, not 8 / 8."""
+    from dlcourse.grading.feedback import page_context
+
+    found, results = canvas_like(tmp_path)
+    write_outputs(tmp_path, found, results, OutputSettings())
+    ada = (tmp_path / "feedback" / "1001" / "feedback.html").read_text()
+    assert "8 graded by the autograder and 2 graded by hand" in ada and "worth 10 points" in ada
+    assert '<td id="autograded">8 / 8</td>' in ada
+    assert '<td id="by-hand">not graded yet (2 points)</td>' in ada
+    assert "<th>score so far</th><td id=\"final\"><strong>8 / 10</strong>" in ada
+    assert "2 of the 10 points are graded by hand and not graded yet" in ada
+    assert "more_epochs (graded by hand)" in ada and "train longer, it overfits" in ada, "the written answer is shown"
+    late = LatePolicy(DUE, penalty_percent=10)
+    write_outputs(tmp_path, found, results, OutputSettings(late=late))
+    alan = (tmp_path / "feedback" / "1002" / "feedback.html").read_text()
+    assert "&minus;10% of the 8 points graded so far = &minus;0.8 points" in alan, "the penalty's base is said"
+    assert [r["final"] for r in read_rows(tmp_path / "gradebook.csv")][:1] == ["8"], "the gradebook is as it was"
+    row = next(r for r in OutputSettings().rows(found, results) if r.student.key == "1001")
+    graded = replace(row, hand_counted=True, hand={"more_epochs": HandGrade(2.0, "")})
+    done = page_context(graded, "dense-mnist")
+    assert (done["final"], done["possible"], done["hand_pending"]) == (10, 10, 0), "once graded, nothing is pending"
+    summary = results[found.entries[0].key].to_gradescope()["output"]
+    assert "The autograder grades 8 of this assignment's 10 points; the other 2 (more_epochs) are graded by hand" \
+        in summary
 
 
 def test_the_reports_total_counts_the_hand_points_once_merged(tmp_path):

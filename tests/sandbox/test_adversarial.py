@@ -332,7 +332,7 @@ def _digest(path: Path) -> str:
 
 
 def executed_output(out: Path, name: str) -> str:
-    notebook = nbformat.read(out / "notebooks" / f"{name}.zip.ipynb", as_version=4)
+    notebook = nbformat.read(out / "notebooks" / f"{name}.ipynb", as_version=4)
     return "".join(o.get("text", "") for c in notebook.cells for o in c.get("outputs", []))
 
 
@@ -460,7 +460,7 @@ def test_answers_costly_to_build_are_refused_not_built(attacked, name):
 
 def test_the_saved_notebook_stays_small_valid_json(attacked):
     results, out, *_ = attacked
-    path = out / "notebooks" / "display-flood.zip.ipynb"
+    path = out / "notebooks" / "display-flood.ipynb"
     assert path.stat().st_size < 12 * 2**20
     nbformat.read(path, as_version=4)
     assert "cut by the grader" in executed_output(out, "display-flood")

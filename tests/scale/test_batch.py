@@ -154,7 +154,7 @@ def test_report_summarises_the_batch(mixed):
     assert (out / "scores.png").read_bytes()[:4] == b"\x89PNG"
     html = (out / "report.html").read_text()   # its figures drawn after the warm-up the judges ran beside
     assert '<img alt="score distribution of model" src="data:image/svg+xml;base64,' in html and 'id="accuracy-figure"' in html
-    assert (out / "notebooks" / "reference.zip.ipynb").is_file()
+    assert (out / "notebooks" / "reference.ipynb").is_file(), "named by the stem: no reference.zip.ipynb"
 
 
 def test_a_rerun_reuses_results_and_force_regrades(mixed, tmp_path):

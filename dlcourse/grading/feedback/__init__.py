@@ -26,6 +26,7 @@ from pathlib import Path
 from ...atomic import atomic_file, write_atomically
 from ..gradebook import late_text
 from ..html import render
+from ..inputs import NOTEBOOKS
 from ..rows import StudentRow
 
 PAGE = "feedback.html"
@@ -75,26 +76,32 @@ def page_context(row: StudentRow, lesson: str, unit: str = "day", target: float 
                  for t in question.tests]
         questions.append({"name": question.name, "score": question.score, "possible": question.possible,
                           "verification": question.verification, "tests": tests})
+    # Every question graded by hand is listed, graded or not: the page's total is the lesson's
+    # (autograded + by hand), so that "22 / 24" never reads as done while 2 points wait for a grader.
+    given = row.hand if row.hand_counted else {}
     hand = [{"name": name, "possible": possible, "answer": result.answers.get(name, ""),
-             "points": row.hand[name].points if name in row.hand else None,
-             "comment": row.hand[name].comment if name in row.hand else ""}
-            for name, possible in result.manual.items()] if row.hand_counted else []
+             "points": given[name].points if name in given else None,
+             "comment": given[name].comment if name in given else ""}
+            for name, possible in result.manual.items()]
     lateness = row.lateness
     return {"lesson": lesson, "student": row.student.name or row.student.key, "submission": entry.label,
             "submitted_at": row.submitted_at, "status": result.status, "reason": result.reason,
-            "score": result.score, "auto_possible": result.possible, "hand_counted": row.hand_counted,
-            "hand_points": sum(g.points or 0 for g in row.hand.values()), "hand_possible": row.manual_possible,
-            "hand_graded": sum(1 for name in result.manual if name in row.hand and row.hand[name].points is not None),
+            "score": result.score, "auto_possible": result.possible,
+            "hand_points": sum(h["points"] or 0 for h in hand), "hand_possible": sum(result.manual.values()),
+            "hand_graded": sum(1 for h in hand if h["points"] is not None),
+            "hand_pending": sum(h["possible"] for h in hand if h["points"] is None),
             "late_units": lateness.units, "late_unit": unit, "late_text": late_text(lateness.seconds),
             "penalty_percent": lateness.penalty_percent, "penalty_points": row.penalty_points,
-            "late_note": lateness.note, "final": row.final, "possible": row.possible,
+            "penalty_of": row.possible,   # the points it is a share of: the autograded ones, until hand grades are given
+            "late_note": lateness.note, "final": row.final, "possible": result.possible + sum(result.manual.values()),
             "accuracy": result.accuracy, "target": target, "questions": questions, "hand": hand,
             "notes": row.every_note, "notebook": notebook}
 
 
-def write_feedback(out: Path, rows: list[StudentRow], lesson: str, *, unit: str = "day",
+def write_feedback(out: Path, rows: list[StudentRow], lesson: str, notebooks: dict[str, str], *, unit: str = "day",
                    target: float | None = None, zip_too: bool = True) -> int:
-    """Write a folder per graded student (and feedback.zip); return how many pages were written."""
+    """Write a folder per graded student (and feedback.zip); return how many pages were written.
+    ``notebooks``: entry key -> its executed notebook's name in OUT/notebooks (:func:`.inputs.notebook_names`)."""
     folder = out / "feedback"
     if folder.exists():
         shutil.rmtree(folder)   # a student dropped from a rerun must not keep an old page
@@ -104,9 +111,9 @@ def write_feedback(out: Path, rows: list[StudentRow], lesson: str, *, unit: str 
             continue
         mine = folder / folder_name(row)
         mine.mkdir(parents=True, exist_ok=True)
-        executed = out / "notebooks" / f"{row.entry.key}.ipynb"
+        executed = out / NOTEBOOKS / notebooks.get(row.entry.key, "")
         notebook = ""
-        if executed.is_file():
+        if row.entry.key in notebooks and executed.is_file():
             notebook = NOTEBOOK
             shutil.copyfile(executed, mine / notebook)
         write_atomically(mine / PAGE, render("feedback.html.j2", **page_context(row, lesson, unit, target, notebook)))
