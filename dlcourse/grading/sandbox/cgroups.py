@@ -175,6 +175,15 @@ class Cgroups:
         return found
 
     def kill_all(self) -> None:
+        """Kill every process in these groups. A loop that reads their list and kills it can be
+        outrun by processes that fork (student code's fork bomb: a pid read has forked and left
+        before its kill lands), so the kernel first stops their forks (:func:`fork_stop`)."""
+        stop = fork_stop(self.dirs)
+        if stop is not None:
+            try:
+                stop[0].write_text(stop[1])
+            except OSError:
+                pass   # the group is going already: the loop does the rest
         for _ in range(250):   # up to 2.5 s, looked at every 10 ms: a killed group empties in a few
             remaining = self.pids()
             if not remaining:
@@ -218,6 +227,19 @@ def _v2() -> bool:
     return (CGROUP_ROOT / "cgroup.controllers").is_file()
 
 
+def fork_stop(dirs: list[Path]) -> tuple[Path, str] | None:
+    """The file of the groups ``dirs`` to write, and what, so that none of their processes can
+    start another while they are killed: v2's ``cgroup.kill`` (kernel 5.14+) kills them all at
+    once. Else (v1, older v2) the pids group's limit set to 0 makes every fork and new thread
+    fail, so the processes listed are all there are, and the kill loop ends them. (v1's freezer
+    would stop forks too, but runs get no freezer group: a fourth hierarchy to make and join.)"""
+    for name, value in (("cgroup.kill", "1"), ("pids.max", "0")):
+        for folder in dirs:
+            if (folder / name).is_file():
+                return folder / name, value
+    return None
+
+
 @functools.cache
 def _sweep_once(pid: int) -> None:
     """:func:`sweep_gone_owners`, once per process (``pid``: a forked child sweeps anew)."""
@@ -228,8 +250,12 @@ def sweep_gone_owners() -> None:
     """Remove the groups that gone owners left where this process makes its own, after killing
     what still runs in them. Only groups named as this module names them and
     owned by this process's user are looked at: nothing else here is touched."""
-    parents = {_own_cgroup(""), CGROUP_ROOT} if _v2() else {_own_cgroup(c) for c in ("memory", "pids", "cpu")}
-    for parent in parents:
+    if _v2():
+        parents = [_own_cgroup(""), CGROUP_ROOT]
+    else:
+        parents = [_own_cgroup(c) for c in ("memory", "pids", "cpu")]   # in the order of a group's dirs
+    gone: dict[str, list[Path]] = defaultdict(list)   # v1: a judge's group has a folder in each hierarchy
+    for parent in dict.fromkeys(parents):   # each once (v2: our own group may be the root)
         try:
             entries = list(os.scandir(parent))
         except OSError:
@@ -241,6 +267,8 @@ def sweep_gone_owners() -> None:
             except OSError:
                 continue
             if found and ours and owner_gone(found):
-                group = Cgroups([Path(entry.path)], 2 if _v2() else 1, ())
-                group.kill_all()
-                group.remove()
+                gone[entry.name].append(Path(entry.path))
+    for dirs in gone.values():   # killed as one: its pids folder stops the forks of what its memory folder lists
+        group = Cgroups(dirs, 2 if _v2() else 1, ())
+        group.kill_all()
+        group.remove()

@@ -198,7 +198,7 @@ def remove_tree(path: Path) -> None:
     :data:`FOLDERS_HELD` open at once: a folder deeper than that is first moved up into ``path``
     and removed from there. Never follows a link."""
     try:
-        top = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        top = _open_folder(path)
     except FileNotFoundError:
         return
     except NotADirectoryError:
@@ -217,7 +217,7 @@ def remove_tree(path: Path) -> None:
                 os.unlink(entry.name, dir_fd=fd)
             if child is not None:
                 if len(stack) < FOLDERS_HELD:
-                    stack.append((os.open(child, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd), child))
+                    stack.append((_open_folder(child, fd), child))
                 else:  # one descriptor per level would run out (EMFILE) on a tree thousands deep
                     os.rename(child, f".deep-{secrets.token_hex(8)}", src_dir_fd=fd, dst_dir_fd=top)
                 continue
@@ -229,6 +229,22 @@ def remove_tree(path: Path) -> None:
         for fd, _ in stack:
             os.close(fd)
     os.rmdir(path)
+
+
+def _open_folder(name: str | Path, dir_fd: int | None = None) -> int:
+    """A descriptor of the folder ``name`` (never a link), opened even where a run closed it to
+    its owner (mode 0: a grader that is not root may not read it, and student code runs as the
+    grader's user there): it is first opened up through a descriptor that needs no access."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    try:
+        return os.open(name, flags, dir_fd=dir_fd)
+    except PermissionError:
+        reference = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+        try:
+            os.chmod(f"/proc/self/fd/{reference}", 0o700)   # fchmod refuses an O_PATH descriptor
+        finally:
+            os.close(reference)
+        return os.open(name, flags, dir_fd=dir_fd)
 
 
 def _tree_memory_mb(pid: int, seen: dict[int, psutil.Process]) -> float:
