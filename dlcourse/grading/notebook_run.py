@@ -47,7 +47,7 @@ OTTER_CALL = re.compile(r"grader\.(check|check_all|export)\(.*\)")
 ANSWER_CELL = ("__import__('dlcourse.grading.oracle', fromlist=['answer']).answer("
                "get_ipython().user_ns, {request!r}, {answer!r})")
 CUDA_CELL = "__import__('dlcourse.grading.cuda_on_cpu', fromlist=['install']).install({flag!r})"
-RELEASE_CELL = "__import__('dlcourse.grading.trim', fromlist=['release_freed_memory']).release_freed_memory()"
+TRIM_CELL = "__import__('dlcourse.grading.trim', fromlist=['after_each_cell']).after_each_cell(get_ipython(), {on!r})"
 # A pre-started kernel (judge.py's pool): what it imports before its submission is known, and
 # the move into the notebook's folder once it is (both leave no name in the notebook's namespace).
 WARM_MODULES = ("torch",)   # ~2 s of every graded notebook's first cell; torchvision stays out (data.py)
@@ -83,10 +83,11 @@ def main(run_dir: Path, held: bool = False) -> None:
             cuda_flag = run_dir / "home" / "cuda-on-cpu"
             if _asks_for_cuda(nb, submission):
                 _run_hidden(client, CUDA_CELL.format(flag=str(cuda_flag)))
+            _run_hidden(client, TRIM_CELL.format(on=True))  # what each cell freed, before the next cell or the tests (trim.py)
             for index, cell in enumerate(nb.cells):
                 write_message(channel, {"event": "cell", "source": cell.source[:2000]})
                 client.execute_cell(cell, index)
-                _run_hidden(client, RELEASE_CELL)  # what the cell freed, before the next cell or the tests (trim.py)
+            _run_hidden(client, TRIM_CELL.format(on=False))  # each answer trims on its own (oracle.py)
             _cap_outputs(nb)
             write_message(channel, {"event": "ready", "cell_errors": _cell_errors(nb), "cuda_on_cpu": cuda_flag.exists()},
                           [nbformat.writes(nb).encode()])
