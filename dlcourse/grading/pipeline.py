@@ -16,6 +16,7 @@ This process imports no torch and runs no student code; the judge runs isolated 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import threading
@@ -124,8 +125,10 @@ def grade_submission(autograder: Path, submission: Path | Entry, options: Gradin
         result.answers = written_answers(sub.notebook, list(manifest.manual))
         result.notes[:0] = sub.notes  # how the submission was read (e.g. graded as the lesson named)
         if options.keep_notebook and report.notebook:
+            executed = report.notebook.encode("utf-8")
             options.keep_notebook.parent.mkdir(parents=True, exist_ok=True)
-            options.keep_notebook.write_text(report.notebook)
+            options.keep_notebook.write_bytes(executed)
+            result.notebook_sha256 = hashlib.sha256(executed).hexdigest()
     result.evidence[:0] = evidence_of_the_judge
     assert report.outcome is not None, "a run's report has its outcome (only a refusal has none)"
     result.seconds = time.monotonic() - start

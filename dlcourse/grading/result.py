@@ -86,6 +86,9 @@ class GradeResult:
     manual: dict[str, float] = field(default_factory=dict)
     answers: dict[str, str] = field(default_factory=dict)   # their written answers (written.py)
     predictions: str = ""    # classes the weights predict on the clean room's fixed images (similarity.py)
+    # SHA-256 of the executed notebook saved for this result (OUT/notebooks): the only file its
+    # feedback page may attach, whatever an earlier run or another entry left under that name
+    notebook_sha256: str = ""
     # the grader's own record of its failure, for an instructor (e.g. the judge's log's last lines,
     # judge_client.py): made safe, but it may quote student output and says so; never shown to students
     evidence: list[str] = field(default_factory=list)

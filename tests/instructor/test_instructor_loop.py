@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import zipfile
 from pathlib import Path
 
@@ -281,8 +282,14 @@ def feedback_batch(tmp_path: Path) -> tuple[Discovery, dict[str, GradeResult]]:
     results[alan.key].questions["model"].score = 0
     found.entries[1].notes.append("the notebook was found in a subfolder: graded it")
     (tmp_path / "notebooks").mkdir()
-    (tmp_path / "notebooks" / "turingalan_LATE_1002_56_dense.ipynb").write_text("{}")   # notebook_names: the stem
+    results[alan.key].notebook_sha256 = executed(tmp_path / "notebooks" / "turingalan_LATE_1002_56_dense.ipynb", "{}")
     return found, results
+
+
+def executed(path: Path, text: str) -> str:
+    """An executed notebook saved at ``path`` as grading saves one; its digest, which the result records."""
+    path.write_bytes(text.encode())
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def feedback_settings(tmp_path: Path) -> OutputSettings:
@@ -337,12 +344,52 @@ def test_executed_notebooks_are_named_by_the_submissions_stem_and_never_collide(
                        for label, key in students.items()], [])
     results = {entry.key: result(entry.label, 4, 4) for entry in found.entries}
     (tmp_path / "notebooks").mkdir()
-    for label in students:
-        (tmp_path / "notebooks" / names[label]).write_text(f'{{"executed": "{label}"}}')
+    for entry in found.entries:
+        results[entry.key].notebook_sha256 = executed(tmp_path / "notebooks" / names[entry.key], f'{{"executed": "{entry.key}"}}')
     write_outputs(tmp_path, found, results, OutputSettings())
     for label, key in students.items():
         copied = tmp_path / "feedback" / key / "graded-notebook.ipynb"
         assert copied.read_text() == f'{{"executed": "{label}"}}', "each page links its own submission's notebook"
+
+
+def test_a_page_attaches_only_the_notebook_saved_with_its_result(tmp_path):
+    """A notebook left under a row's name by an earlier run (the same student's, or another's
+    whose name was the same once made safe) is not that row's: a refused submission, which
+    saves none, and a result saved with another digest get no notebook on their page."""
+    from dlcourse.grading.inputs import notebook_names
+
+    keys = ["carol.ipynb", "bob_1.ipynb", "dave.zip"]
+    found = Discovery([Entry(tmp_path / key, key, [Student(key.split(".")[0])], layout="plain") for key in keys], [])
+    names = notebook_names(found.entries)
+    results = {entry.key: result(entry.label, 4, 4) for entry in found.entries}
+    results["carol.ipynb"].status = "invalid-notebook"   # refused this run: no notebook saved
+    (tmp_path / "notebooks").mkdir()
+    executed(tmp_path / "notebooks" / names["carol.ipynb"], '{"executed": "carol.zip, an earlier run"}')
+    results["bob_1.ipynb"].notebook_sha256 = executed(tmp_path / "notebooks" / "elsewhere.ipynb", '{"executed": "bob_1"}')
+    executed(tmp_path / "notebooks" / names["bob_1.ipynb"], '{"executed": "bob+1, an earlier run"}')
+    results["dave.zip"].notebook_sha256 = executed(tmp_path / "notebooks" / names["dave.zip"], '{"executed": "dave"}')
+    write_outputs(tmp_path, found, results, OutputSettings())
+    feedback = tmp_path / "feedback"
+    assert not (feedback / "carol" / "graded-notebook.ipynb").exists()
+    assert "graded-notebook.ipynb" not in (feedback / "carol" / "feedback.html").read_text()
+    assert not (feedback / "bob_1" / "graded-notebook.ipynb").exists()
+    assert (feedback / "dave" / "graded-notebook.ipynb").read_text() == '{"executed": "dave"}'
+
+
+def test_students_whose_folder_names_meet_once_made_safe_or_case_folded_keep_their_own_pages(tmp_path):
+    """``bob_1`` and ``bob~1`` both make ``bob_1``; ``alice`` and ``ALICE`` are one folder on macOS
+    and Windows: each gets a folder of its own, ending in a digest of the student's key, and
+    a page that is their own; a student whose name meets nobody's keeps the plain name."""
+    students = {"bob_1.zip": "bob_1", "bob~1.zip": "bob~1", "alice.zip": "alice", "ALICE2.zip": "ALICE", "carl.zip": "carl"}
+    found = Discovery([Entry(tmp_path / label, label, [Student(key)], layout="plain") for label, key in students.items()], [])
+    results = {entry.key: result(entry.label, 4, 4) for entry in found.entries}
+    write_outputs(tmp_path, found, results, OutputSettings())
+    folders = sorted(p.name for p in (tmp_path / "feedback").iterdir())
+    assert len({f.casefold() for f in folders}) == 5 and "carl" in folders, folders
+    for label, key in students.items():
+        (page,) = [p for p in (tmp_path / "feedback").glob("*/feedback.html")
+                   if f"submission <code>{label}</code>" in p.read_text()] or [None]
+        assert page is not None and (key == "carl" or page.parent.name.startswith(key.replace("~", "_") + "-")), (label, folders)
 
 
 def test_moodle_feedback_folders_follow_moodles_download_names(tmp_path):

@@ -18,9 +18,11 @@ its "Upload multiple feedback files in a zip" matches; elsewhere the student's k
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 from ...atomic import atomic_file, write_atomically
@@ -55,13 +57,25 @@ def rerunnable_input(message: str) -> str | None:
 
 
 def folder_name(row: StudentRow) -> str:
-    """The student's folder in feedback/ and feedback.zip (see the module docstring)."""
+    """The student's folder in feedback/ and feedback.zip (see the module docstring), before
+    :func:`folder_names` keeps it apart from another student's."""
     student = row.student
     if row.entry is not None and row.entry.layout == "moodle" and student.sid:
         name = f"{student.name}_{student.sid}_assignsubmission_file_"
     else:
         name = student.key
     return re.sub(r"[^\w .@-]+", "_", name).strip(" .") or "student"
+
+
+def folder_names(rows: list[StudentRow]) -> list[str]:
+    """Each row's folder: :func:`folder_name`, unless another student's is the same once made
+    safe (``bob_1`` and ``bob~1``) or once case is ignored (``alice`` and ``ALICE``, one folder
+    on macOS and Windows); then each of those ends in a digest of its student's key, so no page
+    is written over another student's."""
+    names = [folder_name(row) for row in rows]
+    students = Counter(name.casefold() for _, name in {(row.student.key, name) for row, name in zip(rows, names)})
+    return [f"{name}-{hashlib.sha256(row.student.key.encode()).hexdigest()[:8]}" if students[name.casefold()] > 1 else name
+            for row, name in zip(rows, names)]
 
 
 def page_context(row: StudentRow, lesson: str, unit: str = "day", target: float | None = None,
@@ -106,14 +120,14 @@ def write_feedback(out: Path, rows: list[StudentRow], lesson: str, notebooks: di
     if folder.exists():
         shutil.rmtree(folder)   # a student dropped from a rerun must not keep an old page
     written = 0
-    for row in rows:
+    for row, name in zip(rows, folder_names(rows)):
         if row.result is None or row.entry is None:
             continue
-        mine = folder / folder_name(row)
+        mine = folder / name
         mine.mkdir(parents=True, exist_ok=True)
         executed = out / NOTEBOOKS / notebooks.get(row.entry.key, "")
         notebook = ""
-        if row.entry.key in notebooks and executed.is_file():
+        if row.entry.key in notebooks and _is_the_one(executed, row.result.notebook_sha256):
             notebook = NOTEBOOK
             shutil.copyfile(executed, mine / notebook)
         write_atomically(mine / PAGE, render("feedback.html.j2", **page_context(row, lesson, unit, target, notebook)))
@@ -124,3 +138,12 @@ def write_feedback(out: Path, rows: list[StudentRow], lesson: str, notebooks: di
                 if path.is_file():
                     archive.write(path, path.relative_to(folder).as_posix())
     return written
+
+
+def _is_the_one(path: Path, sha256: str) -> bool:
+    """Whether ``path`` is the executed notebook saved with the result (its digest): not one an
+    earlier run, or another entry of the same name, left there."""
+    try:
+        return bool(sha256) and hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+    except OSError:
+        return False
