@@ -147,6 +147,10 @@ def test_invalid_tags_are_repaired_not_dropped(tmp_path):
     (b"<!DOCTYPE html><html>", "an HTML page"),
     (b"import torch\nprint(1)\n", "Python code"),
     (b'{"a": 1}', "not a Jupyter notebook"),
+    (b'{"cells": 5}', "not a Jupyter notebook (its cells are not a list)"),
+    (b'{"cells": {"a": 1}, "nbformat": 4}', "not a Jupyter notebook (its cells are not a list)"),
+    (b'{"worksheets": 5, "nbformat": 3}', "not a Jupyter notebook"),
+    (b'{"worksheets": [], "nbformat": 3}', "an nbformat 3 notebook that Jupyter cannot convert to 4"),
     (b"[" * 100_000 + b"]" * 100_000, f"deeper than any notebook (over {MAX_DEPTH} levels)"),
     (b'{"cells": [' + b",".join([b'{"cell_type": "raw", "metadata": {}, "source": ""}'] * (MAX_CELLS + 1))
      + b'], "metadata": {}, "nbformat": 4, "nbformat_minor": 4}', f"has {MAX_CELLS + 1} cells"),

@@ -113,9 +113,12 @@ def _json(d: Draft) -> str | None:
         raise d.refuse(f"is {what}" if what else f"is not valid JSON ({str(error)[:80]}); a notebook is JSON") from None
     if not isinstance(nb, dict) or "cells" not in nb and "worksheets" not in nb:
         raise d.refuse("is JSON, but not a Jupyter notebook (it has no cells)")
-    cells = nb.get("cells") or [c for ws in nb.get("worksheets") or [] if isinstance(ws, dict)
-                                for c in ws.get("cells") or []]
-    if isinstance(cells, list) and len(cells) > MAX_CELLS:
+    worksheets = nb.get("worksheets")
+    cells = nb["cells"] if "cells" in nb else \
+        [c for ws in worksheets if isinstance(ws, dict) for c in _list(ws.get("cells"))] if isinstance(worksheets, list) else None
+    if not isinstance(cells, list):
+        raise d.refuse("is JSON, but not a Jupyter notebook (its cells are not a list)")
+    if len(cells) > MAX_CELLS:
         raise d.refuse(f"has {len(cells)} cells; the lesson's notebook has about 60 (over {MAX_CELLS} is not read)")
     if _depth_over(nb, MAX_DEPTH):
         raise d.refuse(f"nests its JSON deeper than any notebook (over {MAX_DEPTH} levels)")
@@ -126,6 +129,10 @@ def _json(d: Draft) -> str | None:
                        f"is not read)")
     d.nb = nb
     return None
+
+
+def _list(value: object) -> list:
+    return value if isinstance(value, list) else []
 
 
 def _text(source: object) -> str:
@@ -160,7 +167,11 @@ def _format(d: Draft) -> str | None:
         d.nb.setdefault("nbformat_minor", 0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            d.nb = dict(nbformat.convert(nbformat.from_dict(d.nb), 4))
+            try:
+                d.nb = dict(nbformat.convert(nbformat.from_dict(d.nb), 4))
+            except Exception as error:  # nbformat's converter raises what the malformed parts cause; Jupyter fails alike
+                raise d.refuse(f"is an nbformat 3 notebook that Jupyter cannot convert to 4 "
+                               f"({type(error).__name__}: {str(error)[:80]})") from None
         return "an nbformat 3 notebook, converted to 4 as Jupyter does when it opens one"
     if major is None:
         d.nb["nbformat"], d.nb["nbformat_minor"] = 4, d.nb.get("nbformat_minor", 4)
