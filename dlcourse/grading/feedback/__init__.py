@@ -127,7 +127,7 @@ def write_feedback(out: Path, rows: list[StudentRow], lesson: str, notebooks: di
         mine.mkdir(parents=True, exist_ok=True)
         executed = out / NOTEBOOKS / notebooks.get(row.entry.key, "")
         notebook = ""
-        if row.entry.key in notebooks and _is_the_one(executed, row.result.notebook_sha256):
+        if _is_the_one(executed, row.result.notebook_sha256):
             notebook = NOTEBOOK
             shutil.copyfile(executed, mine / notebook)
         write_atomically(mine / PAGE, render("feedback.html.j2", **page_context(row, lesson, unit, target, notebook)))
@@ -144,6 +144,6 @@ def _is_the_one(path: Path, sha256: str) -> bool:
     """Whether ``path`` is the executed notebook saved with the result (its digest): not one an
     earlier run, or another entry of the same name, left there."""
     try:
-        return bool(sha256) and hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+        return bool(sha256) and path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256
     except OSError:
         return False

@@ -113,9 +113,12 @@ def _json(d: Draft) -> str | None:
         raise d.refuse(f"is {what}" if what else f"is not valid JSON ({str(error)[:80]}); a notebook is JSON") from None
     if not isinstance(nb, dict) or "cells" not in nb and "worksheets" not in nb:
         raise d.refuse("is JSON, but not a Jupyter notebook (it has no cells)")
-    worksheets = nb.get("worksheets")
-    cells = nb["cells"] if "cells" in nb else \
-        [c for ws in worksheets if isinstance(ws, dict) for c in _list(ws.get("cells"))] if isinstance(worksheets, list) else None
+    if "cells" in nb:
+        cells = nb["cells"]
+    elif isinstance(nb["worksheets"], list):   # nbformat 3
+        cells = [c for ws in nb["worksheets"] if isinstance(ws, dict) for c in _list(ws.get("cells"))]
+    else:
+        cells = None
     if not isinstance(cells, list):
         raise d.refuse("is JSON, but not a Jupyter notebook (its cells are not a list)")
     if len(cells) > MAX_CELLS:
