@@ -16,6 +16,7 @@ as in the notebook.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any, Callable
 
 import torch
@@ -44,11 +45,12 @@ def probe_batches(seed: int, sizes: tuple[int, ...]) -> Batches:
 
 
 def _reference_epoch(model: nn.Module, batches: Batches, lr: float, zero_grad: bool = True,
-                     steps: int | None = None) -> list[float]:
-    """The lesson's loop on ``model`` (SGD at ``lr``); ``zero_grad=False`` and ``steps`` make
-    the typical slips, to recognise them. Returns each batch's loss. Each step is plain SGD's
-    update, ``p -= lr * p.grad``, written out (what ``torch.optim.SGD.step`` does with no
-    momentum or weight decay), so the reference does not rest on the optimizer it checks."""
+                     steps: Collection[int] | None = None) -> list[float]:
+    """The lesson's loop on ``model`` (SGD at ``lr``); ``zero_grad=False`` and ``steps`` (the
+    batches after which it steps; None: each) make the typical slips, to recognise them. Returns
+    each batch's loss. Each step is plain SGD's update, ``p -= lr * p.grad``, written out (what
+    ``torch.optim.SGD.step`` does with no momentum or weight decay), so the reference does not
+    rest on the optimizer it checks."""
     loss_fn, losses = nn.CrossEntropyLoss(), []
     model.train()
     for index, (x, y) in enumerate(batches):
@@ -56,7 +58,7 @@ def _reference_epoch(model: nn.Module, batches: Batches, lr: float, zero_grad: b
             model.zero_grad()
         loss = loss_fn(model(x), y)
         loss.backward()
-        if steps is None or index < steps:
+        if steps is None or index in steps:
             with torch.no_grad():
                 for parameter in model.parameters():
                     if parameter.grad is not None:
@@ -96,11 +98,9 @@ def check_train_epoch(train_epoch: Callable, seed: int, sizes: tuple[int, ...] =
         assert not _same(model, before), (
             "train_epoch changed no parameter: after loss.backward(), call optimizer.step(); and call "
             "optimizer.zero_grad() before the backward pass, not between it and the step")
-        one_step = probe_network(seed)
-        _reference_epoch(one_step, batches, lr, steps=1)
         piled = probe_network(seed)
         _reference_epoch(piled, batches, lr, zero_grad=False)
-        assert not _same(model, one_step), (
+        assert not any(_same(model, one_step) for one_step in _one_step_epochs(seed, batches, lr)), (
             "train_epoch made one optimizer step for the whole epoch: the steps zero_grad, forward, loss, "
             "backward, step belong inside the loop, once per batch")
         assert not _same(model, piled), (
@@ -119,6 +119,19 @@ def check_train_epoch(train_epoch: Callable, seed: int, sizes: tuple[int, ...] =
         named = " (that is the last batch's loss)" if math.isclose(loss, losses[-1], rel_tol=1e-4) else ""
         raise AssertionError(f"train_epoch should return the mean of the batches' losses, {mean:.4f}; "
                              f"it returned {loss:.4f}{named}")
+
+
+def _one_step_epochs(seed: int, batches: Batches, lr: float) -> list[nn.Module]:
+    """The network after the ways students make one step for the whole epoch: a step after the
+    first batch only, or one ``optimizer.step()`` after the loop, with the last batch's
+    gradients (zero_grad inside the loop) or all of them summed (zero_grad never, or once
+    before the loop: the probe network starts with none)."""
+    made = []
+    for zero_grad, step in ((True, 0), (True, len(batches) - 1), (False, len(batches) - 1)):
+        network = probe_network(seed)
+        _reference_epoch(network, batches, lr, zero_grad=zero_grad, steps={step})
+        made.append(network)
+    return made
 
 
 def check_evaluate_accuracy(evaluate_accuracy: Callable, seed: int, sizes: tuple[int, ...] = (6, 6, 2)) -> None:
