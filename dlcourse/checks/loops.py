@@ -22,7 +22,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from .probe_sgd import SGD
+from .probe_sgd import sgd
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
 FEATURES, CLASSES = 6, 3
@@ -90,7 +90,7 @@ def check_train_epoch(train_epoch: Callable, seed: int, sizes: tuple[int, ...] =
     model = probe_network(seed)
     model.eval()  # as an evaluation leaves it: the loop must switch training mode on itself
     before = probe_network(seed)
-    returned = train_epoch(model, SGD(model.parameters(), lr=lr), nn.CrossEntropyLoss(), batches)
+    returned = train_epoch(model, sgd(model.parameters(), lr=lr), nn.CrossEntropyLoss(), batches)
 
     expected = probe_network(seed)
     losses = _reference_epoch(expected, batches, lr)

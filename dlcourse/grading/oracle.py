@@ -145,12 +145,11 @@ def _optimizer(request: _OptimizerRequest, networks: list[nn.Module]) -> torch.o
     An SGD is the loop checks' own (checks/probe_sgd.py), as the judge's was."""
     import inspect
 
-    from ..checks.probe_sgd import SGD
+    from ..checks.probe_sgd import sgd
 
     cls = getattr(torch.optim, request.name, None) if module_codec.IDENTIFIER.match(request.name) else None
     if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
         raise WireError(f"an optimizer of unknown kind {request.name!r}")
-    cls = SGD if cls is torch.optim.SGD else cls
     groups = []
     for settings, params in request.groups:
         found = []
@@ -164,7 +163,8 @@ def _optimizer(request: _OptimizerRequest, networks: list[nn.Module]) -> torch.o
             found.append(named[at[1]])
         groups.append({**settings, "params": found})
     accepted = inspect.signature(cls.__init__).parameters
-    return cls(groups, **{k: v for k, v in request.defaults.items() if k in accepted})
+    build = sgd if cls is torch.optim.SGD else cls
+    return build(groups, **{k: v for k, v in request.defaults.items() if k in accepted})
 
 
 class _KernelEncoder(Encoder):

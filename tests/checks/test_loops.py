@@ -22,6 +22,13 @@ def right(model, optimizer, loss_fn, batches):
     return sum(losses) / len(losses)
 
 
+def exact_type(model, optimizer, loss_fn, batches):
+    # honest code that compares the optimizer's type exactly (a reviewer's F5)
+    assert type(optimizer) in (torch.optim.SGD, torch.optim.Adam), type(optimizer)
+    assert type(optimizer) is torch.optim.SGD
+    return right(model, optimizer, loss_fn, batches)
+
+
 def with_a_scheduler(model, optimizer, loss_fn, batches):
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=100000)   # patches optimizer.step
     model.train()
@@ -84,7 +91,7 @@ def no_zero_grad(model, optimizer, loss_fn, batches):
     return sum(losses) / len(losses)
 
 
-@pytest.mark.parametrize("loop", [right, with_a_scheduler])
+@pytest.mark.parametrize("loop", [right, exact_type, with_a_scheduler])
 @pytest.mark.parametrize("seed, sizes", [(0, (5, 5, 3)), (7, (2, 8, 4))])
 def test_a_right_loop_passes(loop, seed, sizes):
     check_train_epoch(loop, seed, sizes)

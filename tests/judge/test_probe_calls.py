@@ -99,7 +99,8 @@ def test_an_optimizer_over_other_parameters_does_not_travel(tmp_path):
 def test_the_train_loop_check_through_the_kernel_imports_no_torch_dynamo(tmp_path):
     """Lesson 1's train_epoch check, the judge's half and the kernel's in one process: neither
     the SGD the judge hands over nor its rebuild in the kernel imports torch._dynamo (about
-    1.5 s of CPU per submission, checks/probe_sgd.py), and the check still passes a right loop."""
+    1.5 s of CPU per submission, checks/probe_sgd.py), and the check still passes a right loop, one
+    that asks for torch's exact SGD class included."""
     import subprocess
     import sys
     import textwrap
@@ -113,6 +114,8 @@ def test_the_train_loop_check_through_the_kernel_imports_no_torch_dynamo(tmp_pat
         from dlcourse.grading.wire import read_message, write_message
 
         def train_epoch(model, optimizer, loss_fn, batches):
+            import torch
+            assert type(optimizer) is torch.optim.SGD, type(optimizer)   # as torch's, for a loop that asks
             model.train()
             losses = []
             for x, y in batches:
