@@ -37,15 +37,23 @@ NOTEBOOKS = "notebooks"   # OUT's folder of the executed notebooks, named by not
 
 def notebook_names(entries: Sequence[Entry]) -> dict[str, str]:
     """Entry key -> the file its executed notebook is saved as in OUT/notebooks: the submission's
-    stem (``alice.zip`` -> ``alice.ipynb``); where entries share a stem, as ``alice.zip`` and
-    ``alice.ipynb`` may, each but a suffixless one (a folder ``alice``) keeps its suffix in
-    brackets (``alice (zip).ipynb``, ``alice (ipynb).ipynb``). Unique, as the keys are: a key is
-    its stem and its suffix, and no key holds a space or a bracket. Stems compare case-folded,
-    so that names differ on a file system that ignores case too."""
-    split = {entry.key: (stem_of(entry.key), entry.key[len(stem_of(entry.key)):]) for entry in entries}
+    stem (``alice.zip`` -> ``alice.ipynb``); where entries share a stem (compared case-folded), as
+    ``alice.zip`` and ``alice.ipynb`` may, each but a suffixless one (a folder ``alice``) keeps its
+    suffix in brackets (``alice (zip).ipynb``, ``alice (ipynb).ipynb``). Names that only case keeps
+    apart (``alice (ipynb)`` and ``ALICE (ipynb)``, folders ``alice`` and ``ALICE``) are one file on
+    macOS and Windows, so each of those also gets a digest of its key (``alice (ipynb-1a2b3c4d5e)``).
+    Unique, case ignored too: a key is its stem and its suffix, and no key holds a space or a bracket."""
+    split = {entry.key: (stem_of(entry.key), entry.key[len(stem_of(entry.key)):].lstrip(".")) for entry in entries}
     shared = Counter(stem.casefold() for stem, _ in split.values())
-    return {key: f"{stem} ({suffix.lstrip('.')}).ipynb" if suffix and shared[stem.casefold()] > 1 else f"{stem}.ipynb"
-            for key, (stem, suffix) in split.items()}
+    tags = {key: [suffix] if suffix and shared[stem.casefold()] > 1 else [] for key, (stem, suffix) in split.items()}
+    names = {key: _named(split[key][0], tags[key]) for key in split}
+    folded = Counter(name.casefold() for name in names.values())
+    return {key: _named(split[key][0], tags[key] + [hashlib.sha256(key.encode()).hexdigest()[:10]])
+            if folded[name.casefold()] > 1 else name for key, name in names.items()}
+
+
+def _named(stem: str, tags: list[str]) -> str:
+    return f"{stem} ({'-'.join(tags)}).ipynb" if tags else f"{stem}.ipynb"
 
 
 def content_hash(source: Path | Entry) -> str:

@@ -352,6 +352,23 @@ def test_executed_notebooks_are_named_by_the_submissions_stem_and_never_collide(
         assert copied.read_text() == f'{{"executed": "{label}"}}', "each page links its own submission's notebook"
 
 
+def test_notebook_names_that_only_case_keeps_apart_get_a_digest_of_their_key(tmp_path):
+    """``alice.ipynb`` beside ``ALICE.ipynb`` (and folders ``bob``, ``BOB``) would be one file on
+    macOS and Windows, one student's notebook written over the other's: each gets a digest of its
+    key, the same every run; names no other meets once case is ignored stay as they were."""
+    from dlcourse.grading.inputs import notebook_names
+
+    labels = ["alice.zip", "alice.ipynb", "ALICE.ipynb", "bob", "BOB", "carl.zip", "Dave.zip", "dave.ipynb"]
+    entries = [Entry(tmp_path / label, label, [Student(label)]) for label in labels]
+    names = notebook_names(entries)
+    assert len({name.casefold() for name in names.values()}) == len(labels), names
+    assert (names["alice.zip"], names["carl.zip"], names["Dave.zip"], names["dave.ipynb"]) == \
+        ("alice (zip).ipynb", "carl.ipynb", "Dave (zip).ipynb", "dave (ipynb).ipynb")
+    for key, readable in [("alice.ipynb", "alice (ipynb-"), ("ALICE.ipynb", "ALICE (ipynb-"), ("bob", "bob ("), ("BOB", "BOB (")]:
+        assert names[key].startswith(readable) and names[key].endswith(").ipynb"), names[key]
+    assert notebook_names(list(reversed(entries))) == names, "the same names whatever the order"
+
+
 def test_a_page_attaches_only_the_notebook_saved_with_its_result(tmp_path):
     """A notebook left under a row's name by an earlier run (the same student's, or another's
     whose name was the same once made safe) is not that row's: a refused submission, which
