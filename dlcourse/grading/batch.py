@@ -29,6 +29,7 @@ from .collect import BatchRecord, CollectOptions, collect, prepare, save_result,
 from .figures import warm_up
 from .inputs import NOTEBOOKS, Discovery, Entry, content_hash, discover, notebook_names
 from .judge_client import Judge, JudgeFailed
+from .kept_notebooks import prepare_notebooks
 from .pipeline import GradingInterrupted, GradingOptions, grade_submission
 from .preflight import lesson_files
 from .recorded_settings import save_settings
@@ -97,9 +98,12 @@ def grade_batch(autograder: Path, target: Path, out: Path, *, workers: int | Non
                           cpus=cores / workers if workers > 1 else None,  # each run its CPU share  # workers x threads <= cores: no oversubscription
                           # here, the outputs' modules (matplotlib, jinja2) load while a judge runs, not after the last
                           while_judging=warm_up if shard is None and execution is None else None)
+    notebooks = notebook_names(found.entries)   # of the whole input: a shard names them as the others do
+    # a reused result (all summary.results holds yet) keeps its notebook where its name moved; an
+    # entry to grade starts with none
+    prepare_notebooks(out / NOTEBOOKS, notebooks, summary.results, [entry.key for entry in pending])
     # Each worker's judge pre-starts its next kernel while it grades (kernel_pool.KernelPool), except
     # near the end, where no next submission may come to that worker.
-    notebooks = notebook_names(found.entries)   # of the whole input: a shard names them as the others do
     jobs = [(entry, replace(base, keep_notebook=out / NOTEBOOKS / notebooks[entry.key], early_kernel=prestart,
                             prestart=prestart and index < len(pending) - workers))
             for index, entry in enumerate(pending)]

@@ -7,6 +7,7 @@ its own submissions::
     OUT/results/<key>.json       one GradeResult (plus the content and autograder hashes it graded)
     OUT/notebooks/<stem>.ipynb   the executed notebook, named by the submission (inputs.notebook_names:
                                  alice.zip -> alice.ipynb; alice.zip beside alice.ipynb -> alice (zip).ipynb)
+                                 or absent; a rerun moves a reused one to its new name (kept_notebooks.py)
     OUT/batch.json               what the batch grades: the input folder, its layout (--layout) and
                                  the autograder's hash (every run writes the same bytes, so shards
                                  may race on it)
