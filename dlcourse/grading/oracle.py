@@ -1,7 +1,8 @@
 """The student's kernel as an oracle: it answers the judge's questions, and decides nothing.
 
-Once every cell of a submitted notebook has run, the notebook runner executes
-``answer(...)`` in the kernel for each of the judge's requests:
+Once every cell of a submitted notebook has run, the notebook runner executes one more cell,
+``serve(...)``, which reads the judge's requests from a pipe and writes each answer to another,
+until the runner closes the first:
 
     {"op": "get", "name": "model"}                    the notebook's value of a name
     {"op": "call", "ref": 3, "args": [...], "kwargs": {...}}   call a function it defined
@@ -24,7 +25,10 @@ replace any of it and gain nothing but a different answer.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
+import os
+import signal
 from typing import Any
 
 import torch
@@ -39,12 +43,52 @@ _objects: dict[int, Any] = {}     # reference -> object, kept alive for the judg
 _references: dict[int, int] = {}  # id(object) -> reference
 
 
-def answer(namespace: dict, request_path: str, answer_path: str) -> None:
-    """Answer the request stored in ``request_path`` into ``answer_path``."""
-    with open(request_path, "rb") as f:
-        request, blobs = read_message(f)
+def serve(namespace: dict, requests_path: str, answers_path: str) -> None:
+    """Answer each request read from the pipe at ``requests_path`` (``{"seq": n, "request": ...}``)
+    into the pipe at ``answers_path`` (``{"seq": n, "answer": ...}``), until the runner closes
+    its end. One cell serves every request: a cell per request cost each of them several ms of
+    CPU in the kernel and in the runner (IPython's and nbclient's machinery), about 60 times
+    per submission.
+
+    A request whose time runs out is interrupted by the runner (SIGINT): it is answered
+    ``{"interrupted": true}`` and serving goes on. An interrupt that lands between requests
+    (the answer crossed it) is ignored. What student code prints meanwhile goes nowhere."""
+    answering = False
+
+    def on_interrupt(signum, frame) -> None:
+        if answering:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        with open(requests_path, "rb", buffering=0) as requests, open(answers_path, "wb") as answers, \
+                open(os.devnull, "w") as nowhere, contextlib.redirect_stdout(nowhere), contextlib.redirect_stderr(nowhere):
+            while True:
+                try:
+                    message, blobs = read_message(requests)
+                except EOFError:
+                    return
+                body: dict[str, Any] = {"interrupted": True}
+                answer_blobs: list[bytes] = []
+                try:
+                    answering = True
+                    body, answer_blobs = respond(namespace, message.get("request"), blobs)
+                except KeyboardInterrupt:
+                    pass
+                finally:
+                    answering = False
+                write_message(answers, {"seq": message.get("seq"), "answer": body}, answer_blobs)
+                release_freed_memory()  # what answering took, while the judge holds its own (trim.py)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def respond(namespace: dict, request: Any, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
+    """The answer to one request, and its blobs: the value, or the error the student's code raised."""
     encoder = _KernelEncoder()
     try:
+        if not isinstance(request, dict):
+            raise WireError("a request that is not a mapping")
         value = _dispatch(namespace, request, blobs, encoder)
         if isinstance(value, _Called):
             body = {"value": encoder.encode(value.value),
@@ -52,13 +96,11 @@ def answer(namespace: dict, request_path: str, answer_path: str) -> None:
                     "forwards": value.forwards}
         else:
             body = {"value": encoder.encode(value)}
-    except Exception as error:  # the student's code failed: that is an answer too
+    except (Exception, SystemExit) as error:  # the student's code failed (or called exit()): that is an answer too
         encoder.blobs.clear()
         body = {"error": type(error).__name__, "message": _first_lines(error),
                 "builtin": type(error).__module__ == "builtins"}
-    with open(answer_path, "wb") as f:
-        write_message(f, body, encoder.blobs)
-    release_freed_memory()  # what answering took, while the judge holds its own (trim.py)
+    return body, encoder.blobs
 
 
 def _dispatch(namespace: dict, request: dict, blobs: list[bytes], encoder: _KernelEncoder) -> Any:

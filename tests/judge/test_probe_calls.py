@@ -16,15 +16,18 @@ from dlcourse.grading.proxies import Oracle, RemoteFunction
 from dlcourse.grading.wire import WireError, read_message, write_message
 
 
+def through_the_wire(body, blobs: list[bytes]) -> tuple:
+    """``body`` and ``blobs`` as the other end of a pipe reads them."""
+    wire = io.BytesIO()
+    write_message(wire, body, blobs)
+    return read_message(io.BytesIO(wire.getvalue()))
+
+
 def kernel(namespace: dict, tmp_path):
     """An exchange that answers like the student's kernel, from ``namespace``."""
 
     def exchange(request: dict, blobs: list[bytes]):
-        asked, answered = tmp_path / "request", tmp_path / "answer"
-        with open(asked, "wb") as f:
-            write_message(f, request, blobs)
-        oracle.answer(namespace, str(asked), str(answered))
-        return read_message(io.BytesIO(answered.read_bytes()))
+        return through_the_wire(*oracle.respond(namespace, *through_the_wire(request, blobs)))
 
     return Oracle(exchange, tmp_path)
 
@@ -127,11 +130,9 @@ def test_the_train_loop_check_through_the_kernel_imports_no_torch_dynamo(tmp_pat
             return sum(losses) / len(losses)
 
         def exchange(request, blobs):
-            asked, answered = Path({str(tmp_path)!r}) / "request", Path({str(tmp_path)!r}) / "answer"
-            with open(asked, "wb") as f:
-                write_message(f, request, blobs)
-            oracle.answer({{"train_epoch": train_epoch}}, str(asked), str(answered))
-            return read_message(io.BytesIO(answered.read_bytes()))
+            wire = io.BytesIO()
+            write_message(wire, *oracle.respond({{"train_epoch": train_epoch}}, request, blobs))
+            return read_message(io.BytesIO(wire.getvalue()))
 
         found, remote = Oracle(exchange, Path({str(tmp_path)!r})).get("train_epoch")
         check_train_epoch(remote, seed=3)
@@ -153,9 +154,8 @@ def test_a_students_optimizer_arrives_as_its_class_with_its_groups_without_torch
     weights, others = [p for p in network.parameters() if p.ndim > 1], [p for p in network.parameters() if p.ndim == 1]
     student = torch.optim.AdamW([{"params": weights, "weight_decay": 0.05}, {"params": others, "weight_decay": 0.0}],
                                 lr=3e-3)
-    with open(tmp_path / "request", "wb") as f:
-        write_message(f, {"op": "get", "name": "optimizer"})
-    oracle.answer({"optimizer": student}, str(tmp_path / "request"), str(tmp_path / "answer"))
+    with open(tmp_path / "answer", "wb") as f:
+        write_message(f, *oracle.respond({"optimizer": student}, {"op": "get", "name": "optimizer"}, []))
     judge = textwrap.dedent(f"""
         import sys
         from pathlib import Path

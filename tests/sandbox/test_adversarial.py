@@ -170,25 +170,15 @@ for path in ["/proc/%d/mem" % runner] + glob.glob("/proc/%d/fd/*" % runner):
         print("refused", path, type(error).__name__)
 """
 HUGE_NETWORK = """\
-import struct
 import dlcourse.grading.oracle as oracle
-leaf = '{"class":"Identity","torch":true,"attrs":{},"params":{},"buffers":{},"children":[],"training":true}'
-tree = ('{"class":"Sequential","torch":true,"attrs":{},"params":{},"buffers":{},"training":true,"children":['
-        + ",".join('["%d",%s]' % (i, leaf) for i in range(35000)) + ']}')
-def answer(namespace, request_path, answer_path):
-    header = ('{"body":{"value":{"$":"module","ref":1,"tree":' + tree + '}},"blobs":[]}').encode()
-    with open(answer_path, "wb") as f:
-        f.write(struct.pack(">I", len(header)) + header)
-oracle.answer = answer
+leaf = {"class": "Identity", "torch": True, "attrs": {}, "params": {}, "buffers": {}, "children": [], "training": True}
+tree = {"class": "Sequential", "torch": True, "attrs": {}, "params": {}, "buffers": {}, "training": True,
+        "children": [[str(i), leaf] for i in range(35000)]}
+oracle.respond = lambda namespace, request, blobs: ({"value": {"$": "module", "ref": 1, "tree": tree}}, [])
 """
 EMPTY_DICTS = """\
-import struct
 import dlcourse.grading.oracle as oracle
-def answer(namespace, request_path, answer_path):
-    header = b'{"body":{"value":[' + b'{},' * 240000 + b'{}]},"blobs":[]}'
-    with open(answer_path, "wb") as f:
-        f.write(struct.pack(">I", len(header)) + header)
-oracle.answer = answer
+oracle.respond = lambda namespace, request, blobs: ({"value": [{}] * 240001}, [])
 """
 DEEP_FOLDER = """\
 import os
