@@ -264,7 +264,7 @@ class _KernelOracle:
 
         while True:
             try:
-                reply = run_sync(self.client.kc._async_get_shell_msg)(timeout=0)
+                reply = run_sync(self.client.kc.get_shell_msg)(timeout=0)
             except queue.Empty:
                 break
             if reply.get("parent_header", {}).get("msg_id") == self.cell:
