@@ -8,8 +8,9 @@ the judge (:mod:`.judge`) starts it and talks to it over its stdin and stdout:
    nothing but ``grader.check``/``grader.export`` calls are left out. Before each cell the
    judge hears ``{"event": "cell"}`` (so a timeout can say where it struck), and after the
    last ``{"event": "ready"}`` with the executed notebook;
-2. then each request the judge sends is answered by the kernel (:mod:`.oracle`) and the
-   answer is passed back, until the judge sends ``{"op": "done"}``.
+2. then each request the judge sends is answered by the kernel and the answer is passed
+   back, until the judge sends ``{"op": "done"}``: one more cell, :func:`.oracle.serve`,
+   answers them all, over a pair of pipes (:class:`_KernelOracle`).
 
 No test, hidden or public, ever reaches this process or its folder, and nothing it says is
 taken on trust: an answer is only ever the student's answer.
@@ -23,7 +24,7 @@ Folder it works in (the only one it may write)::
 
     RUN/submission/   the notebook and the files that came with it; the kernel's working directory
     RUN/home/         HOME: kernel connection files, IPython's profile, caches
-    RUN/oracle/       requests and answers on their way through the kernel
+    RUN/oracle/       the pipes requests and answers take to and from the kernel
 """
 
 from __future__ import annotations
@@ -264,7 +265,7 @@ class _KernelOracle:
 
         while True:
             try:
-                reply = run_sync(self.client.kc._async_get_shell_msg)(timeout=0)
+                reply = run_sync(self.client.kc.get_shell_msg)(timeout=0)
             except queue.Empty:
                 break
             if reply.get("parent_header", {}).get("msg_id") == self.cell:
