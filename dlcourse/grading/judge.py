@@ -53,6 +53,8 @@ NOTEBOOK_LIMIT = 20 * 2**20    # bytes of the executed notebook kept for instruc
 # (which the student's code may have forged) becomes a row's reason.
 RUNNER_LOST = "the notebook's runner ended before the notebook finished (its kernel or runner was killed)"
 KERNEL_DIED = "the notebook's kernel died"
+KERNEL_STUCK = ("the notebook stopped answering: a call the tests made ran past its time, ignored the "
+                "interrupt, and was still running when the next question's time ran out")
 # Exceptions whose text is written for the student; others keep their type name in the message.
 STUDENT_FACING = {"AssertionError", "ArchitectureMismatch", "WeightsProblem", "UnsafeWeights", "OracleUnavailable"}
 
@@ -310,8 +312,8 @@ class RunnerSession:
                 raise OracleUnavailable(self._why_silent())
             if event.get("event") == "answer":
                 return event.get("answer"), answer_blobs
-            if event.get("event") == "dead":  # the kernel died while answering (killed from outside)
-                self.kernel_error = KERNEL_DIED
+            if event.get("event") in ("dead", "stuck"):  # it died while answering, or answers no more
+                self.kernel_error = KERNEL_DIED if event.get("event") == "dead" else KERNEL_STUCK
                 self.alive = False
                 raise OracleUnavailable(self._why_silent())
 

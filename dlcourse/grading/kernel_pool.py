@@ -35,7 +35,8 @@ def start_runner(run_dir: Path, data_root: str, limits: Limits, stop: threading.
     """The notebook runner started in the sandbox, in ``run_dir``; ``held``: pre-started, it
     warms a kernel and waits for the word that its submission is staged (notebook_run)."""
     _compile_toolkit()
-    return Sandboxed([sys.executable, "-m", "dlcourse.grading.notebook_run", str(run_dir), *(["--held"] if held else [])],
+    # -I: the runner's working folder (the run's, which the kernel writes) is not on its module path
+    return Sandboxed([sys.executable, "-I", "-m", "dlcourse.grading.notebook_run", str(run_dir), *(["--held"] if held else [])],
                      cwd=run_dir, env=sandbox_env(run_dir, data_root), limits=limits,
                      view=View(readable=(Path(data_root),), writable=(run_dir,)), stop=stop, held=held)
 

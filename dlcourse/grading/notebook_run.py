@@ -39,7 +39,7 @@ from typing import Any, BinaryIO
 import nbformat
 
 from ..execute import IGNORE_TAG, kernel_manager
-from .kernel_oracle import KernelOracle, timed_out
+from .kernel_oracle import KernelOracle, KernelStuck
 from .wire import read_message, write_message
 
 OUTPUT_LIMIT = 100_000        # characters of printed text kept per cell in the executed notebook
@@ -162,7 +162,6 @@ def _serve(client, requests: BinaryIO, channel: BinaryIO, folder: Path) -> None:
     pair of pipes in ``folder``; that cell is started again if student code ended it."""
     folder.mkdir(exist_ok=True)
     oracle: KernelOracle | None = None
-    stuck = False   # a request ran past its time and the kernel ignored the interrupt
     try:
         while True:
             try:
@@ -171,16 +170,15 @@ def _serve(client, requests: BinaryIO, channel: BinaryIO, folder: Path) -> None:
                 return
             if request.get("op") == "done":
                 return
-            timeout = max(1, int(request.get("timeout", 60)))
-            answer_blobs: list[bytes] = []
-            if stuck:
-                body = timed_out(timeout)
-            else:
-                if oracle is None or not oracle.serving:
-                    if oracle is not None:
-                        oracle.close()   # a cell still reading its pipe (its answer was garbled) returns
-                    oracle = KernelOracle(client, folder)
-                body, answer_blobs, stuck = oracle.ask(request, blobs, timeout)
+            if oracle is not None and not oracle.serving:
+                oracle.close()   # a cell still reading its pipe (it garbled an answer) returns
+                oracle = None
+            oracle = oracle or KernelOracle(client, folder)
+            try:
+                body, answer_blobs = oracle.ask(request, blobs, max(1, int(request.get("timeout", 60))))
+            except KernelStuck:
+                write_message(channel, {"event": "stuck"})
+                continue
             write_message(channel, {"event": "answer", "answer": body}, answer_blobs)
     finally:
         if oracle is not None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from ..checks.messages import PIPELINES_AGREE, gap_not_smaller, percent, pipelines_differ, shortfall
 from ..lesson import Lesson
 from .cleanroom import DesignVerdict, Verdict
-from .judge import JudgeReport
+from .judge import KERNEL_STUCK, JudgeReport
 from .manifest import Manifest
 from .result import GradeResult, QuestionResult
 
@@ -243,11 +243,13 @@ def _status(lesson: Lesson, report: JudgeReport, files: dict[str, bytes], flags:
         code = f" (exit status {outcome.returncode})" if outcome.returncode not in (None, 0) else ""
         return "error", (f"the notebook's run ended before its tests ran: its kernel or the grader's runner "
                          f"stopped{code}. Only the questions the weights verify were graded.")
-    if report.lost_during_tests:  # not by the grader's limits: killed from outside, by the container
-        return "error", ("the notebook's kernel stopped answering while the tests asked it questions (killed from "
-                         "outside the grader; on Gradescope most likely by the container's memory limit): the "
-                         "questions asked after that score 0, except those the weights verify alone. Regrade it "
-                         "with more memory.")
+    if report.lost_during_tests:  # not by the grader's limits
+        after = "the questions asked after that score 0, except those the weights verify alone"
+        if report.kernel_error == KERNEL_STUCK:
+            return "error", f"{KERNEL_STUCK}: {after}."
+        return "error", ("the notebook's kernel stopped answering while the tests asked it questions (it died: "
+                         f"its own code may have ended it; if not, on Gradescope most likely the container's "
+                         f"memory limit did, and a regrade with more memory helps): {after}.")
     if report.cell_errors:
         more = f" (+{len(report.cell_errors) - 1} more)" if len(report.cell_errors) > 1 else ""
         return "error", _explained(report.cell_errors[0], written_with, report.python) + more

@@ -177,10 +177,32 @@ def write_message(stream: IO[bytes], body: Any, blobs: Sequence[bytes] = ()) -> 
 def read_message(stream: IO[bytes], max_bytes: int = MAX_MESSAGE_BYTES) -> tuple[Any, list[bytes]]:
     """One message from ``stream``; :class:`WireError` if it is malformed or too large,
     EOFError if the stream ends first."""
-    size = struct.unpack(">I", _read_exactly(stream, 4))[0]
+    size = _header_size(_read_exactly(stream, 4))
+    body, lengths = _parse_header(_read_exactly(stream, size), max_bytes)
+    return body, [_read_exactly(stream, n) for n in lengths]
+
+
+def message_size(data: bytes | bytearray, max_bytes: int = MAX_MESSAGE_BYTES) -> int | None:
+    """Bytes of the whole message at the start of ``data`` once its header has arrived, None
+    before: a reader that must not block reads until it has that many. :class:`WireError` as
+    :func:`read_message`."""
+    if len(data) < 4:
+        return None
+    size = _header_size(bytes(data[:4]))
+    if len(data) < 4 + size:
+        return None
+    _, lengths = _parse_header(bytes(data[4:4 + size]), max_bytes)
+    return 4 + size + sum(lengths)
+
+
+def _header_size(prefix: bytes) -> int:
+    size = struct.unpack(">I", prefix)[0]
     if size > MAX_HEADER_BYTES:
         raise WireError(f"a message header of {size:,} bytes, over the {MAX_HEADER_BYTES:,} allowed")
-    raw = _read_exactly(stream, size)
+    return size
+
+
+def _parse_header(raw: bytes, max_bytes: int) -> tuple[Any, list[int]]:
     # Each value past the first follows a comma, and each mapping or list opens with a bracket
     # (brackets inside strings only make this bound looser): parsing cannot make more values.
     values = raw.count(b",") + raw.count(b"[") + raw.count(b"{") + 1
@@ -198,7 +220,7 @@ def read_message(stream: IO[bytes], max_bytes: int = MAX_MESSAGE_BYTES) -> tuple
         raise WireError("a message with malformed blob lengths")
     if sum(lengths) > max_bytes:
         raise WireError(f"a message of {sum(lengths) / 2**20:.0f} MB, over the {max_bytes / 2**20:.0f} MB allowed")
-    return body, [_read_exactly(stream, n) for n in lengths]
+    return body, lengths
 
 
 def _read_exactly(stream: IO[bytes], n: int) -> bytes:

@@ -115,3 +115,13 @@ def test_report_md_says_how_many_failure_groups_it_leaves_out_and_where_they_all
 
     write_report(tmp_path, found, {found.entries[0].key: _failing("a.zip", 2), found.entries[1].key: _failing("b.zip", 1)})
     assert "more; report.html" not in (tmp_path / "report.md").read_text()
+
+
+def test_a_kernel_stuck_in_a_call_says_so_not_that_it_died():
+    from dlcourse.grading.judge import KERNEL_STUCK
+
+    stuck = judged(False, True, fits_lesson=True, accuracy=0.98, test_images=10_000, meets_threshold=True)
+    stuck.lost_during_tests, stuck.unasked, stuck.kernel_error = True, ["model"], KERNEL_STUCK
+    result = combine(Path("stuck.zip"), LESSON, POINTS, FILES, stuck, [])
+    assert result.status == "error" and result.reason.startswith(KERNEL_STUCK)
+    assert "memory" not in result.reason

@@ -76,6 +76,23 @@ def test_the_runners_words_for_a_dead_kernel_are_not_believed():
     assert not runner.wait_until_ready() and runner.kernel_error == KERNEL_DIED
 
 
+def test_a_stuck_kernel_stops_the_questions_in_the_judges_words():
+    """The runner's "stuck" (a call ignored its interrupt past the next question's time): the
+    tests that remain fail saying the kernel stopped answering, not "define X first"."""
+    import pytest
+
+    from dlcourse.grading.judge import KERNEL_STUCK, RunnerSession
+    from dlcourse.grading.proxies import OracleUnavailable
+    from dlcourse.grading.sandbox import Outcome
+
+    run = FakeRun(({"event": "stuck", "message": "believe me"}, []))
+    run.seconds_left, run.outcome = 30.0, Outcome(returncode=None, seconds=0.0)
+    runner = RunnerSession(run)
+    with pytest.raises(OracleUnavailable, match="ignored the interrupt"):
+        runner.exchange({"op": "get", "name": "model"}, [])
+    assert runner.kernel_error == KERNEL_STUCK and not runner.alive
+
+
 def test_a_ready_message_of_the_wrong_shape_hides_nothing():
     from dlcourse.grading.judge import NOTEBOOK_LIMIT, RunnerSession
 

@@ -37,6 +37,29 @@ def ignores_interrupts():
 def prints():
     print("x" * 100_000)
     return 7
+def recovers():   # one long C-level operation stands in: the interrupt waits for it
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    time.sleep(8)   # past its time and the interrupt's grace
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    return 5
+def garbles(folder):   # half a message in the answers pipe: the runner must not wait for the rest
+    import glob, struct
+    with open(glob.glob(folder + "/answers-*")[0], "wb") as pipe:
+        pipe.write(struct.pack(">I", 10**6) + b'{"body"')
+    return 1
+def floods(folder):   # answers to other requests, all the time, while this one never ends
+    import glob, json, struct, threading
+    def write():
+        with open(glob.glob(folder + "/answers-*")[0], "wb") as pipe:
+            header = json.dumps({"body": {"seq": -1, "answer": {"value": 0}}, "blobs": []}).encode()
+            while True:
+                pipe.write(struct.pack(">I", len(header)) + header)
+                pipe.flush()
+                time.sleep(0.05)
+    threading.Thread(target=write, daemon=True).start()
+    while True:
+        time.sleep(0.05)
 """
 
 
@@ -60,10 +83,13 @@ class Runner:
         self.thread = threading.Thread(target=serve, daemon=True)
         self.thread.start()
 
-    def ask(self, request: dict) -> dict:
+    def event(self, request: dict) -> dict:
         write_message(self.to_runner, request)
-        event, _ = read_message(self.from_runner)
-        assert event["event"] == "answer"
+        return read_message(self.from_runner)[0]
+
+    def ask(self, request: dict) -> dict:
+        event = self.event(request)
+        assert event["event"] == "answer", event
         return event["answer"]
 
     def ref(self, name: str) -> int:
@@ -100,13 +126,30 @@ def test_exit_in_a_call_is_that_calls_error_and_serving_goes_on(runner):
     assert runner.ask({"op": "call", "ref": runner.ref("prints"), "args": [], "kwargs": {}}) == {"value": 7}
 
 
-def test_a_kernel_that_ignores_the_interrupt_is_stuck_and_later_requests_are_answered_at_once(runner):
+def test_a_kernel_that_ignores_the_interrupt_is_stuck_once_the_next_request_runs_out_of_time_too(runner):
     stubborn = runner.ref("ignores_interrupts")
     answer = runner.ask({"op": "call", "ref": stubborn, "args": [], "kwargs": {}, "timeout": 1})
     assert answer["error"] == "TimeoutError"
     started = time.monotonic()
-    assert runner.ask({"op": "get", "name": "answer", "timeout": 30})["error"] == "TimeoutError"
-    assert time.monotonic() - started < 1
+    assert runner.event({"op": "get", "name": "answer", "timeout": 2}) == {"event": "stuck"}
+    assert time.monotonic() - started < 4
+
+
+def test_a_call_that_finishes_late_costs_only_its_own_answer(runner):
+    """A long operation the interrupt cannot break (a big forward pass in C) ends after its
+    time: that question is timed out, the next one is answered once the kernel is free."""
+    answer = runner.ask({"op": "call", "ref": runner.ref("recovers"), "args": [], "kwargs": {}, "timeout": 1})
+    assert answer["error"] == "TimeoutError"
+    assert runner.ask({"op": "get", "name": "answer", "timeout": 30}) == {"value": 42}
+
+
+@pytest.mark.parametrize("attack", ["garbles", "floods"])
+def test_what_the_kernel_writes_into_its_pipe_never_holds_the_runner_past_the_request_time(runner, tmp_path, attack):
+    started = time.monotonic()
+    answer = runner.ask({"op": "call", "ref": runner.ref(attack), "args": [str(tmp_path / "oracle")], "kwargs": {},
+                         "timeout": 2})
+    assert answer["error"] in {"TimeoutError", "RuntimeError"}
+    assert time.monotonic() - started < 2 + kernel_oracle.INTERRUPT_GRACE + 2
 
 
 def test_a_notebook_that_ends_the_serving_cell_gets_errors_not_a_hang(tmp_path):

@@ -75,3 +75,21 @@ def test_a_submission_shipping_a_module_the_warm_kernel_imported_gets_a_cold_ker
         folder.mkdir()
         (folder / name).mkdir() if "." not in name else (folder / name).write_text("")
         assert _shadows(folder, {"torch", "numpy", "dlcourse"}), name
+
+
+def test_the_runners_working_folder_is_not_on_its_module_path(tmp_path, monkeypatch):
+    """The runner works in the run's folder, which the student's kernel writes: a module the
+    kernel left there must never be what a later import of the runner loads."""
+    import subprocess
+    import sys
+
+    from dlcourse.grading import kernel_pool
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(kernel_pool, "Sandboxed", lambda command, **_: started.append(command))
+    kernel_pool.start_runner(tmp_path, str(tmp_path), limits_for(job(tmp_path)), stop=None)
+    flags = started[0][1:started[0].index("-m")]
+    (tmp_path / "planted.py").write_text("")
+    probe = subprocess.run([sys.executable, *flags, "-c", "import importlib.util as u; print(u.find_spec('planted'))"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert probe.stdout.strip() == "None", probe.stdout + probe.stderr
