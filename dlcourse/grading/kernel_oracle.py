@@ -48,7 +48,7 @@ class KernelOracle:
         # read or write waits on what the kernel does (or does not) do with its own.
         self.to_kernel = os.open(requests_path, os.O_RDWR | os.O_NONBLOCK)
         self.from_kernel = os.open(answers_path, os.O_RDWR | os.O_NONBLOCK)
-        self.received = bytearray()   # what the kernel wrote, up to the end of its last whole answer
+        self.received = bytearray()   # what the kernel wrote that is not yet a whole answer
         self.cell = client.kc.execute(SERVE_CELL.format(requests=str(requests_path), answers=str(answers_path)),
                                       silent=True, store_history=False, allow_stdin=False)
         self.serving = True
