@@ -98,6 +98,7 @@ class Permissions(Confinement):
     def plan(self, limits: Limits, view: View) -> Plan:
         plan = Plan()
         plan.not_enforced.append("mount and pid namespaces (bubblewrap unavailable): files are guarded by permissions")
+        plan.not_enforced.append("a refusal of fallocate (bubblewrap unavailable): the disk limit is only polled")
         if can_drop_privileges():
             unreachable = [p for p in (*python_folders(), *view.readable) if not readable_by_everyone(p)]
             if not unreachable:
