@@ -186,14 +186,19 @@ def test_a_run_that_fills_its_folder_is_stopped_at_its_disk_limit(tmp_path):
                     reason="needs bubblewrap and libseccomp")
 def test_a_run_cannot_reserve_disk_without_writing_it(tmp_path):
     """fallocate reserves a gigabyte in about a millisecond: between two polls of the disk limit
-    a run could fill the machine's disk. Refused (and io_uring, which would make it unfiltered);
+    a run could fill the machine's disk. Refused, and its other doors: io_uring, which would make
+    it unfiltered, and the ioctl FS_IOC_RESVSP64 (also with bits above the 32 the kernel reads).
     posix_fallocate still works, by writing."""
-    code = ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nfd = os.open('big', os.O_WRONLY | os.O_CREAT)\n"
+    code = ("import ctypes, os, struct\nlibc = ctypes.CDLL(None, use_errno=True)\nfd = os.open('big', os.O_RDWR | os.O_CREAT)\n"
             "print(libc.fallocate(fd, 0, ctypes.c_long(0), ctypes.c_long(100 * 2**20)), ctypes.get_errno())\n"
             "print(libc.syscall(425, 1, ctypes.create_string_buffer(120)), ctypes.get_errno())\n"
+            "space = ctypes.create_string_buffer(struct.pack('hhqqiI4i', 0, 0, 0, 100 * 2**20, 0, 0, 0, 0, 0, 0))\n"
+            "for request in (0x4030582A, 0x1_4030582A):\n"
+            "    print(libc.ioctl(fd, ctypes.c_ulong(request), space), ctypes.get_errno())\n"
             "os.posix_fallocate(fd, 0, 2**20)\nprint(os.fstat(fd).st_size)")
     outcome = run(code, tmp_path, confinement="bubblewrap")
-    assert outcome.output.split() == ["-1", str(errno.EOPNOTSUPP), "-1", str(errno.ENOSYS), str(2**20)], outcome.output
+    assert outcome.output.split() == ["-1", str(errno.EOPNOTSUPP), "-1", str(errno.ENOSYS), "-1", str(errno.ENOTTY),
+                                      "-1", str(errno.ENOTTY), str(2**20)], outcome.output
     assert (tmp_path / "big").stat().st_blocks * 512 <= 2 * 2**20
 
 

@@ -1,11 +1,13 @@
 """The system calls a bubblewrap run may not make: a seccomp filter for ``bwrap --seccomp FD``.
 
-fallocate(2) reserves a gigabyte of disk in about a millisecond without writing it, so between
-two polls of the run's disk limit (supervision.py, every 0.1 s) a run could fill the grading
-machine's disk, and every other run of the batch and the grader's own writes with it. Refused,
-a program falls back to writing (glibc's ``posix_fallocate`` does), which the memory cgroup
-paces like any other write. io_uring could make the same call where no filter sees it: refused
-too (no honest notebook needs it).
+fallocate(2) reserves a gigabyte of disk in about a millisecond without writing it (with
+``FALLOC_FL_KEEP_SIZE``, past the run's largest file too), so between two polls of the run's disk
+limit (supervision.py, every 0.1 s) a run could fill the grading machine's disk, and every other
+run of the batch and the grader's own writes with it. Refused, a program falls back to writing
+(glibc's ``posix_fallocate`` does), which the memory cgroup paces like any other write. The same
+reservation has other doors, shut too (no honest notebook uses them): io_uring, where no filter
+sees the call, and the XFS-born ioctls every file system answers (``FS_IOC_RESVSP64``,
+``FS_IOC_ZERO_RANGE``: type ``'X'``, compared on the low 32 bits the kernel reads).
 
 The filter is built by libseccomp, which knows each architecture's system call numbers and the
 other ABIs a process may enter the kernel through (a call through one is refused too); it is
@@ -22,7 +24,20 @@ import os
 
 SCMP_ACT_ALLOW = 0x7FFF0000
 SCMP_ACT_ERRNO = 0x00050000   # | the errno the call returns
-DENIED = {"fallocate": errno.EOPNOTSUPP, "io_uring_setup": errno.ENOSYS}
+SCMP_CMP_MASKED_EQ = 7        # (argument & datum_a) == datum_b
+IOCTL_TYPE, XFS_TYPE = 0xFF00, ord("X") << 8   # an ioctl number's type byte, and the XFS family's
+
+
+class _ArgumentTest(ctypes.Structure):   # libseccomp's struct scmp_arg_cmp
+    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
+
+
+# system call -> (errno it returns, test of an argument it is refused for; None: always)
+DENIED: dict[str, tuple[int, _ArgumentTest | None]] = {
+    "fallocate": (errno.EOPNOTSUPP, None),
+    "io_uring_setup": (errno.ENOSYS, None),
+    "ioctl": (errno.ENOTTY, _ArgumentTest(1, SCMP_CMP_MASKED_EQ, IOCTL_TYPE, XFS_TYPE)),
+}
 
 
 @functools.cache
@@ -35,16 +50,19 @@ def filter_program() -> bytes | None:
     lib.seccomp_init.restype = ctypes.c_void_p
     lib.seccomp_init.argtypes = [ctypes.c_uint32]
     lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+    lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
+                                           ctypes.POINTER(_ArgumentTest)]
     lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
     lib.seccomp_release.argtypes = [ctypes.c_void_p]
     context = lib.seccomp_init(SCMP_ACT_ALLOW)
     if not context:
         return None
     try:
-        for name, code in DENIED.items():
+        for name, (code, test) in DENIED.items():
             number = lib.seccomp_syscall_resolve_name(name.encode())
-            if number < 0 or lib.seccomp_rule_add(ctypes.c_void_p(context), ctypes.c_uint32(SCMP_ACT_ERRNO | code),
-                                                  ctypes.c_int(number), ctypes.c_uint(0)) != 0:
+            tests = (_ArgumentTest * 1)(test) if test is not None else None
+            if number < 0 or lib.seccomp_rule_add_array(context, SCMP_ACT_ERRNO | code, number, 0 if tests is None else 1,
+                                                        tests) != 0:
                 return None
         out = os.memfd_create("seccomp")
         try:
