@@ -82,7 +82,7 @@ def filter_file() -> int | None:
     program = filter_program()
     if program is None:
         return None
-    fd = os.memfd_create("seccomp", 0)   # inheritable: bubblewrap reads it after exec
+    fd = os.memfd_create("seccomp")   # close-on-exec: only the command it is passed to (pass_fds) gets it
     os.write(fd, program)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
