@@ -229,6 +229,8 @@ def _status(lesson: Lesson, report: JudgeReport, files: dict[str, bytes], flags:
         return "timeout", f"stopped after {outcome.seconds:.0f} s, the time limit, while running {where}"
     if outcome.out_of_memory and not report.ready:
         return "out-of-memory", f"stopped at the memory limit while running {where}"
+    if outcome.out_of_disk and not report.ready:   # kernel_error is then the judge's words, with the limits (judge.py)
+        return "error", f"{report.kernel_error} while running {where}. Only the questions the weights verify were graded."
     if flags:
         more = f" (+{len(flags) - 1} more)" if len(flags) > 1 else ""
         return "flagged", flags[0] + more
@@ -236,8 +238,8 @@ def _status(lesson: Lesson, report: JudgeReport, files: dict[str, bytes], flags:
     if missing:
         files_were = f"{missing[0]} was" if len(missing) == 1 else f"{' and '.join(missing)} were"
         return "missing-weights", f"{files_were} not submitted: the questions measured from weights score 0"
-    if outcome.timed_out or outcome.out_of_memory:
-        limit = "time" if outcome.timed_out else "memory"
+    if outcome.timed_out or outcome.out_of_memory or outcome.out_of_disk:
+        limit = "time" if outcome.timed_out else "memory" if outcome.out_of_memory else "disk space"
         return "error", f"the notebook ran out of {limit} while the tests asked it questions; those tests failed"
     if not report.ready:
         code = f" (exit status {outcome.returncode})" if outcome.returncode not in (None, 0) else ""

@@ -125,3 +125,15 @@ def test_a_kernel_stuck_in_a_call_says_so_not_that_it_died():
     result = combine(Path("stuck.zip"), LESSON, POINTS, FILES, stuck, [])
     assert result.status == "error" and result.reason.startswith(KERNEL_STUCK)
     assert "memory" not in result.reason
+
+
+def test_a_run_stopped_at_its_disk_limit_says_so_not_that_its_runner_stopped():
+    """The row said "its kernel or the grader's runner stopped (exit status -9)", and the cause
+    stood only in a note."""
+    full = judged(False, True, fits_lesson=True, accuracy=0.98, test_images=10_000, meets_threshold=True)
+    full.ready, full.running_cell = False, "open('big', 'wb')"
+    full.outcome = Outcome(returncode=-9, seconds=3.0, out_of_disk=True)
+    full.kernel_error = "the notebook wrote more than its disk limit (1,024 MB, 20,000 files) and was stopped"
+    result = combine(Path("full.zip"), LESSON, POINTS, FILES, full, [])
+    assert result.status == "error" and result.reason.startswith(full.kernel_error), result.reason
+    assert "open('big', 'wb')" in result.reason and "exit status" not in result.reason
