@@ -202,6 +202,14 @@ def test_a_run_cannot_reserve_disk_without_writing_it(tmp_path):
     assert (tmp_path / "big").stat().st_blocks * 512 <= 2 * 2**20
 
 
+@pytest.mark.skipif(not sandbox.bubblewrap_works(), reason="needs bubblewrap")
+def test_where_bubblewrap_cannot_load_the_filter_runs_go_on_and_say_so(tmp_path, monkeypatch):
+    """A kernel without seccomp filters would make bubblewrap refuse every run."""
+    monkeypatch.setattr(sandbox.confinement, "seccomp_works", lambda isolate_network=True: False)
+    outcome = run("print('ran')", tmp_path, confinement="bubblewrap")
+    assert outcome.output == "ran\n" and any("fallocate" in promise for promise in outcome.not_enforced)
+
+
 def test_one_file_past_the_disk_limit_is_refused_by_the_kernel(tmp_path):
     outcome = run("open('big', 'wb').write(bytes(40 * 2**20))", tmp_path, disk_mb=10)
     assert outcome.returncode != 0 and (tmp_path / "big").stat().st_size <= 10 * 2**20

@@ -78,12 +78,13 @@ class Bubblewrap(Confinement):
         else:  # not root: the mount namespace hides the grader's files from its own user
             plan.not_enforced.append("a user of its own: student code runs as the grader's user, "
                                      "in a mount namespace that hides the grader's files")
-        seccomp = filter_file()
+        seccomp = filter_file() if seccomp_works(limits.isolate_network) else None
         if seccomp is not None:
             plan.pass_fds.append(seccomp)
             plan.enforced.append("no disk reserved unwritten (seccomp)")
         else:  # a run may then pass its disk limit many times over between two polls (syscalls.py)
-            plan.not_enforced.append("a refusal of fallocate (libseccomp is not installed)")
+            plan.not_enforced.append("a refusal of fallocate (no seccomp filter here: libseccomp is not "
+                                     "installed, or the kernel refuses filters)")
         plan.prefix = _bubblewrap_command(view, limits.isolate_network, seccomp) + _as_user(plan.uid)
         plan.enforced += ["mount namespace", "pid namespace"] + (["network namespace"] if limits.isolate_network else [])
         return plan
@@ -204,6 +205,23 @@ def bubblewrap_works(isolate_network: bool = True) -> bool:
         probe = subprocess.run(_bubblewrap_command(View(), isolate_network) + ["true"], capture_output=True, timeout=20)
     except (OSError, subprocess.SubprocessError):
         return False
+    return probe.returncode == 0
+
+
+@functools.lru_cache(maxsize=2)
+def seccomp_works(isolate_network: bool = True) -> bool:
+    """Whether bubblewrap loads the filter of syscalls.py here: without libseccomp there is
+    none, and a kernel built without seccomp filters would make bubblewrap refuse every run."""
+    fd = filter_file()
+    if fd is None:
+        return False
+    try:
+        probe = subprocess.run(_bubblewrap_command(View(), isolate_network, fd) + ["true"], capture_output=True,
+                               timeout=20, pass_fds=(fd,))
+    except (OSError, subprocess.SubprocessError):
+        return False
+    finally:
+        os.close(fd)
     return probe.returncode == 0
 
 
