@@ -408,6 +408,8 @@ def _failure(result, lapse: Exception | None = None) -> str:
     """The assertion text of a failed test, without Otter's framing (which would show the
     test's source line, hidden tests included). A test the kernel did not answer (``lapse``)
     says why in the judge's words, unless its own message already does."""
+    from .proxies import CallPastTime
+
     if result.passed:
         return ""
     if lapse is not None and (_unanswered(lapse) or str(lapse) not in (result.message or "")):
@@ -416,6 +418,8 @@ def _failure(result, lapse: Exception | None = None) -> str:
     last = lines[-1] if lines else "failed"
     kind, _, text = last.partition(": ")
     message = text if kind in STUDENT_FACING and text else last
+    if isinstance(lapse, CallPastTime):   # a check naming the input keeps the error's type (checks.inputs.for_input)
+        message = message.replace(f"{CallPastTime.__name__}: ", "")
     extra = result.test_case.failure_message
     return f"{message} ({extra})" if extra else message
 

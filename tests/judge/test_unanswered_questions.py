@@ -212,3 +212,12 @@ def test_a_run_whose_time_runs_out_during_a_question_says_so_in_that_question_an
     assert messages and all("time limit (30 s) ran out" in m for m in messages), messages
     model = result.questions[lesson.verified_questions["architecture"]]
     assert model.score == model.possible and "time ran out" in model.verification, model
+
+
+def test_a_call_past_its_time_in_a_check_that_names_its_input_keeps_the_input_without_our_class_name():
+    from types import SimpleNamespace
+
+    slow = CallPastTime(judge_module.CALL_PAST_TIME.format(seconds=CALL_TIMEOUT))
+    said = f"AssertionError: for flat_features((3, 35, 12)): CallPastTime: {slow}"
+    result = SimpleNamespace(passed=False, message=said, test_case=SimpleNamespace(failure_message=""))
+    assert judge_module._failure(result, slow) == f"for flat_features((3, 35, 12)): {slow}"
