@@ -43,11 +43,10 @@ from .randomness import KEY_FILE, seed_for, seeded
 from .result import QuestionResult, TestResult
 from .sandbox import Outcome, Sandboxed, SandboxUnavailable
 from .trim import release_freed_memory
-from .wire import WireError, read_message, write_message
+from .wire import ANSWER_LIMIT, WireError, read_message, write_message
 
 CALL_TIMEOUT = 60              # seconds for one call into the kernel
 NETWORK = "model"              # the notebook's name for the network the lesson asks for
-ANSWER_LIMIT = 128 * 2**20     # bytes of one answer from the kernel
 NOTEBOOK_LIMIT = 20 * 2**20    # bytes of the executed notebook kept for instructors
 # The judge's own words for a run that ended before it reported: nothing the sandbox sends
 # (which the student's code may have forged) becomes a row's reason.

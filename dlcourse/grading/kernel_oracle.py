@@ -20,7 +20,7 @@ from typing import Any
 
 from jupyter_core.utils import run_sync
 
-from .wire import WireError, message_size, read_message, write_message
+from .wire import ANSWER_LIMIT, WireError, message_size, read_message, write_message
 
 SERVE_CELL = ("__import__('dlcourse.grading.oracle', fromlist=['serve']).serve("
               "get_ipython().user_ns, {requests!r}, {answers!r})")
@@ -54,6 +54,7 @@ class KernelOracle:
         self.serving = True
         self.reply: dict = {}         # the serving cell's execute_reply, once it ended
         self.unfinished: int | None = None   # a request past its time that ignored the interrupt
+        self.refused: str | None = None      # why the kernel's last message was not read (too large, garbled)
 
     def ask(self, request: dict, blobs: list[bytes], timeout: int) -> tuple[dict, list[bytes]]:
         """The kernel's answer to ``request`` within ``timeout`` seconds (after which it is
@@ -90,10 +91,10 @@ class KernelOracle:
         at ``deadline``, or once the serving cell has ended (``serving`` is then False). An
         answer that breaks the framing ends this cell's use: ``serving`` becomes False."""
         while True:
-            try:
-                size = message_size(self.received)
-            except WireError:
-                self.serving = False
+            try:   # a message the judge would refuse is refused from its header, before its blobs are held here
+                size = message_size(self.received, ANSWER_LIMIT)
+            except WireError as error:
+                self.serving, self.refused = False, str(error)
                 return None
             if size is not None and len(self.received) >= size:
                 whole = bytes(self.received[:size])
@@ -143,6 +144,9 @@ class KernelOracle:
 
     def _ended(self) -> dict:
         """The answer when the serving cell ended (or garbled its pipe) before answering."""
+        if self.refused is not None:
+            return {"error": "ValueError", "message": f"the notebook's answer could not be read: {self.refused}",
+                    "builtin": True}
         if self.reply.get("status") == "error":
             return {"error": self.reply.get("ename", "Exception"), "message": self.reply.get("evalue", ""), "builtin": False}
         return {"error": "RuntimeError", "message": "the notebook stopped answering the grader's questions",

@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # the notebook runner frames messages without loading torch
 MAX_HEADER_BYTES = 8 * 2**20
 MAX_VALUES = 500_000              # values in one header (an upper bound is counted before parsing)
 MAX_MESSAGE_BYTES = 512 * 2**20   # a batch of 2,000 CIFAR images as float32 is ~25 MB
+ANSWER_LIMIT = 128 * 2**20        # bytes of one answer from the kernel (the runner refuses more, the judge reads no more)
 MAX_DEPTH = 32
 DTYPE_NAMES = ("float16", "bfloat16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64", "bool")
 

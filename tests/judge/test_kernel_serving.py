@@ -43,6 +43,9 @@ def recovers():   # one long C-level operation stands in: the interrupt waits fo
     time.sleep(8)   # past its time and the interrupt's grace
     signal.signal(signal.SIGINT, signal.default_int_handler)
     return 5
+def too_big():   # an honest bug's answer: a broadcast gone wrong (here 4 MB, over a limit the test lowers)
+    import torch
+    return torch.zeros(1024, 1024)
 def garbles(folder):   # half a message in the answers pipe: the runner must not wait for the rest
     import glob, struct
     with open(glob.glob(folder + "/answers-*")[0], "wb") as pipe:
@@ -150,6 +153,16 @@ def test_what_the_kernel_writes_into_its_pipe_never_holds_the_runner_past_the_re
                          "timeout": 2})
     assert answer["error"] in {"TimeoutError", "RuntimeError"}
     assert time.monotonic() - started < 2 + kernel_oracle.INTERRUPT_GRACE + 2
+
+
+def test_an_answer_too_large_for_the_judge_fails_that_request_only(runner, monkeypatch):
+    """Relayed, the judge would refuse it and stop asking (every later question lost), and the
+    runner would first hold it three times over (the run's memory limit). Refused from its
+    header instead, it costs its own question, and the next is answered."""
+    monkeypatch.setattr(kernel_oracle, "ANSWER_LIMIT", 2**20)
+    answer = runner.ask({"op": "call", "ref": runner.ref("too_big"), "args": [], "kwargs": {}, "timeout": 30})
+    assert answer["error"] == "ValueError" and "over the 1 MB allowed" in answer["message"], answer
+    assert runner.ask({"op": "get", "name": "answer", "timeout": 30}) == {"value": 42}
 
 
 def test_a_notebook_that_ends_the_serving_cell_gets_errors_not_a_hang(tmp_path):

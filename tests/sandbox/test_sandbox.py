@@ -1,5 +1,6 @@
 """The sandbox: every way a command can misbehave ends in a bounded, cleaned-up outcome."""
 
+import errno
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 
 import dlcourse.grading.sandbox as sandbox
 from dlcourse.grading.sandbox import Limits, Outcome, View, cgroups_available, network_namespace_supported, run_limited
+from dlcourse.grading.sandbox.syscalls import filter_program
 
 PY = sys.executable
 
@@ -178,6 +180,26 @@ def test_a_run_that_fills_its_folder_is_stopped_at_its_disk_limit(tmp_path):
                   disk_mb=20, timeout=60)
     assert outcome.out_of_disk and outcome.returncode != 0
     assert sum(f.stat().st_size for f in tmp_path.iterdir()) < 200 * 2**20
+
+
+@pytest.mark.skipif(not sandbox.bubblewrap_works() or filter_program() is None,
+                    reason="needs bubblewrap and libseccomp")
+def test_a_run_cannot_reserve_disk_without_writing_it(tmp_path):
+    """fallocate reserves a gigabyte in about a millisecond: between two polls of the disk limit
+    a run could fill the machine's disk. Refused, and its other doors: io_uring, which would make
+    it unfiltered, and the ioctl FS_IOC_RESVSP64 (also with bits above the 32 the kernel reads).
+    posix_fallocate still works, by writing."""
+    code = ("import ctypes, os, struct\nlibc = ctypes.CDLL(None, use_errno=True)\nfd = os.open('big', os.O_RDWR | os.O_CREAT)\n"
+            "print(libc.fallocate(fd, 0, ctypes.c_long(0), ctypes.c_long(100 * 2**20)), ctypes.get_errno())\n"
+            "print(libc.syscall(425, 1, ctypes.create_string_buffer(120)), ctypes.get_errno())\n"
+            "space = ctypes.create_string_buffer(struct.pack('hhqqiI4i', 0, 0, 0, 100 * 2**20, 0, 0, 0, 0, 0, 0))\n"
+            "for request in (0x4030582A, 0x1_4030582A):\n"
+            "    print(libc.ioctl(fd, ctypes.c_ulong(request), space), ctypes.get_errno())\n"
+            "os.posix_fallocate(fd, 0, 2**20)\nprint(os.fstat(fd).st_size)")
+    outcome = run(code, tmp_path, confinement="bubblewrap")
+    assert outcome.output.split() == ["-1", str(errno.EOPNOTSUPP), "-1", str(errno.ENOSYS), "-1", str(errno.ENOTTY),
+                                      "-1", str(errno.ENOTTY), str(2**20)], outcome.output
+    assert (tmp_path / "big").stat().st_blocks * 512 <= 2 * 2**20
 
 
 def test_one_file_past_the_disk_limit_is_refused_by_the_kernel(tmp_path):

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from .limits import Limits, SandboxUnavailable, View
+from .syscalls import filter_file
 
 NOBODY = 65534
 # Users of a run's own (Permissions): far above any account a system hands out, drawn at random
@@ -48,6 +49,7 @@ class Plan:
     enforced: list[str] = field(default_factory=list)
     not_enforced: list[str] = field(default_factory=list)
     reaches_grader: bool = True           # student code can read and write the grader's own files
+    pass_fds: list[int] = field(default_factory=list)   # descriptors the command reads at its start (the starter closes them)
 
 
 class Confinement:
@@ -76,7 +78,13 @@ class Bubblewrap(Confinement):
         else:  # not root: the mount namespace hides the grader's files from its own user
             plan.not_enforced.append("a user of its own: student code runs as the grader's user, "
                                      "in a mount namespace that hides the grader's files")
-        plan.prefix = _bubblewrap_command(view, limits.isolate_network) + _as_user(plan.uid)
+        seccomp = filter_file()
+        if seccomp is not None:
+            plan.pass_fds.append(seccomp)
+            plan.enforced.append("no disk reserved unwritten (seccomp)")
+        else:  # a run may then pass its disk limit many times over between two polls (syscalls.py)
+            plan.not_enforced.append("a refusal of fallocate (libseccomp is not installed)")
+        plan.prefix = _bubblewrap_command(view, limits.isolate_network, seccomp) + _as_user(plan.uid)
         plan.enforced += ["mount namespace", "pid namespace"] + (["network namespace"] if limits.isolate_network else [])
         return plan
 
@@ -90,6 +98,7 @@ class Permissions(Confinement):
     def plan(self, limits: Limits, view: View) -> Plan:
         plan = Plan()
         plan.not_enforced.append("mount and pid namespaces (bubblewrap unavailable): files are guarded by permissions")
+        plan.not_enforced.append("a refusal of fallocate (bubblewrap unavailable): the disk limit is only polled")
         if can_drop_privileges():
             unreachable = [p for p in (*python_folders(), *view.readable) if not readable_by_everyone(p)]
             if not unreachable:
@@ -150,10 +159,12 @@ def _as_user(uid: int | None) -> list[str]:
     return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
 
 
-def _bubblewrap_command(view: View, isolate_network: bool) -> list[str]:
+def _bubblewrap_command(view: View, isolate_network: bool, seccomp: int | None = None) -> list[str]:
     command = ["bwrap", "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
     if isolate_network:
         command.append("--unshare-net")
+    if seccomp is not None:
+        command += ["--seccomp", str(seccomp)]
     for folder in SYSTEM_FOLDERS:
         command += ["--ro-bind-try", folder, folder]
     command += ["--size", str(TMP_MB * 2**20), "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]

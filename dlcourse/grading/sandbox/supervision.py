@@ -50,23 +50,28 @@ class Sandboxed:
         self.limits, self.stop, self.held = limits, stop, held
         env = {**env, **thread_env(limits.threads)}
         plan = plan_for(limits, view)
-        self.cgroups = Cgroups.create(limits)
-        enforced = (list(self.cgroups.enforced) if self.cgroups else []) + plan.enforced
-        not_enforced = list(plan.not_enforced)
-        if not self.cgroups:
-            not_enforced.append("cgroup limits (memory is polled instead)")
-        elif limits.cpus and "cgroup cpu" not in self.cgroups.enforced:
-            not_enforced.append("a CPU share of its own (no cpu cgroup here)")
-        self.uid = plan.uid   # the user the run's files must belong to (None: the grader's)
-        if plan.uid is not None:
-            for folder in view.writable:
-                give_to(folder, plan.uid)
-        self.writable = view.writable
-        prefix = plan.prefix + _file_size_limit(limits.disk_mb)
-        prefix = self.cgroups.joined(prefix) if self.cgroups else prefix
-        self.start = time.monotonic()
-        self.process = subprocess.Popen(prefix + command, cwd=cwd, env=env, stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            self.cgroups = Cgroups.create(limits)
+            enforced = (list(self.cgroups.enforced) if self.cgroups else []) + plan.enforced
+            not_enforced = list(plan.not_enforced)
+            if not self.cgroups:
+                not_enforced.append("cgroup limits (memory is polled instead)")
+            elif limits.cpus and "cgroup cpu" not in self.cgroups.enforced:
+                not_enforced.append("a CPU share of its own (no cpu cgroup here)")
+            self.uid = plan.uid   # the user the run's files must belong to (None: the grader's)
+            if plan.uid is not None:
+                for folder in view.writable:
+                    give_to(folder, plan.uid)
+            self.writable = view.writable
+            prefix = plan.prefix + _file_size_limit(limits.disk_mb)
+            prefix = self.cgroups.joined(prefix) if self.cgroups else prefix
+            self.start = time.monotonic()
+            self.process = subprocess.Popen(prefix + command, cwd=cwd, env=env, stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                            pass_fds=plan.pass_fds)
+        finally:
+            for fd in plan.pass_fds:   # the command has its own copies
+                os.close(fd)
         assert self.process.stdin is not None and self.process.stdout is not None   # both are pipes
         self.stdin, self.stdout = self.process.stdin, self.process.stdout
         self.reader = _CappedReader(self.process.stderr, limits.max_output_bytes)
