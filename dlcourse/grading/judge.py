@@ -54,8 +54,11 @@ RUNNER_LOST = "the notebook's runner ended before the notebook finished (its ker
 KERNEL_DIED = "the notebook's kernel died"
 KERNEL_STUCK = ("the notebook stopped answering: a call the tests made ran past its time, ignored the "
                 "interrupt, and was still running when the next question's time ran out")
+TIME_SPENT = "the run's time limit ({limit:.0f} s) ran out while the tests asked the notebook questions: this test got no answer"
+CALL_PAST_TIME = "a call this test made into the notebook did not finish within {seconds} s, the time one call may take"
 # Exceptions whose text is written for the student; others keep their type name in the message.
-STUDENT_FACING = {"AssertionError", "ArchitectureMismatch", "WeightsProblem", "UnsafeWeights", "OracleUnavailable"}
+STUDENT_FACING = {"AssertionError", "ArchitectureMismatch", "WeightsProblem", "UnsafeWeights", "OracleUnavailable",
+                  "CallPastTime"}
 
 
 @dataclass
@@ -88,7 +91,9 @@ class JudgeReport:
     notebook: str | None = None        # the executed notebook (the student's output, capped)
     refused: str | None = None         # the sandbox could not be made safe here
     lost_during_tests: bool = False    # the kernel died or stopped answering while tests asked it
-    unasked: list[str] = field(default_factory=list)  # questions whose tests began after that
+    # questions the kernel could not answer: their tests began after that, or each of their tests
+    # that failed got no answer (the run's time ran out, the kernel died or was stuck)
+    unasked: list[str] = field(default_factory=list)
     # question -> the names its tests asked for that the notebook never defined
     missing: dict[str, list[str]] = field(default_factory=dict)
     cuda_on_cpu: bool = False          # the notebook asked for CUDA, which the kernel served on the CPU
@@ -149,6 +154,8 @@ def judge(job: JudgeJob, stop: threading.Event, kernels: KernelPool | None = Non
         report.outcome = sandboxed.finish(grace=0)  # the notebook was sent already: no need to wait
         if kernels is not None and job.next_run_dir and not stop.is_set():
             kernels.start(job)  # the next submission's kernel starts while this one is measured
+    # A call cut at the run's time limit: the run timed out, even where the watchdog had not yet seen it
+    report.outcome.timed_out |= runner.time_spent
     if report.outcome.out_of_disk:  # the judge's words: the runner's, if any, came after the kill
         runner.kernel_error = (f"the notebook wrote more than its disk limit ({limits.disk_mb:,} MB, "
                                f"{limits.max_files:,} files) and was stopped")
@@ -180,11 +187,16 @@ def run_tests(manifest: Manifest, autograder: Path, values: NotebookValues, dige
               answering: Callable[[], bool] = lambda: True
               ) -> tuple[dict[str, QuestionResult], list[str], dict[str, list[str]]]:
     """Every question's tests, run here with Otter's machinery on the notebook's values, each
-    test file drawing its random inputs from the submission's own seed; the questions whose
-    tests began after the kernel stopped ``answering``; and, per question, the names its tests
-    asked for that the notebook never defined. Only those questions may later be earned from
-    the weights alone (scoring.py): a question the kernel did answer keeps its verdict,
-    however the kernel ends."""
+    test file drawing its random inputs from the submission's own seed; the questions the
+    kernel could not answer (their tests began after it stopped ``answering``, or each of their
+    failed tests got no answer: the run's time ran out, the kernel died or was stuck); and, per
+    question, the names its tests asked for that the notebook never defined. Only those
+    questions may later be earned from the weights alone (scoring.py): a question the kernel
+    did answer keeps its verdict, however the kernel ends.
+
+    A failed test that got no answer says why in the judge's words, whatever the check made of
+    it (a check that reads any error of the network's as "computes something else", or a
+    missing value as "define it first", would blame the student's code)."""
     from otter.test_files.exception_test import ExceptionTestFile
 
     key = (autograder / KEY_FILE).read_text().strip()
@@ -193,13 +205,19 @@ def run_tests(manifest: Manifest, autograder: Path, values: NotebookValues, dige
         if not answering():
             unasked.append(spec.name)
         test_file = ExceptionTestFile.from_file(str(autograder / spec.file))
-        values.asked = set()
+        values.asked, values.lapses = set(), {}
+        # Otter runs a file's tests in order, keeping each one's result as it ends: the results
+        # kept so far number the test that is asking
+        values.test_index = lambda: len(test_file.test_case_results)
         with seeded(seed_for(key, digest, spec.file)):
             test_file.run(values)
         if values.asked & values.missing:
             missing[spec.name] = sorted(values.asked & values.missing)
         tests = [TestResult(r.test_case.name, bool(r.test_case.hidden), float(r.test_case.points), bool(r.passed),
-                            _failure(r)) for r in test_file.test_case_results]
+                            _failure(r, values.lapses.get(i))) for i, r in enumerate(test_file.test_case_results)]
+        failed = [i for i, r in enumerate(test_file.test_case_results) if not r.passed]
+        if failed and spec.name not in unasked and all(_unanswered(values.lapses.get(i)) for i in failed):
+            unasked.append(spec.name)
         questions[spec.name] = QuestionResult(spec.name, float(test_file.score), float(test_file.possible), tests)
         release_freed_memory()  # this file's temporaries, while the kernel still holds its own (trim.py)
     return questions, unasked, missing
@@ -239,6 +257,22 @@ class NotebookValues(dict):
         self.oracle = oracle
         self.asked: set[str] = set()     # names asked for since the caller last emptied it
         self.missing: set[str] = set()   # names the notebook does not define
+        # a test's place in its file -> the first question of its the kernel did not answer
+        # (OracleUnavailable, CallPastTime), whatever the test's check did with the error
+        self.lapses: dict[int, Exception] = {}
+        self.test_index: Callable[[], int] = lambda: 0   # the place of the test now asking
+        oracle.exchange = self._noting_lapses(oracle.exchange)
+
+    def _noting_lapses(self, exchange: Callable) -> Callable:
+        from .proxies import CallPastTime, OracleUnavailable
+
+        def noted(request: dict, blobs: list[bytes]) -> tuple[Any, list[bytes]]:
+            try:
+                return exchange(request, blobs)
+            except (OracleUnavailable, CallPastTime) as lapse:
+                self.lapses.setdefault(self.test_index(), lapse)
+                raise
+        return noted
 
     def get(self, name: str, default: Any = None) -> Any:
         from .proxies import OracleUnavailable
@@ -271,6 +305,7 @@ class RunnerSession:
         self.notebook: str | None = None
         self.cuda_on_cpu = False
         self.alive = True
+        self.time_spent = False   # a call ran until the run's time limit: no question can be answered after it
 
     def wait_until_ready(self) -> bool:
         while True:
@@ -295,11 +330,16 @@ class RunnerSession:
                 return False
 
     def exchange(self, request: dict, blobs: list[bytes]) -> tuple[Any, list[bytes]]:
-        from .proxies import OracleUnavailable
+        """The kernel's answer to ``request``. OracleUnavailable where the kernel cannot answer
+        (it died or is stuck, or the run's time ran out: a call cut at the run's time limit
+        ends the questions); CallPastTime where the call ran past its own time."""
+        from .proxies import CallPastTime, OracleUnavailable
 
         if not self.alive:
             raise OracleUnavailable(self._why_silent())
-        request = {**request, "timeout": max(1, min(CALL_TIMEOUT, int(self.sandboxed.seconds_left)))}
+        timeout = max(1, min(CALL_TIMEOUT, int(self.sandboxed.seconds_left)))
+        request = {**request, "timeout": timeout}
+        started = time.monotonic()
         try:
             write_message(self.sandboxed.stdin, request, blobs)
         except (BrokenPipeError, OSError):
@@ -310,7 +350,15 @@ class RunnerSession:
             if event is None:
                 raise OracleUnavailable(self._why_silent())
             if event.get("event") == "answer":
-                return event.get("answer"), answer_blobs
+                answer = event.get("answer")
+                # The runner's answer to a call past its time (kernel_oracle.timed_out); the
+                # time the judge itself measured shows it is not a TimeoutError of the student's
+                if _timed_out(answer) and time.monotonic() - started >= timeout:
+                    if timeout < CALL_TIMEOUT:   # its time was what the run had left
+                        self.alive, self.time_spent = False, True
+                        raise OracleUnavailable(self._why_silent())
+                    raise CallPastTime(CALL_PAST_TIME.format(seconds=timeout))
+                return answer, answer_blobs
             if event.get("event") in ("dead", "stuck"):  # it died while answering, or answers no more
                 self.kernel_error = KERNEL_DIED if event.get("event") == "dead" else KERNEL_STUCK
                 self.alive = False
@@ -329,8 +377,8 @@ class RunnerSession:
 
     def _why_silent(self) -> str:
         outcome = self.sandboxed.outcome
-        if outcome.timed_out:
-            return "the notebook stopped answering: it ran out of time"
+        if outcome.timed_out or self.time_spent:
+            return TIME_SPENT.format(limit=self.sandboxed.limits.timeout)
         if outcome.out_of_memory:
             return "the notebook stopped answering: it ran out of memory"
         return self.kernel_error or "the notebook's kernel stopped answering"
@@ -343,15 +391,34 @@ class RunnerSession:
                 pass
 
 
-def _failure(result) -> str:
+def _timed_out(answer: Any) -> bool:
+    """Whether ``answer`` is the runner's for a call past its time (kernel_oracle.timed_out)."""
+    return isinstance(answer, dict) and answer.get("error") == "TimeoutError" and answer.get("builtin") is True
+
+
+def _unanswered(lapse: Exception | None) -> bool:
+    """Whether a test's ``lapse`` means the kernel could not answer it (not a call's own slowness)."""
+    from .proxies import OracleUnavailable
+
+    return isinstance(lapse, OracleUnavailable)
+
+
+def _failure(result, lapse: Exception | None = None) -> str:
     """The assertion text of a failed test, without Otter's framing (which would show the
-    test's source line, hidden tests included)."""
+    test's source line, hidden tests included). A test the kernel did not answer (``lapse``)
+    says why in the judge's words, unless its own message already does."""
+    from .proxies import CallPastTime
+
     if result.passed:
         return ""
+    if lapse is not None and (_unanswered(lapse) or str(lapse) not in (result.message or "")):
+        return str(lapse)
     lines = (result.message or "").strip().splitlines()
     last = lines[-1] if lines else "failed"
     kind, _, text = last.partition(": ")
     message = text if kind in STUDENT_FACING and text else last
+    if isinstance(lapse, CallPastTime):   # a check naming the input keeps the error's type (checks.inputs.for_input)
+        message = message.replace(f"{CallPastTime.__name__}: ", "")
     extra = result.test_case.failure_message
     return f"{message} ({extra})" if extra else message
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -53,6 +54,13 @@ TRIM_CELL = "__import__('dlcourse.grading.trim', fromlist=['after_each_cell']).a
 WARM_MODULES = ("torch",)   # ~2 s of every graded notebook's first cell; torchvision stays out (data.py)
 WARM_CELL = "__import__('dlcourse.grading.kernel_warmth', fromlist=['warm']).warm({modules!r})"
 ENTER_CELL = "__import__('dlcourse.grading.kernel_warmth', fromlist=['enter']).enter({folder!r})"
+# The kernel's own stdout and stderr (file descriptors 1 and 2, and ipykernel's copies of them):
+# not this runner's stderr, which the judge drains outside the run's CPU share (a kernel writing
+# to them in a loop sent it 362 MB in 4 s, 0.66 s of its CPU; 14.7 GB in 8 s in a batch). What the
+# notebook prints, with print or os.write, still reaches its cells' outputs (ipykernel captures
+# both descriptors); only ipykernel's echo of it, and what the kernel writes past that capture,
+# are dropped: no reader of the runner's stderr ever showed them.
+KERNEL_STREAMS = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
 
 def main(run_dir: Path, held: bool = False) -> None:
@@ -79,7 +87,7 @@ def main(run_dir: Path, held: bool = False) -> None:
         if client is None:  # no pre-started kernel, or not one this submission may use: start one here
             client = NotebookClient(nb, km=kernel_manager(), allow_errors=True, timeout=None, shutdown_kernel="immediate",
                                     resources={"metadata": {"path": str(notebook_path.parent)}})
-        with client.setup_kernel(cleanup_kc=True):  # our manager: nbclient stops its kernel only if asked to
+        with client.setup_kernel(cleanup_kc=True, **KERNEL_STREAMS):  # our manager: nbclient stops its kernel only if asked to
             cuda_flag = run_dir / "home" / "cuda-on-cpu"
             if _asks_for_cuda(nb, submission):
                 _run_hidden(client, CUDA_CELL.format(flag=str(cuda_flag)))
@@ -109,7 +117,7 @@ def _warm_kernel(home: Path) -> tuple[Any, set[str]]:
     client = NotebookClient(nbformat.v4.new_notebook(), km=kernel_manager(), allow_errors=True, timeout=None,
                             shutdown_kernel="immediate", resources={"metadata": {"path": str(home)}})
     try:
-        client.start_new_kernel()
+        client.start_new_kernel(**KERNEL_STREAMS)
         client.start_new_kernel_client()
         outputs = _run_hidden(client, WARM_CELL.format(modules=WARM_MODULES))
     except Exception:

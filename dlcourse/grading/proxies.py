@@ -48,6 +48,11 @@ class OracleUnavailable(RuntimeError):
     """The kernel stopped answering (it died, or ran past its time)."""
 
 
+class CallPastTime(TimeoutError):
+    """A call into the kernel ran past its own time (not the run's): it was interrupted and
+    gave no answer; the kernel answers the next one."""
+
+
 class Oracle:
     """Asks the student's kernel for values and calls, through ``exchange`` (a round trip)."""
 

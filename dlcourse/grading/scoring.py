@@ -185,6 +185,8 @@ def _why_unshown(name: str, report: JudgeReport, unfinished: Sequence[str] = ())
         where = _first_line(report.running_cell) if report.running_cell else "the start-up"
         return f"the notebook stopped while running {where}, before its tests ran"
     if name in report.unasked:
+        if report.outcome is not None and report.outcome.timed_out:
+            return "the run's time ran out while the tests asked the notebook questions"
         return "the notebook's kernel stopped answering while the tests ran"
     missing = report.missing.get(name)
     if missing:
