@@ -130,7 +130,7 @@ def test_no_network_inside(tmp_path):
     assert "blocked" in outcome.output and "network namespace" in outcome.enforced
 
 
-def test_the_command_cannot_write_outside_its_folders_when_run_as_nobody():
+def test_the_command_cannot_write_outside_its_folders_when_run_unprivileged():
     with tempfile.TemporaryDirectory() as scratch:
         os.chmod(scratch, 0o711)  # as the grading pipeline does: passable, not listable
         work = Path(scratch) / "work"
@@ -141,6 +141,25 @@ def test_the_command_cannot_write_outside_its_folders_when_run_as_nobody():
         assert "PermissionError" in outcome.output
         assert not (Path.home() / "dlcourse-sandbox-probe").exists()
         assert run(f"open({str(work / 'ok.txt')!r}, 'w').write('fine')", work).returncode == 0
+
+
+@pytest.mark.skipif(not (sandbox.can_drop_privileges() and sandbox.bubblewrap_works()), reason="needs root and bubblewrap")
+def test_each_bubblewrap_run_has_a_user_of_its_own_that_owns_its_processes_and_files(tmp_path):
+    """Runs of one user would share what the kernel counts per user (processes, inotify
+    instances, pipe buffers: attack27 #4), and a leftover process of one would pass for the next's."""
+    code = ("import os, subprocess\nchild = subprocess.Popen(['sleep', '10'])\nopen('made', 'w').close()\n"
+            "print(os.getuid(), os.geteuid(), os.stat(f'/proc/{child.pid}').st_uid)\nchild.kill()")
+    uids = []
+    for name in ("one", "two"):
+        folder = tmp_path / name
+        folder.mkdir()
+        outcome = run(code, folder, confinement="bubblewrap")
+        assert "a user of its own" in outcome.enforced and "unprivileged user" in outcome.enforced
+        uid, euid, child_uid = map(int, outcome.output.split())
+        assert uid == euid == child_uid != 0, outcome.output
+        assert (folder / "made").stat().st_uid == folder.stat().st_uid == uid
+        uids.append(uid)
+    assert uids[0] != uids[1]
 
 
 def test_stop_event_ends_a_run_early(tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from dlcourse.grading.sandbox import CGROUP_ROOT, NOBODY, Cgroups, cgroups_available
+from dlcourse.grading.sandbox import CGROUP_ROOT, RUN_UID_BASE, Cgroups, cgroups_available
 from dlcourse.grading.sandbox.cgroups import GROUP_NAME, fork_stop, sweep_gone_owners
 from dlcourse.grading.sandbox.owners import OWNER, owner_gone
 from dlcourse.grading.scratch import OWNER_FILE, PREFIX, sweep
@@ -178,7 +178,7 @@ def test_a_sweep_touches_only_real_folders_of_its_user_recording_a_gone_owner_he
             f"{PREFIX}namespac": record.replace(f"-{owner['ns']}-", "-1-", 1),
             f"{PREFIX}norecord": None, f"{PREFIX}recolink": outside / OWNER_FILE, "dlcourse-judge-x": record}
     if os.geteuid() == 0:
-        kept[f"{PREFIX}nobody00"] = record
+        kept[f"{PREFIX}otheruid"] = record
     for name, what in kept.items():
         (tmp / name).mkdir()
         (tmp / name / "file").write_text("x")
@@ -187,7 +187,7 @@ def test_a_sweep_touches_only_real_folders_of_its_user_recording_a_gone_owner_he
         elif what is not None:
             (tmp / name / OWNER_FILE).write_text(what)
     if os.geteuid() == 0:
-        os.chown(tmp / f"{PREFIX}nobody00", NOBODY, NOBODY)
+        os.chown(tmp / f"{PREFIX}otheruid", RUN_UID_BASE, RUN_UID_BASE)
     sweep(tmp)
     assert not Path(dead_run).parent.exists()
     assert link.is_symlink() and (outside / "precious").read_text() == "kept"
@@ -239,7 +239,7 @@ def test_no_sweep_where_another_user_or_a_group_may_rename_what_is_in_the_folder
     assert Path(dead_run).parent.is_dir()
     if os.geteuid() == 0:
         os.chmod(tmp, 0o755)
-        os.chown(tmp, NOBODY, NOBODY)
+        os.chown(tmp, RUN_UID_BASE, RUN_UID_BASE)
         sweep(tmp)
         assert Path(dead_run).parent.is_dir()
         os.chown(tmp, 0, 0)
@@ -412,7 +412,7 @@ def test_a_run_folder_is_removed_whatever_the_run_left_in_it(tmp, grader):
     if os.geteuid() != 0 or not shutil.which("setpriv"):
         pytest.skip("needs root and setpriv: a user to give the files to, or capabilities to drop")
     prefix = [] if grader == "root" else ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"]
-    uid = NOBODY if grader == "root" else 0
+    uid = RUN_UID_BASE if grader == "root" else 0
     done = subprocess.run([*prefix, PY, "-c", RUN_LEFT, str(uid)], env={**os.environ, "TMPDIR": str(tmp)},
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]

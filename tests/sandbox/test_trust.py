@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from dlcourse.grading.sandbox import (CONFINEMENTS, NOBODY, Limits, Permissions, SandboxUnavailable, Sandboxed, View,
+from dlcourse.grading.sandbox import (CONFINEMENTS, RUN_UID_BASE, Limits, Permissions, SandboxUnavailable, Sandboxed, View,
                                       choose, plan_for)
 from dlcourse.grading.trust import KEY_FILE, results_key, seal, unseal
 
@@ -48,11 +48,13 @@ def test_a_confinement_is_chosen_by_name_and_an_unknown_name_is_refused():
         choose("nsjail", Limits(timeout=1))
 
 
-def test_bubblewrap_as_root_runs_nobody_out_of_the_graders_reach():
+def test_bubblewrap_as_root_runs_each_run_as_a_user_of_its_own_out_of_the_graders_reach():
     if os.geteuid() != 0 or "bubblewrap" not in {type(choose("auto", Limits(timeout=1))).name}:
         pytest.skip("needs root and bubblewrap, as CI has")
-    plan = plan_for(Limits(timeout=5))
-    assert plan.uid == NOBODY and not plan.reaches_grader
+    plans = [plan_for(Limits(timeout=5)) for _ in range(2)]
+    assert plans[0].uid != plans[1].uid and all(p.uid >= RUN_UID_BASE for p in plans)
+    assert not any(p.reaches_grader for p in plans)
+    assert all("a user of its own" in p.enforced for p in plans)
 
 
 def test_without_bubblewrap_each_run_has_a_user_of_its_own(monkeypatch):

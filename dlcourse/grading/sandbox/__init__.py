@@ -10,12 +10,13 @@ Everything a caller needs is importable from this package.
 """
 
 from .cgroups import CGROUP_ROOT, Cgroups, cgroups_available
-from .confinement import (CONFINEMENTS, NOBODY, Bubblewrap, Confinement, Permissions, Plan, bubblewrap_works,
-                          can_drop_privileges, choose, network_namespace_supported, plan_for, readable_by_everyone)
+from .confinement import (CONFINEMENTS, RUN_UID_BASE, RUN_UID_SPAN, Bubblewrap, Confinement, Permissions, Plan,
+                          bubblewrap_works, can_drop_privileges, choose, network_namespace_supported, plan_for,
+                          readable_by_everyone)
 from .limits import Limits, Outcome, SandboxUnavailable, View, thread_env
 from .supervision import Sandboxed, give_to, private_mb, remove_tree, run_limited
 
-__all__ = ["CGROUP_ROOT", "CONFINEMENTS", "NOBODY", "Bubblewrap", "Cgroups", "Confinement", "Limits", "Outcome",
-           "Permissions", "Plan", "SandboxUnavailable", "Sandboxed", "View", "bubblewrap_works", "can_drop_privileges",
+__all__ = ["CGROUP_ROOT", "CONFINEMENTS", "RUN_UID_BASE", "RUN_UID_SPAN", "Bubblewrap", "Cgroups", "Confinement",
+           "Limits", "Outcome", "Permissions", "Plan", "SandboxUnavailable", "Sandboxed", "View", "bubblewrap_works", "can_drop_privileges",
            "cgroups_available", "choose", "give_to", "network_namespace_supported", "plan_for", "private_mb",
            "readable_by_everyone", "remove_tree", "run_limited", "thread_env"]

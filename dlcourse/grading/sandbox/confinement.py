@@ -10,9 +10,9 @@ row then says so). Adding a way (nsjail, Podman, Landlock) is one more subclass 
 - :class:`Bubblewrap`: a mount namespace that shows only the system's programs, the Python
   installation, the toolkit and the datasets read-only, plus the folders the run may write; a
   private ``/tmp`` (memory, bounded by the run's memory limit); its own PID namespace and
-  ``/proc``; a network namespace with only loopback. Inside, the user ``nobody``.
-- :class:`Permissions`: no namespace but the network's; a user id of the run's own (two runs of
-  a batch cannot signal, trace or read each other), so files are guarded by permissions alone:
+  ``/proc``; a network namespace with only loopback. Inside, a user id of the run's own.
+- :class:`Permissions`: no namespace but the network's; a user id of the run's own, so files
+  are guarded by permissions alone:
   the grader's folders are ``0700``, and whatever is world-readable on the machine is readable.
 """
 
@@ -31,9 +31,10 @@ from typing import ClassVar
 from .limits import Limits, SandboxUnavailable, View
 from .syscalls import filter_file
 
-NOBODY = 65534
-# Users of a run's own (Permissions): far above any account a system hands out, drawn at random
-# per run so that two graders on one machine do not share one either.
+# Users of a run's own: far above any account a system hands out, drawn at random per run so
+# that two graders on one machine do not share one either. Two runs with one user would share
+# what the kernel counts per user (processes, inotify instances, pipe buffers) and could signal,
+# trace or read each other where no namespace parts them.
 RUN_UID_BASE, RUN_UID_SPAN = 1_800_000_000, 100_000_000
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 TMP_MB = 512  # the private /tmp of a bubblewrap run (a tmpfs: memory, charged to the run's cgroup)
@@ -73,8 +74,8 @@ class Bubblewrap(Confinement):
     def plan(self, limits: Limits, view: View) -> Plan:
         plan = Plan(reaches_grader=False)
         if can_drop_privileges():
-            plan.uid = NOBODY
-            plan.enforced.append("unprivileged user")
+            plan.uid = run_uid()
+            plan.enforced += ["unprivileged user", "a user of its own"]
         else:  # not root: the mount namespace hides the grader's files from its own user
             plan.not_enforced.append("a user of its own: student code runs as the grader's user, "
                                      "in a mount namespace that hides the grader's files")
@@ -103,10 +104,9 @@ class Permissions(Confinement):
         if can_drop_privileges():
             unreachable = [p for p in (*python_folders(), *view.readable) if not readable_by_everyone(p)]
             if not unreachable:
-                plan.uid = RUN_UID_BASE + secrets.randbelow(RUN_UID_SPAN)
+                plan.uid = run_uid()
                 plan.reaches_grader = False
-                plan.enforced.append("unprivileged user")
-                plan.enforced.append("a user of its own")
+                plan.enforced += ["unprivileged user", "a user of its own"]
             elif not limits.allow_root:
                 raise SandboxUnavailable(
                     f"student code would run as root: the unprivileged user cannot reach {unreachable[0]}. "
@@ -152,6 +152,11 @@ def plan_for(limits: Limits, view: View = View()) -> Plan:
     """The plan of the confinement ``limits`` names; :class:`SandboxUnavailable` where student
     code would run unconfined and ``limits`` does not accept it."""
     return choose(limits.confinement, limits).plan(limits, view)
+
+
+def run_uid() -> int:
+    """A user id for one run alone (no account: notebooks must not need one, see sandbox_env)."""
+    return RUN_UID_BASE + secrets.randbelow(RUN_UID_SPAN)
 
 
 def _as_user(uid: int | None) -> list[str]:
