@@ -162,6 +162,18 @@ def test_each_bubblewrap_run_has_a_user_of_its_own_that_owns_its_processes_and_f
     assert uids[0] != uids[1]
 
 
+@pytest.mark.skipif(not (sandbox.can_drop_privileges() and sandbox.bubblewrap_works()), reason="needs root and bubblewrap")
+def test_student_code_can_use_its_private_tmp_and_no_other_runs(tmp_path):
+    """A notebook that saves a checkpoint to /tmp (common on Colab) must not fail only when graded;
+    the /tmp it writes is the run's own, gone with it."""
+    code = "import os; print(os.path.exists('/tmp/weights.pt')); open('/tmp/weights.pt', 'w').write('x')"
+    for name in ("one", "two"):
+        folder = tmp_path / name
+        folder.mkdir()
+        outcome = run(code, folder, confinement="bubblewrap")
+        assert outcome.returncode == 0 and outcome.output == "False\n", outcome.output
+
+
 def test_stop_event_ends_a_run_early(tmp_path):
     import threading
 
