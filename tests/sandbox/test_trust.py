@@ -66,6 +66,18 @@ def test_without_bubblewrap_each_run_has_a_user_of_its_own(monkeypatch):
     assert not any(p.reaches_grader for p in plans)
 
 
+def test_a_run_uid_is_one_the_graders_user_namespace_maps():
+    """Rootless and userns-remapped containers map 65,536 ids: an id outside the map can own no
+    file, and every submission was a grader error (attack27b)."""
+    from dlcourse.grading.sandbox.confinement import NARROW_RUN_UIDS, run_uid
+
+    assert run_uid("         0          0 4294967295\n") >= RUN_UID_BASE
+    narrow = {run_uid("0 100000 65536\n") for _ in range(20)}
+    assert all(uid in NARROW_RUN_UIDS for uid in narrow) and len(narrow) > 1
+    with pytest.raises(SandboxUnavailable, match="maps only"):
+        run_uid("0 1000 1\n")
+
+
 # ---------------------------------------------------------------- signed results
 
 

@@ -36,6 +36,9 @@ from .syscalls import filter_file
 # what the kernel counts per user (processes, inotify instances, pipe buffers) and could signal,
 # trace or read each other where no namespace parts them.
 RUN_UID_BASE, RUN_UID_SPAN = 1_800_000_000, 100_000_000
+# Where the grader's user namespace maps fewer ids (rootless and userns-remapped containers map
+# 65,536): the top of that range, above the accounts systems hand out, below nobody (65534).
+NARROW_RUN_UIDS = range(60_001, 65_534)
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 TMP_MB = 512  # the private /tmp of a bubblewrap run (a tmpfs: memory, charged to the run's cgroup)
 
@@ -154,9 +157,18 @@ def plan_for(limits: Limits, view: View = View()) -> Plan:
     return choose(limits.confinement, limits).plan(limits, view)
 
 
-def run_uid() -> int:
-    """A user id for one run alone (no account: notebooks must not need one, see sandbox_env)."""
-    return RUN_UID_BASE + secrets.randbelow(RUN_UID_SPAN)
+def run_uid(uid_map: str | None = None) -> int:
+    """A user id for one run alone (no account: notebooks must not need one, see sandbox_env),
+    drawn from the ids this user namespace maps (``uid_map``: /proc/self/uid_map's text): an id
+    outside the map can own no file (EINVAL). :class:`SandboxUnavailable` where it maps too few."""
+    if uid_map is None:
+        uid_map = Path("/proc/self/uid_map").read_text()
+    mapped = [range(int(inside), int(inside) + int(count)) for inside, _, count in (line.split() for line in uid_map.splitlines())]
+    for ids in (range(RUN_UID_BASE, RUN_UID_BASE + RUN_UID_SPAN), NARROW_RUN_UIDS):
+        if any(ids.start in m and ids[-1] in m for m in mapped):
+            return ids[secrets.randbelow(len(ids))]
+    raise SandboxUnavailable(f"no user id for student code: this user namespace maps only {uid_map.strip()!r} "
+                             f"(/proc/self/uid_map): map at least ids 0 to 65535 to the grader")
 
 
 def _as_user(uid: int | None) -> list[str]:
